@@ -1,0 +1,56 @@
+//! # gatepost-core: the sans-IO Deployment Gates engine
+//!
+//! Every gatepost host (the CLI, the Python, Node and WebAssembly packages) drives this one engine,
+//! so every language makes the same decision for the same server behaviour. The engine does no IO:
+//! it has no clock, no threads, no sockets and no OS randomness. The host performs the HTTP requests
+//! the engine asks for, sleeps when it is told to wait, and feeds back what happened.
+//!
+//! ## The run loop
+//!
+//! ```text
+//! let mut engine = Engine::new(options, now)?;
+//! loop {
+//!     match engine.poll(now) {
+//!         Action::SendRequest { .. } => { /* start the request; keep polling */ }
+//!         Action::Wait { until, .. } => { /* sleep until `until` or until a response arrives,
+//!                                           then engine.handle(input, now) */ }
+//!         Action::Done { outcome } => break outcome,
+//!     }
+//! }
+//! ```
+//!
+//! Contract: at start and after each [`Engine::handle`], call [`Engine::poll`] until it returns
+//! [`Action::Wait`] or [`Action::Done`]. When a wait ends without a response, feed
+//! [`Input::Timeout`]. Time is milliseconds as a `u64`; the shipped drivers pass Unix-epoch
+//! milliseconds so that a [snapshot](Engine::snapshot) taken in one process means the same in
+//! another.
+//!
+//! Modules, one concept each: [`options`] (what the host passes in), [`config`] (the pipeline config
+//! file and its validation), [`query`] (the monitor search syntax), [`site`] (where requests go),
+//! [`machine`] (the state machine and the decision policy), [`backoff`] (retry timing),
+//! [`outcome`] (the result), [`event`] (progress and log lines), [`report`] (text, markdown and
+//! JSON renderers), [`error`] (usage and config errors with stable codes).
+
+pub mod backoff;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod io;
+pub mod machine;
+pub mod options;
+pub mod outcome;
+pub mod query;
+pub mod report;
+pub mod site;
+
+pub use error::{Error, ErrorCode, Problem};
+pub use event::{Event, EventKind};
+pub use io::{Action, Input, TransportErrorKind, WaitReason};
+pub use machine::Engine;
+pub use options::{ConfigInput, Options};
+pub use outcome::{Cause, Outcome, RuleResult, Verdict};
+
+/// The version of the engine, reported in the `User-Agent` header and in `gatepost --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub use machine::{Validation, validate};

@@ -1,0 +1,1 @@
+//! gatepost-emulator: a local Deployment Gates API (work in progress).

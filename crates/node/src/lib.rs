@@ -1,0 +1,1 @@
+//! gatepost-node binding (work in progress).

@@ -1,0 +1,1 @@
+//! gatepost-py binding (work in progress).

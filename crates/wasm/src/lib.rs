@@ -1,0 +1,1 @@
+//! gatepost-wasm binding (work in progress).
