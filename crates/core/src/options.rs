@@ -128,3 +128,136 @@ fn options_error(e: serde_json::Error) -> crate::Error {
         vec![crate::Problem::new("", message)],
     )
 }
+
+/// The option names hosts accept: (snake_case, camelCase, seconds-valued). Durations given in
+/// seconds (`timeout`, `pollInterval`, ...) are converted to the engine's milliseconds, so
+/// `timeout=60` in Python means what `--timeout 60` means on the CLI. The engine's own `_ms` names
+/// are accepted too (that is how the conformance corpus passes options).
+const HOST_KEYS: &[(&str, &str)] = &[
+    ("service", "service"),
+    ("env", "env"),
+    ("identifier", "identifier"),
+    ("version", "version"),
+    ("primary_tag", "primaryTag"),
+    ("config", "config"),
+    ("monitors_query_variable", "monitorsQueryVariable"),
+    ("site", "site"),
+    ("api_url", "apiUrl"),
+    ("allow_insecure_http", "allowInsecureHttp"),
+    ("api_key", "apiKey"),
+    ("app_key", "appKey"),
+    ("max_body_bytes", "maxBodyBytes"),
+    ("fail_on_error", "failOnError"),
+    ("seed", "seed"),
+    ("timeout_ms", "timeoutMs"),
+    ("trigger_budget_ms", "triggerBudgetMs"),
+    ("poll_interval_ms", "pollIntervalMs"),
+    ("request_timeout_ms", "requestTimeoutMs"),
+];
+
+/// Host option names whose value is in seconds, and the engine option they set.
+const SECONDS_KEYS: &[(&str, &str, &str)] = &[
+    ("timeout", "timeout", "timeout_ms"),
+    ("trigger_budget", "triggerBudget", "trigger_budget_ms"),
+    ("poll_interval", "pollInterval", "poll_interval_ms"),
+    ("request_timeout", "requestTimeout", "request_timeout_ms"),
+];
+
+impl Options {
+    /// Build options from what a binding's user wrote: every name in snake_case or camelCase,
+    /// durations in seconds (`timeout`, `poll_interval`/`pollInterval`, `request_timeout`,
+    /// `trigger_budget`) or in the engine's milliseconds (`timeout_ms`). `null` means absent.
+    /// Every problem is reported at once, each naming the option.
+    pub fn from_host_value(value: serde_json::Value) -> Result<Options, crate::Error> {
+        use crate::{Error, ErrorCode, Problem};
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::with_problems(
+                ErrorCode::InvalidOptions,
+                "invalid options: expected an object",
+                vec![Problem::new("", "expected an object of options")],
+            ));
+        };
+        let mut out = serde_json::Map::new();
+        let mut problems = Vec::new();
+        for (key, v) in map {
+            if v.is_null() {
+                continue;
+            }
+            let (target, value) = if let Some((snake, _)) =
+                HOST_KEYS.iter().find(|(s, c)| key == *s || key == *c)
+            {
+                (snake.to_string(), v)
+            } else if let Some((_, _, target)) =
+                SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
+            {
+                match v.as_f64() {
+                    Some(secs) if secs.is_finite() && secs >= 0.0 && secs * 1000.0 < 9.007e15 => (
+                        target.to_string(),
+                        serde_json::Value::from((secs * 1000.0).round() as u64),
+                    ),
+                    _ => {
+                        problems.push(Problem::new(
+                            key.as_str(),
+                            "expected a number of seconds (0 or more)",
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                let mut p = Problem::new(key.as_str(), format!("unknown option {key:?}"));
+                if let Some(near) = nearest_option(&key) {
+                    p = p.with_hint(format!("did you mean {near:?}?"));
+                }
+                problems.push(p);
+                continue;
+            };
+            if out.contains_key(&target) {
+                problems.push(Problem::new(
+                    key.as_str(),
+                    format!("{target} is given twice (in two spellings)"),
+                ));
+                continue;
+            }
+            out.insert(target, value);
+        }
+        if !problems.is_empty() {
+            let message = format!(
+                "invalid options: {}",
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            return Err(Error::with_problems(
+                ErrorCode::InvalidOptions,
+                message,
+                problems,
+            ));
+        }
+        Options::from_value(serde_json::Value::Object(out))
+    }
+
+    /// [`Options::from_host_value`] from JSON text.
+    pub fn from_host_json(text: &str) -> Result<Options, crate::Error> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(options_error)?;
+        Options::from_host_value(value)
+    }
+}
+
+/// The closest known option name, for "did you mean" hints.
+fn nearest_option(key: &str) -> Option<&'static str> {
+    let names = HOST_KEYS
+        .iter()
+        .flat_map(|(s, c)| [*s, *c])
+        .chain(SECONDS_KEYS.iter().flat_map(|(s, c, _)| [*s, *c]));
+    let lower = key.to_ascii_lowercase().replace(['_', '-'], "");
+    names
+        .filter(|n| {
+            let n2 = n.to_ascii_lowercase().replace('_', "");
+            n2 == lower || crate::config::edit_distance(&n2, &lower) <= 2
+        })
+        .min_by_key(|n| {
+            crate::config::edit_distance(&n.to_ascii_lowercase().replace('_', ""), &lower)
+        })
+}
