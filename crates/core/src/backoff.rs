@@ -1,1 +1,204 @@
-//! Retry timing: exponential backoff with seeded jitter, and the server's own hints.
+//! Retry timing: exponential backoff with seeded jitter, and the server's own hints
+//! (`Retry-After`, `X-RateLimit-Reset`).
+//!
+//! The jitter PRNG is stateless: the n-th draw is SplitMix64 of `seed + n`. Only the seed and the
+//! draw count live in the engine state, both far below 2^53, so a snapshot survives a trip through a
+//! JavaScript number and a scenario replays identically in every language.
+
+/// First retry delay.
+pub const BASE_DELAY_MS: u64 = 5_000;
+/// Each further retry waits this much longer (× 1.5, in tenths to stay in integers).
+pub const GROWTH_TENTHS: u64 = 15;
+/// No computed delay is longer than this (server hints can be).
+pub const MAX_DELAY_MS: u64 = 30_000;
+/// Server hints shorter than this are raised to it, so a `Retry-After: 0` cannot make a
+/// misbehaving server hammer itself.
+pub const MIN_HINT_MS: u64 = 1_000;
+
+/// The jittered backoff before retry number `attempt` (1-based), using draw number `draw`.
+///
+/// `base × 1.5^(attempt-1)`, capped at 30 s, then scaled by a factor in [0.8, 1.2) and capped again.
+pub fn delay_ms(attempt: u32, seed: u64, draw: u64) -> u64 {
+    let mut delay = BASE_DELAY_MS;
+    for _ in 1..attempt.max(1) {
+        delay = (delay * GROWTH_TENTHS / 10).min(MAX_DELAY_MS);
+    }
+    let unit = unit_interval(seed, draw);
+    let jittered = (delay as f64 * (0.8 + 0.4 * unit)).round() as u64;
+    jittered.min(MAX_DELAY_MS)
+}
+
+/// A uniform number in [0, 1) from the `draw`-th output of SplitMix64 seeded with `seed`.
+pub fn unit_interval(seed: u64, draw: u64) -> f64 {
+    let mut z = seed.wrapping_add(draw.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The server's hint of when to come back, in ms from now: `Retry-After` (delta-seconds, or an
+/// HTTP date compared with the response's own `Date` header), else `X-RateLimit-Reset` (seconds
+/// until the limit resets). `None` when there is no usable hint.
+pub fn server_hint_ms(headers: &[(String, String)]) -> Option<u64> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    if let Some(value) = header("retry-after") {
+        if let Some(ms) = parse_seconds(value) {
+            return Some(ms.max(MIN_HINT_MS));
+        }
+        if let (Some(at), Some(date)) = (
+            parse_http_date(value),
+            header("date").and_then(parse_http_date),
+        ) {
+            return Some(
+                at.saturating_sub(date)
+                    .saturating_mul(1000)
+                    .max(MIN_HINT_MS),
+            );
+        }
+    }
+    header("x-ratelimit-reset")
+        .and_then(parse_seconds)
+        .map(|ms| ms.max(MIN_HINT_MS))
+}
+
+/// Non-negative seconds (integer or decimal) → ms, saturating; anything else is `None`.
+fn parse_seconds(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let secs: f64 = value.parse().ok()?;
+    if !secs.is_finite() {
+        return None;
+    }
+    Some(if secs * 1000.0 >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        (secs * 1000.0).round() as u64
+    })
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) → seconds since the Unix epoch.
+pub fn parse_http_date(value: &str) -> Option<u64> {
+    let rest = value.split_once(", ").map_or(value, |(_, r)| r);
+    let mut parts = rest.split_ascii_whitespace();
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let (h, m, s): (u64, u64, u64) = (
+        hms.next()?.parse().ok()?,
+        hms.next()?.parse().ok()?,
+        hms.next()?.parse().ok()?,
+    );
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 60
+        || year < 1970
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as i64);
+    u64::try_from(days)
+        .ok()
+        .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn backoff_grows_by_half_and_caps_at_30s() {
+        let bounds: Vec<(u64, u64)> = (1..=8)
+            .map(|attempt| {
+                let all: Vec<u64> = (0..200).map(|d| delay_ms(attempt, 42, d)).collect();
+                (*all.iter().min().unwrap(), *all.iter().max().unwrap())
+            })
+            .collect();
+        assert!(bounds[0].0 >= 4_000 && bounds[0].1 < 6_000, "{bounds:?}");
+        assert!(bounds[1].0 >= 6_000 && bounds[1].1 < 9_000, "{bounds:?}");
+        assert!(bounds.iter().all(|(_, max)| *max <= MAX_DELAY_MS));
+        assert!(bounds[7].0 >= 24_000);
+    }
+
+    #[test]
+    fn jitter_is_a_pure_function_of_seed_and_draw() {
+        assert_eq!(delay_ms(3, 7, 5), delay_ms(3, 7, 5));
+        assert_ne!(unit_interval(7, 5), unit_interval(7, 6));
+        assert!((0..1000).all(|d| (0.0..1.0).contains(&unit_interval(99, d))));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(server_hint_ms(&h(&[("Retry-After", "12")])), Some(12_000));
+        assert_eq!(
+            server_hint_ms(&h(&[("retry-after", "0")])),
+            Some(MIN_HINT_MS)
+        );
+        let dated = h(&[
+            ("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT"),
+            ("Date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ]);
+        assert_eq!(server_hint_ms(&dated), Some(30_000));
+        assert_eq!(
+            server_hint_ms(&h(&[("X-RateLimit-Reset", "7")])),
+            Some(7_000)
+        );
+        assert_eq!(server_hint_ms(&h(&[("Retry-After", "soon")])), None);
+        assert_eq!(server_hint_ms(&h(&[("Retry-After", "-5")])), None);
+        assert_eq!(
+            server_hint_ms(&h(&[("Retry-After", "99999999999999999999999")])),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn http_date_parses_to_epoch_seconds() {
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+}

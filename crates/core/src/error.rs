@@ -45,7 +45,7 @@ impl fmt::Display for ErrorCode {
 ///
 /// `path` is a JSON path into the user's input (`rules[1].options.duration`, or `""` for the
 /// document itself); `line` and `column` (1-based) are given when the config came as text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     pub path: String,
     pub message: String,

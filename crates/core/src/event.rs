@@ -2,10 +2,11 @@
 //! [`Engine::drain_events`](crate::Engine::drain_events)). Each carries its rendered log line in
 //! `message`, so logs read the same in every language.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An event and its log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     #[serde(flatten)]
     pub kind: EventKind,
@@ -14,7 +15,7 @@ pub struct Event {
 }
 
 /// Which phase a retry happened in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Trigger,
@@ -22,7 +23,7 @@ pub enum Phase {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// The server accepted the evaluation. The id is printed by every host: with it the

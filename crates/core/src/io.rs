@@ -4,10 +4,11 @@
 //! corpus use one JSON shape.
 
 use crate::outcome::Outcome;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Something that happened, fed to [`Engine::handle`](crate::Engine::handle).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Input {
     /// An HTTP response arrived. Hosts never follow redirects: a 3xx is handed over as it is.
@@ -37,7 +38,7 @@ pub enum Input {
 }
 
 /// Why a request failed at the transport level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportErrorKind {
     /// The connection could not be established (refused, DNS, unreachable).
@@ -69,7 +70,7 @@ impl TransportErrorKind {
 }
 
 /// Why the engine is waiting. Every wake-up has a reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitReason {
     /// A request is in flight; `until` is its timeout.
@@ -84,7 +85,7 @@ pub enum WaitReason {
 }
 
 /// What the engine wants the host to do next, returned by [`Engine::poll`](crate::Engine::poll).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     /// Perform this HTTP request. Redirects must not be followed; the request must be abandoned

@@ -54,3 +54,19 @@ pub use outcome::{Cause, Outcome, RuleResult, Verdict};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use machine::{Validation, validate};
+
+/// The JSON Schemas of the engine's wire types, as committed in `schemas/` (`NAME.schema.json`).
+/// The JavaScript packages generate their TypeScript types from them.
+pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
+    fn schema<T: schemars::JsonSchema>() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialise")
+    }
+    vec![
+        ("options", schema::<Options>()),
+        ("input", schema::<Input>()),
+        ("action", schema::<Action>()),
+        ("event", schema::<Event>()),
+        ("outcome", schema::<Outcome>()),
+        ("validation", schema::<Validation>()),
+    ]
+}

@@ -1,28 +1,64 @@
-//! The state machine and the decision policy.
+//! The state machine and the decision policy (DESIGN.md "Decision policy").
+//!
+//! Everything the engine decides is in this file, in three places a reader can find:
+//! - [`Engine::poll`] decides *when* to send and when a phase has run out of time;
+//! - [`Engine::on_trigger_reply`] and [`Engine::on_poll_reply`] classify what the server did, in
+//!   the order of the decision table;
+//! - [`Engine::finish`] builds the outcome, applying the fail-open policy.
+//!
+//! Timing rules, all in milliseconds on the host's clock:
+//! - the overall deadline is `started_at + timeout_ms`; the trigger must succeed by
+//!   `trigger_deadline` (`trigger_budget_ms` after the trigger phase starts, capped by the deadline);
+//! - every request's `timeout_ms` is at most the time left in its phase, so no request outlives
+//!   a deadline;
+//! - polls follow a grid (`poll_interval_ms` after polling starts), plus, for inline rules, a burst
+//!   when the longest rule can first have finished (+0, +0.25, +1.25, +3.25, +7.25 s);
+//! - a poll that would land in the last [`FINAL_WINDOW_MS`] before the deadline is moved to start
+//!   that window instead, so the last answer arrives before the deadline even from a hung server.
 
-use crate::error::{Error, ErrorCode};
-use crate::event::Event;
-use crate::io::{Action, Input};
-use crate::options::{ConfigInput, Options};
-use crate::outcome::Outcome;
+use crate::backoff;
+use crate::config::{self, ValidateContext};
+use crate::error::{Error, ErrorCode, Problem};
+use crate::event::{Event, EventKind, Phase};
+use crate::io::{Action, Input, TransportErrorKind, WaitReason};
+use crate::options::{self, ConfigInput, Options};
+use crate::outcome::{ApiError, Cause, OUTCOME_SCHEMA_VERSION, Outcome, RuleResult, Verdict};
+use crate::site::{self, Endpoint};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Snapshots carry this version; a snapshot of another version is refused.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+/// The last poll starts at most this long before the deadline (or `request_timeout_ms`, if
+/// shorter), so it can finish in time.
+pub const FINAL_WINDOW_MS: u64 = 5_000;
+/// A trigger answered 404 ("no gate found") this many times is a client error.
+pub const MAX_TRIGGER_NOT_FOUND: u32 = 3;
+/// Offsets from the moment inline rules can first have finished at which to poll.
+pub const RULES_DUE_OFFSETS_MS: [u64; 5] = [0, 250, 1_250, 3_250, 7_250];
+/// The smallest accepted poll interval.
+pub const MIN_POLL_INTERVAL_MS: u64 = 1_000;
+/// The largest number that crosses every binding intact (a JS number).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+const USER_AGENT: &str = concat!("gatepost/", env!("CARGO_PKG_VERSION"));
 
 /// The result of [`validate`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Validation {
     pub valid: bool,
-    pub problems: Vec<crate::Problem>,
-    pub warnings: Vec<crate::Problem>,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
     /// The `configuration` that would be sent (snake_case), when valid.
-    pub configuration: Option<serde_json::Value>,
+    pub configuration: Option<Value>,
 }
 
 /// Validate a config offline, strictly (a query that does not parse is a problem).
 pub fn validate(config: &ConfigInput, version: Option<&str>) -> Validation {
-    let ctx = crate::config::ValidateContext {
+    let ctx = ValidateContext {
         version,
         strict_queries: true,
     };
-    match crate::config::parse(config, &ctx) {
+    match config::parse(config, &ctx) {
         Ok(parsed) => Validation {
             valid: true,
             problems: Vec::new(),
@@ -38,57 +74,1191 @@ pub fn validate(config: &ConfigInput, version: Option<&str>) -> Validation {
     }
 }
 
+/// Which request an in-flight id belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RequestKind {
+    Trigger,
+    Poll,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct InFlight {
+    request_id: u64,
+    kind: RequestKind,
+    sent_at: u64,
+    /// When the engine gives up on it.
+    expires_at: u64,
+}
+
+/// A rule as needed for timing and progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RuleTiming {
+    name: String,
+    dry_run: bool,
+    /// Warm-up plus duration, in ms: when the rule can first have a result.
+    due_after_ms: u64,
+}
+
+/// The last result the server reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+struct LastResult {
+    gate_status: Option<String>,
+    gate_id: Option<String>,
+    dry_run: bool,
+    evaluation_url: Option<String>,
+    rules: Vec<RuleResult>,
+}
+
+/// Everything the engine knows, except the keys. This is what a snapshot holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    schema_version: u32,
+    service: String,
+    env: String,
+    identifier: Option<String>,
+    version: Option<String>,
+    primary_tag: Option<String>,
+    monitors_query_variable: Option<String>,
+    endpoint: Endpoint,
+    configuration: Option<Value>,
+    rules: Vec<RuleTiming>,
+    fail_on_error: bool,
+    timeout_ms: u64,
+    trigger_budget_ms: u64,
+    poll_interval_ms: u64,
+    request_timeout_ms: u64,
+    max_body_bytes: u64,
+    seed: u64,
+    /// Jitter draws taken so far.
+    draws: u64,
+    started_at: u64,
+    deadline: u64,
+    trigger_deadline: u64,
+    /// The latest `now` seen; time never goes backwards.
+    clock: u64,
+    evaluation_id: Option<String>,
+    /// When polling started (the grid's origin).
+    polling_since: Option<u64>,
+    /// When inline rules can first all have results.
+    rules_due_at: Option<u64>,
+    /// Polls sent so far, and when the last one went out.
+    polls: u32,
+    last_poll_at: Option<u64>,
+    next_request_id: u64,
+    in_flight: Option<InFlight>,
+    /// When the next request goes out (when nothing is in flight).
+    next_send_at: u64,
+    next_reason: WaitReason,
+    /// The next send is the last one that fits before the deadline.
+    final_poll: bool,
+    /// Consecutive failures in the current phase (drives the backoff exponent).
+    failures: u32,
+    trigger_not_found: u32,
+    requests: u32,
+    last_problem: Option<String>,
+    last_result: Option<LastResult>,
+    last_progress: Option<(u32, u32)>,
+    warned_unknown_status: bool,
+    outcome: Option<Outcome>,
+}
+
 /// The engine. See the crate docs for the run loop.
-#[derive(Debug)]
 pub struct Engine {
-    options: Options,
+    state: State,
+    api_key: Option<String>,
+    app_key: Option<String>,
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Engine {
+    /// Keys are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state", &self.state)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a finished phase or reply means, before the fail-open policy is applied.
+enum Finish {
+    Gate,
+    Timeout,
+    ApiUnavailable,
+    ClientError(ApiError),
+    Cancelled,
 }
 
 impl Engine {
     /// Start a new evaluation: the first [`poll`](Self::poll) sends the trigger.
-    pub fn new(options: Options, _now: u64) -> Result<Engine, Error> {
-        Ok(Engine { options })
+    ///
+    /// Invalid options give an `invalid_options` error, an invalid config an `invalid_config`
+    /// error; either lists every problem. Config warnings are queued as events.
+    pub fn new(options: Options, now: u64) -> Result<Engine, Error> {
+        Engine::build(options, None, now)
     }
 
-    /// Poll an evaluation that already exists (no trigger is sent).
-    pub fn attach(_evaluation_id: &str, options: Options, _now: u64) -> Result<Engine, Error> {
-        Ok(Engine { options })
+    /// Poll an evaluation that already exists (no trigger is sent). `evaluation_id` must be a UUID.
+    pub fn attach(evaluation_id: &str, options: Options, now: u64) -> Result<Engine, Error> {
+        if !is_uuid(evaluation_id) {
+            return Err(Error::with_problems(
+                ErrorCode::InvalidOptions,
+                "invalid options: the evaluation id must be a UUID",
+                vec![Problem::new(
+                    "evaluation_id",
+                    format!("{:?} is not a UUID", truncate(evaluation_id, 80)),
+                )],
+            ));
+        }
+        Engine::build(options, Some(evaluation_id.to_ascii_lowercase()), now)
+    }
+
+    fn build(options: Options, attach: Option<String>, now: u64) -> Result<Engine, Error> {
+        let mut problems = Vec::new();
+        for (name, value) in [("service", &options.service), ("env", &options.env)] {
+            if value.trim().is_empty() {
+                problems.push(Problem::new(name, format!("{name} is required")));
+            }
+        }
+        for (name, value) in [
+            ("identifier", &options.identifier),
+            ("version", &options.version),
+            ("primary_tag", &options.primary_tag),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                problems.push(Problem::new(
+                    name,
+                    format!("{name} must not be empty when given"),
+                ));
+            }
+        }
+        let endpoint = match site::resolve(
+            options.site.as_deref(),
+            options.api_url.as_deref(),
+            options.allow_insecure_http,
+        ) {
+            Ok(endpoint) => Some(endpoint),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        for (name, key) in [("api_key", &options.api_key), ("app_key", &options.app_key)] {
+            match key {
+                Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => problems.push(Problem::new(
+                    name,
+                    format!("{name} is empty or contains control characters (its value is not shown)"),
+                )),
+                None if options.api_url.is_none() => problems.push(
+                    Problem::new(name, format!("{name} is required for a Datadog site"))
+                        .with_hint("set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys"),
+                ),
+                _ => {}
+            }
+        }
+        let timeout_ms = options.timeout_ms.unwrap_or(options::DEFAULT_TIMEOUT_MS);
+        let poll_interval_ms = options
+            .poll_interval_ms
+            .unwrap_or(options::DEFAULT_POLL_INTERVAL_MS);
+        let request_timeout_ms = options
+            .request_timeout_ms
+            .unwrap_or(options::DEFAULT_REQUEST_TIMEOUT_MS);
+        let trigger_budget_ms = options
+            .trigger_budget_ms
+            .unwrap_or(options::DEFAULT_TRIGGER_BUDGET_MS);
+        let max_body_bytes = options
+            .max_body_bytes
+            .unwrap_or(options::DEFAULT_MAX_BODY_BYTES);
+        for (name, value, min) in [
+            ("timeout_ms", timeout_ms, 1),
+            ("poll_interval_ms", poll_interval_ms, MIN_POLL_INTERVAL_MS),
+            ("request_timeout_ms", request_timeout_ms, 1),
+            ("trigger_budget_ms", trigger_budget_ms, 1),
+            ("max_body_bytes", max_body_bytes, 1024),
+        ] {
+            if value < min {
+                problems.push(Problem::new(
+                    name,
+                    format!("{value} is below the minimum {min}"),
+                ));
+            } else if value > MAX_SAFE_INTEGER / 2 {
+                problems.push(Problem::new(name, format!("{value} is too large")));
+            }
+        }
+        if options.seed > MAX_SAFE_INTEGER {
+            problems.push(Problem::new(
+                "seed",
+                "must be below 2^53 (so it survives a JavaScript number)",
+            ));
+        }
+        if now > MAX_SAFE_INTEGER / 2 {
+            problems.push(Problem::new(
+                "now",
+                "the clock value is too large (expected milliseconds)",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(Error::with_problems(
+                ErrorCode::InvalidOptions,
+                summarize("invalid options", &problems),
+                problems,
+            ));
+        }
+        let endpoint = endpoint.expect("no problems means the endpoint resolved");
+
+        let mut events = Vec::new();
+        let (configuration, rules) = match &options.config {
+            None => (None, Vec::new()),
+            Some(input) => {
+                let ctx = ValidateContext {
+                    version: options.version.as_deref(),
+                    strict_queries: false,
+                };
+                let parsed = config::parse(input, &ctx).map_err(|problems| {
+                    Error::with_problems(
+                        ErrorCode::InvalidConfig,
+                        summarize("invalid config", &problems),
+                        problems,
+                    )
+                })?;
+                for warning in parsed.warnings {
+                    let message = format!("config warning: {warning}");
+                    events.push(Event::new(
+                        EventKind::Warning {
+                            code: "config".into(),
+                            path: Some(warning.path.clone()),
+                        },
+                        message,
+                    ));
+                }
+                let rules = parsed
+                    .rules
+                    .iter()
+                    .map(|r| RuleTiming {
+                        name: r.name.clone(),
+                        dry_run: r.dry_run,
+                        due_after_ms: r.duration_s.saturating_add(r.warmup_s).saturating_mul(1000),
+                    })
+                    .collect();
+                (Some(parsed.configuration), rules)
+            }
+        };
+
+        let deadline = now + timeout_ms;
+        let attached = attach.is_some();
+        let mut state = State {
+            schema_version: SNAPSHOT_SCHEMA_VERSION,
+            service: options.service,
+            env: options.env,
+            identifier: options.identifier,
+            version: options.version,
+            primary_tag: options.primary_tag,
+            monitors_query_variable: options.monitors_query_variable,
+            endpoint,
+            configuration,
+            rules,
+            fail_on_error: options.fail_on_error,
+            timeout_ms,
+            trigger_budget_ms,
+            poll_interval_ms,
+            request_timeout_ms,
+            max_body_bytes,
+            seed: options.seed,
+            draws: 0,
+            started_at: now,
+            deadline,
+            trigger_deadline: (now + trigger_budget_ms).min(deadline),
+            clock: now,
+            evaluation_id: attach,
+            polling_since: None,
+            rules_due_at: None,
+            polls: 0,
+            last_poll_at: None,
+            next_request_id: 1,
+            in_flight: None,
+            next_send_at: now,
+            next_reason: WaitReason::PollInterval,
+            final_poll: false,
+            failures: 0,
+            trigger_not_found: 0,
+            requests: 0,
+            last_problem: None,
+            last_result: None,
+            last_progress: None,
+            warned_unknown_status: false,
+            outcome: None,
+        };
+        if attached {
+            state.polling_since = Some(now);
+        }
+        Ok(Engine {
+            state,
+            api_key: options.api_key,
+            app_key: options.app_key,
+            events,
+        })
+    }
+
+    /// The evaluation id, once the server gave one (or the one attached to).
+    pub fn evaluation_id(&self) -> Option<&str> {
+        self.state.evaluation_id.as_deref()
+    }
+
+    /// The outcome, once the evaluation is over.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.state.outcome.as_ref()
+    }
+
+    /// Take the queued events, oldest first.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Serialise the whole state, without keys, as JSON. Resume it with [`Engine::resume`] in any
+    /// process or language. Queued events are not part of it: drain them first.
+    pub fn snapshot(&self) -> Value {
+        serde_json::to_value(&self.state).expect("the state always serialises")
+    }
+
+    /// Continue from a snapshot, with the keys. A cancelled evaluation goes on where it was: the
+    /// trigger is never sent again once an evaluation id exists. An evaluation that was still
+    /// triggering gets a fresh trigger budget (within the overall deadline).
+    pub fn resume(
+        snapshot: Value,
+        api_key: Option<String>,
+        app_key: Option<String>,
+        now: u64,
+    ) -> Result<Engine, Error> {
+        let version = snapshot.get("schema_version").and_then(Value::as_u64);
+        if version != Some(u64::from(SNAPSHOT_SCHEMA_VERSION)) {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                format!(
+                    "not a gatepost snapshot of schema version {SNAPSHOT_SCHEMA_VERSION} (found {version:?})"
+                ),
+            ));
+        }
+        let mut state: State = serde_json::from_value(snapshot).map_err(|e| {
+            Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
+        })?;
+        if let Some(id) = &state.evaluation_id
+            && !is_uuid(id)
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                "invalid snapshot: the evaluation id is not a UUID",
+            ));
+        }
+        let now = now.max(state.clock);
+        state.clock = now;
+        if state
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o.cause == Cause::Cancelled)
+        {
+            state.outcome = None;
+            state.in_flight = None;
+            state.next_send_at = now;
+            state.failures = 0;
+            if state.evaluation_id.is_none() {
+                state.trigger_deadline = (now + state.trigger_budget_ms).min(state.deadline);
+                state.trigger_not_found = 0;
+            }
+        }
+        Ok(Engine {
+            state,
+            api_key,
+            app_key,
+            events: Vec::new(),
+        })
     }
 
     /// Feed something that happened. A usage error leaves the state untouched.
-    pub fn handle(&mut self, _input: Input, _now: u64) -> Result<(), Error> {
-        Err(Error::new(ErrorCode::InvalidInput, "not yet"))
+    pub fn handle(&mut self, input: Input, now: u64) -> Result<(), Error> {
+        if let Input::Response { request_id, .. } | Input::TransportError { request_id, .. } =
+            &input
+            && (*request_id == 0 || *request_id >= self.state.next_request_id)
+        {
+            return Err(Error::new(
+                ErrorCode::UnknownRequest,
+                format!("request id {request_id} was never issued by this engine"),
+            ));
+        }
+        let now = self.tick(now);
+        match input {
+            Input::Cancel => {
+                if self.state.outcome.is_none() {
+                    self.state.in_flight = None;
+                    self.finish(Finish::Cancelled, now);
+                }
+            }
+            Input::Timeout => {
+                if let Some(flight) = self.state.in_flight.clone()
+                    && now >= flight.expires_at
+                {
+                    self.state.in_flight = None;
+                    self.on_failure(flight.kind, None, Some("timeout"), &[], now);
+                }
+            }
+            Input::Response {
+                request_id,
+                status,
+                headers,
+                body,
+            } => {
+                let Some(flight) = self.take_in_flight(request_id) else {
+                    return Ok(());
+                };
+                match flight.kind {
+                    RequestKind::Trigger => self.on_trigger_reply(status, &headers, &body, now),
+                    RequestKind::Poll => self.on_poll_reply(status, &headers, &body, now),
+                }
+            }
+            Input::TransportError {
+                request_id,
+                kind,
+                message,
+            } => {
+                let Some(flight) = self.take_in_flight(request_id) else {
+                    return Ok(());
+                };
+                if kind == TransportErrorKind::Tls {
+                    // A certificate we do not trust is not an outage: never fail-open on it.
+                    let detail = format!("TLS failure: {}", truncate(&message, 300));
+                    self.finish(
+                        Finish::ClientError(ApiError {
+                            status: None,
+                            details: vec![detail],
+                        }),
+                        now,
+                    );
+                } else {
+                    let error = if message.is_empty() {
+                        kind.as_str().to_string()
+                    } else {
+                        format!("{}: {}", kind.as_str(), truncate(&message, 200))
+                    };
+                    self.on_failure(flight.kind, None, Some(&error), &[], now);
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// What to do next.
-    pub fn poll(&mut self, _now: u64) -> Action {
-        Action::Done {
-            outcome: Outcome::skipped(&self.options.service),
+    /// What to do next. Call it at start and after each input until it returns `wait` or `done`.
+    pub fn poll(&mut self, now: u64) -> Action {
+        let now = self.tick(now);
+        loop {
+            if let Some(outcome) = &self.state.outcome {
+                return Action::Done {
+                    outcome: outcome.clone(),
+                };
+            }
+            if let Some(flight) = &self.state.in_flight {
+                if now < flight.expires_at {
+                    return Action::Wait {
+                        until: flight.expires_at,
+                        reason: WaitReason::AwaitingResponse,
+                    };
+                }
+                let kind = flight.kind;
+                self.state.in_flight = None;
+                self.on_failure(kind, None, Some("timeout"), &[], now);
+                continue;
+            }
+            let limit = self.phase_limit();
+            if now >= limit || self.state.next_send_at >= limit {
+                self.finish(self.out_of_time(), now);
+                continue;
+            }
+            if now < self.state.next_send_at {
+                return Action::Wait {
+                    until: self.state.next_send_at,
+                    reason: self.state.next_reason,
+                };
+            }
+            return self.send(now, limit);
         }
     }
 
-    /// Take the queued events.
-    pub fn drain_events(&mut self) -> Vec<Event> {
-        Vec::new()
+    fn tick(&mut self, now: u64) -> u64 {
+        self.state.clock = self.state.clock.max(now);
+        self.state.clock
     }
 
-    /// The evaluation id, once the server gave one.
-    pub fn evaluation_id(&self) -> Option<&str> {
+    /// The in-flight request if `request_id` is it; otherwise the reply is late and ignored.
+    fn take_in_flight(&mut self, request_id: u64) -> Option<InFlight> {
+        if self
+            .state
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.request_id == request_id)
+        {
+            return self.state.in_flight.take();
+        }
+        self.events.push(Event::new(
+            EventKind::Ignored { request_id },
+            format!("ignored a late reply to request {request_id}: the engine had already given up on it"),
+        ));
         None
     }
 
-    /// Serialise the whole state, without keys.
-    pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    /// The end of the current phase: the trigger budget, or the overall deadline.
+    fn phase_limit(&self) -> u64 {
+        if self.state.evaluation_id.is_none() {
+            self.state.trigger_deadline
+        } else {
+            self.state.deadline
+        }
     }
 
-    /// Continue from a snapshot (in any process or language), with the keys.
-    pub fn resume(
-        _snapshot: serde_json::Value,
-        _api_key: Option<String>,
-        _app_key: Option<String>,
-        _now: u64,
-    ) -> Result<Engine, Error> {
-        Err(Error::new(ErrorCode::InvalidSnapshot, "not yet"))
+    fn out_of_time(&self) -> Finish {
+        if self.state.evaluation_id.is_none() && self.state.trigger_deadline < self.state.deadline {
+            Finish::ApiUnavailable
+        } else {
+            Finish::Timeout
+        }
+    }
+
+    fn send(&mut self, now: u64, limit: u64) -> Action {
+        let s = &mut self.state;
+        let request_id = s.next_request_id;
+        s.next_request_id += 1;
+        s.requests += 1;
+        let timeout_ms = s.request_timeout_ms.min(limit - now);
+        let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+        let (kind, method, url, body) = match &s.evaluation_id {
+            None => {
+                headers.push(("Content-Type".to_string(), "application/json".to_string()));
+                (
+                    RequestKind::Trigger,
+                    "POST",
+                    s.endpoint.trigger_url(),
+                    Some(trigger_body(s)),
+                )
+            }
+            Some(id) => {
+                s.polls += 1;
+                s.last_poll_at = Some(now);
+                (RequestKind::Poll, "GET", s.endpoint.result_url(id), None)
+            }
+        };
+        headers.push(("User-Agent".to_string(), USER_AGENT.to_string()));
+        if let Some(key) = &self.api_key {
+            headers.push(("DD-API-KEY".to_string(), key.clone()));
+        }
+        if let Some(key) = &self.app_key {
+            headers.push(("DD-APPLICATION-KEY".to_string(), key.clone()));
+        }
+        s.in_flight = Some(InFlight {
+            request_id,
+            kind,
+            sent_at: now,
+            expires_at: now + timeout_ms,
+        });
+        Action::SendRequest {
+            request_id,
+            method: method.to_string(),
+            url,
+            headers,
+            body,
+            timeout_ms,
+            max_body_bytes: s.max_body_bytes,
+        }
+    }
+
+    /// The trigger's reply, in the order of the decision table.
+    fn on_trigger_reply(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &str,
+        now: u64,
+    ) {
+        match status {
+            200..=299 => match parse_trigger(body) {
+                Ok(id) => self.start_polling(id, now),
+                Err(problem) => self.on_failure(
+                    RequestKind::Trigger,
+                    Some(status),
+                    Some(&problem),
+                    headers,
+                    now,
+                ),
+            },
+            404 => {
+                self.state.trigger_not_found += 1;
+                if self.state.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
+                    self.finish(Finish::ClientError(api_error(status, body)), now);
+                } else {
+                    let detail = api_error(status, body).details.join("; ");
+                    self.on_failure(
+                        RequestKind::Trigger,
+                        Some(status),
+                        Some(&detail),
+                        headers,
+                        now,
+                    );
+                }
+            }
+            _ => self.on_error_status(RequestKind::Trigger, status, headers, body, now),
+        }
+    }
+
+    /// A poll's reply, in the order of the decision table.
+    fn on_poll_reply(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
+        match status {
+            200..=299 => {
+                let expected = self.state.evaluation_id.clone().unwrap_or_default();
+                match parse_result(body, &expected) {
+                    Ok(result) => self.on_result(result, now),
+                    Err(problem) => self.on_failure(
+                        RequestKind::Poll,
+                        Some(status),
+                        Some(&problem),
+                        headers,
+                        now,
+                    ),
+                }
+            }
+            404 => {
+                // Not started yet: normal right after the trigger. Keep to the schedule.
+                self.state.failures = 0;
+                self.schedule_poll(now);
+            }
+            _ => self.on_error_status(RequestKind::Poll, status, headers, body, now),
+        }
+    }
+
+    /// Statuses that mean the same in both phases.
+    fn on_error_status(
+        &mut self,
+        kind: RequestKind,
+        status: u16,
+        headers: &[(String, String)],
+        body: &str,
+        now: u64,
+    ) {
+        match status {
+            408 | 429 | 500..=599 => {
+                let detail = api_error(status, body).details.join("; ");
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+            300..=399 => {
+                let location = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                    .map_or(String::new(), |(_, v)| format!(" to {}", truncate(v, 200)));
+                let detail = format!(
+                    "redirect{location} refused: gatepost never follows redirects, so keys never go elsewhere"
+                );
+                self.finish(
+                    Finish::ClientError(ApiError {
+                        status: Some(status),
+                        details: vec![detail],
+                    }),
+                    now,
+                );
+            }
+            400..=499 => self.finish(Finish::ClientError(api_error(status, body)), now),
+            _ => {
+                let detail = format!("unexpected HTTP status {status}");
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+        }
+    }
+
+    fn start_polling(&mut self, evaluation_id: String, now: u64) {
+        let s = &mut self.state;
+        s.failures = 0;
+        s.last_problem = None;
+        s.polling_since = Some(now);
+        s.rules_due_at = s
+            .rules
+            .iter()
+            .map(|r| r.due_after_ms)
+            .max()
+            .map(|d| now.saturating_add(d));
+        let url = s.endpoint.evaluation_page(&evaluation_id);
+        let message = match &url {
+            Some(url) => format!("evaluation started: {evaluation_id} ({url})"),
+            None => format!("evaluation started: {evaluation_id}"),
+        };
+        s.evaluation_id = Some(evaluation_id.clone());
+        self.events.push(Event::new(
+            EventKind::Started {
+                evaluation_id,
+                evaluation_url: url,
+            },
+            message,
+        ));
+        self.schedule_poll(now);
+    }
+
+    fn on_result(&mut self, result: LastResult, now: u64) {
+        self.state.failures = 0;
+        self.state.last_problem = None;
+        let status = result.gate_status.clone().unwrap_or_default();
+        self.state.last_result = Some(result);
+        match status.as_str() {
+            "pass" | "fail" => self.finish(Finish::Gate, now),
+            other => {
+                if other != "in_progress" && !self.state.warned_unknown_status {
+                    self.state.warned_unknown_status = true;
+                    self.events.push(Event::new(
+                        EventKind::Warning {
+                            code: "unknown_gate_status".into(),
+                            path: None,
+                        },
+                        format!(
+                            "the server reported an unknown gate status {:?}; still polling",
+                            truncate(other, 60)
+                        ),
+                    ));
+                }
+                self.report_progress();
+                self.schedule_poll(now);
+            }
+        }
+    }
+
+    fn report_progress(&mut self) {
+        let Some(result) = &self.state.last_result else {
+            return;
+        };
+        let total = if result.rules.is_empty() {
+            self.state.rules.len()
+        } else {
+            result.rules.len()
+        };
+        let completed = result
+            .rules
+            .iter()
+            .filter(|r| r.status == "pass" || r.status == "fail")
+            .count();
+        let progress = (completed as u32, total as u32);
+        if self.state.last_progress != Some(progress) {
+            self.state.last_progress = Some(progress);
+            self.events.push(Event::new(
+                EventKind::Progress {
+                    completed: progress.0,
+                    total: progress.1,
+                },
+                format!("in progress: {}/{} rules completed", progress.0, progress.1),
+            ));
+        }
+    }
+
+    /// Schedule the next regular poll: the next grid point or rules-due point, whichever is first.
+    fn schedule_poll(&mut self, now: u64) {
+        let s = &self.state;
+        let since = s.polling_since.unwrap_or(now);
+        // The first poll of a preconfigured gate (rules unknown) or an attached evaluation goes out
+        // at once, as the reference CLI does; later ones follow the grid.
+        let mut next = if s.polls == 0 && s.rules_due_at.is_none() {
+            (now, WaitReason::PollInterval)
+        } else {
+            let k = now.saturating_sub(since) / s.poll_interval_ms + 1;
+            (since + k * s.poll_interval_ms, WaitReason::PollInterval)
+        };
+        if let Some(due) = s.rules_due_at {
+            // The first rules-due point not yet covered by a poll; one already passed goes now.
+            let covered = s.last_poll_at;
+            if let Some(at) = RULES_DUE_OFFSETS_MS
+                .iter()
+                .map(|offset| due.saturating_add(*offset))
+                .find(|at| covered.is_none_or(|last| *at > last))
+            {
+                let at = at.max(now);
+                if at <= next.0 {
+                    next = (at, WaitReason::RulesDue);
+                }
+            }
+        }
+        self.set_next_send(next.0, next.1, false);
+    }
+
+    /// Set when the next request goes out, keeping the last poll inside the deadline.
+    ///
+    /// `hard`: the time comes from the server (`Retry-After`), so if it is past the phase's end the
+    /// phase ends now instead of being moved earlier.
+    fn set_next_send(&mut self, at: u64, reason: WaitReason, hard: bool) {
+        let limit = self.phase_limit();
+        let s = &mut self.state;
+        let window = FINAL_WINDOW_MS.min(s.request_timeout_ms);
+        if s.evaluation_id.is_some() && !hard && at + window > limit {
+            let final_at = limit.saturating_sub(window).max(s.clock);
+            if s.final_poll || final_at >= limit {
+                // The last poll that fits has been made.
+                s.next_send_at = limit;
+            } else {
+                s.final_poll = true;
+                s.next_send_at = final_at;
+            }
+        } else {
+            s.next_send_at = at;
+        }
+        s.next_reason = reason;
+    }
+
+    /// A retryable failure: back off (or follow the server's hint) and try again.
+    fn on_failure(
+        &mut self,
+        kind: RequestKind,
+        status: Option<u16>,
+        error: Option<&str>,
+        headers: &[(String, String)],
+        now: u64,
+    ) {
+        let s = &mut self.state;
+        s.failures += 1;
+        let attempt = s.failures;
+        let hint = backoff::server_hint_ms(headers);
+        let delay = match hint {
+            Some(ms) => ms,
+            None => {
+                let d = backoff::delay_ms(attempt, s.seed, s.draws);
+                s.draws += 1;
+                d
+            }
+        };
+        let problem = match (status, error) {
+            (Some(code), Some(e)) if !e.is_empty() => format!("HTTP {code}: {e}"),
+            (Some(code), _) => format!("HTTP {code}"),
+            (None, Some(e)) => e.to_string(),
+            (None, None) => "error".to_string(),
+        };
+        s.last_problem = Some(truncate(&problem, 300));
+        let phase = match kind {
+            RequestKind::Trigger => Phase::Trigger,
+            RequestKind::Poll => Phase::Poll,
+        };
+        let at = now.saturating_add(delay);
+        self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
+        if self.state.next_send_at >= self.phase_limit() {
+            // No retry fits before the end of the phase.
+            let finish = self.out_of_time();
+            self.finish(finish, now);
+            return;
+        }
+        let delay_ms = self.state.next_send_at.saturating_sub(now);
+        let what = match kind {
+            RequestKind::Trigger => "trigger request",
+            RequestKind::Poll => "poll",
+        };
+        self.events.push(Event::new(
+            EventKind::Retrying {
+                phase,
+                attempt,
+                status,
+                error: error.map(|e| truncate(e, 200)),
+                delay_ms,
+            },
+            format!(
+                "{what} failed ({problem}); retrying in {} (attempt {})",
+                seconds(delay_ms),
+                attempt + 1
+            ),
+        ));
+    }
+
+    /// End the evaluation, applying the fail-open policy.
+    fn finish(&mut self, finish: Finish, now: u64) {
+        let s = &self.state;
+        let result = s.last_result.clone().unwrap_or_default();
+        let elapsed_ms = now.saturating_sub(s.started_at);
+        let counted = |r: &&RuleResult| !r.dry_run;
+        let failed = result
+            .rules
+            .iter()
+            .filter(counted)
+            .filter(|r| r.status == "fail")
+            .count();
+        let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
+        let fail_policy = |s: &State| {
+            if s.fail_on_error {
+                (Verdict::Fail, 1, false)
+            } else {
+                (Verdict::Pass, 0, true)
+            }
+        };
+        let last = s
+            .last_problem
+            .clone()
+            .map_or(String::new(), |p| format!(" (last error: {p})"));
+        let (verdict, exit_code, cause, fail_open, message, error) = match finish {
+            Finish::Gate => match (result.gate_status.as_deref(), result.dry_run) {
+                (Some("pass"), true) => {
+                    let message = if would_fail {
+                        format!(
+                            "dry run: the gate would FAIL ({failed} rule(s) failed); the deploy may proceed"
+                        )
+                    } else {
+                        "dry run: the gate would pass; the deploy may proceed".to_string()
+                    };
+                    (Verdict::Pass, 0, Cause::DryRun, false, message, None)
+                }
+                (Some("pass"), false) => (
+                    Verdict::Pass,
+                    0,
+                    Cause::GatePassed,
+                    false,
+                    "gate passed".to_string(),
+                    None,
+                ),
+                _ => {
+                    let message = match failed {
+                        0 => "gate failed".to_string(),
+                        n => format!("gate failed: {n} of {} rule(s) failed", result.rules.len()),
+                    };
+                    (Verdict::Fail, 1, Cause::GateFailed, false, message, None)
+                }
+            },
+            Finish::Timeout => {
+                let (v, code, open) = fail_policy(s);
+                let took = seconds(s.timeout_ms);
+                let message = if open {
+                    format!(
+                        "no result within the {took} timeout{last}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
+                    )
+                } else {
+                    format!(
+                        "no result within the {took} timeout{last}; failing because fail-on-error is on"
+                    )
+                };
+                (v, code, Cause::Timeout, open, message, None)
+            }
+            Finish::ApiUnavailable => {
+                let (v, code, open) = fail_policy(s);
+                let took = seconds(s.trigger_budget_ms);
+                let message = if open {
+                    format!(
+                        "the Deployment Gates API did not accept the evaluation within {took}{last}; passing because fail-on-error is off (fail-open: the gate was NOT evaluated)"
+                    )
+                } else {
+                    format!(
+                        "the Deployment Gates API did not accept the evaluation within {took}{last}; failing because fail-on-error is on"
+                    )
+                };
+                (v, code, Cause::ApiUnavailable, open, message, None)
+            }
+            Finish::ClientError(error) => {
+                let status = error
+                    .status
+                    .map_or(String::new(), |c| format!(" (HTTP {c})"));
+                let details = if error.details.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", error.details.join("; "))
+                };
+                let message = format!("the request was refused{status}{details}");
+                (
+                    Verdict::Fail,
+                    1,
+                    Cause::ClientError,
+                    false,
+                    message,
+                    Some(error),
+                )
+            }
+            Finish::Cancelled => {
+                let message = match &s.evaluation_id {
+                    Some(id) => format!("cancelled; the evaluation {id} can be resumed"),
+                    None => "cancelled before an evaluation was started".to_string(),
+                };
+                (Verdict::Fail, 130, Cause::Cancelled, false, message, None)
+            }
+        };
+        let evaluation_url = result.evaluation_url.clone().or_else(|| {
+            s.evaluation_id
+                .as_deref()
+                .and_then(|id| s.endpoint.evaluation_page(id))
+        });
+        let outcome = Outcome {
+            schema_version: OUTCOME_SCHEMA_VERSION,
+            verdict,
+            exit_code,
+            cause,
+            fail_open,
+            message,
+            evaluation_id: s.evaluation_id.clone(),
+            evaluation_url,
+            gate_id: result.gate_id.clone(),
+            gate_status: result.gate_status.clone(),
+            dry_run: result.dry_run,
+            rules: result.rules.clone(),
+            would_fail: result.dry_run && would_fail,
+            requests: s.requests,
+            elapsed_ms,
+            skip_reason: None,
+            error,
+        };
+        self.events.push(Event::new(
+            EventKind::Finished { verdict, cause },
+            outcome.message.clone(),
+        ));
+        self.state.in_flight = None;
+        self.state.outcome = Some(outcome);
+    }
+}
+
+/// The trigger request's body.
+fn trigger_body(s: &State) -> String {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("service".into(), Value::from(s.service.clone()));
+    attributes.insert("env".into(), Value::from(s.env.clone()));
+    for (name, value) in [
+        ("identifier", &s.identifier),
+        ("version", &s.version),
+        ("primary_tag", &s.primary_tag),
+        ("monitors_query_variable", &s.monitors_query_variable),
+    ] {
+        if let Some(v) = value {
+            attributes.insert(name.into(), Value::from(v.clone()));
+        }
+    }
+    if let Some(configuration) = &s.configuration {
+        attributes.insert("configuration".into(), configuration.clone());
+    }
+    serde_json::json!({"data": {"type": "deployment_gates_evaluation_request", "attributes": attributes}}).to_string()
+}
+
+/// The evaluation id from a trigger response, or why the body is malformed.
+fn parse_trigger(body: &str) -> Result<String, String> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
+    let data = value
+        .get("data")
+        .ok_or("malformed response body (no data)")?;
+    let id = data
+        .pointer("/attributes/evaluation_id")
+        .or_else(|| data.get("id"))
+        .and_then(Value::as_str)
+        .ok_or("malformed response body (no evaluation id)")?;
+    if !is_uuid(id) {
+        return Err("malformed response body (the evaluation id is not a UUID)".to_string());
+    }
+    Ok(id.to_ascii_lowercase())
+}
+
+/// The result attributes from a poll response, or why the body is malformed.
+fn parse_result(body: &str, expected_id: &str) -> Result<LastResult, String> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
+    let attrs = value
+        .pointer("/data/attributes")
+        .ok_or("malformed response body (no data.attributes)")?;
+    if let Some(id) = attrs.get("evaluation_id").and_then(Value::as_str)
+        && !id.eq_ignore_ascii_case(expected_id)
+    {
+        return Err("the result is for another evaluation id".to_string());
+    }
+    let gate_status = attrs
+        .get("gate_status")
+        .and_then(Value::as_str)
+        .ok_or("malformed response body (no gate_status)")?;
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(|s| truncate(s, 2000));
+    let rules = match attrs.get("rules") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(rules)) => rules
+            .iter()
+            .map(|r| RuleResult {
+                name: text(r.get("name")).unwrap_or_default(),
+                status: text(r.get("status")).unwrap_or_else(|| "unknown".into()),
+                reason: text(r.get("reason")).filter(|s| !s.is_empty()),
+                dry_run: r.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
+            })
+            .take(1000)
+            .collect(),
+        Some(_) => return Err("malformed response body (rules is not an array)".to_string()),
+    };
+    Ok(LastResult {
+        gate_status: Some(truncate(gate_status, 60)),
+        gate_id: text(attrs.get("gate_id")),
+        dry_run: attrs
+            .get("dry_run")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        evaluation_url: text(attrs.get("evaluation_url"))
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        rules,
+    })
+}
+
+/// The server's error details: `errors[].detail`/`title` or plain strings.
+fn api_error(status: u16, body: &str) -> ApiError {
+    let details = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errors").and_then(Value::as_array).cloned())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| match e {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => o
+                        .get("detail")
+                        .or_else(|| o.get("title"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    _ => None,
+                })
+                .map(|s| truncate(&s, 500))
+                .take(10)
+                .collect()
+        })
+        .unwrap_or_default();
+    ApiError {
+        status: Some(status),
+        details,
+    }
+}
+
+/// Whether `id` looks like a UUID (8-4-4-4-12 hex digits). The id goes into a URL path: anything
+/// else could change where the request goes.
+pub fn is_uuid(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max_chars).collect();
+    out.push('…');
+    out
+}
+
+/// `1.5 s`, `3 min 20 s`, `3 h`.
+pub fn seconds(ms: u64) -> String {
+    if ms < 60_000 {
+        let tenths = ms.div_ceil(100);
+        if tenths.is_multiple_of(10) {
+            format!("{} s", tenths / 10)
+        } else {
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+    } else {
+        let total = ms.div_ceil(1000);
+        let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+        match (h, m, s) {
+            (0, m, 0) => format!("{m} min"),
+            (0, m, s) => format!("{m} min {s} s"),
+            (h, 0, 0) => format!("{h} h"),
+            (h, m, _) => format!("{h} h {m} min"),
+        }
+    }
+}
+
+fn summarize(what: &str, problems: &[Problem]) -> String {
+    match problems.len() {
+        1 => format!("{what}: {}", problems[0]),
+        n => format!("{what}: {n} problems"),
     }
 }

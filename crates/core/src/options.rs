@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 
 /// The user's pipeline config file, either as text (so errors can give line and column) or as an
 /// already-parsed JSON value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ConfigInput {
     Text(String),
@@ -25,7 +25,7 @@ pub enum ConfigInput {
 
 /// Everything the engine needs to evaluate a gate. Unknown fields are rejected so a typo in a
 /// binding's option name is an error, not a silent default.
-#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
     /// The service being deployed (required).
