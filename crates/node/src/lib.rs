@@ -1,1 +1,250 @@
-//! gatepost-node binding (work in progress).
+//! # gatepost-node: the engine as a Node.js native addon
+//!
+//! This crate only converts types and maps errors; it decides nothing (every decision lives in
+//! `gatepost-core`, so Node makes the same decision as every other host). JS objects cross the
+//! boundary as `serde_json::Value` and are then read by the engine's own serde types, so inputs,
+//! actions, events and outcomes keep the engine's snake_case JSON shape, and options go through
+//! [`Options::from_host_value`], which accepts the idiomatic camelCase names and durations in
+//! seconds.
+//!
+//! Errors become JS `Error`s with the core error's stable `code` and, for option and config errors,
+//! its `problems`; the TypeScript wrapper (`src-ts/`) turns them into `GatepostError` instances and
+//! drives the engine with `fetch`.
+
+// The `#[napi]` macros expand to the `extern "C"` glue Node calls, which is `unsafe` by nature; the
+// code written in this file uses no `unsafe` itself.
+#![allow(unsafe_code)]
+
+use gatepost_core::report::{self, TextStyle};
+use gatepost_core::{ConfigInput, Engine, Error as CoreError, ErrorCode, Input, Options, Outcome};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::Value;
+
+/// The largest integer a JS number holds exactly; times and seeds stay below it (DESIGN.md).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Throw `error` as a JS `Error` carrying `.code` and, when there are any, `.problems`.
+///
+/// The returned napi error tells the napi glue that an exception is already pending, so it is not
+/// replaced by a generic one.
+fn throw(env: &Env, error: CoreError) -> napi::Error {
+    let build = || -> Result<()> {
+        let mut js_error = env.create_error(napi::Error::new(
+            Status::GenericFailure,
+            error.message.clone(),
+        ))?;
+        js_error.set("code", error.code.as_str())?;
+        if !error.problems.is_empty() {
+            let problems = serde_json::to_value(&error.problems).map_err(internal)?;
+            js_error.set("problems", problems)?;
+        }
+        env.throw(js_error)
+    };
+    match build() {
+        Ok(()) => napi::Error::from_status(Status::PendingException),
+        Err(e) => e,
+    }
+}
+
+/// A serialisation failure of the engine's own types: a bug, reported as such.
+fn internal(e: serde_json::Error) -> napi::Error {
+    napi::Error::new(
+        Status::GenericFailure,
+        format!("gatepost internal error: {e}"),
+    )
+}
+
+/// A JS number as engine time (Unix-epoch milliseconds).
+fn millis(env: &Env, now: f64) -> Result<u64> {
+    if now.is_finite() && (0.0..=MAX_SAFE_INTEGER).contains(&now) {
+        Ok(now as u64)
+    } else {
+        Err(throw(
+            env,
+            CoreError::new(
+                ErrorCode::InvalidInput,
+                format!("now must be a number of milliseconds between 0 and 2^53, got {now}"),
+            ),
+        ))
+    }
+}
+
+/// JS has one number type: napi hands every integer above 2^32 over as a float, which the engine's
+/// integer fields would refuse. Integral floats within the safe range go back to integers here, so
+/// `seed: 2 ** 52` or a large `timeoutMs` read as the integers the user wrote.
+fn integral_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f)
+                if !n.is_i64()
+                    && !n.is_u64()
+                    && f.fract() == 0.0
+                    && f.abs() <= MAX_SAFE_INTEGER =>
+            {
+                if f >= 0.0 {
+                    Value::from(f as u64)
+                } else {
+                    Value::from(f as i64)
+                }
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn options(env: &Env, value: Value) -> Result<Options> {
+    Options::from_host_value(integral_numbers(value)).map_err(|e| throw(env, e))
+}
+
+fn outcome(env: &Env, value: Value) -> Result<Outcome> {
+    serde_json::from_value(integral_numbers(value)).map_err(|e| {
+        throw(
+            env,
+            CoreError::new(ErrorCode::InvalidInput, format!("invalid outcome: {e}")),
+        )
+    })
+}
+
+/// The sans-IO engine. See the crate docs of `gatepost-core` for the run loop: after every
+/// `handle`, call `poll` until it returns `wait` or `done`.
+#[napi(js_name = "Engine")]
+pub struct JsEngine {
+    inner: Engine,
+}
+
+#[napi]
+impl JsEngine {
+    /// Start a new evaluation; the first `poll` sends the trigger. `options` use the JS names
+    /// (camelCase, durations in seconds) or the engine's snake_case names.
+    #[napi(constructor, ts_args_type = "options: object, now: number")]
+    pub fn new(env: Env, options: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let options = self::options(&env, options)?;
+        let inner = Engine::new(options, now).map_err(|e| throw(&env, e))?;
+        Ok(JsEngine { inner })
+    }
+
+    /// Poll an evaluation that already exists: no trigger is sent.
+    #[napi(
+        factory,
+        ts_args_type = "evaluationId: string, options: object, now: number"
+    )]
+    pub fn attach(env: Env, evaluation_id: String, options: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let options = self::options(&env, options)?;
+        let inner = Engine::attach(&evaluation_id, options, now).map_err(|e| throw(&env, e))?;
+        Ok(JsEngine { inner })
+    }
+
+    /// Continue from a `snapshot()` string (taken in any process or language), with the keys.
+    #[napi(factory)]
+    pub fn resume(
+        env: Env,
+        snapshot: String,
+        api_key: Option<String>,
+        app_key: Option<String>,
+        now: f64,
+    ) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let value: Value = serde_json::from_str(&snapshot).map_err(|e| {
+            throw(
+                &env,
+                CoreError::new(
+                    ErrorCode::InvalidSnapshot,
+                    format!("invalid snapshot: not JSON ({e})"),
+                ),
+            )
+        })?;
+        let inner = Engine::resume(value, api_key, app_key, now).map_err(|e| throw(&env, e))?;
+        Ok(JsEngine { inner })
+    }
+
+    /// Feed something that happened (`response`, `transport_error`, `timeout`, `cancel`). A usage
+    /// error throws and leaves the state untouched.
+    #[napi(ts_args_type = "input: object, now: number")]
+    pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
+        let now = millis(&env, now)?;
+        let input: Input = serde_json::from_value(integral_numbers(input)).map_err(|e| {
+            throw(
+                &env,
+                CoreError::new(ErrorCode::InvalidInput, format!("invalid input: {e}")),
+            )
+        })?;
+        self.inner.handle(input, now).map_err(|e| throw(&env, e))
+    }
+
+    /// What to do next: `send_request`, `wait` or `done`.
+    #[napi(ts_return_type = "object")]
+    pub fn poll(&mut self, env: Env, now: f64) -> Result<Value> {
+        let now = millis(&env, now)?;
+        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+    }
+
+    /// Take the queued events (each with its rendered log line in `message`).
+    #[napi(ts_return_type = "Array<object>")]
+    pub fn drain_events(&mut self) -> Result<Vec<Value>> {
+        self.inner
+            .drain_events()
+            .into_iter()
+            .map(|event| serde_json::to_value(event).map_err(internal))
+            .collect()
+    }
+
+    /// The whole state as JSON text, without keys: resumable with `Engine.resume`.
+    #[napi]
+    pub fn snapshot(&self) -> Result<String> {
+        serde_json::to_string(&self.inner.snapshot()).map_err(internal)
+    }
+
+    /// The evaluation id, once the server gave one.
+    #[napi(getter)]
+    pub fn evaluation_id(&self) -> Option<String> {
+        self.inner.evaluation_id().map(str::to_string)
+    }
+}
+
+/// Validate a pipeline config (text or object) offline, strictly: every problem with its path.
+#[napi(
+    ts_args_type = "config: string | object, version?: string | undefined | null",
+    ts_return_type = "{ valid: boolean; problems: Array<object>; warnings: Array<object>; configuration: object | null }"
+)]
+pub fn validate(config: Value, version: Option<String>) -> Result<Value> {
+    let config = match config {
+        Value::String(text) => ConfigInput::Text(text),
+        other => ConfigInput::Value(integral_numbers(other)),
+    };
+    serde_json::to_value(gatepost_core::validate(&config, version.as_deref())).map_err(internal)
+}
+
+/// The outcome as text for terminals and CI logs (`color` adds ANSI colours).
+#[napi(ts_args_type = "outcome: object, color?: boolean | undefined | null")]
+pub fn render_text(env: Env, outcome: Value, color: Option<bool>) -> Result<String> {
+    let outcome = self::outcome(&env, outcome)?;
+    Ok(report::render_text(
+        &outcome,
+        TextStyle {
+            color: color.unwrap_or(false),
+        },
+    ))
+}
+
+/// The outcome as markdown (CI step summaries).
+#[napi(ts_args_type = "outcome: object")]
+pub fn render_markdown(env: Env, outcome: Value) -> Result<String> {
+    let outcome = self::outcome(&env, outcome)?;
+    Ok(report::render_markdown(&outcome))
+}
+
+/// The version of the engine inside this addon.
+#[napi]
+pub fn engine_version() -> &'static str {
+    gatepost_core::VERSION
+}

@@ -1,0 +1,106 @@
+// The public option and result types of the shared JS API (the same in @gatepost/node and
+// @gatepost/wasm). Outcome, Event, Action, Input and Config come from the engine's JSON Schemas.
+import type { Action, Config, Event, Input, Outcome } from './generated/schemas';
+
+export type { Action, Config, Event, Input, Outcome };
+
+/** One problem in options or in a config file, named by its JSON path. */
+export interface Problem {
+  /** A JSON path into what the user wrote (`rules[1].options.duration`), `""` for the whole. */
+  path: string;
+  message: string;
+  hint?: string;
+  /** 1-based, when the config was given as text. */
+  line?: number;
+  column?: number;
+}
+
+/** What the engine needs to know about one evaluation: the CLI's options, in camelCase. */
+export interface EngineOptions {
+  service: string;
+  env: string;
+  identifier?: string;
+  version?: string;
+  primaryTag?: string;
+  /** Inline (JIT) rules: the pipeline config file as text (errors then carry line and column) or
+   * as an object. Absent: the gate is configured in Datadog. */
+  config?: string | object;
+  monitorsQueryVariable?: string;
+  /** A Datadog site (`datadoghq.eu`...). Excludes `apiUrl`. */
+  site?: string;
+  /** An explicit base URL: an emulator, a proxy. */
+  apiUrl?: string;
+  /** Allow `http://` to a host that is not loopback. */
+  allowInsecureHttp?: boolean;
+  apiKey?: string;
+  appKey?: string;
+  /** Overall timeout in seconds (default 10800), counted from the start. */
+  timeout?: number;
+  /** Seconds between two polls of the result (default 15). */
+  pollInterval?: number;
+  /** Seconds one HTTP request may take (default 30). */
+  requestTimeout?: number;
+  /** Seconds to obtain an evaluation id before giving up with `api_unavailable` (default 60). */
+  triggerBudget?: number;
+  /** Fail instead of passing when the API is unavailable or the timeout is reached. */
+  failOnError?: boolean;
+  /** Seed of the retry jitter; random by default. Below 2**53. */
+  seed?: number;
+}
+
+/** A `fetch` function: the global one, undici's, or your own (agents, tests). */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface EvaluateOptions extends EngineOptions {
+  /** Read the pipeline config from this file (Node only). Excludes `config`. */
+  configPath?: string;
+  /** Cancels the evaluation: it then resolves with a `cancelled` outcome carrying `snapshot`. */
+  signal?: AbortSignal;
+  fetch?: FetchFunction;
+  /** Called with every event (started, progress, retrying, warning...) as it happens. */
+  onEvent?: (event: Event) => void;
+}
+
+/** An outcome as returned by `evaluate`/`resume`: `snapshot` is set when it was cancelled, so the
+ * evaluation can be continued with `resume(snapshot)`. */
+export type EvaluationOutcome = Outcome & { snapshot?: string };
+
+export interface ResumeOptions {
+  apiKey?: string;
+  appKey?: string;
+  signal?: AbortSignal;
+  fetch?: FetchFunction;
+  onEvent?: (event: Event) => void;
+}
+
+export interface CheckOptions {
+  apiKey?: string;
+  appKey?: string;
+  fetch?: FetchFunction;
+}
+
+export type StartResult =
+  | { done: false; snapshot: string; evaluationId: string; nextCheckAt: number }
+  | { done: true; outcome: Outcome };
+
+export type CheckResult =
+  | { done: false; snapshot: string; nextCheckAt: number }
+  | { done: true; outcome: Outcome };
+
+export interface Validation {
+  valid: boolean;
+  problems: Problem[];
+  warnings: Problem[];
+  /** The `configuration` that would be sent (the API's snake_case), when valid. */
+  configuration?: object;
+}
+
+export interface ValidateOptions {
+  /** The version being deployed: Faulty Deployment Detection rules need one. */
+  version?: string;
+}
+
+export interface RenderTextOptions {
+  /** ANSI colours; decide with `process.stdout.isTTY && !process.env.NO_COLOR`. */
+  color?: boolean;
+}
