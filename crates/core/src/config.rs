@@ -1,12 +1,35 @@
 //! The pipeline config file (the datadog-ci / GitHub Action / Argo format): parsing, translation
-//! from camelCase to the API's snake_case, and validation.
+//! to the API's snake_case, and validation.
 //!
-//! PLACEHOLDER IMPLEMENTATION: the public signatures below are the contract the engine relies on;
-//! the full parser/validator replaces the bodies.
+//! The reference CLI translates only `dryRun`, passes everything else through untouched and drops
+//! what it does not know silently. gatepost instead:
+//!
+//! - accepts every known key in camelCase or snake_case at every level (`dryRun`/`dry_run`,
+//!   `failOnNoData`/`fail_on_no_data`, `monitorIds`/`monitor_ids`, `excludedResources`/
+//!   `excluded_resources`, and for the include list `includedResources`/`included_resources`/
+//!   `allowedResources`/`allowed_resources`) and sends the API's names (`allowed_resources` for the
+//!   include list, as the API spec calls it);
+//! - always sends `dry_run` explicitly, for the gate and for each rule;
+//! - reports *every* problem at once, each with its JSON path (`rules[1].options.duration`, `""`
+//!   for the document), a hint where one helps, and the line and column when the config came as
+//!   text;
+//! - rejects unknown keys at the top and rule levels (with a "did you mean" hint for typos) and a
+//!   key given twice, in one spelling or two;
+//! - warns about unknown *option* keys and passes them through unchanged, so options Datadog adds
+//!   later keep working;
+//! - parses the monitor `query` with [`crate::query`]: a query that does not parse is a problem
+//!   for `validate` ([`ValidateContext::strict_queries`]) and a warning when evaluating.
+//!
+//! The top level may also carry a `"$schema"` string (for editors using
+//! `schemas/config.schema.json`); it is not sent.
+
+mod json;
 
 use crate::error::Problem;
 use crate::options::ConfigInput;
-use serde_json::Value;
+use json::{Member, Node, NodeValue, Pos};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// What validation needs to know besides the file itself.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,75 +65,51 @@ pub struct ParsedConfig {
     pub warnings: Vec<Problem>,
 }
 
+/// The longest rule duration the API accepts, in seconds (two hours).
+pub const MAX_DURATION_S: u64 = 7200;
+
+/// Faulty deployment detection needs enough traffic to compare; the docs recommend at least this.
+pub const RECOMMENDED_FDD_DURATION_S: u64 = 900;
+
+/// The rule types the API knows.
+pub const RULE_TYPES: [&str; 2] = ["monitor", "faulty_deployment_detection"];
+
 /// Parse, translate and validate a config. On failure, returns *every* problem found.
-pub fn parse(
-    input: &ConfigInput,
-    _ctx: &ValidateContext<'_>,
-) -> Result<ParsedConfig, Vec<Problem>> {
-    let value = match input {
-        ConfigInput::Text(text) => serde_json::from_str::<Value>(text)
-            .map_err(|e| vec![Problem::new("", format!("invalid JSON: {e}"))])?,
-        ConfigInput::Value(v) => v.clone(),
+pub fn parse(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedConfig, Vec<Problem>> {
+    let (root, text) = match input {
+        ConfigInput::Text(text) => {
+            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            let value =
+                serde_json::from_str::<Value>(text).map_err(|e| vec![syntax_problem(&e)])?;
+            let root = json::read(text).unwrap_or_else(|| Node::from_value(&value));
+            (root, Some(text))
+        }
+        ConfigInput::Value(value) => (Node::from_value(value), None),
     };
-    let dry_run = value
-        .get("dryRun")
-        .or_else(|| value.get("dry_run"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let Some(rules) = value
-        .get("rules")
-        .and_then(Value::as_array)
-        .filter(|r| !r.is_empty())
-    else {
-        return Err(vec![Problem::new(
-            "rules",
-            "must be a non-empty array of rules",
-        )]);
-    };
-    let mut out_rules = Vec::new();
-    let mut summaries = Vec::new();
-    for rule in rules {
-        let rule_dry = rule
-            .get("dryRun")
-            .or_else(|| rule.get("dry_run"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let options = rule
-            .get("options")
-            .cloned()
-            .unwrap_or(Value::Object(Default::default()));
-        let name = rule
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let rule_type = rule
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        summaries.push(RuleSummary {
-            name: name.clone(),
-            rule_type: rule_type.clone(),
-            dry_run: rule_dry,
-            duration_s: options.get("duration").and_then(Value::as_u64).unwrap_or(0),
-            warmup_s: options.get("warmup").and_then(Value::as_u64).unwrap_or(0),
-        });
-        out_rules.push(serde_json::json!({
-            "type": rule_type, "name": name, "dry_run": rule_dry, "options": options
-        }));
-    }
-    Ok(ParsedConfig {
-        configuration: serde_json::json!({ "dry_run": dry_run, "rules": out_rules }),
-        dry_run,
-        rules: summaries,
+    let mut checker = Checker {
+        text,
+        ctx,
+        problems: Vec::new(),
         warnings: Vec::new(),
-    })
+    };
+    let parsed = checker.config(&root);
+    match parsed {
+        Some((configuration, dry_run, rules)) if checker.problems.is_empty() => Ok(ParsedConfig {
+            configuration,
+            dry_run,
+            rules,
+            warnings: checker.warnings,
+        }),
+        _ => Err(checker.problems),
+    }
 }
 
 /// The JSON Schema of the config file (committed as `schemas/config.schema.json`).
 pub fn json_schema() -> Value {
-    serde_json::json!({})
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<schema::ConfigFile>();
+    schema.to_value()
 }
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -126,4 +125,1014 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a plausible typo.
+///
+/// Case, `_` and `-` are ignored when measuring (`DryRun`, `dry-run` and `dryrun` all suggest
+/// `dryRun`); among equally close spellings the first candidate wins, so lists put the
+/// spelling to recommend first.
+pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    fn squash(s: &str) -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+    let w = squash(word);
+    let allowed = match w.chars().count() {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    };
+    let mut best: Option<(usize, usize, &'c str)> = None;
+    for &c in candidates {
+        let squashed = edit_distance(&w, &squash(c));
+        if squashed > allowed {
+            continue;
+        }
+        let key = (squashed, edit_distance(word, c));
+        if best.is_none_or(|(s, r, _)| key < (s, r)) {
+            best = Some((key.0, key.1, c));
+        }
+    }
+    best.map(|(_, _, c)| c)
+}
+
+fn syntax_problem(e: &serde_json::Error) -> Problem {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = full.strip_suffix(&suffix).unwrap_or(&full);
+    let mut problem = Problem::new("", format!("invalid JSON: {message}"));
+    if e.classify() == serde_json::error::Category::Eof {
+        problem = problem.with_hint("the file ends too early: check for a missing \"}\" or \"]\"");
+    }
+    problem.line = Some(u32::try_from(e.line()).unwrap_or(u32::MAX).max(1));
+    problem.column = Some(u32::try_from(e.column()).unwrap_or(u32::MAX).max(1));
+    problem
+}
+
+/// A known key: the API's name and the spellings accepted for it (the one hints suggest first).
+struct KeySpec {
+    api: &'static str,
+    spellings: &'static [&'static str],
+}
+
+const fn key(api: &'static str, spellings: &'static [&'static str]) -> KeySpec {
+    KeySpec { api, spellings }
+}
+
+const TOP_KEYS: &[KeySpec] = &[
+    key("$schema", &["$schema"]),
+    key("dry_run", &["dryRun", "dry_run"]),
+    key("rules", &["rules"]),
+];
+
+const RULE_KEYS: &[KeySpec] = &[
+    key("type", &["type"]),
+    key("name", &["name"]),
+    key("dry_run", &["dryRun", "dry_run"]),
+    key("options", &["options"]),
+];
+
+const MONITOR_OPTION_KEYS: &[KeySpec] = &[
+    key("query", &["query"]),
+    key("duration", &["duration"]),
+    key("warmup", &["warmup"]),
+    key("fail_on_no_data", &["failOnNoData", "fail_on_no_data"]),
+    key(
+        "fail_on_no_groups_found",
+        &["failOnNoGroupsFound", "fail_on_no_groups_found"],
+    ),
+    key("monitor_ids", &["monitorIds", "monitor_ids"]),
+];
+
+const FDD_OPTION_KEYS: &[KeySpec] = &[
+    key("duration", &["duration"]),
+    key(
+        "excluded_resources",
+        &["excluded_resources", "excludedResources"],
+    ),
+    key(
+        "allowed_resources",
+        &[
+            "allowed_resources",
+            "allowedResources",
+            "included_resources",
+            "includedResources",
+        ],
+    ),
+];
+
+const MONITOR_ID_KEYS: &[KeySpec] = &[key("id", &["id"]), key("groups", &["groups"])];
+
+/// Keys people put in the config file that are really options of the command.
+const COMMAND_OPTIONS: &[(&str, &str)] = &[
+    ("service", "--service"),
+    ("env", "--env"),
+    ("identifier", "--identifier"),
+    ("version", "--version"),
+    ("primary_tag", "--primary-tag"),
+    ("primaryTag", "--primary-tag"),
+    ("apm_primary_tag", "--primary-tag"),
+    ("apmPrimaryTag", "--primary-tag"),
+    ("timeout", "--timeout"),
+];
+
+/// `path` + `.key` (or `["key"]` when the key is not a plain name).
+fn child_path(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '-');
+    match (plain, path.is_empty()) {
+        (true, true) => key.to_string(),
+        (true, false) => format!("{path}.{key}"),
+        (false, _) => format!("{path}[{}]", Value::String(key.to_string())),
+    }
+}
+
+fn index_path(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// The members of one object, sorted into known keys (by API name) and the rest.
+struct Level<'n> {
+    known: BTreeMap<&'static str, &'n Member>,
+    unknown: Vec<&'n Member>,
+}
+
+impl<'n> Level<'n> {
+    fn get(&self, api: &str) -> Option<&'n Node> {
+        self.known.get(api).map(|m| &m.value)
+    }
+}
+
+struct Checker<'a, 'c> {
+    text: Option<&'a str>,
+    ctx: &'c ValidateContext<'c>,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
+
+fn at(problem: Problem, pos: Option<Pos>) -> Problem {
+    let mut problem = problem;
+    if let Some(pos) = pos {
+        problem.line = Some(pos.line);
+        problem.column = Some(pos.column);
+    }
+    problem
+}
+
+impl Checker<'_, '_> {
+    fn problem(&mut self, path: &str, pos: Option<Pos>, message: impl Into<String>) {
+        self.problems.push(at(Problem::new(path, message), pos));
+    }
+
+    fn problem_hint(
+        &mut self,
+        path: &str,
+        pos: Option<Pos>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.problems
+            .push(at(Problem::new(path, message).with_hint(hint), pos));
+    }
+
+    fn warn(&mut self, problem: Problem, pos: Option<Pos>) {
+        self.warnings.push(at(problem, pos));
+    }
+
+    /// Sort an object's members by the known keys, reporting a key given twice (in the same or
+    /// in another spelling). The first occurrence is the one kept for further checks.
+    fn level<'n>(&mut self, members: &'n [Member], specs: &[KeySpec], path: &str) -> Level<'n> {
+        let mut level = Level {
+            known: BTreeMap::new(),
+            unknown: Vec::new(),
+        };
+        for member in members {
+            let Some(spec) = specs
+                .iter()
+                .find(|s| s.spellings.contains(&member.key.as_str()))
+            else {
+                level.unknown.push(member);
+                continue;
+            };
+            if let Some(first) = level.known.get(spec.api) {
+                let where_ = if path.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    path.to_string()
+                };
+                let message = if first.key == member.key {
+                    format!("key \"{}\" appears twice at {where_}", member.key)
+                } else {
+                    format!(
+                        "\"{}\" and \"{}\" are the same key, given twice at {where_}",
+                        first.key, member.key
+                    )
+                };
+                self.problem_hint(
+                    &child_path(path, &member.key),
+                    member.key_pos,
+                    message,
+                    "keep only one of them",
+                );
+                continue;
+            }
+            level.known.insert(spec.api, member);
+        }
+        level
+    }
+
+    /// Unknown keys at the top or rule level are problems: the API would reject or ignore them.
+    fn reject_unknown(&mut self, level: &Level<'_>, specs: &[KeySpec], path: &str, also: &[&str]) {
+        let spellings: Vec<&str> = specs
+            .iter()
+            .flat_map(|s| s.spellings.iter().copied())
+            .collect();
+        for member in &level.unknown {
+            let where_ = if path.is_empty() {
+                "the top level".to_string()
+            } else {
+                path.to_string()
+            };
+            let message = format!("unknown key \"{}\" at {where_}", member.key);
+            let key_path = child_path(path, &member.key);
+            let hint = if let Some(s) = did_you_mean(&member.key, &spellings) {
+                format!("did you mean \"{s}\"?")
+            } else if let Some((_, flag)) = COMMAND_OPTIONS
+                .iter()
+                .find(|(k, _)| *k == member.key && path.is_empty())
+            {
+                format!(
+                    "\"{}\" is not part of the config file; pass it as {flag}",
+                    member.key
+                )
+            } else if also.contains(&member.key.as_str()) {
+                format!("\"{}\" belongs inside \"options\"", member.key)
+            } else {
+                let known = spellings
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("known keys here: {known}")
+            };
+            self.problem_hint(&key_path, member.key_pos, message, hint);
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match &node.value {
+            NodeValue::Bool(b) => Some(*b),
+            NodeValue::String(s) if s == "true" || s == "false" => {
+                self.problem_hint(
+                    path,
+                    node.pos,
+                    "must be true or false, not a string",
+                    format!("write {s} without quotes"),
+                );
+                None
+            }
+            _ => {
+                self.problem(
+                    path,
+                    node.pos,
+                    format!("must be true or false, not {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn object<'n>(&mut self, node: &'n Node, path: &str, what: &str) -> Option<&'n [Member]> {
+        match &node.value {
+            NodeValue::Object(members) => Some(members),
+            _ => {
+                self.problem(
+                    path,
+                    node.pos,
+                    format!("{what} must be an object, not {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number of seconds in `0..=max` (no maximum when `max` is `None`).
+    fn seconds(&mut self, node: &Node, path: &str, max: Option<u64>) -> Option<u64> {
+        let n = match &node.value {
+            NodeValue::Number(n) => n,
+            NodeValue::String(s) => {
+                let hint = if s.trim().parse::<u64>().is_ok() {
+                    format!("write {} without quotes", s.trim())
+                } else {
+                    "durations are whole seconds: 300 for five minutes".to_string()
+                };
+                self.problem_hint(
+                    path,
+                    node.pos,
+                    "must be a number of seconds, not a string",
+                    hint,
+                );
+                return None;
+            }
+            _ => {
+                self.problem(
+                    path,
+                    node.pos,
+                    format!("must be a number of seconds, not {}", node.kind()),
+                );
+                return None;
+            }
+        };
+        if let Some(v) = n.as_u64() {
+            if let Some(max) = max.filter(|m| v > *m) {
+                self.problem_hint(
+                    path,
+                    node.pos,
+                    format!("{v} is above the maximum {max}"),
+                    format!("durations are in seconds; {max} is {} hours", max / 3600),
+                );
+                return None;
+            }
+            return Some(v);
+        }
+        if n.as_i64().is_some() || n.as_f64().is_some_and(|f| f < 0.0) {
+            self.problem(path, node.pos, format!("{n} is below the minimum 0"));
+        } else {
+            self.problem(
+                path,
+                node.pos,
+                format!("{n} is not a whole number of seconds"),
+            );
+        }
+        None
+    }
+
+    /// An array of non-empty strings (resource names).
+    fn string_list(&mut self, node: &Node, path: &str) -> bool {
+        let NodeValue::Array(items) = &node.value else {
+            self.problem(
+                path,
+                node.pos,
+                format!("must be an array of strings, not {}", node.kind()),
+            );
+            return false;
+        };
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index_path(path, i);
+            match &item.value {
+                NodeValue::String(s) if !s.trim().is_empty() => {}
+                NodeValue::String(_) => {
+                    self.problem(&item_path, item.pos, "must not be empty");
+                    ok = false;
+                }
+                _ => {
+                    self.problem(
+                        &item_path,
+                        item.pos,
+                        format!("must be a string, not {}", item.kind()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+
+    fn config(&mut self, root: &Node) -> Option<(Value, bool, Vec<RuleSummary>)> {
+        let NodeValue::Object(members) = &root.value else {
+            self.problem_hint(
+                "",
+                root.pos,
+                format!("the config must be a JSON object, not {}", root.kind()),
+                "write {\"rules\": [{\"type\": \"monitor\", \"name\": ..., \"options\": {...}}]}",
+            );
+            return None;
+        };
+        let level = self.level(members, TOP_KEYS, "");
+        self.reject_unknown(&level, TOP_KEYS, "", &[]);
+        if let Some(schema) = level.get("$schema")
+            && !matches!(schema.value, NodeValue::String(_))
+        {
+            self.problem(
+                "$schema",
+                schema.pos,
+                format!("must be a string, not {}", schema.kind()),
+            );
+        }
+        let dry_run = match level.get("dry_run") {
+            Some(node) => {
+                let path = level.known["dry_run"].key.clone();
+                self.boolean(node, &path).unwrap_or(false)
+            }
+            None => false,
+        };
+        let Some(rules_node) = level.get("rules") else {
+            self.problem_hint(
+                "",
+                root.pos,
+                "missing \"rules\": the config needs a non-empty array of rules",
+                "add \"rules\": [{\"type\": \"monitor\", \"name\": ..., \"options\": {\"query\": ...}}]",
+            );
+            return None;
+        };
+        let NodeValue::Array(rule_nodes) = &rules_node.value else {
+            self.problem(
+                "rules",
+                rules_node.pos,
+                format!("must be an array of rules, not {}", rules_node.kind()),
+            );
+            return None;
+        };
+        if rule_nodes.is_empty() {
+            self.problem_hint(
+                "rules",
+                rules_node.pos,
+                "must hold at least one rule",
+                "the API rejects an empty rule list",
+            );
+            return None;
+        }
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut rules = Vec::new();
+        let mut summaries = Vec::new();
+        for (i, rule_node) in rule_nodes.iter().enumerate() {
+            if let Some((rule, summary)) = self.rule(rule_node, &index_path("rules", i), &mut names)
+            {
+                rules.push(rule);
+                summaries.push(summary);
+            }
+        }
+        let mut configuration = Map::new();
+        configuration.insert("dry_run".into(), Value::Bool(dry_run));
+        configuration.insert("rules".into(), Value::Array(rules));
+        Some((Value::Object(configuration), dry_run, summaries))
+    }
+
+    fn rule(
+        &mut self,
+        node: &Node,
+        path: &str,
+        names: &mut BTreeMap<String, String>,
+    ) -> Option<(Value, RuleSummary)> {
+        let members = self.object(node, path, "a rule")?;
+        let level = self.level(members, RULE_KEYS, path);
+        let option_keys: Vec<&str> = MONITOR_OPTION_KEYS
+            .iter()
+            .chain(FDD_OPTION_KEYS)
+            .flat_map(|s| s.spellings.iter().copied())
+            .collect();
+        self.reject_unknown(&level, RULE_KEYS, path, &option_keys);
+
+        let name = self.rule_name(&level, node, path, names);
+        let rule_type = self.rule_type(&level, node, path);
+        let dry_run = match level.get("dry_run") {
+            Some(n) => {
+                let p = child_path(path, &level.known["dry_run"].key);
+                self.boolean(n, &p).unwrap_or(false)
+            }
+            None => false,
+        };
+        let options_path = child_path(path, "options");
+        let options_members: Option<&[Member]> = match level.get("options") {
+            Some(n) => self.object(n, &options_path, "\"options\""),
+            None => Some(&[]),
+        };
+        let options_pos = level.get("options").and_then(|n| n.pos).or(node.pos);
+
+        let rule_type = rule_type?;
+        let (options, duration_s, warmup_s) = if rule_type == "monitor" {
+            if level.get("options").is_none() {
+                self.problem_hint(
+                    path,
+                    node.pos,
+                    "a monitor rule needs \"options\" with a \"query\"",
+                    "add \"options\": {\"query\": \"service:my-service env:prod\"}",
+                );
+                return None;
+            }
+            self.monitor_options(options_members?, &options_path, options_pos)?
+        } else {
+            if self.ctx.version.is_none_or(|v| v.trim().is_empty()) {
+                self.problem_hint(
+                    path,
+                    node.pos,
+                    "a faulty_deployment_detection rule needs the version being deployed",
+                    "pass it with --version (version= in the libraries)",
+                );
+            }
+            self.fdd_options(options_members?, &options_path, options_pos)?
+        };
+        let name = name?;
+        let mut rule = Map::new();
+        rule.insert("type".into(), Value::String(rule_type.to_string()));
+        rule.insert("name".into(), Value::String(name.clone()));
+        rule.insert("dry_run".into(), Value::Bool(dry_run));
+        rule.insert("options".into(), Value::Object(options));
+        let summary = RuleSummary {
+            name,
+            rule_type: rule_type.to_string(),
+            dry_run,
+            duration_s,
+            warmup_s,
+        };
+        Some((Value::Object(rule), summary))
+    }
+
+    fn rule_name(
+        &mut self,
+        level: &Level<'_>,
+        node: &Node,
+        path: &str,
+        names: &mut BTreeMap<String, String>,
+    ) -> Option<String> {
+        let name_path = child_path(path, "name");
+        let Some(name_node) = level.get("name") else {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a rule needs a \"name\"",
+                "names identify rules in results and must be unique",
+            );
+            return None;
+        };
+        let NodeValue::String(name) = &name_node.value else {
+            self.problem(
+                &name_path,
+                name_node.pos,
+                format!("must be a string, not {}", name_node.kind()),
+            );
+            return None;
+        };
+        if name.trim().is_empty() {
+            self.problem(&name_path, name_node.pos, "must not be empty");
+            return None;
+        }
+        if let Some(first) = names.get(name) {
+            self.problem_hint(
+                &name_path,
+                name_node.pos,
+                format!("rule name \"{name}\" is already used by {first}"),
+                "rule names must be unique within a gate",
+            );
+            return None;
+        }
+        names.insert(name.clone(), path.to_string());
+        Some(name.clone())
+    }
+
+    fn rule_type(&mut self, level: &Level<'_>, node: &Node, path: &str) -> Option<&'static str> {
+        let type_path = child_path(path, "type");
+        let Some(type_node) = level.get("type") else {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a rule needs a \"type\"",
+                "use \"monitor\" or \"faulty_deployment_detection\"",
+            );
+            return None;
+        };
+        let NodeValue::String(t) = &type_node.value else {
+            self.problem(
+                &type_path,
+                type_node.pos,
+                format!("must be a string, not {}", type_node.kind()),
+            );
+            return None;
+        };
+        if let Some(known) = RULE_TYPES.iter().find(|k| **k == t) {
+            return Some(known);
+        }
+        let hint = match did_you_mean(t, &RULE_TYPES) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => "use \"monitor\" or \"faulty_deployment_detection\"".to_string(),
+        };
+        self.problem_hint(
+            &type_path,
+            type_node.pos,
+            format!("unknown rule type \"{t}\""),
+            hint,
+        );
+        None
+    }
+
+    /// Unknown option keys: a warning, and the key is passed through unchanged.
+    fn pass_through_unknown(
+        &mut self,
+        level: &Level<'_>,
+        specs: &[KeySpec],
+        other_specs: &[KeySpec],
+        path: &str,
+        rule_kind: &str,
+        out: &mut Map<String, Value>,
+    ) {
+        let spellings: Vec<&str> = specs
+            .iter()
+            .flat_map(|s| s.spellings.iter().copied())
+            .collect();
+        for member in &level.unknown {
+            let belongs_elsewhere = other_specs
+                .iter()
+                .any(|s| s.spellings.contains(&member.key.as_str()));
+            let mut warning = Problem::new(
+                child_path(path, &member.key),
+                if belongs_elsewhere {
+                    format!(
+                        "\"{}\" is not an option of {rule_kind} rules; passed through unchanged",
+                        member.key
+                    )
+                } else {
+                    format!(
+                        "unknown option \"{}\" at {path}; passed through unchanged",
+                        member.key
+                    )
+                },
+            );
+            if let Some(s) = did_you_mean(&member.key, &spellings) {
+                warning = warning.with_hint(format!("did you mean \"{s}\"?"));
+            }
+            self.warn(warning, member.key_pos);
+            out.insert(member.key.clone(), member.value.to_value());
+        }
+    }
+
+    fn duration(
+        &mut self,
+        level: &Level<'_>,
+        path: &str,
+        out: &mut Map<String, Value>,
+    ) -> Option<u64> {
+        let node = level.get("duration")?;
+        let v = self.seconds(node, &child_path(path, "duration"), Some(MAX_DURATION_S))?;
+        out.insert("duration".into(), node.to_value());
+        Some(v)
+    }
+
+    fn monitor_options(
+        &mut self,
+        members: &[Member],
+        path: &str,
+        pos: Option<Pos>,
+    ) -> Option<(Map<String, Value>, u64, u64)> {
+        let before = self.problems.len();
+        let level = self.level(members, MONITOR_OPTION_KEYS, path);
+        let mut out = Map::new();
+        let duration_s = self.duration(&level, path, &mut out).unwrap_or(0);
+        let mut warmup_s = 0;
+        if let Some(node) = level.get("warmup")
+            && let Some(v) = self.seconds(node, &child_path(path, "warmup"), None)
+        {
+            warmup_s = v;
+            out.insert("warmup".into(), node.to_value());
+        }
+        for flag in ["fail_on_no_data", "fail_on_no_groups_found"] {
+            if let Some(node) = level.get(flag) {
+                let p = child_path(path, &level.known[flag].key);
+                if let Some(b) = self.boolean(node, &p) {
+                    out.insert(flag.into(), Value::Bool(b));
+                }
+            }
+        }
+        match (level.get("query"), level.get("monitor_ids")) {
+            (Some(_), Some(_)) => self.problem_hint(
+                path,
+                pos,
+                "give either \"query\" or \"monitor_ids\", not both",
+                "a monitor rule selects its monitors one way",
+            ),
+            (None, None) => self.problem_hint(
+                path,
+                pos,
+                "a monitor rule needs a \"query\" (or \"monitor_ids\")",
+                "for example \"query\": \"service:my-service env:prod\"",
+            ),
+            (Some(query), None) => {
+                if self.query(query, &child_path(path, "query")) {
+                    out.insert("query".into(), query.to_value());
+                }
+            }
+            (None, Some(ids)) => {
+                let p = child_path(path, &level.known["monitor_ids"].key);
+                if let Some(v) = self.monitor_ids(ids, &p) {
+                    out.insert("monitor_ids".into(), v);
+                }
+            }
+        }
+        self.pass_through_unknown(
+            &level,
+            MONITOR_OPTION_KEYS,
+            FDD_OPTION_KEYS,
+            path,
+            "monitor",
+            &mut out,
+        );
+        (self.problems.len() == before).then_some((out, duration_s, warmup_s))
+    }
+
+    /// Check a monitor query; `false` when it is not even a string (a parse failure is a
+    /// problem or a warning, but the query is still sent when it is only a warning).
+    fn query(&mut self, node: &Node, path: &str) -> bool {
+        let NodeValue::String(text) = &node.value else {
+            self.problem(
+                path,
+                node.pos,
+                format!("must be a string, not {}", node.kind()),
+            );
+            return false;
+        };
+        if text.trim().is_empty() {
+            self.problem_hint(
+                path,
+                node.pos,
+                "must not be empty",
+                "for example \"service:my-service env:prod\"",
+            );
+            return false;
+        }
+        let Err(e) = crate::query::parse(text) else {
+            return true;
+        };
+        let pos = self
+            .text
+            .and_then(|t| json::string_char_pos(t, node, e.column.saturating_sub(1)))
+            .or(node.pos);
+        let problem = Problem::new(path, e.to_string());
+        if self.ctx.strict_queries {
+            self.problems.push(at(
+                problem.with_hint("see the monitor search syntax in the README"),
+                pos,
+            ));
+        } else {
+            self.warn(
+                problem.with_hint("sent anyway: the server has the last word on queries"),
+                pos,
+            );
+        }
+        true
+    }
+
+    fn monitor_ids(&mut self, node: &Node, path: &str) -> Option<Value> {
+        let NodeValue::Array(items) = &node.value else {
+            self.problem(
+                path,
+                node.pos,
+                format!(
+                    "must be an array of {{\"id\": ..., \"groups\": [...]}}, not {}",
+                    node.kind()
+                ),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.problem(path, node.pos, "must hold at least one monitor");
+            return None;
+        }
+        let before = self.problems.len();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index_path(path, i);
+            let Some(members) = self.object(item, &item_path, "a monitor entry") else {
+                continue;
+            };
+            let level = self.level(members, MONITOR_ID_KEYS, &item_path);
+            let mut entry = Map::new();
+            match level.get("id") {
+                Some(id) => match &id.value {
+                    NodeValue::Number(n) if n.as_u64().is_some_and(|v| v > 0) => {
+                        entry.insert("id".into(), id.to_value());
+                    }
+                    _ => self.problem(
+                        &child_path(&item_path, "id"),
+                        id.pos,
+                        format!("must be a positive monitor id, not {}", id.to_value()),
+                    ),
+                },
+                None => self.problem(&item_path, item.pos, "a monitor entry needs an \"id\""),
+            }
+            if let Some(groups) = level.get("groups")
+                && self.string_list(groups, &child_path(&item_path, "groups"))
+            {
+                entry.insert("groups".into(), groups.to_value());
+            }
+            self.pass_through_unknown(
+                &level,
+                MONITOR_ID_KEYS,
+                &[],
+                &item_path,
+                "monitor_ids entries of monitor",
+                &mut entry,
+            );
+            out.push(Value::Object(entry));
+        }
+        (self.problems.len() == before).then_some(Value::Array(out))
+    }
+
+    fn fdd_options(
+        &mut self,
+        members: &[Member],
+        path: &str,
+        pos: Option<Pos>,
+    ) -> Option<(Map<String, Value>, u64, u64)> {
+        let before = self.problems.len();
+        let level = self.level(members, FDD_OPTION_KEYS, path);
+        let mut out = Map::new();
+        let duration_s = self.duration(&level, path, &mut out).unwrap_or(0);
+        if let Some(node) = level.get("duration")
+            && (1..RECOMMENDED_FDD_DURATION_S).contains(&duration_s)
+        {
+            self.warn(
+                Problem::new(
+                    child_path(path, "duration"),
+                    format!(
+                        "{duration_s} s is shorter than the {RECOMMENDED_FDD_DURATION_S} s \
+                         recommended for faulty deployment detection"
+                    ),
+                )
+                .with_hint("short windows may not see enough traffic to compare versions"),
+                node.pos,
+            );
+        }
+        for list in ["excluded_resources", "allowed_resources"] {
+            if let Some(node) = level.get(list) {
+                let p = child_path(path, &level.known[list].key);
+                if self.string_list(node, &p) {
+                    out.insert(list.into(), node.to_value());
+                }
+            }
+        }
+        if let (Some(ex), Some(al)) = (
+            level.known.get("excluded_resources"),
+            level.known.get("allowed_resources"),
+        ) {
+            self.problem_hint(
+                path,
+                pos,
+                format!("\"{}\" and \"{}\" cannot both be given", ex.key, al.key),
+                "list the resources to exclude or the ones to include, not both",
+            );
+        }
+        self.pass_through_unknown(
+            &level,
+            FDD_OPTION_KEYS,
+            MONITOR_OPTION_KEYS,
+            path,
+            "faulty_deployment_detection",
+            &mut out,
+        );
+        (self.problems.len() == before).then_some((out, duration_s, 0))
+    }
+}
+
+/// Types that describe the config file for the JSON Schema only; validation above is by hand
+/// because it must report every problem with a path and a hint, which derive-based parsing
+/// cannot. Both spellings of a key are separate optional properties.
+#[allow(dead_code, reason = "these types exist to generate the JSON Schema")]
+mod schema {
+    use schemars::JsonSchema;
+
+    /// A gatepost / datadog-ci Deployment Gates config file. Keys are accepted in camelCase or
+    /// snake_case (not both for the same key).
+    #[derive(JsonSchema)]
+    #[schemars(
+        title = "gatepost config file",
+        deny_unknown_fields,
+        extend("$id" = "https://example.invalid/gatepost/schemas/config.schema.json")
+    )]
+    pub(super) struct ConfigFile {
+        /// The JSON Schema this file follows (for editors); not sent.
+        #[serde(rename = "$schema", default)]
+        schema: String,
+        /// Dry-run the whole gate: the API answers `pass`, the real result is still recorded.
+        #[serde(rename = "dryRun", default)]
+        dry_run_camel: bool,
+        /// Same as `dryRun`.
+        #[serde(rename = "dry_run", default)]
+        dry_run_snake: bool,
+        /// The rules; all non-dry-run rules must pass for the gate to pass.
+        #[schemars(length(min = 1))]
+        rules: Vec<Rule>,
+    }
+
+    /// One rule.
+    #[derive(JsonSchema)]
+    #[serde(tag = "type", deny_unknown_fields)]
+    pub(super) enum Rule {
+        /// Fails if, during `duration`, no monitor matches, more than 50 match, or any matching
+        /// monitor is in ALERT or NO_DATA.
+        #[serde(rename = "monitor")]
+        Monitor {
+            /// Unique within the gate.
+            #[schemars(length(min = 1))]
+            name: String,
+            /// A dry-run rule's failure does not count.
+            #[serde(rename = "dryRun", default)]
+            dry_run_camel: bool,
+            /// Same as `dryRun`.
+            #[serde(rename = "dry_run", default)]
+            dry_run_snake: bool,
+            options: MonitorOptions,
+        },
+        /// APM Faulty Deployment Detection: compares the deployed version with previous ones.
+        /// Needs the version being deployed (`--version`).
+        #[serde(rename = "faulty_deployment_detection")]
+        FaultyDeploymentDetection {
+            /// Unique within the gate.
+            #[schemars(length(min = 1))]
+            name: String,
+            /// A dry-run rule's failure does not count.
+            #[serde(rename = "dryRun", default)]
+            dry_run_camel: bool,
+            /// Same as `dryRun`.
+            #[serde(rename = "dry_run", default)]
+            dry_run_snake: bool,
+            #[serde(default)]
+            options: FddOptions,
+        },
+    }
+
+    /// Monitor rule options: `query` or `monitorIds`. Unknown options are passed through.
+    #[derive(JsonSchema, Default)]
+    pub(super) struct MonitorOptions {
+        /// Monitor search query, e.g. `service:checkout env:prod`.
+        #[serde(default)]
+        #[schemars(length(min = 1))]
+        query: String,
+        /// Seconds the monitors must stay OK (0 = instant check).
+        #[serde(default)]
+        #[schemars(range(max = 7200))]
+        duration: u64,
+        /// Seconds to wait before evaluating.
+        #[serde(default)]
+        warmup: u64,
+        /// Fail when a matching monitor has no data (server default true).
+        #[serde(rename = "failOnNoData", default)]
+        fail_on_no_data_camel: bool,
+        /// Same as `failOnNoData`.
+        #[serde(rename = "fail_on_no_data", default)]
+        fail_on_no_data_snake: bool,
+        /// Fail when a `group:` filter finds no groups (server default false).
+        #[serde(rename = "failOnNoGroupsFound", default)]
+        fail_on_no_groups_found_camel: bool,
+        /// Same as `failOnNoGroupsFound`.
+        #[serde(rename = "fail_on_no_groups_found", default)]
+        fail_on_no_groups_found_snake: bool,
+        /// Monitors by id instead of a query.
+        #[serde(rename = "monitorIds", default)]
+        #[schemars(length(min = 1))]
+        monitor_ids_camel: Vec<MonitorId>,
+        /// Same as `monitorIds`.
+        #[serde(rename = "monitor_ids", default)]
+        #[schemars(length(min = 1))]
+        monitor_ids_snake: Vec<MonitorId>,
+    }
+
+    /// One monitor, optionally restricted to some of its groups.
+    #[derive(JsonSchema)]
+    pub(super) struct MonitorId {
+        #[schemars(range(min = 1))]
+        id: u64,
+        /// Group names (`k:v` or `k:v,k2:v2`).
+        #[serde(default)]
+        #[schemars(inner(length(min = 1)))]
+        groups: Vec<String>,
+    }
+
+    /// Faulty Deployment Detection options. Give either an exclude list or an include list.
+    /// Unknown options are passed through.
+    #[derive(JsonSchema, Default)]
+    pub(super) struct FddOptions {
+        /// Seconds to observe (900 or more recommended).
+        #[serde(default)]
+        #[schemars(range(max = 7200))]
+        duration: u64,
+        /// Resources to ignore (`GET /healthcheck`).
+        #[serde(default)]
+        #[schemars(inner(length(min = 1)))]
+        excluded_resources: Vec<String>,
+        /// Same as `excluded_resources`.
+        #[serde(rename = "excludedResources", default)]
+        #[schemars(inner(length(min = 1)))]
+        excluded_resources_camel: Vec<String>,
+        /// The only resources to consider (sent as `allowed_resources`).
+        #[serde(default)]
+        #[schemars(inner(length(min = 1)))]
+        allowed_resources: Vec<String>,
+        /// Same as `allowed_resources`.
+        #[serde(rename = "allowedResources", default)]
+        #[schemars(inner(length(min = 1)))]
+        allowed_resources_camel: Vec<String>,
+        /// Same as `allowed_resources` (the name the docs use).
+        #[serde(default)]
+        #[schemars(inner(length(min = 1)))]
+        included_resources: Vec<String>,
+        /// Same as `allowed_resources`.
+        #[serde(rename = "includedResources", default)]
+        #[schemars(inner(length(min = 1)))]
+        included_resources_camel: Vec<String>,
+    }
 }
