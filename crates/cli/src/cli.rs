@@ -1,0 +1,273 @@
+//! The command line: every command, flag and environment variable, with the help text users read.
+//!
+//! Parsing is all that happens before a command runs, so `gatepost --help` is instant. The flag
+//! names of `gate` are datadog-ci's (`datadog-ci deployment gate`), so a pipeline line keeps
+//! working with the binary name swapped; `gatepost deployment gate ...` is accepted for the same
+//! reason.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Keys come from the environment (never from flags, so they stay out of `ps` and shell history):
+  DATADOG_API_KEY or DD_API_KEY      API key (or --api-key-file)
+  DATADOG_APP_KEY or DD_APP_KEY      application key (or --app-key-file)
+  DATADOG_SITE or DD_SITE            Datadog site (or --site); default datadoghq.com
+
+Exit codes: 0 pass (or skipped, or fail-open), 1 fail, 2 usage or config error,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
+
+Try it without an account:
+  gatepost gate --emulator examples/worlds/healthy.json --service checkout --env prod --version v2";
+
+/// Deployment Gates from any pipeline: evaluate a gate, exit 0 (pass) or 1 (fail).
+#[derive(Debug, Parser)]
+#[command(name = "gatepost", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a deployment gate and wait for its result (exit 0 pass, 1 fail).
+    #[command(after_help = GATE_AFTER_HELP)]
+    Gate(Box<GateArgs>),
+    /// Check a gate config file offline and list every problem (exit 0 valid, 2 invalid).
+    Validate(ValidateArgs),
+    /// Print the current result of an evaluation (one request, no waiting).
+    Status(StatusArgs),
+    /// Wait for an evaluation that already exists (e.g. after an interrupted `gate`).
+    Wait(Box<WaitArgs>),
+    /// Serve the local Deployment Gates emulator for a world file.
+    Emulator(EmulatorArgs),
+    /// Print the JSON Schema of the gate config file.
+    Schema,
+    /// `gatepost deployment gate ...`: the datadog-ci spelling, so existing pipeline lines work.
+    #[command(hide = true)]
+    Deployment {
+        #[command(subcommand)]
+        command: DeploymentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Same as `gatepost gate`.
+    Gate(Box<GateArgs>),
+}
+
+const GATE_AFTER_HELP: &str = "\
+Examples:
+  # a preconfigured gate (rules defined in Datadog)
+  gatepost gate --service checkout --env prod --version \"$GIT_SHA\"
+  # inline rules from a config file (the datadog-ci format), failing closed on outages
+  gatepost gate --service checkout --env prod --config gate-config.json --fail-on-error
+  # try it locally against the built-in emulator
+  gatepost gate --emulator examples/worlds/healthy.json --service checkout --env prod --version v2
+
+When the API is unavailable or --timeout is reached, the gate passes (fail-open) and says so,
+unless --fail-on-error is given. A 4xx (bad keys, unknown gate) always fails.";
+
+/// Where the result goes on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A report for people.
+    Text,
+    /// The outcome JSON (schemas/outcome.schema.json); logs go to stderr.
+    Json,
+}
+
+/// How log lines (on stderr) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags shared by every command that talks to the API.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu,
+    /// ap1.datadoghq.com, ap2.datadoghq.com [env: DATADOG_SITE, DD_SITE]
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
+    /// Send requests to this base URL instead (a proxy or an emulator). Plain http is allowed only
+    /// for loopback.
+    #[arg(long, value_name = "URL", conflicts_with = "site")]
+    pub api_url: Option<String>,
+    /// Allow plain http:// to a host that is not loopback (keys would travel unencrypted).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Read the API key from this file (e.g. a mounted Kubernetes secret).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Read the application key from this file.
+    #[arg(long, value_name = "FILE")]
+    pub app_key_file: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file, in addition to the system roots
+    /// (SSL_CERT_FILE replaces the system roots, as in OpenSSL).
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Flags that shape what is printed.
+#[derive(Debug, Clone, Args)]
+pub struct DisplayArgs {
+    /// What to print on stdout at the end.
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: OutputFormat,
+    /// How to write log lines on stderr [env: DD_LOG_FORMAT]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Print only the result (no progress lines, no live status line).
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also log every request and response status (keys are never printed).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Engine timing flags, in seconds like datadog-ci's `--timeout`.
+#[derive(Debug, Clone, Args)]
+pub struct TimingArgs {
+    /// Give up after this many seconds, counted from the start (default 10800 = 3 h).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Fail (exit 1) instead of passing when the API is unavailable or --timeout is reached.
+    #[arg(long)]
+    pub fail_on_error: bool,
+    /// Seconds between two polls of the result (default 15).
+    #[arg(long, value_name = "SECS")]
+    pub poll_interval: Option<f64>,
+    /// Timeout of one HTTP request, in seconds (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub request_timeout: Option<f64>,
+    /// How long to keep retrying the trigger request, in seconds (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub trigger_budget: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// The service being deployed.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The environment being deployed to.
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The gate's identifier (the server uses `default` when omitted).
+    #[arg(long, value_name = "ID")]
+    pub identifier: Option<String>,
+    /// The version being deployed (needed by Faulty Deployment Detection rules).
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Scope Faulty Deployment Detection to one APM primary tag value, e.g. region:us-east-1.
+    #[arg(long, alias = "apm-primary-tag", value_name = "TAG")]
+    pub primary_tag: Option<String>,
+    /// Inline rules (a JIT gate) from a JSON file in the datadog-ci format. Without it, the gate
+    /// and its rules must exist in Datadog.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    /// Keep the evaluation's state in this file while it runs; a retried or restarted job with the
+    /// same file resumes that evaluation instead of starting a new one.
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+    /// Break glass: do not evaluate, exit 0, and report the gate as skipped with this reason
+    /// [env: GATEPOST_SKIP_REASON]
+    #[arg(long, value_name = "REASON")]
+    pub skip: Option<String>,
+    /// Evaluate against a local emulator serving this world file (no account needed).
+    #[arg(long, value_name = "WORLD.json")]
+    pub emulator: Option<PathBuf>,
+    /// With --emulator: how many times faster than real time the emulator's clock runs
+    /// (default 60, so a 5-minute rule takes 5 seconds).
+    #[arg(long, value_name = "N", requires = "emulator")]
+    pub time_scale: Option<f64>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+    /// datadog-ci compatibility: require a FIPS-validated crypto module. gatepost's TLS (rustls
+    /// with ring) is not FIPS-validated, so this exits 2 unless --fips-ignore-error is given
+    /// [env: DATADOG_FIPS]
+    #[arg(long)]
+    pub fips: bool,
+    /// With --fips: warn and go on with the non-FIPS TLS stack instead of exiting
+    /// [env: DATADOG_FIPS_IGNORE_ERROR]
+    #[arg(long)]
+    pub fips_ignore_error: bool,
+    /// datadog-ci's hidden flag, sent as `monitors_query_variable`.
+    #[arg(long, hide = true, value_name = "VALUE")]
+    pub monitors_query_variable: Option<String>,
+    /// Seed of the retry jitter (for reproducible runs).
+    #[arg(long, hide = true, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The gate config file to check.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The version that would be deployed (Faulty Deployment Detection rules need one).
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// `json` prints the validation result (problems, warnings, the translated configuration).
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The evaluation id printed by `gatepost gate`.
+    pub evaluation_id: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// `json` prints the API's response body as it is.
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// The evaluation id printed by `gatepost gate`.
+    pub evaluation_id: String,
+    /// The service (shown in the report; defaults to "unknown").
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The environment (shown in the report; defaults to "unknown").
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmulatorArgs {
+    /// The world file: monitors, APM data, gates, keys and fault plans.
+    #[arg(long, value_name = "WORLD.json")]
+    pub world: PathBuf,
+    /// Port to listen on (0 = any free port; the first line printed says which).
+    #[arg(long, default_value_t = 7600)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: std::net::IpAddr,
+    /// How many times faster than real time the emulator's clock runs.
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub time_scale: f64,
+    /// Serve HTTPS with this certificate (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}

@@ -1,0 +1,309 @@
+//! The driver loop: the host side of the engine's contract.
+//!
+//! At start and after each input the engine is polled until it says `wait` or `done`. A
+//! `send_request` is performed on a worker thread, so the main thread can wait on one channel for
+//! whichever comes first: the response, the `until` of the wait, a signal, or the next tick of the
+//! live status line. A signal feeds `cancel`; a wait that ends with nothing else feeds `timeout`.
+//! The engine makes every decision; this loop only moves data and time.
+
+use crate::http::{Client, Request};
+use crate::output::{Logger, human_duration, now_ms};
+use crate::state::{self, StateFile};
+use gatepost_core::event::EventKind;
+use gatepost_core::{Action, Engine, Input, Outcome};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// What wakes the main thread.
+enum Wake {
+    /// A request finished (or failed); the input to feed.
+    Http(Input, Duration),
+    /// SIGINT or SIGTERM.
+    Signal(i32),
+}
+
+/// What the loop needs besides the engine.
+pub struct DriverConfig {
+    pub client: Client,
+    /// Where to keep the snapshot after every step, and what gate it belongs to.
+    pub state_file: Option<StateTarget>,
+    /// For the live status line: when the evaluation must end, in epoch ms.
+    pub deadline_ms: Option<u64>,
+}
+
+/// The state file and the gate it is kept for.
+pub struct StateTarget {
+    pub path: PathBuf,
+    pub service: String,
+    pub env: String,
+    pub identifier: Option<String>,
+}
+
+/// How the loop ended.
+pub struct Finished {
+    pub outcome: Outcome,
+    /// The signal that cancelled the evaluation, if one did.
+    pub signal: Option<i32>,
+}
+
+/// Installs the SIGINT/SIGTERM handlers and forwards signals into the wake channel, so a sleep
+/// (or a request in flight) ends at once when the user presses Ctrl-C or the CI system stops the
+/// job.
+fn forward_signals(tx: Sender<Wake>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("gatepost-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(Wake::Signal(signal)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Run the engine to its outcome.
+pub fn run(
+    mut engine: Engine,
+    config: DriverConfig,
+    logger: &mut Logger,
+) -> Result<Finished, gatepost_core::Error> {
+    let (tx, rx) = mpsc::channel::<Wake>();
+    if let Err(e) = forward_signals(tx.clone()) {
+        logger.warn(&format!(
+            "cannot handle SIGINT/SIGTERM ({e}); an interrupted run will not print how to resume"
+        ));
+    }
+    let mut driver = Driver {
+        config,
+        tx,
+        rx,
+        started: Instant::now(),
+        progress: None,
+        signal: None,
+        in_flight: None,
+    };
+    driver.run(&mut engine, logger)
+}
+
+struct Driver {
+    config: DriverConfig,
+    tx: Sender<Wake>,
+    rx: Receiver<Wake>,
+    started: Instant,
+    /// The last `progress` event: (completed, total).
+    progress: Option<(u32, u32)>,
+    signal: Option<i32>,
+    /// The request being performed: (id, method, url) for verbose logs.
+    in_flight: Option<(u64, String, String)>,
+}
+
+impl Driver {
+    fn run(
+        &mut self,
+        engine: &mut Engine,
+        logger: &mut Logger,
+    ) -> Result<Finished, gatepost_core::Error> {
+        loop {
+            let action = engine.poll(now_ms());
+            self.drain(engine, logger);
+            match action {
+                Action::SendRequest {
+                    request_id,
+                    method,
+                    url,
+                    headers,
+                    body,
+                    timeout_ms,
+                    max_body_bytes,
+                } => {
+                    logger.debug(&format!(
+                        "→ {method} {url} (request {request_id}, timeout {timeout_ms} ms)"
+                    ));
+                    self.in_flight = Some((request_id, method.clone(), url.clone()));
+                    self.spawn_request(Request {
+                        request_id,
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout_ms,
+                        max_body_bytes,
+                    });
+                }
+                Action::Wait { until, .. } => {
+                    self.save_state(engine, logger);
+                    let input = self.wait(until, logger);
+                    engine.handle(input, now_ms())?;
+                }
+                Action::Done { outcome } => {
+                    logger.clear_status();
+                    self.finish_state(engine, &outcome, logger);
+                    return Ok(Finished {
+                        outcome,
+                        signal: self.signal,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Print queued events and track progress for the status line.
+    fn drain(&mut self, engine: &mut Engine, logger: &mut Logger) {
+        for event in engine.drain_events() {
+            if let EventKind::Progress { completed, total } = event.kind {
+                let changed = self.progress != Some((completed, total));
+                self.progress = Some((completed, total));
+                // In CI logs a progress line is printed when it changes; on a terminal the live
+                // status line shows it.
+                if changed && !logger.live() {
+                    logger.event(&event);
+                }
+                continue;
+            }
+            if matches!(event.kind, EventKind::Finished { .. }) {
+                // The report says it in full.
+                logger.log(crate::output::Level::Debug, &event.message, Some(&event));
+                continue;
+            }
+            logger.event(&event);
+        }
+    }
+
+    fn spawn_request(&self, request: Request) {
+        let client = self.config.client.clone();
+        let tx = self.tx.clone();
+        let request_id = request.request_id;
+        let spawned = std::thread::Builder::new()
+            .name(format!("gatepost-request-{}", request.request_id))
+            .spawn(move || {
+                let start = Instant::now();
+                let input = client.perform(&request);
+                let _ = tx.send(Wake::Http(input, start.elapsed()));
+            });
+        if let Err(e) = spawned {
+            let _ = self.tx.send(Wake::Http(
+                Input::TransportError {
+                    request_id,
+                    kind: gatepost_core::TransportErrorKind::Other,
+                    message: format!("cannot start a thread for the request: {e}"),
+                },
+                Duration::ZERO,
+            ));
+        }
+    }
+
+    /// Wait until `until` (epoch ms), a response or a signal, whichever comes first, and return the
+    /// input to feed. On a terminal the status line is redrawn every second meanwhile.
+    fn wait(&mut self, until: u64, logger: &mut Logger) -> Input {
+        loop {
+            let now = now_ms();
+            if now >= until {
+                return Input::Timeout;
+            }
+            let mut sleep = Duration::from_millis(until - now);
+            if logger.live() {
+                self.draw_status(logger);
+                sleep = sleep.min(Duration::from_millis(1000 - (now % 1000).min(999)));
+            }
+            match self.rx.recv_timeout(sleep) {
+                Ok(Wake::Http(input, took)) => {
+                    self.log_input(&input, took, logger);
+                    return input;
+                }
+                Ok(Wake::Signal(signal)) => {
+                    self.signal = Some(signal);
+                    logger.clear_status();
+                    let name = if signal == signal_hook::consts::SIGTERM {
+                        "SIGTERM"
+                    } else {
+                        "SIGINT"
+                    };
+                    logger.warn(&format!("{name} received: stopping"));
+                    return Input::Cancel;
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Input::Timeout,
+            }
+        }
+    }
+
+    fn log_input(&mut self, input: &Input, took: Duration, logger: &mut Logger) {
+        if !logger.verbose() {
+            return;
+        }
+        let what = match input {
+            Input::Response {
+                request_id,
+                status,
+                body,
+                ..
+            } => format!("← {status} (request {request_id}, {} bytes", body.len()),
+            Input::TransportError {
+                request_id,
+                kind,
+                message,
+            } => format!("← {} error (request {request_id}: {message}", kind.as_str()),
+            _ => return,
+        };
+        logger.debug(&format!("{what}, {} ms)", took.as_millis()));
+        self.in_flight = None;
+    }
+
+    fn draw_status(&self, logger: &mut Logger) {
+        let elapsed = self.started.elapsed().as_millis() as u64;
+        let mut text = format!("{} elapsed", human_duration(elapsed));
+        if let Some(deadline) = self.config.deadline_ms {
+            text.push_str(&format!(
+                " · {} left",
+                human_duration(deadline.saturating_sub(now_ms()))
+            ));
+        }
+        match self.progress {
+            Some((completed, total)) => {
+                text.push_str(&format!(" · {completed}/{total} rules completed"));
+            }
+            None if self.in_flight.is_some() => text.push_str(" · waiting for the API"),
+            None => {}
+        }
+        logger.status(&text);
+    }
+
+    fn save_state(&self, engine: &Engine, logger: &mut Logger) {
+        let Some(target) = &self.config.state_file else {
+            return;
+        };
+        let state = StateFile::new(
+            &target.service,
+            &target.env,
+            target.identifier.as_deref(),
+            engine.evaluation_id(),
+            engine.snapshot(),
+        );
+        if let Err(e) = state::save(&target.path, &state) {
+            logger.warn(&format!(
+                "cannot write the state file {}: {e}",
+                target.path.display()
+            ));
+        }
+    }
+
+    /// A cancelled evaluation keeps its state file (so the next run resumes it); a finished one
+    /// removes it (so the next run evaluates anew).
+    fn finish_state(&self, engine: &Engine, outcome: &Outcome, logger: &mut Logger) {
+        let Some(target) = &self.config.state_file else {
+            return;
+        };
+        if outcome.cause == gatepost_core::Cause::Cancelled {
+            self.save_state(engine, logger);
+        } else if let Err(e) = state::remove(&target.path) {
+            logger.warn(&format!(
+                "cannot remove the state file {}: {e}",
+                target.path.display()
+            ));
+        }
+    }
+}

@@ -1,0 +1,879 @@
+//! The commands that talk to the API (`gate`, `wait`, `status`) and `validate`: turning flags and
+//! environment variables into engine options, and printing what the engine reports.
+
+use crate::EXIT_USAGE;
+use crate::cli::{
+    ApiArgs, DisplayArgs, GateArgs, LogFormat, OutputFormat, StatusArgs, TimingArgs, ValidateArgs,
+    WaitArgs,
+};
+use crate::driver::{self, DriverConfig, Finished, StateTarget};
+use crate::http::{Client, Request};
+use crate::output::{Logger, color_allowed, human_duration, now_ms, write_github};
+use crate::state::{self, Loaded};
+use gatepost_core::report::{self, TextStyle};
+use gatepost_core::{ConfigInput, Engine, ErrorCode, Input, Options, Outcome, Problem};
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Exit codes for a run ended by a signal (128 + the signal number, as shells report it).
+const EXIT_SIGINT: u8 = 130;
+const EXIT_SIGTERM: u8 = 143;
+
+/// Default clock speed of `gate --emulator`: fast enough that a 5-minute rule takes 5 seconds.
+const EMULATOR_TIME_SCALE: f64 = 60.0;
+
+/// `gatepost gate` (and `gatepost deployment gate`).
+pub fn gate(args: &GateArgs) -> u8 {
+    let mut logger = make_logger(&args.display);
+
+    if let Some(reason) = skip_reason(args) {
+        return skip(&reason, args, &mut logger);
+    }
+
+    let mut problems = Vec::new();
+    let fips = args.fips || env_flag("DATADOG_FIPS");
+    let fips_ignore = args.fips_ignore_error || env_flag("DATADOG_FIPS_IGNORE_ERROR");
+    if fips && !fips_ignore {
+        problems.push(
+            "--fips: gatepost's TLS stack (rustls with ring) is not a FIPS 140 validated module, \
+             so FIPS mode cannot be enabled; add --fips-ignore-error (DATADOG_FIPS_IGNORE_ERROR=true) \
+             to go on without it"
+                .to_string(),
+        );
+    }
+    let service = required(&args.service, "--service", &mut problems);
+    let env = required(&args.env, "--env", &mut problems);
+    let timing = timing_ms(&args.timing, &mut problems);
+    if let Some(scale) = args.time_scale
+        && !(scale.is_finite() && scale > 0.0)
+    {
+        problems.push(format!(
+            "--time-scale must be a positive number, not {scale}"
+        ));
+    }
+    let config_text = args.config.as_ref().and_then(|path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| problems.push(format!("--config {}: {e}", path.display())))
+            .ok()
+    });
+    if !problems.is_empty() {
+        return usage_errors(&problems, &mut logger);
+    }
+    if fips {
+        logger.warn(
+            "--fips-ignore-error: FIPS mode is not available (rustls with ring is not FIPS 140 \
+             validated); going on with the regular TLS stack",
+        );
+    }
+
+    // The in-process emulator lives until this function returns.
+    #[cfg(feature = "emulator")]
+    let mut emulator_guard = None;
+    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
+    let mut api = args.api.clone();
+    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
+    let mut default_key: Option<String> = None;
+    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
+    let mut poll_interval_ms = timing.poll_interval_ms;
+    if let Some(world) = &args.emulator {
+        #[cfg(feature = "emulator")]
+        {
+            let scale = args.time_scale.unwrap_or(EMULATOR_TIME_SCALE);
+            match crate::emulator::start_in_process(world, scale) {
+                Ok(running) => {
+                    logger.info(&format!(
+                        "Started the emulator for {} at {} (clock ×{scale})",
+                        world.display(),
+                        running.base_url()
+                    ));
+                    api.api_url = Some(running.base_url());
+                    api.site = None;
+                    default_key = Some(running.default_key.clone());
+                    // Rules run `scale` times faster, so poll that much more often (at most once
+                    // a second) unless the user chose an interval.
+                    poll_interval_ms =
+                        poll_interval_ms.or(Some(((15_000.0 / scale) as u64).clamp(1_000, 15_000)));
+                    emulator_guard = Some(running);
+                }
+                Err(e) => return usage_errors(&[e], &mut logger),
+            }
+        }
+        #[cfg(not(feature = "emulator"))]
+        {
+            let _ = (world, EMULATOR_TIME_SCALE);
+            return usage_errors(
+                &[
+                    "--emulator: this gatepost was built without the emulator (cargo feature \
+                   `emulator`)"
+                        .to_string(),
+                ],
+                &mut logger,
+            );
+        }
+    }
+
+    let keys = match resolve_keys(&api, default_key.as_deref()) {
+        Ok(keys) => keys,
+        Err(problems) => return usage_errors(&problems, &mut logger),
+    };
+    let client = match Client::new(api.ca_cert.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return usage_errors(&[e], &mut logger),
+    };
+    let options = Options {
+        service: service.clone(),
+        env: env.clone(),
+        identifier: args.identifier.clone(),
+        version: args.version.clone(),
+        primary_tag: args.primary_tag.clone(),
+        config: config_text.map(ConfigInput::Text),
+        monitors_query_variable: args.monitors_query_variable.clone(),
+        site: site(&api),
+        api_url: api.api_url.clone(),
+        allow_insecure_http: api.allow_insecure_http,
+        api_key: keys.api_key.clone(),
+        app_key: keys.app_key.clone(),
+        timeout_ms: timing.timeout_ms,
+        trigger_budget_ms: timing.trigger_budget_ms,
+        poll_interval_ms,
+        request_timeout_ms: timing.request_timeout_ms,
+        max_body_bytes: None,
+        fail_on_error: args.timing.fail_on_error,
+        seed: args.seed.unwrap_or_else(|| now_ms() % (1 << 52)),
+    };
+
+    let now = now_ms();
+    let engine = match start_engine(args, &options, &keys, now, &mut logger) {
+        Ok(engine) => engine,
+        Err(e) => return engine_error(&e, args.config.as_deref(), &mut logger),
+    };
+    print_parameters(args, &options, &mut logger);
+
+    let state_file = args.state_file.as_ref().map(|path| StateTarget {
+        path: path.clone(),
+        service: service.clone(),
+        env: env.clone(),
+        identifier: args.identifier.clone(),
+    });
+    let config = DriverConfig {
+        client,
+        state_file,
+        deadline_ms: Some(
+            now + options
+                .timeout_ms
+                .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS),
+        ),
+    };
+    let finished = match driver::run(engine, config, &mut logger) {
+        Ok(f) => f,
+        Err(e) => return engine_error(&e, None, &mut logger),
+    };
+    let code = finish(&finished, &args.display, &mut logger, |id| {
+        resume_hint(id, args, &api)
+    });
+    #[cfg(feature = "emulator")]
+    drop(emulator_guard);
+    code
+}
+
+/// Start a new evaluation, or resume the one kept in `--state-file`.
+fn start_engine(
+    args: &GateArgs,
+    options: &Options,
+    keys: &Keys,
+    now: u64,
+    logger: &mut Logger,
+) -> Result<Engine, gatepost_core::Error> {
+    if let Some(path) = &args.state_file {
+        match state::load(
+            path,
+            &options.service,
+            &options.env,
+            options.identifier.as_deref(),
+        ) {
+            Loaded::Missing => {}
+            Loaded::Resume(saved) => {
+                match Engine::resume(
+                    saved.snapshot,
+                    keys.api_key.clone(),
+                    keys.app_key.clone(),
+                    now,
+                ) {
+                    Ok(engine) => {
+                        logger.info(&format!(
+                            "Resuming evaluation {} from the state file {} (no new trigger is sent)",
+                            saved.evaluation_id.as_deref().unwrap_or("(not yet started)"),
+                            path.display()
+                        ));
+                        return Ok(engine);
+                    }
+                    Err(e) => logger.warn(&format!(
+                        "the state file {} cannot be resumed ({}); starting a new evaluation",
+                        path.display(),
+                        e.message
+                    )),
+                }
+            }
+            Loaded::Unusable(why) => logger.warn(&format!(
+                "ignoring the state file {}: {why}; starting a new evaluation",
+                path.display()
+            )),
+        }
+    }
+    Engine::new(options.clone(), now)
+}
+
+/// `gatepost wait ID`: poll an evaluation that already exists.
+pub fn wait(args: &WaitArgs) -> u8 {
+    let mut logger = make_logger(&args.display);
+    let mut problems = Vec::new();
+    let timing = timing_ms(&args.timing, &mut problems);
+    if !problems.is_empty() {
+        return usage_errors(&problems, &mut logger);
+    }
+    let keys = match resolve_keys(&args.api, None) {
+        Ok(keys) => keys,
+        Err(problems) => return usage_errors(&problems, &mut logger),
+    };
+    let client = match Client::new(args.api.ca_cert.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return usage_errors(&[e], &mut logger),
+    };
+    let options = Options {
+        service: args.service.clone().unwrap_or_else(|| "unknown".into()),
+        env: args.env.clone().unwrap_or_else(|| "unknown".into()),
+        site: site(&args.api),
+        api_url: args.api.api_url.clone(),
+        allow_insecure_http: args.api.allow_insecure_http,
+        api_key: keys.api_key.clone(),
+        app_key: keys.app_key.clone(),
+        timeout_ms: timing.timeout_ms,
+        trigger_budget_ms: timing.trigger_budget_ms,
+        poll_interval_ms: timing.poll_interval_ms,
+        request_timeout_ms: timing.request_timeout_ms,
+        fail_on_error: args.timing.fail_on_error,
+        seed: now_ms() % (1 << 52),
+        ..Options::default()
+    };
+    let now = now_ms();
+    let engine = match Engine::attach(&args.evaluation_id, options.clone(), now) {
+        Ok(e) => e,
+        Err(e) => return engine_error(&e, None, &mut logger),
+    };
+    logger.info(&format!("Waiting for evaluation {}", args.evaluation_id));
+    let config = DriverConfig {
+        client,
+        state_file: None,
+        deadline_ms: Some(
+            now + options
+                .timeout_ms
+                .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS),
+        ),
+    };
+    let finished = match driver::run(engine, config, &mut logger) {
+        Ok(f) => f,
+        Err(e) => return engine_error(&e, None, &mut logger),
+    };
+    finish(&finished, &args.display, &mut logger, |id| {
+        format!(
+            "gatepost wait {id}{}",
+            api_flags(&args.api, args.timing.fail_on_error)
+        )
+    })
+}
+
+/// Print the report, the GitHub outputs and (after a signal) how to resume; return the exit code.
+fn finish(
+    finished: &Finished,
+    display: &DisplayArgs,
+    logger: &mut Logger,
+    resume_command: impl Fn(&str) -> String,
+) -> u8 {
+    let outcome = &finished.outcome;
+    if outcome.fail_open {
+        logger.warn(&format!(
+            "NOT a gate pass: {} The deploy may go on only because of the error policy \
+             (fail-open); add --fail-on-error to fail instead.",
+            outcome.message
+        ));
+    }
+    print_report(outcome, display.output);
+    write_github(outcome, logger);
+    if let Some(signal) = finished.signal {
+        match &outcome.evaluation_id {
+            Some(id) => {
+                logger.log(
+                    crate::output::Level::Warn,
+                    &format!(
+                        "Interrupted. Evaluation {id} goes on in Datadog; wait for its result with:\n  {}",
+                        resume_command(id)
+                    ),
+                    None,
+                );
+            }
+            None => logger
+                .warn("Interrupted before the API returned an evaluation id; run the gate again"),
+        }
+        return if signal == signal_hook::consts::SIGTERM {
+            EXIT_SIGTERM
+        } else {
+            EXIT_SIGINT
+        };
+    }
+    u8::try_from(outcome.exit_code).unwrap_or(1)
+}
+
+fn print_report(outcome: &Outcome, format: OutputFormat) {
+    match format {
+        OutputFormat::Json => println!("{}", report::render_json(outcome)),
+        OutputFormat::Text => {
+            let color = color_allowed(std::io::stdout().is_terminal());
+            println!("{}", report::render_text(outcome, TextStyle { color }));
+        }
+    }
+}
+
+/// The exact command that picks up an interrupted `gate`.
+fn resume_hint(id: &str, args: &GateArgs, api: &ApiArgs) -> String {
+    let mut cmd = format!("gatepost wait {id}");
+    if let Some(s) = &args.service {
+        cmd.push_str(&format!(" --service {}", shell_quote(s)));
+    }
+    if let Some(e) = &args.env {
+        cmd.push_str(&format!(" --env {}", shell_quote(e)));
+    }
+    cmd.push_str(&api_flags(api, args.timing.fail_on_error));
+    if let Some(path) = &args.state_file {
+        cmd.push_str(&format!(
+            "\n  (or run the same gate command again: it resumes from --state-file {})",
+            path.display()
+        ));
+    }
+    cmd
+}
+
+fn api_flags(api: &ApiArgs, fail_on_error: bool) -> String {
+    let mut flags = String::new();
+    if let Some(url) = &api.api_url {
+        flags.push_str(&format!(" --api-url {}", shell_quote(url)));
+    } else if let Some(site) = &api.site {
+        flags.push_str(&format!(" --site {}", shell_quote(site)));
+    }
+    if let Some(ca) = &api.ca_cert {
+        flags.push_str(&format!(
+            " --ca-cert {}",
+            shell_quote(&ca.display().to_string())
+        ));
+    }
+    if fail_on_error {
+        flags.push_str(" --fail-on-error");
+    }
+    flags
+}
+
+/// Quote a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The parameters, printed first like datadog-ci does (so a log shows what was asked).
+fn print_parameters(args: &GateArgs, options: &Options, logger: &mut Logger) {
+    let endpoint = gatepost_core::site::resolve(
+        options.site.as_deref(),
+        options.api_url.as_deref(),
+        options.allow_insecure_http,
+    )
+    .map(|e| e.base_url)
+    .unwrap_or_default();
+    let mut lines = vec!["Evaluating deployment gate:".to_string()];
+    lines.push(format!("  service      {}", options.service));
+    lines.push(format!("  env          {}", options.env));
+    lines.push(format!(
+        "  identifier   {}",
+        options.identifier.as_deref().unwrap_or("default")
+    ));
+    if let Some(v) = &options.version {
+        lines.push(format!("  version      {v}"));
+    }
+    if let Some(t) = &options.primary_tag {
+        lines.push(format!("  primary tag  {t}"));
+    }
+    match &args.config {
+        Some(path) => lines.push(format!("  rules        inline, from {}", path.display())),
+        None => lines.push("  rules        preconfigured in Datadog".to_string()),
+    }
+    lines.push(format!("  api          {endpoint}"));
+    let timeout = options
+        .timeout_ms
+        .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS);
+    lines.push(format!(
+        "  timeout      {}, {}",
+        human_duration(timeout),
+        if options.fail_on_error {
+            "fail on errors (--fail-on-error)"
+        } else {
+            "pass on API errors and timeout (fail-open; --fail-on-error to fail)"
+        }
+    ));
+    logger.info(&lines.join("\n"));
+}
+
+/// `--skip REASON` / `GATEPOST_SKIP_REASON`: no evaluation, exit 0, loudly reported.
+fn skip(reason: &str, args: &GateArgs, logger: &mut Logger) -> u8 {
+    logger.warn(&format!(
+        "GATE SKIPPED ON PURPOSE, nothing was evaluated: {reason} (service {}, env {})",
+        args.service.as_deref().unwrap_or("?"),
+        args.env.as_deref().unwrap_or("?")
+    ));
+    let outcome = Outcome::skipped(reason);
+    print_report(&outcome, args.display.output);
+    write_github(&outcome, logger);
+    0
+}
+
+fn skip_reason(args: &GateArgs) -> Option<String> {
+    args.skip
+        .clone()
+        .or_else(|| std::env::var("GATEPOST_SKIP_REASON").ok())
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+}
+
+/// `gatepost validate --config FILE [--version V]`.
+pub fn validate(args: &ValidateArgs) -> u8 {
+    let file = args.config.display().to_string();
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --config {file}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let validation = gatepost_core::validate(&ConfigInput::Text(text), args.version.as_deref());
+    if args.output == OutputFormat::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&validation).expect("a validation serialises")
+        );
+    } else {
+        for w in &validation.warnings {
+            eprintln!("warning: {}", located(&file, w));
+        }
+        if validation.valid {
+            let rules = validation
+                .configuration
+                .as_ref()
+                .and_then(|c| c.get("rules"))
+                .and_then(|r| r.as_array())
+                .map_or(0, Vec::len);
+            println!(
+                "{file} is valid: {rules} rule{}",
+                if rules == 1 { "" } else { "s" }
+            );
+        } else {
+            for p in &validation.problems {
+                eprintln!("error: {}", located(&file, p));
+            }
+            let n = validation.problems.len();
+            eprintln!("{file}: {n} problem{} found", if n == 1 { "" } else { "s" });
+        }
+    }
+    if validation.valid { 0 } else { EXIT_USAGE }
+}
+
+/// `file:line:column: path: message; hint` (compilers' layout, so editors can jump to it).
+fn located(file: &str, p: &Problem) -> String {
+    let mut s = file.to_string();
+    if let Some(line) = p.line {
+        s.push_str(&format!(":{line}"));
+        if let Some(col) = p.column {
+            s.push_str(&format!(":{col}"));
+        }
+    }
+    s.push_str(": ");
+    if !p.path.is_empty() {
+        s.push_str(&p.path);
+        s.push_str(": ");
+    }
+    s.push_str(&p.message);
+    if let Some(hint) = &p.hint {
+        s.push_str(&format!(" (hint: {hint})"));
+    }
+    s
+}
+
+/// `gatepost status ID`: one GET of the evaluation result, printed.
+pub fn status(args: &StatusArgs) -> u8 {
+    let id = args.evaluation_id.trim();
+    // The id goes into a URL path: only a UUID may (a hostile value can never redirect it).
+    if !looks_like_uuid(id) {
+        eprintln!("error: {id:?} is not an evaluation id (expected a UUID)");
+        return EXIT_USAGE;
+    }
+    let endpoint = match gatepost_core::site::resolve(
+        site(&args.api).as_deref(),
+        args.api.api_url.as_deref(),
+        args.api.allow_insecure_http,
+    ) {
+        Ok(e) => e,
+        Err(p) => {
+            eprintln!("error: {}", flag_problem(&p));
+            return EXIT_USAGE;
+        }
+    };
+    let keys = match resolve_keys(&args.api, None) {
+        Ok(k) => k,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let client = match Client::new(args.api.ca_cert.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+    if let Some(k) = &keys.api_key {
+        headers.push(("DD-API-KEY".into(), k.clone()));
+    }
+    if let Some(k) = &keys.app_key {
+        headers.push(("DD-APPLICATION-KEY".into(), k.clone()));
+    }
+    let input = client.perform(&Request {
+        request_id: 1,
+        method: "GET".into(),
+        url: endpoint.result_url(id),
+        headers,
+        body: None,
+        timeout_ms: gatepost_core::options::DEFAULT_REQUEST_TIMEOUT_MS,
+        max_body_bytes: gatepost_core::options::DEFAULT_MAX_BODY_BYTES,
+    });
+    match input {
+        Input::Response { status, body, .. } if (200..300).contains(&status) => {
+            if args.output == OutputFormat::Json {
+                println!("{body}");
+            } else {
+                println!("{}", describe_result(id, &body));
+            }
+            0
+        }
+        Input::Response { status, body, .. } => {
+            eprintln!(
+                "error: the API answered {status} for evaluation {id}{}",
+                api_error_details(&body)
+            );
+            if status == 404 {
+                eprintln!(
+                    "(a 404 right after the trigger only means the evaluation has not started yet)"
+                );
+            }
+            1
+        }
+        Input::TransportError { kind, message, .. } => {
+            eprintln!("error: request failed ({}): {message}", kind.as_str());
+            1
+        }
+        _ => 1,
+    }
+}
+
+/// A result body for people: status, URL and rules with reasons.
+fn describe_result(id: &str, body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return format!("evaluation {id}: the API's answer is not JSON:\n{body}");
+    };
+    let attrs = &value["data"]["attributes"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    let mut out = vec![format!(
+        "evaluation {id}: {}{}",
+        text(&attrs["gate_status"]),
+        if attrs["dry_run"].as_bool() == Some(true) {
+            " (dry run)"
+        } else {
+            ""
+        }
+    )];
+    if let Some(url) = attrs["evaluation_url"].as_str() {
+        out.push(format!("  {url}"));
+    }
+    for rule in attrs["rules"].as_array().into_iter().flatten() {
+        let mut line = format!(
+            "  - {}: {}{}",
+            text(&rule["name"]),
+            text(&rule["status"]),
+            if rule["dry_run"].as_bool() == Some(true) {
+                " (dry run)"
+            } else {
+                ""
+            }
+        );
+        if let Some(reason) = rule["reason"].as_str() {
+            line.push_str(&format!("\n      Reason: {reason}"));
+        }
+        out.push(line);
+    }
+    out.join("\n")
+}
+
+fn api_error_details(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let details: Vec<String> = value["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| match e {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => other["detail"]
+                .as_str()
+                .or(other["title"].as_str())
+                .map(str::to_string),
+        })
+        .collect();
+    if details.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", details.join("; "))
+    }
+}
+
+fn looks_like_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The keys, from files (`--api-key-file`) or the environment. Never printed.
+pub struct Keys {
+    pub api_key: Option<String>,
+    pub app_key: Option<String>,
+}
+
+fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut read = |file: &Option<std::path::PathBuf>, vars: [&str; 2], flag: &str| {
+        if let Some(path) = file {
+            return match std::fs::read_to_string(path) {
+                Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+                Ok(_) => {
+                    problems.push(format!("{flag} {}: the file is empty", path.display()));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("{flag} {}: {e}", path.display()));
+                    None
+                }
+            };
+        }
+        vars.iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .map(|k| k.trim().to_string())
+            .find(|k| !k.is_empty())
+    };
+    let api_key = read(
+        &api.api_key_file,
+        ["DATADOG_API_KEY", "DD_API_KEY"],
+        "--api-key-file",
+    );
+    let app_key = read(
+        &api.app_key_file,
+        ["DATADOG_APP_KEY", "DD_APP_KEY"],
+        "--app-key-file",
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let api_key = api_key.or_else(|| default_key.map(str::to_string));
+    let app_key = app_key.or_else(|| default_key.map(str::to_string));
+    // An explicit --api-url may be a proxy that adds the keys itself.
+    if api.api_url.is_none() {
+        if api_key.is_none() {
+            problems.push(
+                "no API key: set DATADOG_API_KEY (or DD_API_KEY), or use --api-key-file".into(),
+            );
+        }
+        if app_key.is_none() {
+            problems.push(
+                "no application key: set DATADOG_APP_KEY (or DD_APP_KEY), or use --app-key-file"
+                    .into(),
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(Keys { api_key, app_key })
+    } else {
+        Err(problems)
+    }
+}
+
+fn site(api: &ApiArgs) -> Option<String> {
+    if api.api_url.is_some() {
+        return None;
+    }
+    api.site.clone().or_else(|| {
+        ["DATADOG_SITE", "DD_SITE"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .map(|s| s.trim().to_string())
+            .find(|s| !s.is_empty())
+    })
+}
+
+/// Engine durations in ms from the CLI's seconds.
+#[derive(Default)]
+struct TimingMs {
+    timeout_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    trigger_budget_ms: Option<u64>,
+}
+
+fn timing_ms(t: &TimingArgs, problems: &mut Vec<String>) -> TimingMs {
+    let mut ms = |v: Option<f64>, flag: &str| {
+        v.and_then(|secs| {
+            if (0.0..9.0e12).contains(&secs) {
+                Some((secs * 1000.0).round() as u64)
+            } else {
+                problems.push(format!(
+                    "{flag} must be a number of seconds (0 or more), not {secs}"
+                ));
+                None
+            }
+        })
+    };
+    TimingMs {
+        timeout_ms: ms(t.timeout, "--timeout"),
+        poll_interval_ms: ms(t.poll_interval, "--poll-interval"),
+        request_timeout_ms: ms(t.request_timeout, "--request-timeout"),
+        trigger_budget_ms: ms(t.trigger_budget, "--trigger-budget"),
+    }
+}
+
+fn required(value: &Option<String>, flag: &str, problems: &mut Vec<String>) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => {
+            problems.push(format!("{flag} is required"));
+            String::new()
+        }
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+fn make_logger(display: &DisplayArgs) -> Logger {
+    let format = display.log_format.unwrap_or_else(|| {
+        match std::env::var("DD_LOG_FORMAT").map(|v| v.to_ascii_lowercase()) {
+            Ok(v) if v == "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    });
+    Logger::new(format, display.quiet, display.verbose)
+}
+
+fn usage_errors(problems: &[String], logger: &mut Logger) -> u8 {
+    for p in problems {
+        logger.error(p);
+    }
+    logger.log(
+        crate::output::Level::Error,
+        "see `gatepost gate --help` for usage",
+        None,
+    );
+    EXIT_USAGE
+}
+
+/// An engine error: every problem, located in the config file when it came from there.
+fn engine_error(e: &gatepost_core::Error, config: Option<&Path>, logger: &mut Logger) -> u8 {
+    let file = config.map(|p| p.display().to_string());
+    if e.problems.is_empty() {
+        logger.error(&e.message);
+    }
+    for p in &e.problems {
+        let line = match (&file, e.code) {
+            (Some(file), ErrorCode::InvalidConfig) => located(file, p),
+            _ => flag_problem(p),
+        };
+        logger.error(&line);
+    }
+    match e.code {
+        ErrorCode::InvalidConfig | ErrorCode::InvalidOptions | ErrorCode::InvalidSnapshot => {
+            EXIT_USAGE
+        }
+        ErrorCode::InvalidInput | ErrorCode::UnknownRequest => 1,
+    }
+}
+
+/// An options problem named by the flag that sets it (`api_url` → `--api-url`).
+fn flag_problem(p: &Problem) -> String {
+    let path = p.path.trim_end_matches("_ms");
+    let mut s = if path.is_empty() {
+        p.message.clone()
+    } else {
+        format!("--{}: {}", path.replace('_', "-"), p.message)
+    };
+    if let Some(hint) = &p.hint {
+        s.push_str(&format!(" (hint: {hint})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_recognised() {
+        assert!(looks_like_uuid("e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"));
+        assert!(!looks_like_uuid("../../evil"));
+        assert!(!looks_like_uuid("e9d2f04f-4f4b-494b-86e5-52f03e10c8e"));
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("checkout"), "checkout");
+        assert_eq!(shell_quote("http://127.0.0.1:80"), "http://127.0.0.1:80");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn problems_point_at_file_line_and_column() {
+        let mut p = Problem::new(
+            "rules[1].options.duration",
+            "9000 is above the maximum 7200",
+        );
+        p.line = Some(7);
+        p.column = Some(20);
+        assert_eq!(
+            located("gate.json", &p),
+            "gate.json:7:20: rules[1].options.duration: 9000 is above the maximum 7200"
+        );
+        assert_eq!(
+            flag_problem(&Problem::new("api_url", "bad")),
+            "--api-url: bad"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The HTTP transport: performs one `send_request` action and turns what happened into the
+//! engine's `response` or `transport_error` input. No decisions are made here: every status code,
+//! retry and timeout policy is the engine's.
+
+use gatepost_core::{Input, TransportErrorKind};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+/// One request, as the engine asked for it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub request_id: u64,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: u64,
+    pub max_body_bytes: u64,
+}
+
+/// A configured client. Cheap to clone (ureq agents share their pool).
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// Build a client that verifies HTTPS against the system roots (plus `extra_ca`), never follows
+    /// redirects (so keys never go to another host) and honours `HTTPS_PROXY`/`NO_PROXY`.
+    pub fn new(extra_ca: Option<&Path>) -> Result<Client, String> {
+        let roots = root_certs(extra_ca)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = TlsConfig::builder()
+            .root_certs(roots)
+            .unversioned_rustls_crypto_provider(provider)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .user_agent(format!("gatepost/{}", gatepost_core::VERSION))
+            // Proxy settings come from the environment (ureq's default reads HTTPS_PROXY,
+            // HTTP_PROXY, ALL_PROXY and NO_PROXY); made explicit so the behaviour is documented.
+            .proxy(ureq::Proxy::try_from_env())
+            .build();
+        Ok(Client {
+            agent: config.new_agent(),
+        })
+    }
+
+    /// Perform the request and return the engine input describing the result.
+    pub fn perform(&self, req: &Request) -> Input {
+        match self.try_perform(req) {
+            Ok(input) => input,
+            Err(e) => {
+                let (kind, message) = classify(&e);
+                Input::TransportError {
+                    request_id: req.request_id,
+                    kind,
+                    message,
+                }
+            }
+        }
+    }
+
+    fn try_perform(&self, req: &Request) -> Result<Input, ureq::Error> {
+        let timeout = Some(Duration::from_millis(req.timeout_ms.max(1)));
+        let mut builder = ureq::http::Request::builder()
+            .method(req.method.as_str())
+            .uri(req.url.as_str());
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = req.body.clone().unwrap_or_default();
+        let request = builder.body(body).map_err(ureq::Error::Http)?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(timeout)
+            .build();
+        let mut response = self.agent.run(request)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(req.max_body_bytes)
+            .read_to_vec()?;
+        Ok(Input::Response {
+            request_id: req.request_id,
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+}
+
+/// Map a ureq error onto the engine's transport error kinds. The message never contains headers,
+/// so keys cannot leak through it.
+fn classify(e: &ureq::Error) -> (TransportErrorKind, String) {
+    use TransportErrorKind as K;
+    let kind = match e {
+        ureq::Error::Timeout(_) => K::Timeout,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => K::Connect,
+        ureq::Error::BodyExceedsLimit(_) => K::BodyTooLarge,
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => K::Tls,
+        ureq::Error::Io(io) => classify_io(io),
+        _ => K::Other,
+    };
+    (kind, e.to_string())
+}
+
+fn classify_io(e: &io::Error) -> TransportErrorKind {
+    use TransportErrorKind as K;
+    // rustls reports certificate problems as InvalidData wrapping a rustls::Error.
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return K::Tls;
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::NotFound
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::NetworkDown => K::Connect,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => K::Reset,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => K::Timeout,
+        _ => K::Other,
+    }
+}
+
+/// The trusted roots: the system's (rustls-native-certs, which reads SSL_CERT_FILE and
+/// SSL_CERT_DIR when set), plus every certificate in `extra_ca`.
+fn root_certs(extra_ca: Option<&Path>) -> Result<RootCerts, String> {
+    let native = rustls_native_certs::load_native_certs();
+    let mut certs: Vec<Certificate<'static>> = native
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = extra_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => certs.push(cert),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "--ca-cert {} is not a PEM certificate bundle: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        if certs.len() == before {
+            return Err(format!(
+                "--ca-cert {} holds no PEM certificate",
+                path.display()
+            ));
+        }
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connection_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let client = Client::new(None).unwrap();
+        let input = client.perform(&Request {
+            request_id: 3,
+            method: "GET".into(),
+            url: format!("http://127.0.0.1:{port}/x"),
+            headers: vec![],
+            body: None,
+            timeout_ms: 2_000,
+            max_body_bytes: 1000,
+        });
+        match input {
+            Input::TransportError {
+                request_id, kind, ..
+            } => {
+                assert_eq!(request_id, 3);
+                assert_eq!(kind, TransportErrorKind::Connect);
+            }
+            other => panic!("expected a transport error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn io_errors_map_to_engine_kinds() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify_io(&reset), TransportErrorKind::Reset);
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(classify_io(&eof), TransportErrorKind::Reset);
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(classify_io(&tls), TransportErrorKind::Tls);
+    }
+}
