@@ -245,19 +245,23 @@ impl Options {
     }
 }
 
-/// The closest known option name, for "did you mean" hints.
+/// The closest known option name, for "did you mean" hints, in the spelling style the user wrote
+/// (a camelCase typo gets a camelCase suggestion).
 fn nearest_option(key: &str) -> Option<&'static str> {
+    let camel = key.chars().any(|c| c.is_ascii_uppercase());
     let names = HOST_KEYS
         .iter()
-        .flat_map(|(s, c)| [*s, *c])
-        .chain(SECONDS_KEYS.iter().flat_map(|(s, c, _)| [*s, *c]));
-    let lower = key.to_ascii_lowercase().replace(['_', '-'], "");
+        .map(|(s, c)| if camel { *c } else { *s })
+        .chain(
+            SECONDS_KEYS
+                .iter()
+                .map(|(s, c, _)| if camel { *c } else { *s }),
+        );
+    let normal = |n: &str| n.to_ascii_lowercase().replace(['_', '-'], "");
+    let wanted = normal(key);
     names
-        .filter(|n| {
-            let n2 = n.to_ascii_lowercase().replace('_', "");
-            n2 == lower || crate::config::edit_distance(&n2, &lower) <= 2
-        })
-        .min_by_key(|n| {
-            crate::config::edit_distance(&n.to_ascii_lowercase().replace('_', ""), &lower)
-        })
+        .map(|n| (crate::config::edit_distance(&normal(n), &wanted), n))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, n)| n)
 }
