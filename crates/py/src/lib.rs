@@ -1,1 +1,344 @@
-//! gatepost-py binding (work in progress).
+//! # gatepost-py: the native part of the `gatepost` Python package (`gatepost._core`)
+//!
+//! This crate converts types and maps errors; it decides nothing. Every decision (what to send,
+//! when to retry, what a status code means) is made by [`gatepost_core`]; the Python package
+//! around this module (`crates/py/python/gatepost`) holds the drivers that perform HTTP and sleep.
+//!
+//! Data crosses the boundary as plain Python objects (`dict`, `list`, `str`, `int`, `float`,
+//! `bool`, `None`) with the engine's snake_case field names, converted directly to and from
+//! [`serde_json::Value`]; that keeps the engine's serde types the single definition of every
+//! shape, and the Python side free to wrap them in dataclasses.
+//!
+//! Errors become the exception hierarchy of `gatepost.errors` (`GatepostError` and one subclass per
+//! [`gatepost_core::ErrorCode`]), built by that module's `_from_native` so that the classes, their
+//! bases and their attributes are defined once, in Python, next to their type stubs.
+//!
+//! There is no async runtime here: the engine is sans-IO and the asyncio driver lives in Python.
+
+use gatepost_core::{ConfigInput, Error, Input, Options, Outcome};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value;
+
+/// Unix-epoch milliseconds: the clock every shipped driver passes, so that a snapshot means the
+/// same in another process. Used when the caller passes no `now`.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A Python object (as produced by `json.loads`, or tuples/lists/dicts built by hand) to JSON.
+fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // `bool` is a subclass of `int` in Python: test it first.
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::from(i));
+        }
+        if let Ok(u) = obj.extract::<u64>() {
+            return Ok(Value::from(u));
+        }
+        return Err(PyValueError::new_err("integer out of range for JSON"));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        let f: f64 = obj.extract()?;
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| PyValueError::new_err("NaN and infinity are not JSON numbers"));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::String(obj.extract()?));
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, v) in dict.iter() {
+            let key: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err("dictionary keys must be strings"))?;
+            map.insert(key, to_value(&v)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        return list.iter().map(|v| to_value(&v)).collect();
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        return tuple.iter().map(|v| to_value(&v)).collect();
+    }
+    Err(PyTypeError::new_err(format!(
+        "cannot convert a {} to JSON (expected dict, list, tuple, str, int, float, bool or None)",
+        obj.get_type().name()?
+    )))
+}
+
+/// JSON to plain Python objects (the same shapes `json.loads` gives).
+fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, to_py(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// A serde value to Python objects.
+fn ser_to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| PyValueError::new_err(format!("cannot serialise: {e}")))?;
+    to_py(py, &value)
+}
+
+/// A core error as the matching `gatepost.errors` exception (`ConfigError`, `OptionsError`, ...).
+///
+/// The classes live in Python so that they can have the right bases (`ValueError`) and carry
+/// `.code`, `.message` and `.problems`. Core guarantees messages never contain keys.
+fn raise(py: Python<'_>, error: Error) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let problems = ser_to_py(py, &error.problems)?;
+        let exception = py
+            .import("gatepost.errors")?
+            .getattr("_from_native")?
+            .call1((error.code.as_str(), error.message.as_str(), problems))?;
+        Ok(PyErr::from_value(exception))
+    };
+    build().unwrap_or_else(|import_failure| import_failure)
+}
+
+/// Engine options from what the Python user wrote: snake_case names, durations in seconds
+/// (`timeout=60`) or the engine's `_ms` names. The mapping is core's, shared with every binding.
+fn options_from_py(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Options> {
+    let value = to_value(options)?;
+    Options::from_host_value(value).map_err(|e| raise(py, e))
+}
+
+/// The sans-IO Deployment Gates engine: hand it what happened, ask it what to do next.
+///
+/// The loop: call ``poll(now)`` until it returns an action of type ``wait`` or ``done``;
+/// perform each ``send_request`` (never follow redirects, abort after ``timeout_ms``, cap the
+/// body at ``max_body_bytes``) and feed the ``response`` or ``transport_error`` to ``handle``;
+/// when a ``wait`` ends with nothing else having happened, feed ``{"type": "timeout"}``.
+/// ``now`` is Unix-epoch milliseconds and defaults to the current time.
+///
+/// Options are snake_case with durations in seconds (``timeout=60``), as in ``gatepost.evaluate``.
+/// Actions, inputs, events and snapshots are plain dicts with the engine's snake_case names.
+#[pyclass(module = "gatepost._core", name = "Engine")]
+struct PyEngine {
+    inner: gatepost_core::Engine,
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Start a new evaluation; the first ``poll`` sends the trigger request.
+    #[new]
+    #[pyo3(signature = (options, now = None))]
+    fn new(py: Python<'_>, options: &Bound<'_, PyAny>, now: Option<u64>) -> PyResult<Self> {
+        let options = options_from_py(py, options)?;
+        let inner = gatepost_core::Engine::new(options, now.unwrap_or_else(unix_now_ms))
+            .map_err(|e| raise(py, e))?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Poll an evaluation that already exists (no trigger request is sent).
+    #[staticmethod]
+    #[pyo3(signature = (evaluation_id, options, now = None))]
+    fn attach(
+        py: Python<'_>,
+        evaluation_id: &str,
+        options: &Bound<'_, PyAny>,
+        now: Option<u64>,
+    ) -> PyResult<Self> {
+        let options = options_from_py(py, options)?;
+        let inner =
+            gatepost_core::Engine::attach(evaluation_id, options, now.unwrap_or_else(unix_now_ms))
+                .map_err(|e| raise(py, e))?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Continue from a ``snapshot()`` taken in any process or language. Snapshots hold no keys,
+    /// so they are passed again here.
+    #[staticmethod]
+    #[pyo3(signature = (snapshot, api_key = None, app_key = None, now = None))]
+    fn resume(
+        py: Python<'_>,
+        snapshot: &Bound<'_, PyAny>,
+        api_key: Option<String>,
+        app_key: Option<String>,
+        now: Option<u64>,
+    ) -> PyResult<Self> {
+        let snapshot = if snapshot.is_instance_of::<PyString>() {
+            let text: String = snapshot.extract()?;
+            serde_json::from_str(&text).map_err(|e| {
+                raise(
+                    py,
+                    Error::new(
+                        gatepost_core::ErrorCode::InvalidSnapshot,
+                        format!("invalid snapshot: not JSON ({e})"),
+                    ),
+                )
+            })?
+        } else {
+            to_value(snapshot)?
+        };
+        let inner = gatepost_core::Engine::resume(
+            snapshot,
+            api_key,
+            app_key,
+            now.unwrap_or_else(unix_now_ms),
+        )
+        .map_err(|e| raise(py, e))?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Feed something that happened: a ``response``, a ``transport_error``, a ``timeout`` or a
+    /// ``cancel`` (a dict with a ``type`` key). A usage error raises and leaves the state as it was.
+    #[pyo3(signature = (input, now = None))]
+    fn handle(
+        &mut self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        now: Option<u64>,
+    ) -> PyResult<()> {
+        let value = to_value(input)?;
+        let input: Input = serde_json::from_value(value).map_err(|e| {
+            raise(
+                py,
+                Error::new(
+                    gatepost_core::ErrorCode::InvalidInput,
+                    format!("invalid input: {e}"),
+                ),
+            )
+        })?;
+        self.inner
+            .handle(input, now.unwrap_or_else(unix_now_ms))
+            .map_err(|e| raise(py, e))
+    }
+
+    /// What to do next: a dict whose ``type`` is ``send_request``, ``wait`` or ``done``.
+    #[pyo3(signature = (now = None))]
+    fn poll<'py>(&mut self, py: Python<'py>, now: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
+        let action = self.inner.poll(now.unwrap_or_else(unix_now_ms));
+        ser_to_py(py, &action)
+    }
+
+    /// Take the queued events (``started``, ``progress``, ``retrying``, ``warning``, ...), each with
+    /// its log line in ``message``.
+    fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ser_to_py(py, &self.inner.drain_events())
+    }
+
+    /// The whole state as a JSON-compatible dict, without keys; resumable with ``Engine.resume``.
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.snapshot())
+    }
+
+    /// The evaluation id, once the server has given one.
+    #[getter]
+    fn evaluation_id(&self) -> Option<String> {
+        self.inner.evaluation_id().map(str::to_string)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.inner.evaluation_id() {
+            Some(id) => format!("<gatepost.Engine evaluation_id={id:?}>"),
+            None => "<gatepost.Engine evaluation_id=None>".to_string(),
+        }
+    }
+}
+
+/// Validate a pipeline config offline: every problem with its path (and line/column for text).
+///
+/// ``config`` is the file's text or an already-parsed dict. Returns a dict with ``valid``,
+/// ``problems``, ``warnings`` and the ``configuration`` that would be sent.
+#[pyfunction]
+#[pyo3(signature = (config, version = None))]
+fn validate<'py>(
+    py: Python<'py>,
+    config: &Bound<'py, PyAny>,
+    version: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let input = if config.is_instance_of::<PyString>() {
+        ConfigInput::Text(config.extract()?)
+    } else {
+        ConfigInput::Value(to_value(config)?)
+    };
+    ser_to_py(py, &gatepost_core::validate(&input, version))
+}
+
+/// Render an outcome dict (the ``outcome`` of a ``done`` action) as ``text``, ``markdown`` or
+/// ``json``, with core's renderers, so reports read the same in every language.
+#[pyfunction]
+#[pyo3(signature = (outcome, format = "text", color = false))]
+fn render(
+    py: Python<'_>,
+    outcome: &Bound<'_, PyAny>,
+    format: &str,
+    color: bool,
+) -> PyResult<String> {
+    let outcome: Outcome = serde_json::from_value(to_value(outcome)?).map_err(|e| {
+        raise(
+            py,
+            Error::new(
+                gatepost_core::ErrorCode::InvalidInput,
+                format!("invalid outcome: {e}"),
+            ),
+        )
+    })?;
+    match format {
+        "text" => Ok(gatepost_core::report::render_text(
+            &outcome,
+            gatepost_core::report::TextStyle { color },
+        )),
+        "markdown" => Ok(gatepost_core::report::render_markdown(&outcome)),
+        "json" => Ok(gatepost_core::report::render_json(&outcome)),
+        other => Err(PyValueError::new_err(format!(
+            "unknown format {other:?}; expected \"text\", \"markdown\" or \"json\""
+        ))),
+    }
+}
+
+/// The JSON Schema of the outcome document.
+#[pyfunction]
+fn outcome_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_py(py, &Outcome::json_schema())
+}
+
+/// The native module. `gatepost/__init__.py` re-exports what users need.
+#[pymodule(name = "_core")]
+fn gatepost_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEngine>()?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(render, m)?)?;
+    m.add_function(wrap_pyfunction!(outcome_schema, m)?)?;
+    m.add("__version__", gatepost_core::VERSION)?;
+    Ok(())
+}

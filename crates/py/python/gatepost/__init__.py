@@ -1,0 +1,109 @@
+"""gatepost: Datadog Deployment Gates from Python pipelines.
+
+One sans-IO Rust engine (the same in the CLI, Node and the browser) makes every decision; this
+package drives it with urllib (blocking) or httpx/asyncio, and returns an :class:`Outcome`.
+
+>>> import gatepost, sys
+>>> outcome = gatepost.evaluate(service="checkout", env="prod", config_path="gate-config.json")
+>>> print(outcome.render("text"))
+>>> sys.exit(outcome.exit_code)
+
+Entry points: :func:`evaluate` / :func:`evaluate_async` (to the verdict), :func:`resume` /
+:func:`resume_async` (from a snapshot), :func:`start` / :func:`check` (short-lived runtimes),
+:func:`validate` (offline config check), :class:`Engine` (bring your own HTTP stack).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from gatepost import _core
+from gatepost._core import Engine
+from gatepost._driver import (
+    ConfigSource,
+    EventHandler,
+    check,
+    evaluate,
+    evaluate_async,
+    options,
+    resume,
+    resume_async,
+    start,
+)
+from gatepost._outcome import ApiError, Outcome, Pending, Rule, Validation
+from gatepost.errors import (
+    Cancelled,
+    ConfigError,
+    GatepostError,
+    OptionsError,
+    Problem,
+    SnapshotError,
+    UnknownRequestError,
+    UsageError,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "ApiError",
+    "Cancelled",
+    "ConfigError",
+    "ConfigSource",
+    "Engine",
+    "EventHandler",
+    "GatepostError",
+    "OptionsError",
+    "Outcome",
+    "Pending",
+    "Problem",
+    "Rule",
+    "SnapshotError",
+    "UnknownRequestError",
+    "UsageError",
+    "Validation",
+    "__version__",
+    "check",
+    "evaluate",
+    "evaluate_async",
+    "options",
+    "outcome_schema",
+    "resume",
+    "resume_async",
+    "start",
+    "validate",
+]
+
+
+def validate(
+    config: str | Mapping[str, Any] | None = None,
+    version: str | None = None,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+) -> Validation:
+    """Check a pipeline config offline and return every problem with its path.
+
+    ``config`` is the file's text (problems then carry line and column) or a parsed mapping;
+    ``config_path`` reads a file. ``version`` is the version to be deployed (Faulty Deployment
+    Detection rules need one). A query that does not parse is a problem here (the server has
+    the last word, so :func:`evaluate` only warns).
+    """
+    if (config is None) == (config_path is None):
+        raise OptionsError(
+            "invalid options: give exactly one of config and config_path",
+            problems=[Problem("config", "give exactly one of config and config_path")],
+        )
+    if config_path is not None:
+        with open(config_path, encoding="utf-8") as handle:
+            source: str | dict[str, Any] = handle.read()
+    elif isinstance(config, Mapping):
+        source = dict(config)
+    else:
+        source = str(config)
+    return Validation.from_dict(_core.validate(source, version))
+
+
+def outcome_schema() -> dict[str, Any]:
+    """The JSON Schema of the outcome document (``Outcome.to_json()``)."""
+    return _core.outcome_schema()

@@ -1,0 +1,47 @@
+"""The native engine (Rust, pyo3). Use it through :mod:`gatepost`."""
+
+from collections.abc import Mapping
+from typing import Any, Literal, final
+
+from gatepost.types import Action, Event, Input, Snapshot
+
+__all__ = ["Engine", "__version__", "outcome_schema", "render", "validate"]
+
+__version__: str
+
+@final
+class Engine:
+    """The sans-IO Deployment Gates engine: hand it what happened, ask it what to do next.
+
+    Call ``poll(now)`` until it returns ``wait`` or ``done``; perform each ``send_request``
+    (no redirects, abort after ``timeout_ms``, cap the body at ``max_body_bytes``) and feed the
+    ``response`` or ``transport_error`` to ``handle``; when a wait ends with nothing else having
+    happened feed ``{"type": "timeout"}``. ``now`` is Unix-epoch ms (default: the current time).
+    """
+
+    def __new__(cls, options: Mapping[str, Any], now: int | None = None) -> Engine: ...
+    @staticmethod
+    def attach(
+        evaluation_id: str, options: Mapping[str, Any], now: int | None = None
+    ) -> Engine: ...
+    @staticmethod
+    def resume(
+        snapshot: Snapshot | str,
+        api_key: str | None = None,
+        app_key: str | None = None,
+        now: int | None = None,
+    ) -> Engine: ...
+    def handle(self, input: Input, now: int | None = None) -> None: ...
+    def poll(self, now: int | None = None) -> Action: ...
+    def drain_events(self) -> list[Event]: ...
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def evaluation_id(self) -> str | None: ...
+
+def validate(config: str | Mapping[str, Any], version: str | None = None) -> dict[str, Any]: ...
+def render(
+    outcome: Mapping[str, Any],
+    format: Literal["text", "markdown", "json"] = "text",
+    color: bool = False,
+) -> str: ...
+def outcome_schema() -> dict[str, Any]: ...

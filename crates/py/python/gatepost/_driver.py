@@ -1,0 +1,453 @@
+"""The drivers: the loops that perform HTTP and sleep on the engine's behalf.
+
+They follow the host contract and nothing more: poll until ``wait`` or ``done``, perform the
+request the engine asked for, feed back what happened, sleep until the engine's ``until`` and
+feed ``timeout``. Every decision (retry, backoff, fail-open, what a status means) is the engine's.
+Time is Unix-epoch milliseconds so a snapshot means the same in any process or language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Literal, Union
+
+from gatepost._core import Engine
+from gatepost._outcome import Outcome, Pending
+from gatepost._transport import AsyncTransport, perform_with_deadline
+from gatepost.errors import Cancelled, OptionsError, Problem
+from gatepost.types import Action, Event, SendRequest, Snapshot
+
+__all__ = [
+    "EventHandler",
+    "check",
+    "evaluate",
+    "evaluate_async",
+    "options",
+    "resume",
+    "resume_async",
+    "start",
+]
+
+#: Called with every event the engine queues (``started``, ``progress``, ``retrying``, ...).
+EventHandler = Callable[[Event], object]
+
+#: Config as the file's text (errors then carry line and column) or as a parsed mapping.
+ConfigSource = Union[str, Mapping[str, Any]]
+
+_LOG = logging.getLogger("gatepost")
+
+#: Seeds stay below 2**53 so they survive a JavaScript number when a snapshot moves to Node.
+_SEED_BOUND = 2**53
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _log_event(event: Event) -> None:
+    """The default event handler: core's log line on the ``gatepost`` logger."""
+    level = logging.WARNING if event.get("type") == "warning" else logging.INFO
+    _LOG.log(level, "%s", event.get("message", ""))
+
+
+def _first_env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def options(
+    *,
+    service: str,
+    env: str,
+    config: ConfigSource | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    version: str | None = None,
+    identifier: str | None = None,
+    primary_tag: str | None = None,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    request_timeout: float | None = None,
+    trigger_budget: float | None = None,
+    fail_on_error: bool = False,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    site: str | None = None,
+    api_url: str | None = None,
+    allow_insecure_http: bool = False,
+    seed: int | None = None,
+    monitors_query_variable: str | None = None,
+) -> dict[str, Any]:
+    """The engine options for these arguments, with the defaults the CLI uses.
+
+    Keys default to ``DATADOG_API_KEY``/``DD_API_KEY`` and ``DATADOG_APP_KEY``/``DD_APP_KEY``,
+    the site to ``DATADOG_SITE``/``DD_SITE`` (unless ``api_url`` is given), the jitter seed to
+    a random number below 2**53. Durations are seconds. The result holds the keys: hand it to
+    :class:`gatepost.Engine` and do not log it.
+    """
+    if config is not None and config_path is not None:
+        raise OptionsError(
+            "invalid options: config and config_path exclude each other",
+            problems=[Problem("config_path", "config and config_path exclude each other")],
+        )
+    if config_path is not None:
+        with open(config_path, encoding="utf-8") as handle:
+            config = handle.read()
+    if api_url is None and site is None:
+        site = _first_env("DATADOG_SITE", "DD_SITE")
+    values: dict[str, Any] = {
+        "service": service,
+        "env": env,
+        "config": dict(config) if isinstance(config, Mapping) else config,
+        "version": version,
+        "identifier": identifier,
+        "primary_tag": primary_tag,
+        "timeout": timeout,
+        "poll_interval": poll_interval,
+        "request_timeout": request_timeout,
+        "trigger_budget": trigger_budget,
+        "fail_on_error": fail_on_error,
+        "api_key": api_key if api_key is not None else _first_env("DATADOG_API_KEY", "DD_API_KEY"),
+        "app_key": app_key if app_key is not None else _first_env("DATADOG_APP_KEY", "DD_APP_KEY"),
+        "site": site,
+        "api_url": api_url,
+        "allow_insecure_http": allow_insecure_http,
+        "seed": secrets.randbelow(_SEED_BOUND) if seed is None else seed,
+        "monitors_query_variable": monitors_query_variable,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _keys(api_key: str | None, app_key: str | None) -> tuple[str | None, str | None]:
+    return (
+        api_key if api_key is not None else _first_env("DATADOG_API_KEY", "DD_API_KEY"),
+        app_key if app_key is not None else _first_env("DATADOG_APP_KEY", "DD_APP_KEY"),
+    )
+
+
+class _Session:
+    """One engine, its event handler, and the poll-until-settled step every driver shares."""
+
+    def __init__(self, engine: Engine, on_event: EventHandler | None) -> None:
+        self.engine = engine
+        self.on_event: EventHandler = on_event if on_event is not None else _log_event
+
+    def settle(self) -> tuple[SendRequest | None, Action]:
+        """Poll until ``wait`` or ``done``; return the request to perform, if any, and it."""
+        request: SendRequest | None = None
+        while True:
+            action = self.engine.poll(_now_ms())
+            if action["type"] == "send_request":
+                request = action
+                continue
+            self.emit()
+            return request, action
+
+    def emit(self) -> None:
+        for event in self.engine.drain_events():
+            self.on_event(event)
+
+    def feed(self, item: Any) -> None:
+        self.engine.handle(item, _now_ms())
+
+    def finish(self, document: dict[str, Any]) -> Outcome:
+        snapshot = self.engine.snapshot() if document.get("cause") == "cancelled" else None
+        return Outcome.from_dict(document, snapshot=snapshot)
+
+    def pending(self, until: int) -> Pending:
+        return Pending(
+            snapshot=self.engine.snapshot(),
+            evaluation_id=self.engine.evaluation_id,
+            next_check_at_ms=until,
+        )
+
+    def cancel(self) -> Outcome:
+        """Feed ``cancel`` and return the cancelled outcome (with its resumable snapshot)."""
+        self.feed({"type": "cancel"})
+        while True:
+            _, action = self.settle()
+            if action["type"] == "done":
+                return self.finish(action["outcome"])
+            # The engine ends at once on cancel; a wait here would be a contract breach, so the
+            # loop feeds the timeout it asks for rather than spinning on the same wait.
+            self.feed({"type": "timeout"})
+
+
+_Mode = Literal["finish", "start", "check"]
+
+
+def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
+    """The blocking driver. Ctrl-C (KeyboardInterrupt) cancels: the outcome is ``cancelled``."""
+    try:
+        while True:
+            request, action = session.settle()
+            if action["type"] == "done":
+                return session.finish(action["outcome"])
+            if action["type"] != "wait":
+                continue
+            if request is not None:
+                result = perform_with_deadline(request, request["timeout_ms"] / 1000)
+                session.feed(result)
+                continue
+            until = action["until"]
+            if mode == "start" and session.engine.evaluation_id is not None:
+                return session.pending(until)
+            if mode == "check" and until > _now_ms():
+                return session.pending(until)
+            delay = (until - _now_ms()) / 1000
+            if delay > 0:
+                time.sleep(delay)
+            session.feed({"type": "timeout"})
+    except KeyboardInterrupt:
+        return session.cancel()
+
+
+async def _run_async(session: _Session, transport: AsyncTransport) -> Outcome:
+    """The asyncio driver. ``task.cancel()`` feeds ``cancel`` and raises :class:`Cancelled`."""
+    try:
+        while True:
+            request, action = session.settle()
+            if action["type"] == "done":
+                return session.finish(action["outcome"])
+            if action["type"] != "wait":
+                continue
+            if request is not None:
+                session.feed(await transport.perform(request))
+                continue
+            delay = (action["until"] - _now_ms()) / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            session.feed({"type": "timeout"})
+    except asyncio.CancelledError as exc:
+        raise Cancelled(session.cancel()) from exc
+    finally:
+        await transport.aclose()
+
+
+def _expect_outcome(result: Outcome | Pending) -> Outcome:
+    assert isinstance(result, Outcome)  # noqa: S101 - mode "finish" never returns Pending
+    return result
+
+
+def evaluate(
+    *,
+    service: str,
+    env: str,
+    config: ConfigSource | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    version: str | None = None,
+    identifier: str | None = None,
+    primary_tag: str | None = None,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    request_timeout: float | None = None,
+    trigger_budget: float | None = None,
+    fail_on_error: bool = False,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    site: str | None = None,
+    api_url: str | None = None,
+    allow_insecure_http: bool = False,
+    seed: int | None = None,
+    monitors_query_variable: str | None = None,
+    on_event: EventHandler | None = None,
+) -> Outcome:
+    """Evaluate a Deployment Gate and wait for the verdict (blocking).
+
+    Returns the :class:`Outcome`; a failing gate is an outcome, not an exception
+    (``sys.exit(outcome.exit_code)`` ends a pipeline step the way the CLI does). Raises
+    :class:`ConfigError` / :class:`OptionsError` with every problem before anything is sent.
+    Durations are seconds (``timeout=600``). ``on_event`` receives progress events; by default
+    they are logged on the ``gatepost`` logger. Ctrl-C cancels: the outcome is then ``cancelled``
+    (exit code 130) and ``outcome.snapshot`` resumes it with :func:`resume`.
+    """
+    opts = options(
+        service=service,
+        env=env,
+        config=config,
+        config_path=config_path,
+        version=version,
+        identifier=identifier,
+        primary_tag=primary_tag,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        request_timeout=request_timeout,
+        trigger_budget=trigger_budget,
+        fail_on_error=fail_on_error,
+        api_key=api_key,
+        app_key=app_key,
+        site=site,
+        api_url=api_url,
+        allow_insecure_http=allow_insecure_http,
+        seed=seed,
+        monitors_query_variable=monitors_query_variable,
+    )
+    session = _Session(Engine(opts, _now_ms()), on_event)
+    return _expect_outcome(_run_sync(session, "finish"))
+
+
+async def evaluate_async(
+    *,
+    service: str,
+    env: str,
+    config: ConfigSource | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    version: str | None = None,
+    identifier: str | None = None,
+    primary_tag: str | None = None,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    request_timeout: float | None = None,
+    trigger_budget: float | None = None,
+    fail_on_error: bool = False,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    site: str | None = None,
+    api_url: str | None = None,
+    allow_insecure_http: bool = False,
+    seed: int | None = None,
+    monitors_query_variable: str | None = None,
+    on_event: EventHandler | None = None,
+    use_httpx: bool | None = None,
+) -> Outcome:
+    """Evaluate a Deployment Gate without blocking the event loop.
+
+    The same arguments and outcome as :func:`evaluate`. Requests go through httpx when it is
+    installed (``use_httpx=False`` forces urllib in a worker thread). Cancelling the task stops
+    the evaluation cleanly and raises :class:`gatepost.Cancelled` (an
+    :class:`asyncio.CancelledError`) whose ``snapshot`` resumes it with :func:`resume_async`.
+    """
+    opts = options(
+        service=service,
+        env=env,
+        config=config,
+        config_path=config_path,
+        version=version,
+        identifier=identifier,
+        primary_tag=primary_tag,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        request_timeout=request_timeout,
+        trigger_budget=trigger_budget,
+        fail_on_error=fail_on_error,
+        api_key=api_key,
+        app_key=app_key,
+        site=site,
+        api_url=api_url,
+        allow_insecure_http=allow_insecure_http,
+        seed=seed,
+        monitors_query_variable=monitors_query_variable,
+    )
+    session = _Session(Engine(opts, _now_ms()), on_event)
+    return await _run_async(session, AsyncTransport(use_httpx))
+
+
+def resume(
+    snapshot: Snapshot | str,
+    *,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    on_event: EventHandler | None = None,
+) -> Outcome:
+    """Continue an evaluation from a snapshot (taken in any process or language) to its verdict.
+
+    Snapshots hold no keys: they default to the same environment variables as :func:`evaluate`.
+    The trigger is never sent again once the evaluation has an id.
+    """
+    key, app = _keys(api_key, app_key)
+    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    return _expect_outcome(_run_sync(session, "finish"))
+
+
+async def resume_async(
+    snapshot: Snapshot | str,
+    *,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    on_event: EventHandler | None = None,
+    use_httpx: bool | None = None,
+) -> Outcome:
+    """:func:`resume` for asyncio; cancelling raises :class:`gatepost.Cancelled` again."""
+    key, app = _keys(api_key, app_key)
+    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    return await _run_async(session, AsyncTransport(use_httpx))
+
+
+def start(
+    *,
+    service: str,
+    env: str,
+    config: ConfigSource | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    version: str | None = None,
+    identifier: str | None = None,
+    primary_tag: str | None = None,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    request_timeout: float | None = None,
+    trigger_budget: float | None = None,
+    fail_on_error: bool = False,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    site: str | None = None,
+    api_url: str | None = None,
+    allow_insecure_http: bool = False,
+    seed: int | None = None,
+    monitors_query_variable: str | None = None,
+    on_event: EventHandler | None = None,
+) -> Outcome | Pending:
+    """Trigger an evaluation and return as soon as the server has accepted it.
+
+    For short-lived runtimes (serverless steps, scheduled functions): returns a :class:`Pending`
+    (its ``snapshot``, ``evaluation_id`` and ``next_check_at_ms``) once the evaluation has an id,
+    or the :class:`Outcome` if it ended first (refused, API unavailable). Trigger retries within
+    the trigger budget happen here, so this can block for up to that budget (60 s by default).
+    Continue with :func:`check`.
+    """
+    opts = options(
+        service=service,
+        env=env,
+        config=config,
+        config_path=config_path,
+        version=version,
+        identifier=identifier,
+        primary_tag=primary_tag,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        request_timeout=request_timeout,
+        trigger_budget=trigger_budget,
+        fail_on_error=fail_on_error,
+        api_key=api_key,
+        app_key=app_key,
+        site=site,
+        api_url=api_url,
+        allow_insecure_http=allow_insecure_http,
+        seed=seed,
+        monitors_query_variable=monitors_query_variable,
+    )
+    return _run_sync(_Session(Engine(opts, _now_ms()), on_event), "start")
+
+
+def check(
+    snapshot: Snapshot | str,
+    *,
+    api_key: str | None = None,
+    app_key: str | None = None,
+    on_event: EventHandler | None = None,
+) -> Outcome | Pending:
+    """Resume a pending evaluation, send what is due now, and return without sleeping.
+
+    Returns the :class:`Outcome` when the evaluation is over, else a new :class:`Pending` to
+    store and check again at its ``next_check_at_ms``. Calling early is harmless: nothing is
+    sent before it is due.
+    """
+    key, app = _keys(api_key, app_key)
+    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    return _run_sync(session, "check")
