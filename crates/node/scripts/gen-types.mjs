@@ -18,7 +18,7 @@ const sources = [
   ['event.schema.json', 'Event'],
   ['action.schema.json', 'Action'],
   ['input.schema.json', 'Input'],
-  ['config.schema.json', 'Config'],
+  ['validation.schema.json', 'NativeValidation'],
 ];
 
 const parts = [
@@ -29,6 +29,7 @@ const seen = new Set();
 for (const [file, name] of sources) {
   const schema = JSON.parse(await readFile(path.join(schemas, file), 'utf8'));
   schema.title = name;
+  draft2020ToDraft7(schema);
   let ts = await compile(schema, name, {
     bannerComment: '',
     additionalProperties: false,
@@ -38,14 +39,45 @@ for (const [file, name] of sources) {
     style: { singleQuote: true, printWidth: 100 },
   });
   // Several schemas share definitions (Outcome inside Action's `done`, for one): keep each
-  // exported declaration once.
-  const blocks = ts.split(/\n(?=(?:\/\*\*[\s\S]*?\*\/\n)?export )/);
-  for (const block of blocks) {
-    const m = block.match(/export (?:interface|type) (\w+)/);
+  // exported declaration, with its doc comment, once.
+  for (const block of declarations(ts)) {
+    const m = block.match(/^export (?:interface|type) (\w+)/m);
     if (m && seen.has(m[1])) continue;
     if (m) seen.add(m[1]);
-    parts.push(block.trim() + '\n');
+    parts.push(block);
   }
+}
+
+/** Top-level declarations, each with the doc comment above it. */
+function declarations(ts) {
+  const blocks = [];
+  let current = [];
+  let commentOnly = false;
+  for (const line of ts.split('\n')) {
+    const startsComment = line.startsWith('/**');
+    const startsExport = line.startsWith('export ');
+    if ((startsComment || (startsExport && !commentOnly)) && current.some((l) => l.trim() !== '')) {
+      blocks.push(current.join('\n').trim() + '\n');
+      current = [];
+    }
+    if (startsComment) commentOnly = true;
+    if (startsExport) commentOnly = false;
+    if (line.trim() !== '' || !commentOnly) current.push(line);
+  }
+  if (current.some((l) => l.trim() !== '')) blocks.push(current.join('\n').trim() + '\n');
+  return blocks;
+}
+
+/** json-schema-to-typescript reads draft-07 tuples (`items: [...]`); schemars writes 2020-12
+ * (`prefixItems`). Header pairs would otherwise become `[unknown, unknown]`. */
+function draft2020ToDraft7(node) {
+  if (Array.isArray(node)) return node.forEach(draft2020ToDraft7);
+  if (typeof node !== 'object' || node === null) return;
+  if (Array.isArray(node.prefixItems)) {
+    node.items = node.prefixItems;
+    delete node.prefixItems;
+  }
+  for (const value of Object.values(node)) draft2020ToDraft7(value);
 }
 const out = parts.join('\n');
 

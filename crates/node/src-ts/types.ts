@@ -1,19 +1,21 @@
 // The public option and result types of the shared JS API (the same in @gatepost/node and
-// @gatepost/wasm). Outcome, Event, Action, Input and Config come from the engine's JSON Schemas.
-import type { Action, Config, Event, Input, Outcome } from './generated/schemas';
+// @gatepost/wasm). Outcome, Event, Action, Input and Problem come from the engine's JSON Schemas.
+import type {
+  Action,
+  ApiError,
+  Cause,
+  Event,
+  Input,
+  Outcome,
+  Phase,
+  Problem,
+  RuleResult,
+  TransportErrorKind,
+  Verdict,
+  WaitReason,
+} from './generated/schemas';
 
-export type { Action, Config, Event, Input, Outcome };
-
-/** One problem in options or in a config file, named by its JSON path. */
-export interface Problem {
-  /** A JSON path into what the user wrote (`rules[1].options.duration`), `""` for the whole. */
-  path: string;
-  message: string;
-  hint?: string;
-  /** 1-based, when the config was given as text. */
-  line?: number;
-  column?: number;
-}
+export type { Action, ApiError, Cause, Event, Input, Outcome, Phase, Problem, RuleResult, TransportErrorKind, Verdict, WaitReason };
 
 /** What the engine needs to know about one evaluation: the CLI's options, in camelCase. */
 export interface EngineOptions {

@@ -71,21 +71,22 @@ fn millis(env: &Env, now: f64) -> Result<u64> {
 }
 
 /// JS has one number type: napi hands every integer above 2^32 over as a float, which the engine's
-/// integer fields would refuse. Integral floats within the safe range go back to integers here, so
-/// `seed: 2 ** 52` or a large `timeoutMs` read as the integers the user wrote.
+/// integer fields would refuse. Integral floats go back to integers here, so `seed: 2 ** 52` or a
+/// large `timeoutMs` read as the integers the user wrote, and one that is too large reaches the
+/// engine's own range check (which names the option) instead of a type error.
 fn integral_numbers(value: Value) -> Value {
+    /// 2^64 and -2^63: the integers serde_json can hold.
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    const I64_MIN: f64 = -9_223_372_036_854_775_808.0;
     match value {
         Value::Number(n) => match n.as_f64() {
-            Some(f)
-                if !n.is_i64()
-                    && !n.is_u64()
-                    && f.fract() == 0.0
-                    && f.abs() <= MAX_SAFE_INTEGER =>
-            {
-                if f >= 0.0 {
+            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 => {
+                if (0.0..U64_END).contains(&f) {
                     Value::from(f as u64)
-                } else {
+                } else if (I64_MIN..0.0).contains(&f) {
                     Value::from(f as i64)
+                } else {
+                    Value::Number(n)
                 }
             }
             _ => Value::Number(n),
