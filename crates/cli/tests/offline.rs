@@ -1,0 +1,246 @@
+//! CLI behaviour that needs no server: usage errors, `validate`, `schema`, `--skip`, the GitHub
+//! outputs of a skipped gate, and datadog-ci spellings.
+
+mod common;
+use common::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn missing_service_and_env_are_usage_errors_listed_together() {
+    let r = run(gatepost_with_keys().args(["gate"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--service is required"), "{r}");
+    assert!(r.stderr.contains("--env is required"), "{r}");
+}
+
+#[test]
+fn deployment_gate_spelling_is_accepted() {
+    // The datadog-ci invocation with the binary name swapped parses the same flags.
+    let r = run(gatepost_with_keys().args([
+        "deployment",
+        "gate",
+        "--env",
+        "prod",
+        "--apm-primary-tag",
+        "region:us-east-1",
+    ]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--service is required"), "{r}");
+    assert!(!r.stderr.contains("unexpected argument"), "{r}");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let r = run(gatepost().args(["gate", "--servce", "x"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains("--service"),
+        "clap suggests the right flag:\n{r}"
+    );
+}
+
+#[test]
+fn missing_keys_name_both_variables() {
+    let r = run(gatepost().args(["gate", "--service", "checkout", "--env", "prod"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("DATADOG_API_KEY (or DD_API_KEY)"), "{r}");
+    assert!(r.stderr.contains("DATADOG_APP_KEY (or DD_APP_KEY)"), "{r}");
+}
+
+#[test]
+fn fips_without_ignore_error_exits_2_and_says_why() {
+    let r = run(gatepost_with_keys().args(["gate", "--service", "s", "--env", "e", "--fips"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("FIPS"), "{r}");
+    let r = run(gatepost_with_keys().env("DATADOG_FIPS", "true").args([
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+    ]));
+    assert_eq!(r.code, 2, "DATADOG_FIPS is honoured:\n{r}");
+}
+
+#[test]
+fn unreadable_config_file_is_a_usage_error() {
+    let r = run(gatepost_with_keys().args([
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+        "--config",
+        "/nonexistent/gate.json",
+    ]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("/nonexistent/gate.json"), "{r}");
+}
+
+#[test]
+fn negative_timeout_is_a_usage_error() {
+    let r =
+        run(gatepost_with_keys().args(["gate", "--service", "s", "--env", "e", "--timeout=-5"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--timeout"), "{r}");
+}
+
+#[test]
+fn validate_lists_every_problem_with_line_and_column_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        &dir,
+        "gate.json",
+        r#"{
+  "dryrun": false,
+  "rules": [
+    {"type": "monitor", "name": "m", "options": {"query": "env:prod", "duration": 9000}},
+    {"type": "moniyor", "name": "x", "options": {}}
+  ]
+}
+"#,
+    );
+    let r = run(gatepost().args(["validate", "--config"]).arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert!(errors.len() >= 3, "every problem is listed:\n{r}");
+    assert!(r.stderr.contains("gate.json:"), "{r}");
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("rules[0].options.duration")),
+        "{r}"
+    );
+    // Problems carry file:line:column.
+    assert!(
+        errors.iter().any(|l| {
+            let rest = l.split("gate.json:").nth(1).unwrap_or("");
+            let mut parts = rest.split(':');
+            parts.next().is_some_and(|n| n.parse::<u32>().is_ok())
+                && parts.next().is_some_and(|n| n.parse::<u32>().is_ok())
+        }),
+        "{r}"
+    );
+}
+
+#[test]
+fn validate_accepts_a_good_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        &dir,
+        "gate.json",
+        r#"{"dryRun": false, "rules": [
+          {"type": "monitor", "name": "Service monitors",
+           "options": {"query": "service:checkout env:prod", "duration": 300}}]}"#,
+    );
+    let r = run(gatepost().args(["validate", "--config"]).arg(&config));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("is valid: 1 rule"), "{r}");
+    let r = run(gatepost()
+        .args(["validate", "--output", "json", "--config"])
+        .arg(&config));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["configuration"]["rules"][0]["options"]["duration"], 300);
+}
+
+#[test]
+fn validate_of_invalid_json_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(&dir, "gate.json", "{\"rules\": [\n  {\"type\": }\n]}");
+    let r = run(gatepost().args(["validate", "--config"]).arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains("gate.json:2:"),
+        "the JSON error is located:\n{r}"
+    );
+}
+
+#[test]
+fn schema_prints_the_config_json_schema() {
+    let r = run(gatepost().arg("schema"));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert!(v.is_object(), "{r}");
+}
+
+#[test]
+fn skip_exits_0_and_reports_the_reason_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("github_output");
+    let summary = dir.path().join("step_summary");
+    let r = run(gatepost()
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--skip",
+            "hotfix for INC-42",
+            "--output",
+            "json",
+        ]));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("SKIPPED"), "skipping is loud:\n{r}");
+    assert!(r.stderr.contains("hotfix for INC-42"), "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "skipped");
+    assert_eq!(v["skip_reason"], "hotfix for INC-42");
+    assert_eq!(v["exit_code"], 0);
+    let errors = schema_errors(&outcome_schema(), &v);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let out = std::fs::read_to_string(&outputs).unwrap();
+    assert!(out.contains("status=pass\n"), "{out}");
+    assert!(out.contains("cause=skipped\n"), "{out}");
+    assert!(out.contains("fail_open=false\n"), "{out}");
+    assert!(out.contains("evaluation_id=\n"), "{out}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("hotfix for INC-42"), "{md}");
+}
+
+#[test]
+fn skip_reason_from_the_environment() {
+    let r = run(gatepost().env("GATEPOST_SKIP_REASON", "incident 7").args([
+        "gate",
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+    ]));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout.contains("incident 7"),
+        "the report names the reason:\n{r}"
+    );
+}
+
+#[test]
+fn status_rejects_an_id_that_is_not_a_uuid() {
+    let r = run(gatepost_with_keys().args(["status", "../../evil"]));
+    assert_eq!(r.code, 2, "{r}");
+}
+
+#[test]
+fn help_teaches_keys_exit_codes_and_the_emulator() {
+    let r = run(gatepost().arg("--help"));
+    assert_eq!(r.code, 0, "{r}");
+    for needle in ["DATADOG_API_KEY", "Exit codes", "--emulator", "gate"] {
+        assert!(
+            r.stdout.contains(needle),
+            "{needle} missing from --help:\n{r}"
+        );
+    }
+}
