@@ -1,7 +1,13 @@
-//! Renderers for an [`Outcome`]: text (for terminals and CI logs), markdown (CI step summaries) and
-//! JSON (the stable machine-readable result).
+//! Renderers for an [`Outcome`]: text (terminals and CI logs), markdown (CI step summaries such as
+//! `$GITHUB_STEP_SUMMARY`) and JSON (the stable machine-readable result). They live in core so the
+//! report reads the same from every host.
+//!
+//! The text report carries what the reference CLI prints (result, mode, evaluation URL, each rule
+//! with its mode, status and reason) and says plainly when a pass did not come from the gate
+//! (fail-open) or when nothing was evaluated (skipped).
 
-use crate::outcome::Outcome;
+use crate::machine::seconds;
+use crate::outcome::{Cause, Outcome, RuleResult};
 
 /// How text output may be decorated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -10,17 +16,290 @@ pub struct TextStyle {
     pub color: bool,
 }
 
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// The headline: an icon, a colour and a title for the outcome.
+fn headline(outcome: &Outcome) -> (&'static str, &'static str, &'static str) {
+    match outcome.cause {
+        Cause::GatePassed => ("✅", GREEN, "Gate passed"),
+        Cause::GateFailed => ("❌", RED, "Gate failed"),
+        Cause::DryRun if outcome.would_fail => {
+            ("⚠️", YELLOW, "Dry run: the gate would FAIL (not enforced)")
+        }
+        Cause::DryRun => ("✅", GREEN, "Dry run: the gate would pass"),
+        Cause::Timeout | Cause::ApiUnavailable if outcome.fail_open => {
+            ("⚠️", YELLOW, "Passed FAIL-OPEN: the gate did not decide")
+        }
+        Cause::Timeout => ("❌", RED, "Failed: no result before the timeout"),
+        Cause::ApiUnavailable => ("❌", RED, "Failed: the API was unavailable"),
+        Cause::ClientError => ("❌", RED, "Failed: the request was refused"),
+        Cause::Cancelled => ("⛔", YELLOW, "Cancelled"),
+        Cause::Skipped => ("⏭️", YELLOW, "SKIPPED: the gate was not evaluated"),
+    }
+}
+
+fn rule_icon(rule: &RuleResult) -> &'static str {
+    match rule.status.as_str() {
+        "pass" => "✅",
+        "fail" => "❌",
+        "in_progress" => "⏳",
+        _ => "❔",
+    }
+}
+
+fn mode(dry_run: bool) -> &'static str {
+    if dry_run { "dry run" } else { "active" }
+}
+
 /// Render the outcome as text.
-pub fn render_text(outcome: &Outcome, _style: TextStyle) -> String {
-    outcome.message.clone()
+pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
+    let paint = |color: &str, text: &str| {
+        if style.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    };
+    let (icon, color, title) = headline(outcome);
+    let mut out = format!("{icon} {}\n", paint(&format!("{BOLD}{color}"), title));
+    out.push_str(&format!("   {}\n", outcome.message));
+    let mut field = |name: &str, value: &str| {
+        out.push_str(&format!(
+            "   {:<12} {value}\n",
+            paint(DIM, &format!("{name}:"))
+        ))
+    };
+    if let Some(reason) = &outcome.skip_reason {
+        field("Reason", reason);
+    }
+    if outcome.cause != Cause::Skipped && outcome.gate_status.is_some() {
+        field(
+            "Mode",
+            if outcome.dry_run {
+                "Dry run (failures are not enforced)"
+            } else {
+                "Active"
+            },
+        );
+    }
+    if let Some(id) = &outcome.evaluation_id {
+        field("Evaluation", id);
+    }
+    if let Some(url) = &outcome.evaluation_url {
+        field("URL", url);
+    }
+    if let Some(gate) = &outcome.gate_id {
+        field("Gate", gate);
+    }
+    if let Some(error) = &outcome.error {
+        for detail in &error.details {
+            field("Server said", detail);
+        }
+    }
+    if outcome.cause != Cause::Skipped {
+        field(
+            "Requests",
+            &format!("{} in {}", outcome.requests, seconds(outcome.elapsed_ms)),
+        );
+    }
+    if !outcome.rules.is_empty() {
+        out.push_str(&format!("   {}\n", paint(DIM, "Rules:")));
+        for rule in &outcome.rules {
+            out.push_str(&format!(
+                "     {} {} ({}, {})\n",
+                rule_icon(rule),
+                rule.name,
+                rule.status,
+                mode(rule.dry_run)
+            ));
+            if let Some(reason) = &rule.reason {
+                out.push_str(&format!("        Reason: {reason}\n"));
+            }
+        }
+    }
+    out
 }
 
-/// Render the outcome as markdown.
+/// Escape text for a markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Render the outcome as markdown (a CI step summary).
 pub fn render_markdown(outcome: &Outcome) -> String {
-    outcome.message.clone()
+    let (icon, _, title) = headline(outcome);
+    let mut out = format!(
+        "### {icon} Deployment gate: {title}\n\n{}\n\n",
+        cell(&outcome.message)
+    );
+    out.push_str("| | |\n|---|---|\n");
+    out.push_str(&format!(
+        "| Verdict | **{}** (`{}`{}) |\n",
+        match outcome.verdict {
+            crate::Verdict::Pass => "pass",
+            crate::Verdict::Fail => "fail",
+        },
+        outcome.cause.as_str(),
+        if outcome.fail_open { ", fail-open" } else { "" }
+    ));
+    if let Some(reason) = &outcome.skip_reason {
+        out.push_str(&format!("| Skip reason | {} |\n", cell(reason)));
+    }
+    if outcome.gate_status.is_some() {
+        out.push_str(&format!(
+            "| Mode | {} |\n",
+            if outcome.dry_run { "Dry run" } else { "Active" }
+        ));
+    }
+    match (&outcome.evaluation_id, &outcome.evaluation_url) {
+        (Some(id), Some(url)) => out.push_str(&format!(
+            "| Evaluation | [`{}`]({}) |\n",
+            cell(id),
+            url.replace(' ', "%20")
+        )),
+        (Some(id), None) => out.push_str(&format!("| Evaluation | `{}` |\n", cell(id))),
+        _ => {}
+    }
+    if let Some(error) = &outcome.error {
+        for detail in &error.details {
+            out.push_str(&format!("| Server said | {} |\n", cell(detail)));
+        }
+    }
+    out.push_str(&format!(
+        "| Requests | {} in {} |\n",
+        outcome.requests,
+        seconds(outcome.elapsed_ms)
+    ));
+    if !outcome.rules.is_empty() {
+        out.push_str("\n| Rule | Status | Mode | Reason |\n|---|---|---|---|\n");
+        for rule in &outcome.rules {
+            out.push_str(&format!(
+                "| {} | {} {} | {} | {} |\n",
+                cell(&rule.name),
+                rule_icon(rule),
+                cell(&rule.status),
+                mode(rule.dry_run),
+                cell(rule.reason.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    out
 }
 
-/// Render the outcome as JSON.
+/// Render the outcome as JSON (`schemas/outcome.schema.json`).
 pub fn render_json(outcome: &Outcome) -> String {
     outcome.to_json()
+}
+
+/// Render by format name: `text`, `markdown` (or `md`) or `json`.
+pub fn render(outcome: &Outcome, format: &str, style: TextStyle) -> Option<String> {
+    match format {
+        "text" => Some(render_text(outcome, style)),
+        "markdown" | "md" => Some(render_markdown(outcome)),
+        "json" => Some(render_json(outcome)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{OUTCOME_SCHEMA_VERSION, Verdict};
+
+    fn failed() -> Outcome {
+        Outcome {
+            schema_version: OUTCOME_SCHEMA_VERSION,
+            verdict: Verdict::Fail,
+            exit_code: 1,
+            cause: Cause::GateFailed,
+            fail_open: false,
+            message: "gate failed: 1 of 2 rule(s) failed".into(),
+            evaluation_id: Some("e9d2f04f-4f4b-494b-86e5-52f03e10c8e9".into()),
+            evaluation_url: Some(
+                "http://127.0.0.1:9/evaluations/e9d2f04f-4f4b-494b-86e5-52f03e10c8e9".into(),
+            ),
+            gate_id: None,
+            gate_status: Some("fail".into()),
+            dry_run: false,
+            rules: vec![
+                RuleResult {
+                    name: "monitors | prod".into(),
+                    status: "fail".into(),
+                    reason: Some("monitor 1 in ALERT".into()),
+                    dry_run: false,
+                },
+                RuleResult {
+                    name: "fdd".into(),
+                    status: "pass".into(),
+                    reason: None,
+                    dry_run: true,
+                },
+            ],
+            would_fail: false,
+            requests: 4,
+            elapsed_ms: 21_300,
+            skip_reason: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn text_report_lists_rules_with_reasons() {
+        let text = render_text(&failed(), TextStyle::default());
+        assert!(text.starts_with("❌ Gate failed\n"), "{text}");
+        assert!(text.contains("Mode:        Active"), "{text}");
+        assert!(
+            text.contains("❌ monitors | prod (fail, active)\n        Reason: monitor 1 in ALERT"),
+            "{text}"
+        );
+        assert!(text.contains("✅ fdd (pass, dry run)"), "{text}");
+        assert!(text.contains("4 in 21.3 s"), "{text}");
+        assert!(!text.contains('\x1b'));
+        assert!(render_text(&failed(), TextStyle { color: true }).contains(RED));
+    }
+
+    #[test]
+    fn fail_open_never_reads_like_a_gate_pass() {
+        let mut outcome = failed();
+        outcome.verdict = Verdict::Pass;
+        outcome.cause = Cause::Timeout;
+        outcome.fail_open = true;
+        let text = render_text(&outcome, TextStyle::default());
+        assert!(
+            text.contains("FAIL-OPEN") && !text.contains("Gate passed"),
+            "{text}"
+        );
+        assert!(render_markdown(&outcome).contains("fail-open"));
+    }
+
+    #[test]
+    fn skipped_is_loud_in_every_format() {
+        let outcome = Outcome::skipped("hotfix INC-42");
+        assert!(render_text(&outcome, TextStyle::default()).contains("SKIPPED"));
+        assert!(
+            render_markdown(&outcome).contains("SKIPPED")
+                && render_markdown(&outcome).contains("hotfix INC-42")
+        );
+        assert!(render_json(&outcome).contains("\"cause\":\"skipped\""));
+    }
+
+    #[test]
+    fn markdown_escapes_table_cells() {
+        let md = render_markdown(&failed());
+        assert!(
+            md.contains("| monitors \\| prod | ❌ fail | active | monitor 1 in ALERT |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("[`e9d2f04f-4f4b-494b-86e5-52f03e10c8e9`](http://127.0.0.1:9/evaluations/"),
+            "{md}"
+        );
+    }
 }
