@@ -22,6 +22,32 @@
 //!
 //! The top level may also carry a `"$schema"` string (for editors using
 //! `schemas/config.schema.json`); it is not sent.
+//!
+//! ```
+//! use gatepost_core::config::{self, ValidateContext};
+//! use gatepost_core::ConfigInput;
+//!
+//! let text = r#"{"dryRun": false, "rules": [
+//!   {"type": "monitor", "name": "Service monitors",
+//!    "options": {"query": "service:checkout env:prod", "duration": 300, "failOnNoData": true}},
+//!   {"type": "faulty_deployment_detection", "name": "APM",
+//!    "options": {"duration": 900, "excludedResources": ["GET /healthcheck"]}}]}"#;
+//! let ctx = ValidateContext { version: Some("v1.2.3"), strict_queries: true };
+//! let parsed = config::parse(&ConfigInput::Text(text.into()), &ctx).unwrap();
+//! assert_eq!(parsed.configuration["rules"][0]["options"]["fail_on_no_data"], true);
+//! assert_eq!(parsed.configuration["rules"][1]["options"]["excluded_resources"][0], "GET /healthcheck");
+//! assert_eq!(parsed.configuration["rules"][1]["dry_run"], false);
+//!
+//! let bad = r#"{"rules": [{"type": "monitor", "name": "m", "dryrun": true,
+//!   "options": {"query": "service:\"checkout", "duration": 9000}}]}"#;
+//! let problems = config::parse(&ConfigInput::Text(bad.into()), &ctx).unwrap_err();
+//! let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+//! assert_eq!(lines, [
+//!     "rules[0].dryrun (line 1, column 45): unknown key \"dryrun\" at rules[0]; did you mean \"dryRun\"?",
+//!     "rules[0].options.duration (line 2, column 58): 9000 is above the maximum 7200; durations are in seconds; 7200 is 2 hours",
+//!     "rules[0].options.query (line 2, column 33): column 9: unclosed quote; see the monitor search syntax in the README",
+//! ]);
+//! ```
 
 mod json;
 
@@ -106,7 +132,14 @@ pub fn parse(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedCon
 
 /// The JSON Schema of the config file (committed as `schemas/config.schema.json`).
 pub fn json_schema() -> Value {
+    // Drop the `default`s schemars derives from the schema-only types: they would advertise
+    // client-side defaults (`failOnNoData: false`, `query: ""`) that are not the server's.
     let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .with_transform(schemars::transform::RecursiveTransform(
+            |s: &mut schemars::Schema| {
+                s.remove("default");
+            },
+        ))
         .into_generator()
         .into_root_schema_for::<schema::ConfigFile>();
     schema.to_value()
@@ -998,11 +1031,7 @@ mod schema {
     /// A gatepost / datadog-ci Deployment Gates config file. Keys are accepted in camelCase or
     /// snake_case (not both for the same key).
     #[derive(JsonSchema)]
-    #[schemars(
-        title = "gatepost config file",
-        deny_unknown_fields,
-        extend("$id" = "https://example.invalid/gatepost/schemas/config.schema.json")
-    )]
+    #[schemars(title = "gatepost config file", deny_unknown_fields)]
     pub(super) struct ConfigFile {
         /// The JSON Schema this file follows (for editors); not sent.
         #[serde(rename = "$schema", default)]
@@ -1057,6 +1086,11 @@ mod schema {
 
     /// Monitor rule options: `query` or `monitorIds`. Unknown options are passed through.
     #[derive(JsonSchema, Default)]
+    #[schemars(extend("oneOf" = [
+        {"required": ["query"]},
+        {"required": ["monitorIds"]},
+        {"required": ["monitor_ids"]}
+    ]))]
     pub(super) struct MonitorOptions {
         /// Monitor search query, e.g. `service:checkout env:prod`.
         #[serde(default)]
