@@ -1,0 +1,524 @@
+//! Rule evaluation: pure functions of (world, request, world time elapsed since the trigger).
+//!
+//! Nothing here reads a clock, so the server computes a result whenever it is asked for, and the
+//! tests step a virtual clock through a 2-hour rule in microseconds. A rule's result never
+//! changes once it is final, because everything after the rule's window is ignored.
+
+use crate::rules::{FddRule, MonitorRule, RuleDef, RuleKind};
+use crate::stats;
+use crate::world::{ApmService, FddParameters, Monitor, MonitorState, World};
+use gatepost_core::query::MonitorView;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// More matching monitors than this fail the rule, as on the real service.
+pub const MAX_MATCHING_MONITORS: usize = 50;
+
+/// `in_progress`, `pass` or `fail`, for gates and rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    InProgress,
+    Pass,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "in_progress",
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+/// What an evaluation was asked to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvaluationRequest {
+    pub service: String,
+    pub env: String,
+    pub identifier: String,
+    pub version: Option<String>,
+    pub primary_tag: Option<String>,
+    /// The gate's (or the inline configuration's) dry run.
+    pub dry_run: bool,
+    pub rules: Vec<RuleDef>,
+}
+
+/// One rule's result at some moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleOutcome {
+    pub name: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub dry_run: bool,
+}
+
+/// A gate's result at some moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateOutcome {
+    /// What the API answers (`pass` for a finished dry-run gate).
+    pub api_status: Status,
+    /// What the rules actually decided (shown on the Evaluations page).
+    pub real_status: Status,
+    pub rules: Vec<RuleOutcome>,
+}
+
+/// Evaluate every rule of a request `elapsed_ms` world milliseconds after its trigger.
+/// `link_base` prefixes monitor links (`{link_base}/monitors/{id}`).
+pub fn evaluate(
+    world: &World,
+    request: &EvaluationRequest,
+    elapsed_ms: u64,
+    link_base: &str,
+) -> GateOutcome {
+    let rules: Vec<RuleOutcome> = request
+        .rules
+        .iter()
+        .map(|rule| {
+            let (status, reason) = match &rule.kind {
+                RuleKind::Monitor(m) => evaluate_monitor_rule(world, m, elapsed_ms, link_base),
+                RuleKind::FaultyDeploymentDetection(f) => {
+                    evaluate_fdd_rule(world, f, request, elapsed_ms)
+                }
+            };
+            RuleOutcome {
+                name: rule.name.clone(),
+                status,
+                reason,
+                dry_run: rule.dry_run,
+            }
+        })
+        .collect();
+    let real_status = if rules.iter().any(|r| !r.dry_run && r.status == Status::Fail) {
+        Status::Fail
+    } else if rules.iter().any(|r| r.status == Status::InProgress) {
+        Status::InProgress
+    } else {
+        Status::Pass
+    };
+    let api_status = if request.dry_run && real_status != Status::InProgress {
+        Status::Pass
+    } else {
+        real_status
+    };
+    GateOutcome {
+        api_status,
+        real_status,
+        rules,
+    }
+}
+
+/// A monitor rule watches `[warmup, warmup + duration]`; it fails at the first moment in that
+/// window when the matching set is empty or too large, or a matching monitor (or matching group)
+/// is in ALERT or NO DATA.
+pub fn evaluate_monitor_rule(
+    world: &World,
+    rule: &MonitorRule,
+    elapsed_ms: u64,
+    link_base: &str,
+) -> (Status, Option<String>) {
+    let start = rule.warmup_s * 1000;
+    let end = start + rule.duration_s * 1000;
+    if elapsed_ms < start {
+        return (Status::InProgress, None);
+    }
+    let horizon = elapsed_ms.min(end);
+    let mut moments = BTreeSet::from([start]);
+    moments.extend(
+        world
+            .monitors
+            .iter()
+            .flat_map(Monitor::change_points)
+            .filter(|&t| t > start && t <= horizon),
+    );
+    for t in moments {
+        if let Some(reason) = monitor_violation_at(world, rule, t, link_base) {
+            return (Status::Fail, Some(reason));
+        }
+    }
+    if elapsed_ms >= end {
+        (Status::Pass, None)
+    } else {
+        (Status::InProgress, None)
+    }
+}
+
+/// The monitors a rule selects at one moment, each with the groups to evaluate (`None`: the
+/// monitor's overall state).
+fn select_monitors<'w>(
+    world: &'w World,
+    rule: &MonitorRule,
+    at_ms: u64,
+) -> Result<Vec<(&'w Monitor, Option<Vec<&'w str>>)>, String> {
+    let mut selected = Vec::new();
+    if let Some((text, query)) = &rule.query {
+        for monitor in &world.monitors {
+            // The service always adds `muted:false` to the query.
+            if monitor.muted {
+                continue;
+            }
+            let group_names: Vec<String> = monitor.groups.iter().map(|g| g.name.clone()).collect();
+            let view = MonitorView {
+                id: monitor.id,
+                name: &monitor.name,
+                message: &monitor.message,
+                monitor_type: &monitor.monitor_type,
+                tags: &monitor.tags,
+                scope: &monitor.scope,
+                groups: &group_names,
+                status: monitor.state_at(at_ms).as_str(),
+                muted: monitor.muted,
+                creator: &monitor.creator,
+            };
+            if !query.matches(&view) {
+                continue;
+            }
+            let groups = query.has_group_terms().then(|| {
+                monitor
+                    .groups
+                    .iter()
+                    .filter(|g| query.group_matches(&g.name))
+                    .map(|g| g.name.as_str())
+                    .collect()
+            });
+            selected.push((monitor, groups));
+        }
+        if selected.is_empty() {
+            return Err(format!("No monitors match the query: {text}"));
+        }
+    } else {
+        for wanted in &rule.monitor_ids {
+            let Some(monitor) = world.monitors.iter().find(|m| m.id == wanted.id) else {
+                return Err(format!("Monitor {} not found", wanted.id));
+            };
+            if monitor.muted {
+                continue;
+            }
+            let groups = (!wanted.groups.is_empty()).then(|| {
+                monitor
+                    .groups
+                    .iter()
+                    .filter(|g| wanted.groups.contains(&g.name))
+                    .map(|g| g.name.as_str())
+                    .collect()
+            });
+            selected.push((monitor, groups));
+        }
+        if selected.is_empty() {
+            return Err("No monitors match the given monitor ids (all are muted)".into());
+        }
+    }
+    if selected.len() > MAX_MATCHING_MONITORS {
+        return Err(format!(
+            "More than {MAX_MATCHING_MONITORS} monitors match the query ({} found); narrow it down",
+            selected.len()
+        ));
+    }
+    Ok(selected)
+}
+
+fn monitor_violation_at(
+    world: &World,
+    rule: &MonitorRule,
+    at_ms: u64,
+    link_base: &str,
+) -> Option<String> {
+    let selected = match select_monitors(world, rule, at_ms) {
+        Ok(selected) => selected,
+        Err(reason) => return Some(reason),
+    };
+    let mut alert = Vec::new();
+    let mut no_data = Vec::new();
+    let mut no_groups = Vec::new();
+    for (monitor, groups) in selected {
+        let link = format!("{link_base}/monitors/{}", monitor.id);
+        let mut judge = |state: MonitorState, what: String| match state {
+            MonitorState::Alert => alert.push(what),
+            MonitorState::NoData if rule.fail_on_no_data => no_data.push(what),
+            _ => {}
+        };
+        match groups {
+            None => judge(monitor.state_at(at_ms), link),
+            Some(names) if names.is_empty() => {
+                if rule.fail_on_no_groups_found {
+                    no_groups.push(link);
+                }
+            }
+            Some(names) => {
+                for group in monitor
+                    .groups
+                    .iter()
+                    .filter(|g| names.contains(&g.name.as_str()))
+                {
+                    judge(
+                        group.state_at(at_ms),
+                        format!("{link} (group {})", group.name),
+                    );
+                }
+            }
+        }
+    }
+    let mut reasons = Vec::new();
+    if !alert.is_empty() {
+        reasons.push(format!(
+            "One or more monitors in ALERT state: {}",
+            alert.join(", ")
+        ));
+    }
+    if !no_data.is_empty() {
+        reasons.push(format!(
+            "One or more monitors in NO_DATA state: {}",
+            no_data.join(", ")
+        ));
+    }
+    if !no_groups.is_empty() {
+        reasons.push(format!(
+            "No matching groups found for monitors: {}",
+            no_groups.join(", ")
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// Traffic of one resource in one scope: requests, errors and error types.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Traffic {
+    requests: u64,
+    errors: u64,
+    /// Error type → world time it was first seen (0 for the baseline).
+    error_types: BTreeMap<String, u64>,
+}
+
+/// Which primary-tag values an FDD rule looks at: one named value, or each value plus the
+/// aggregate (`None`).
+fn fdd_scopes(service: &ApmService, request: &EvaluationRequest) -> Vec<Option<String>> {
+    if let Some(tag) = &request.primary_tag {
+        return vec![Some(tag.clone())];
+    }
+    let tags: BTreeSet<&String> = service
+        .history
+        .iter()
+        .filter_map(|h| h.primary_tag.as_ref())
+        .chain(service.live.iter().filter_map(|l| l.primary_tag.as_ref()))
+        .collect();
+    tags.into_iter()
+        .map(|t| Some(t.clone()))
+        .chain(std::iter::once(None))
+        .collect()
+}
+
+fn in_scope(entry_tag: &Option<String>, scope: &Option<String>) -> bool {
+    scope.is_none() || entry_tag == scope
+}
+
+/// The deployed version's traffic on a resource from the trigger up to `horizon_ms`.
+fn live_traffic(
+    service: &ApmService,
+    version: &str,
+    resource: &str,
+    scope: &Option<String>,
+    horizon_ms: u64,
+) -> Traffic {
+    let (mut requests, mut errors) = (0f64, 0f64);
+    let mut traffic = Traffic::default();
+    for entry in service.live.iter().filter(|l| {
+        l.version == version && l.resource == resource && in_scope(&l.primary_tag, scope)
+    }) {
+        let mut points: Vec<_> = entry.timeline.iter().collect();
+        points.sort_by_key(|p| p.at.0);
+        for (i, point) in points.iter().enumerate() {
+            let from = point.at.0;
+            if from > horizon_ms {
+                break;
+            }
+            let to = points
+                .get(i + 1)
+                .map_or(horizon_ms, |n| n.at.0.min(horizon_ms));
+            let minutes = to.saturating_sub(from) as f64 / 60_000.0;
+            requests += point.requests_per_minute * minutes;
+            errors += point.errors_per_minute * minutes;
+            if point.errors_per_minute > 0.0 {
+                for kind in &point.error_types {
+                    let seen = traffic.error_types.entry(kind.clone()).or_insert(from);
+                    *seen = (*seen).min(from);
+                }
+            }
+        }
+    }
+    traffic.requests = requests.round() as u64;
+    traffic.errors = errors.round() as u64;
+    traffic
+}
+
+/// Previous versions' traffic on a resource.
+fn baseline_traffic(
+    service: &ApmService,
+    version: &str,
+    resource: &str,
+    scope: &Option<String>,
+) -> Traffic {
+    let mut traffic = Traffic::default();
+    for entry in service.history.iter().filter(|h| {
+        h.version != version && h.resource == resource && in_scope(&h.primary_tag, scope)
+    }) {
+        traffic.requests += entry.requests;
+        traffic.errors += entry.errors;
+        for kind in entry.error_types.keys() {
+            traffic.error_types.insert(kind.clone(), 0);
+        }
+    }
+    traffic
+}
+
+fn resource_selected(rule: &FddRule, resource: &str) -> bool {
+    rule.allowed_resources
+        .as_ref()
+        .is_none_or(|allowed| allowed.iter().any(|r| r == resource))
+        && !rule.excluded_resources.iter().any(|r| r == resource)
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.2}%", rate * 100.0)
+}
+
+/// Faulty Deployment Detection: per selected resource and scope, fail on an error type that no
+/// previous version showed (as soon as it appears), or, once `duration` has elapsed, on an error
+/// rate that is significantly (one-sided conditional binomial test) and materially (absolute and
+/// relative minimum effect) higher than the previous versions'. Too little baseline or traffic
+/// is reported in the reason, never guessed.
+pub fn evaluate_fdd_rule(
+    world: &World,
+    rule: &FddRule,
+    request: &EvaluationRequest,
+    elapsed_ms: u64,
+) -> (Status, Option<String>) {
+    let params: &FddParameters = &world.fdd;
+    let end = rule.duration_s * 1000;
+    let finished = elapsed_ms >= end;
+    let Some(version) = request.version.as_deref() else {
+        return (
+            Status::Fail,
+            Some("Faulty Deployment Detection needs the deployed version".into()),
+        );
+    };
+    let Some(service) = world
+        .apm
+        .iter()
+        .find(|s| s.service == request.service && s.env == request.env)
+    else {
+        return if finished {
+            (
+                Status::Pass,
+                Some(format!(
+                    "No APM data for service {} in env {}: nothing to compare",
+                    request.service, request.env
+                )),
+            )
+        } else {
+            (Status::InProgress, None)
+        };
+    };
+    if matches!(service.service_type.as_str(), "database" | "inferred") {
+        return (
+            Status::Fail,
+            Some(format!(
+                "Faulty Deployment Detection is not available for {} services ({})",
+                service.service_type, service.service
+            )),
+        );
+    }
+    let horizon = elapsed_ms.min(end);
+    let resources: BTreeSet<&str> = service
+        .live
+        .iter()
+        .filter(|l| l.version == version && resource_selected(rule, &l.resource))
+        .map(|l| l.resource.as_str())
+        .collect();
+    let mut findings: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut reported_types: BTreeSet<(String, String)> = BTreeSet::new();
+    for scope in fdd_scopes(service, request) {
+        for &resource in &resources {
+            let label = match &scope {
+                Some(tag) => format!("{resource} ({tag})"),
+                None => resource.to_string(),
+            };
+            let new = live_traffic(service, version, resource, &scope, horizon);
+            let base = baseline_traffic(service, version, resource, &scope);
+            if scope.is_some() && new.requests == 0 && base.requests == 0 {
+                continue;
+            }
+            if base.requests < params.min_baseline_requests {
+                if finished {
+                    notes.push(format!(
+                        "{label}: baseline too small ({} requests on previous versions, {} needed)",
+                        base.requests, params.min_baseline_requests
+                    ));
+                }
+                continue;
+            }
+            for kind in new.error_types.keys() {
+                if !base.error_types.contains_key(kind)
+                    && reported_types.insert((resource.to_string(), kind.clone()))
+                {
+                    findings.push(format!("new error type {kind} on {label}"));
+                }
+            }
+            if !finished {
+                continue;
+            }
+            if new.requests < params.min_requests {
+                notes.push(format!(
+                    "{label}: too little traffic on {version} ({} requests, {} needed)",
+                    new.requests, params.min_requests
+                ));
+                continue;
+            }
+            let c =
+                stats::compare_error_rates(base.requests, base.errors, new.requests, new.errors);
+            let material = c.new_rate - c.baseline_rate >= params.min_absolute_increase
+                && (c.baseline_rate == 0.0
+                    || c.new_rate >= c.baseline_rate * params.min_relative_increase);
+            if material && c.p_value < params.significance {
+                findings.push(format!(
+                    "error rate {} on {label} vs {} on previous versions (p = {:.1e})",
+                    percent(c.new_rate),
+                    percent(c.baseline_rate),
+                    c.p_value
+                ));
+            }
+        }
+    }
+    if !findings.is_empty() {
+        return (
+            Status::Fail,
+            Some(format!(
+                "Faulty deployment detected for version {version}: {}",
+                findings.join("; ")
+            )),
+        );
+    }
+    if !finished {
+        return (Status::InProgress, None);
+    }
+    if resources.is_empty() {
+        return (
+            Status::Pass,
+            Some(format!(
+                "No APM traffic for version {version} of {} in {}: nothing to compare",
+                request.service, request.env
+            )),
+        );
+    }
+    if notes.is_empty() {
+        (Status::Pass, None)
+    } else {
+        (
+            Status::Pass,
+            Some(format!("Not enough data to judge: {}", notes.join("; "))),
+        )
+    }
+}
