@@ -45,7 +45,9 @@
 //! assert_eq!(lines, [
 //!     "rules[0].dryrun (line 1, column 45): unknown key \"dryrun\" at rules[0]; did you mean \"dryRun\"?",
 //!     "rules[0].options.duration (line 2, column 58): 9000 is above the maximum 7200; durations are in seconds; 7200 is 2 hours",
-//!     "rules[0].options.query (line 2, column 33): column 9: unclosed quote; see the monitor search syntax in the README",
+//!     "rules[0].options.query (line 2, column 33): column 9: unclosed quote; monitor search syntax: \
+//!      field:value terms (service:web env:prod), AND / OR / NOT in upper case, parentheses, \
+//!      \"quoted values\" for spaces and colons",
 //! ]);
 //! ```
 
@@ -96,6 +98,10 @@ pub const MAX_DURATION_S: u64 = 7200;
 
 /// Faulty deployment detection needs enough traffic to compare; the docs recommend at least this.
 pub const RECOMMENDED_FDD_DURATION_S: u64 = 900;
+
+/// What a user who wrote an unreadable monitor query most likely needs to be reminded of.
+const QUERY_SYNTAX_HINT: &str = "monitor search syntax: field:value terms (service:web env:prod), \
+     AND / OR / NOT in upper case, parentheses, \"quoted values\" for spaces and colons";
 
 /// The rule types the API knows.
 pub const RULE_TYPES: [&str; 2] = ["monitor", "faulty_deployment_detection"];
@@ -393,9 +399,7 @@ impl Checker<'_, '_> {
             };
             let message = format!("unknown key \"{}\" at {where_}", member.key);
             let key_path = child_path(path, &member.key);
-            let hint = if let Some(s) = did_you_mean(&member.key, &spellings) {
-                format!("did you mean \"{s}\"?")
-            } else if let Some((_, flag)) = COMMAND_OPTIONS
+            let hint = if let Some((_, flag)) = COMMAND_OPTIONS
                 .iter()
                 .find(|(k, _)| *k == member.key && path.is_empty())
             {
@@ -405,6 +409,8 @@ impl Checker<'_, '_> {
                 )
             } else if also.contains(&member.key.as_str()) {
                 format!("\"{}\" belongs inside \"options\"", member.key)
+            } else if let Some(s) = did_you_mean(&member.key, &spellings) {
+                format!("did you mean \"{s}\"?")
             } else {
                 let known = spellings
                     .iter()
@@ -481,7 +487,13 @@ impl Checker<'_, '_> {
                 return None;
             }
         };
-        if let Some(v) = n.as_u64() {
+        // `300.0` (some YAML-to-JSON tools write whole numbers that way) means 300.
+        let whole = n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f <= u64::MAX as f64)
+                .map(|f| f as u64)
+        });
+        if let Some(v) = whole {
             if let Some(max) = max.filter(|m| v > *m) {
                 self.problem_hint(
                     path,
@@ -802,7 +814,7 @@ impl Checker<'_, '_> {
     ) -> Option<u64> {
         let node = level.get("duration")?;
         let v = self.seconds(node, &child_path(path, "duration"), Some(MAX_DURATION_S))?;
-        out.insert("duration".into(), node.to_value());
+        out.insert("duration".into(), Value::from(v));
         Some(v)
     }
 
@@ -821,7 +833,7 @@ impl Checker<'_, '_> {
             && let Some(v) = self.seconds(node, &child_path(path, "warmup"), None)
         {
             warmup_s = v;
-            out.insert("warmup".into(), node.to_value());
+            out.insert("warmup".into(), Value::from(v));
         }
         for flag in ["fail_on_no_data", "fail_on_no_groups_found"] {
             if let Some(node) = level.get(flag) {
@@ -896,10 +908,8 @@ impl Checker<'_, '_> {
             .or(node.pos);
         let problem = Problem::new(path, e.to_string());
         if self.ctx.strict_queries {
-            self.problems.push(at(
-                problem.with_hint("see the monitor search syntax in the README"),
-                pos,
-            ));
+            self.problems
+                .push(at(problem.with_hint(QUERY_SYNTAX_HINT), pos));
         } else {
             self.warn(
                 problem.with_hint("sent anyway: the server has the last word on queries"),

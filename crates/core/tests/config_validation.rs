@@ -373,6 +373,18 @@ fn duration_bounds_and_types() {
 }
 
 #[test]
+fn whole_float_durations_are_sent_as_integers() {
+    let parsed = ok_value(monitor(
+        json!({"query": "a", "duration": 300.0, "warmup": 1e2}),
+    ));
+    assert_eq!(
+        parsed.configuration["rules"][0]["options"],
+        json!({"query": "a", "duration": 300, "warmup": 100})
+    );
+    assert_eq!(parsed.rules[0].duration_s, 300);
+}
+
+#[test]
 fn warmup_is_a_non_negative_number() {
     assert_eq!(
         one_problem(monitor(json!({"query": "a", "warmup": -5}))).message,
