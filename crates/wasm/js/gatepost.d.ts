@@ -110,7 +110,7 @@ export interface RenderTextOptions {
 
 /** Every error gatepost throws; outcomes are never errors. */
 export declare class GatepostError extends Error {
-  constructor(message: string, code: string, problems?: Problem[]);
+  constructor(code: string, message: string, problems?: Problem[]);
   /** Stable: `invalid_config`, `invalid_options`, `invalid_input`, `unknown_request`,
    * `invalid_snapshot`. */
   readonly code: string;

@@ -27,11 +27,11 @@ export const Engine = wasm.Engine;
  * `GatepostError`); `instanceof GatepostError` recognises them as well as instances of this class.
  */
 export class GatepostError extends Error {
-  constructor(message, code, problems) {
+  constructor(code, message, problems) {
     super(message);
     this.name = "GatepostError";
     this.code = code;
-    if (problems !== undefined) this.problems = problems;
+    if (problems !== undefined && problems.length > 0) this.problems = problems;
   }
 
   static [Symbol.hasInstance](value) {
@@ -112,23 +112,29 @@ function randomSeed() {
   return (words[0] & 0x1fffff) * 0x100000000 + words[1];
 }
 
-/** `process.env` where the runtime has one (Node, Deno's Node mode, some edge runtimes). */
-function environment() {
+/** A variable of `process.env`, where the runtime has one (Node, Deno's Node mode, some edge
+ * runtimes); an empty value counts as unset, as on the CLI. */
+function fromEnv(...names) {
   const env = globalThis.process?.env;
-  return env && typeof env === "object" ? env : {};
+  if (!env || typeof env !== "object") return undefined;
+  for (const name of names) {
+    const value = env[name];
+    if (typeof value === "string" && value !== "") return value;
+  }
+  return undefined;
 }
 
 const HOST_ONLY = new Set(["signal", "fetch", "onEvent"]);
 
 function hostParts(options) {
   if (options === null || typeof options !== "object") {
-    throw new GatepostError("invalid options: expected an object", "invalid_options", [
+    throw new GatepostError("invalid_options", "invalid options: expected an object", [
       { path: "", message: "expected an object of options" },
     ]);
   }
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== "function") {
-    throw new GatepostError("no fetch: pass options.fetch (this runtime has no global fetch)", "invalid_options", [
+    throw new GatepostError("invalid_options", "invalid options: no fetch (this runtime has none): pass options.fetch", [
       { path: "fetch", message: "expected a fetch function" },
     ]);
   }
@@ -136,14 +142,14 @@ function hostParts(options) {
 }
 
 function hostKeys(options) {
-  const env = environment();
   return {
-    apiKey: options.apiKey ?? env.DATADOG_API_KEY ?? env.DD_API_KEY ?? undefined,
-    appKey: options.appKey ?? env.DATADOG_APP_KEY ?? env.DD_APP_KEY ?? undefined,
+    apiKey: options.apiKey ?? fromEnv("DATADOG_API_KEY", "DD_API_KEY"),
+    appKey: options.appKey ?? fromEnv("DATADOG_APP_KEY", "DD_APP_KEY"),
   };
 }
 
-/** The options the engine reads: the user's, minus the host-only parts, plus defaults. */
+/** The options the engine reads: the user's, minus the host-only parts, with keys and site from
+ * the environment as the CLI reads them, and a random seed. */
 function engineOptions(options) {
   const out = {};
   for (const [key, value] of Object.entries(options)) {
@@ -152,6 +158,10 @@ function engineOptions(options) {
   const keys = hostKeys(options);
   if (keys.apiKey !== undefined && out.apiKey === undefined && out.api_key === undefined) out.apiKey = keys.apiKey;
   if (keys.appKey !== undefined && out.appKey === undefined && out.app_key === undefined) out.appKey = keys.appKey;
+  if (out.site === undefined && out.apiUrl === undefined && out.api_url === undefined) {
+    const site = fromEnv("DATADOG_SITE", "DD_SITE");
+    if (site !== undefined) out.site = site;
+  }
   if (out.seed === undefined) out.seed = randomSeed();
   return out;
 }

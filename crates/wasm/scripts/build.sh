@@ -17,6 +17,7 @@
 #
 #   crates/wasm/scripts/build.sh            release build (wasm-release profile + wasm-opt)
 #   GATEPOST_WASM_DEV=1 crates/wasm/scripts/build.sh   fast unoptimised build for local iteration
+#   crates/wasm/scripts/build.sh --js       only re-assemble the JS/types around the existing .wasm
 set -euo pipefail
 crate="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$crate/../.." && pwd)"
@@ -37,30 +38,39 @@ else
   optimise=1
 fi
 
-rm -rf "$out"
-mkdir -p "$out"
-for target in web bundler nodejs; do
-  dir=$target
-  [ "$target" = nodejs ] && dir=node
-  # --no-pack: the package.json is ours (js/package.template.json), one for all three targets.
-  # --mode no-install: never download anything (wasm-bindgen-cli is installed by the suite).
-  # --no-opt: wasm-opt runs below, from npm's binaryen, never one wasm-pack would download.
-  wasm-pack --quiet build "$crate" --target "$target" --out-dir "$out/$dir" --out-name gatepost_wasm \
-    --no-pack --no-opt --mode no-install "${profile_args[@]}"
-  rm -f "$out/$dir/.gitignore" "$out/$dir/package.json" "$out/$dir/README.md"
-done
+js_only=0
+[ "${1:-}" = --js ] && js_only=1
 
-wasm="$out/web/gatepost_wasm_bg.wasm"
-raw_before=$(stat -c %s "$wasm")
-if [ "$optimise" = 1 ]; then
-  for dir in web bundler node; do
-    # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must know them.
-    "$bin/wasm-opt" -Oz --strip-debug --strip-producers \
-      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-      --enable-mutable-globals --enable-reference-types --enable-multivalue \
-      "$out/$dir/gatepost_wasm_bg.wasm" -o "$out/$dir/gatepost_wasm_bg.wasm"
+# The .wasm and wasm-bindgen's glue for each target, optimised.
+build_wasm() {
+  rm -rf "$out"
+  mkdir -p "$out"
+  for target in web bundler nodejs; do
+    dir=$target
+    [ "$target" = nodejs ] && dir=node
+    # --no-pack: the package.json is ours (js/package.template.json), one for all three targets.
+    # --mode no-install: never download anything (wasm-bindgen-cli is installed by the suite).
+    # --no-opt: wasm-opt runs below, from npm's binaryen, never one wasm-pack would download.
+    wasm-pack --quiet build "$crate" --target "$target" --out-dir "$out/$dir" --out-name gatepost_wasm \
+      --no-pack --no-opt --mode no-install "${profile_args[@]}"
+    rm -f "$out/$dir/.gitignore" "$out/$dir/package.json" "$out/$dir/README.md"
   done
-fi
+
+  wasm="$out/web/gatepost_wasm_bg.wasm"
+  raw_before=$(stat -c %s "$wasm")
+  if [ "$optimise" = 1 ]; then
+    for dir in web bundler node; do
+      # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must know them.
+      "$bin/wasm-opt" -Oz --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$out/$dir/gatepost_wasm_bg.wasm" -o "$out/$dir/gatepost_wasm_bg.wasm"
+    done
+  fi
+}
+
+[ "$js_only" = 1 ] || build_wasm
+wasm="$out/web/gatepost_wasm_bg.wasm"
 
 node "$crate/scripts/gen-types.mjs" "$out/web/types.d.ts"
 for dir in web bundler node; do
@@ -85,6 +95,7 @@ printf '{ "type": "commonjs" }\n' >"$out/node/package.json"
 sed "s/\"VERSION\"/\"$version\"/" "$crate/js/package.template.json" >"$out/package.json"
 cp "$crate/README.md" "$out/README.md"
 
+[ "$js_only" = 1 ] && exit 0
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 summary="gatepost_wasm_bg.wasm: $raw bytes raw ($((raw / 1024)) KiB), $gz bytes gzipped ($((gz / 1024)) KiB); before wasm-opt: $raw_before bytes"

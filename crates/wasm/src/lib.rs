@@ -133,12 +133,14 @@ impl WasmEngine {
 /// problem). Returns `{ valid, problems, warnings, configuration }`; never throws for a bad config.
 #[wasm_bindgen(js_name = validateConfig)]
 pub fn validate_config(config: JsConfig, version: Option<String>) -> Result<JsValidation, JsValue> {
-    let config: ConfigInput = serde_wasm_bindgen::from_value(config.into()).map_err(|e| {
-        to_js_error(CoreError::new(
-            ErrorCode::InvalidConfig,
-            format!("invalid config: expected a JSON text or an object ({e})"),
-        ))
-    })?;
+    let config: ConfigInput = json_from_js(config.into())
+        .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            to_js_error(CoreError::new(
+                ErrorCode::InvalidConfig,
+                format!("invalid config: expected a JSON text or an object ({e})"),
+            ))
+        })?;
     let validation = gatepost_core::validate(&config, version.as_deref());
     Ok(to_js(&validation)?.unchecked_into())
 }
@@ -171,13 +173,42 @@ fn outcome_from_js(outcome: JsOutcome) -> Result<gatepost_core::Outcome, JsValue
 
 /// Options as the host wrote them → engine options, through the one mapping every binding uses.
 fn host_options(value: JsValue) -> Result<Options, JsValue> {
-    let value: serde_json::Value = serde_wasm_bindgen::from_value(value).map_err(|e| {
+    let value = json_from_js(value).map_err(|e| {
         to_js_error(CoreError::new(
             ErrorCode::InvalidOptions,
             format!("invalid options: {e}"),
         ))
     })?;
     Options::from_host_value(value).map_err(to_js_error)
+}
+
+/// A JS value → JSON. JS has one number type: serde-wasm-bindgen turns safe integers into JSON
+/// integers and everything else into floats, so an integral number beyond 2^53 (a seed that is too
+/// large, say) would reach the engine as a float and be refused for its type rather than for its
+/// value. Integral floats are therefore handed over as the integers they are, and the engine's own
+/// range checks name the field.
+fn json_from_js(value: JsValue) -> Result<serde_json::Value, String> {
+    let mut json: serde_json::Value =
+        serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())?;
+    integral_floats_to_integers(&mut json);
+    Ok(json)
+}
+
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^64 and -2^63 are exactly representable; the casts below are exact inside them.
+            if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = serde_json::Value::from(f as u64);
+            } else if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// A JS time (a double) → the engine's integer milliseconds. NaN, negative or unsafe values are a

@@ -1,0 +1,250 @@
+// The JS driver around the WebAssembly engine, in Node, against a fake API on loopback: outcomes,
+// events, cancellation and resume, start/check, the HTTP mapping (redirects, body cap, timeouts,
+// transport errors), option handling, errors, and keys never leaking.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import * as gatepost from "../pkg/node/gatepost.mjs";
+import { API_KEY, APP_KEY, startFakeApi } from "./helpers/fake-api.mjs";
+
+const { evaluate, resume, start, check, Engine, GatepostError, validate, renderText, renderMarkdown } = gatepost;
+
+let api;
+before(async () => (api = await startFakeApi()));
+after(() => api.close());
+
+const base = () => ({ env: "prod", apiUrl: api.url, apiKey: API_KEY, appKey: APP_KEY, pollInterval: 1, seed: 1 });
+const noKeys = (what, value) => {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  assert.ok(!text.includes(API_KEY) && !text.includes(APP_KEY), `a key leaked into ${what}`);
+};
+
+/** Abort once the first `retrying` event arrives: proves what the driver fed, without waiting. */
+function abortOnRetry(events) {
+  const controller = new AbortController();
+  return {
+    signal: controller.signal,
+    onEvent(event) {
+      events.push(event);
+      if (event.type === "retrying") controller.abort();
+    },
+  };
+}
+
+test("a passing gate resolves with a pass outcome and reports events", async () => {
+  const events = [];
+  const outcome = await evaluate({ ...base(), service: "pass", onEvent: (e) => events.push(e) });
+  assert.equal(outcome.verdict, "pass");
+  assert.equal(outcome.cause, "gate_passed");
+  assert.equal(outcome.exit_code, 0);
+  assert.match(outcome.evaluation_id, /^[0-9a-f-]{36}$/);
+  const started = events.find((e) => e.type === "started");
+  assert.equal(started?.evaluation_id, outcome.evaluation_id);
+  assert.ok(events.every((e) => typeof e.message === "string"));
+  noKeys("the outcome", outcome);
+  noKeys("the events", events);
+});
+
+test("a failing gate resolves (never rejects) with a fail outcome", async () => {
+  const outcome = await evaluate({ ...base(), service: "fail" });
+  assert.equal(outcome.verdict, "fail");
+  assert.equal(outcome.cause, "gate_failed");
+  assert.equal(outcome.rules[0].reason, "One monitor in ALERT state");
+});
+
+test("in_progress keeps polling until the result", async () => {
+  const outcome = await evaluate({ ...base(), service: "slow" });
+  assert.equal(outcome.cause, "gate_passed");
+  assert.ok(outcome.requests >= 4, `requests: ${outcome.requests}`);
+});
+
+test("a 503 with Retry-After is retried", async () => {
+  const outcome = await evaluate({ ...base(), service: "flaky" });
+  assert.equal(outcome.cause, "gate_passed");
+});
+
+test("a redirect is a client error and is not followed", async () => {
+  const outcome = await evaluate({ ...base(), service: "redirect" });
+  assert.equal(outcome.cause, "client_error");
+  assert.equal(outcome.verdict, "fail");
+  assert.equal(outcome.error?.status, 307);
+});
+
+test("a browser's opaque redirect (status 0) reaches the engine as a 3xx client error", async () => {
+  const opaque = async () => ({ type: "opaqueredirect", status: 0, ok: false, headers: new Headers(), body: null, arrayBuffer: async () => new ArrayBuffer(0) });
+  const outcome = await evaluate({ ...base(), service: "pass", fetch: opaque });
+  assert.equal(outcome.cause, "client_error");
+  assert.equal(outcome.error?.status, 302);
+});
+
+test("a response body above max_body_bytes is a body_too_large transport error", async () => {
+  const events = [];
+  const outcome = await evaluate({ ...base(), service: "huge", ...abortOnRetry(events) });
+  assert.equal(outcome.cause, "cancelled");
+  const retry = events.find((e) => e.type === "retrying");
+  assert.match(JSON.stringify(retry), /body_too_large|larger than/);
+});
+
+test("a hung request is abandoned after the request timeout", async () => {
+  const events = [];
+  const t0 = Date.now();
+  const outcome = await evaluate({ ...base(), service: "hang", requestTimeout: 1, ...abortOnRetry(events) });
+  assert.equal(outcome.cause, "cancelled");
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.match(JSON.stringify(events.find((e) => e.type === "retrying")), /timeout|timed out/);
+});
+
+test("a refused connection is a connect error, retried", async () => {
+  const events = [];
+  const outcome = await evaluate({ ...base(), apiUrl: "http://127.0.0.1:9", service: "pass", ...abortOnRetry(events) });
+  assert.equal(outcome.cause, "cancelled");
+  assert.match(JSON.stringify(events.find((e) => e.type === "retrying")), /connect|ECONNREFUSED/);
+});
+
+test("a runtime error message that quotes a header value never carries a key", async () => {
+  const events = [];
+  const quoting = async (_url, init) => {
+    throw new TypeError(`invalid header value ${init.headers.get("dd-api-key")}`);
+  };
+  const outcome = await evaluate({ ...base(), service: "pass", fetch: quoting, ...abortOnRetry(events) });
+  noKeys("the events", events);
+  noKeys("the outcome", outcome);
+});
+
+test("abort resolves with a cancelled outcome and a snapshot that resumes to the result", async () => {
+  const controller = new AbortController();
+  const cancelled = await evaluate({
+    ...base(),
+    service: "slow",
+    signal: controller.signal,
+    onEvent: (e) => e.type === "started" && setTimeout(() => controller.abort(), 20),
+  });
+  assert.equal(cancelled.cause, "cancelled");
+  assert.equal(cancelled.exit_code, 130);
+  assert.equal(typeof cancelled.snapshot, "string");
+  noKeys("the snapshot", cancelled.snapshot);
+  const outcome = await resume(cancelled.snapshot, { apiKey: API_KEY, appKey: APP_KEY });
+  assert.equal(outcome.cause, "gate_passed");
+  assert.equal(outcome.evaluation_id, cancelled.evaluation_id);
+});
+
+test("an already aborted signal cancels before any request", async () => {
+  const triggers = api.stats.triggers;
+  const outcome = await evaluate({ ...base(), service: "pass", signal: AbortSignal.abort() });
+  assert.equal(outcome.cause, "cancelled");
+  assert.equal(api.stats.triggers, triggers);
+});
+
+test("start returns after the trigger; check finishes without sleeping", async () => {
+  const started = await start({ ...base(), service: "slow" });
+  assert.equal(started.done, false);
+  assert.match(started.evaluationId, /^[0-9a-f-]{36}$/);
+  assert.equal(typeof started.nextCheckAt, "number");
+  noKeys("the start snapshot", started.snapshot);
+  let state = started;
+  for (let i = 0; i < 20 && !state.done; i++) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, state.nextCheckAt - Date.now())));
+    const t0 = Date.now();
+    state = await check(state.snapshot, { apiKey: API_KEY, appKey: APP_KEY });
+    assert.ok(Date.now() - t0 < 1000, "check never sleeps");
+  }
+  assert.equal(state.done, true);
+  assert.equal(state.outcome.cause, "gate_passed");
+});
+
+test("keys and site default from the environment as on the CLI", async () => {
+  const saved = { ...process.env };
+  try {
+    process.env.DD_API_KEY = API_KEY;
+    process.env.DATADOG_APP_KEY = APP_KEY;
+    const { apiKey: _a, appKey: _b, ...rest } = base();
+    const outcome = await evaluate({ ...rest, service: "pass" });
+    assert.equal(outcome.cause, "gate_passed");
+  } finally {
+    for (const k of ["DD_API_KEY", "DATADOG_APP_KEY"]) if (saved[k] === undefined) delete process.env[k];
+  }
+});
+
+test("a custom fetch is used for every request", async () => {
+  const urls = [];
+  const counting = (url, init) => {
+    urls.push(url);
+    return fetch(url, init);
+  };
+  const outcome = await evaluate({ ...base(), service: "pass", fetch: counting });
+  assert.equal(outcome.cause, "gate_passed");
+  assert.equal(urls.length, outcome.requests);
+});
+
+test("concurrent evaluations in one module", async () => {
+  const services = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? "pass" : "fail"));
+  const outcomes = await Promise.all(services.map((service, i) => evaluate({ ...base(), service, seed: i })));
+  outcomes.forEach((o, i) => assert.equal(o.verdict, services[i]));
+  assert.equal(new Set(outcomes.map((o) => o.evaluation_id)).size, services.length);
+});
+
+test("invalid options and config reject with GatepostError carrying every problem", async () => {
+  await assert.rejects(evaluate({ ...base(), service: "pass", pollIntervall: 3, timeout: -1 }), (error) => {
+    assert.ok(error instanceof GatepostError);
+    assert.ok(error instanceof Error);
+    assert.equal(error.code, "invalid_options");
+    assert.deepEqual(error.problems.map((p) => p.path).sort(), ["pollIntervall", "timeout"]);
+    noKeys("the error", error.message + JSON.stringify(error.problems));
+    return true;
+  });
+  await assert.rejects(evaluate({ ...base(), service: "pass", config: { rules: [] } }), (error) => {
+    assert.equal(error.code, "invalid_config");
+    assert.equal(error.problems[0].path, "rules");
+    return true;
+  });
+  await assert.rejects(evaluate(null), (error) => error instanceof GatepostError && error.code === "invalid_options");
+});
+
+test("the Engine class: misuse throws GatepostError and leaves the state untouched", () => {
+  const engine = new Engine({ service: "checkout", env: "prod", apiKey: API_KEY, appKey: APP_KEY, seed: 3 }, 1_000);
+  const first = engine.poll(1_000);
+  assert.equal(first.type, "send_request");
+  assert.equal(typeof first.request_id, "number");
+  assert.equal(engine.poll(1_000).type, "wait");
+  const before = engine.snapshot();
+  assert.throws(
+    () => engine.handle({ type: "response", request_id: 99, status: 200, headers: [], body: "" }, 1_001),
+    (error) => error instanceof GatepostError && error.code === "unknown_request",
+  );
+  assert.throws(() => engine.handle({ type: "nonsense" }, 1_001), (error) => error.code === "invalid_input");
+  assert.throws(() => engine.poll(Number.NaN), (error) => error.code === "invalid_input");
+  assert.equal(engine.snapshot(), before);
+  noKeys("the snapshot", before);
+  assert.equal(engine.evaluationId, undefined);
+  assert.throws(() => Engine.resume("{not json", API_KEY, APP_KEY, 1_002), (error) => error.code === "invalid_snapshot");
+  const resumed = Engine.resume(before, API_KEY, APP_KEY, 1_002);
+  assert.equal(resumed.poll(1_002).type, "wait", "the resumed engine still awaits its request");
+});
+
+test("Engine.attach polls an existing evaluation without a trigger", () => {
+  const id = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9";
+  const engine = Engine.attach(id, { service: "checkout", env: "prod", apiKey: API_KEY, appKey: APP_KEY, seed: 1 }, 0);
+  const action = engine.poll(0);
+  assert.equal(action.type, "send_request");
+  assert.equal(action.method, "GET");
+  assert.ok(action.url.endsWith(`/evaluation/${id}`));
+  assert.equal(engine.evaluationId, id);
+});
+
+test("validate lists every problem with its path; valid configs give the configuration", () => {
+  const bad = validate({ rules: [] });
+  assert.equal(bad.valid, false);
+  assert.equal(bad.problems[0].path, "rules");
+  const good = validate('{"rules":[{"type":"monitor","name":"m","options":{"query":"env:prod"}}]}');
+  assert.equal(good.valid, true);
+  assert.equal(good.configuration.rules[0].type, "monitor");
+});
+
+test("renderText and renderMarkdown render an outcome as the CLI does", async () => {
+  const outcome = await evaluate({ ...base(), service: "fail" });
+  const text = renderText(outcome);
+  assert.ok(text.length > 0);
+  assert.ok(!text.includes("\u001b["), "no colour unless asked");
+  assert.ok(renderText(outcome, { color: true }).length >= text.length);
+  assert.ok(renderMarkdown(outcome).includes("Service monitors"));
+  assert.throws(() => renderText({ nope: 1 }), (error) => error instanceof GatepostError);
+});
