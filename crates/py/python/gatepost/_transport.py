@@ -11,6 +11,7 @@ business, never this module's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import queue
 import socket
@@ -44,9 +45,14 @@ class _PassEveryResponse(urllib.request.HTTPErrorProcessor):
     https_response = http_response
 
 
-# build_opener drops a default handler when a subclass of it is given, so this opener has no
-# redirect-following error processor; ProxyHandler (the proxy environment variables) stays.
-_OPENER = urllib.request.build_opener(_PassEveryResponse())
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener that never follows redirects and honours the proxy environment variables.
+
+    ``build_opener`` drops a default handler when a subclass of it is given, so this opener has
+    no redirect-following error processor; its ``ProxyHandler`` reads ``HTTPS_PROXY`` /
+    ``NO_PROXY``... when built, so one is built per request to see the current environment.
+    """
+    return urllib.request.build_opener(_PassEveryResponse())
 
 
 def _transport_error(action: SendRequest, kind: TransportErrorKind, message: str) -> TransportError:
@@ -102,7 +108,7 @@ def perform(action: SendRequest) -> Input:
     for name, value in action["headers"]:
         request.add_header(name, value)
     try:
-        response = _OPENER.open(request, timeout=timeout_s)
+        response = _opener().open(request, timeout=timeout_s)
     except Exception as exc:
         return _transport_error(action, _classify(exc, connecting=True), _describe(exc))
     with response:
@@ -156,6 +162,30 @@ def perform_with_deadline(action: SendRequest, timeout_s: float) -> Input:
         )
 
 
+async def _in_daemon_thread(action: SendRequest) -> Input:
+    """Run the blocking urllib request in a daemon thread and await its result.
+
+    Not ``asyncio.to_thread``: the default executor's threads are joined when the event loop
+    closes, so an abandoned request to a hung server would hold ``asyncio.run`` open past the
+    deadline. A daemon thread is simply left to its own socket timeout.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Input] = loop.create_future()
+
+    def deliver(result: Input) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    def work() -> None:
+        result = perform(action)
+        # A closed loop raises RuntimeError: nobody is waiting for this result any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, result)
+
+    threading.Thread(target=work, name="gatepost-request", daemon=True).start()
+    return await future
+
+
 def _httpx_module() -> Any | None:
     try:
         import httpx
@@ -185,7 +215,7 @@ class AsyncTransport:
         timeout_s = max(action["timeout_ms"], 1) / 1000
         if self._httpx is None:
             try:
-                return await asyncio.wait_for(asyncio.to_thread(perform, action), timeout_s)
+                return await asyncio.wait_for(_in_daemon_thread(action), timeout_s)
             except asyncio.TimeoutError:
                 return _transport_error(
                     action, "timeout", f"no complete response within {action['timeout_ms']} ms"

@@ -1,0 +1,245 @@
+"""The Python surface without a server: validation, exceptions, outcomes, the low-level engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import gatepost
+import pytest
+from conftest import API_KEY, APP_KEY, EVALUATION_ID, trigger_body
+from gatepost import _core
+
+OPTIONS: dict[str, Any] = {
+    "service": "checkout",
+    "env": "prod",
+    "api_key": API_KEY,
+    "app_key": APP_KEY,
+    "seed": 7,
+}
+
+
+def test_version_is_the_engine_version() -> None:
+    assert gatepost.__version__ == _core.__version__
+    assert gatepost.__version__.count(".") == 2
+
+
+def test_validate_reports_every_problem_with_its_path() -> None:
+    config = {
+        "rules": [
+            {"type": "moniyor", "name": "a", "options": {"query": "env:prod"}},
+            {"type": "monitor", "name": "b", "options": {"query": "env:prod", "duration": 9000}},
+        ]
+    }
+    result = gatepost.validate(config)
+    assert not result.valid
+    paths = [p.path for p in result.problems]
+    assert "rules[0].type" in paths
+    assert "rules[1].options.duration" in paths
+    assert result.configuration is None
+
+
+def test_validate_text_gives_line_and_column_and_hints(tmp_path: Path) -> None:
+    text = '{\n  "dryrun": true,\n  "rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod"}}]\n}'
+    result = gatepost.validate(text)
+    assert not result.valid
+    problem = result.problems[0]
+    assert problem.line == 2
+    assert problem.hint is not None and "dryRun" in problem.hint
+    assert "line 2" in str(problem)
+    path = tmp_path / "gate-config.json"
+    path.write_text(text)
+    assert gatepost.validate(config_path=path).problems == result.problems
+
+
+def test_validate_valid_config_returns_what_would_be_sent() -> None:
+    config = {
+        "dryRun": True,
+        "rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod"}}],
+    }
+    result = gatepost.validate(config)
+    assert result.valid, result.problems
+    assert result.configuration is not None
+    assert result.configuration["dry_run"] is True
+
+
+def test_validate_needs_exactly_one_source() -> None:
+    with pytest.raises(gatepost.OptionsError):
+        gatepost.validate()
+
+
+def test_exception_hierarchy_and_codes() -> None:
+    assert issubclass(gatepost.ConfigError, gatepost.GatepostError)
+    assert issubclass(gatepost.ConfigError, ValueError)
+    assert issubclass(gatepost.OptionsError, gatepost.GatepostError)
+    assert issubclass(gatepost.UnknownRequestError, gatepost.UsageError)
+    assert issubclass(gatepost.SnapshotError, gatepost.GatepostError)
+    assert issubclass(gatepost.Cancelled, asyncio.CancelledError)
+    codes = {
+        gatepost.ConfigError.code,
+        gatepost.OptionsError.code,
+        gatepost.UsageError.code,
+        gatepost.UnknownRequestError.code,
+        gatepost.SnapshotError.code,
+    }
+    assert codes == {
+        "invalid_config",
+        "invalid_options",
+        "invalid_input",
+        "unknown_request",
+        "invalid_snapshot",
+    }
+
+
+def test_options_errors_name_each_option() -> None:
+    with pytest.raises(gatepost.OptionsError) as caught:
+        gatepost.Engine({**OPTIONS, "timeout": -1, "pollIntervall": 5})
+    paths = {p.path for p in caught.value.problems}
+    assert {"timeout", "pollIntervall"} <= paths
+    assert caught.value.code == "invalid_options"
+    text = f"{caught.value!s} {caught.value!r}"
+    assert API_KEY not in text and APP_KEY not in text
+
+
+def test_missing_keys_are_an_options_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "DD_API_KEY",
+        "DATADOG_API_KEY",
+        "DD_APP_KEY",
+        "DATADOG_APP_KEY",
+        "DD_SITE",
+        "DATADOG_SITE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(gatepost.OptionsError):
+        gatepost.evaluate(service="checkout", env="prod")
+
+
+def test_config_and_config_path_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(gatepost.OptionsError):
+        gatepost.options(service="s", env="e", config="{}", config_path=tmp_path / "x.json")
+
+
+def test_default_seed_is_random_and_below_2_53() -> None:
+    seeds = {gatepost.options(service="s", env="e")["seed"] for _ in range(5)}
+    assert len(seeds) > 1
+    assert all(0 <= s < 2**53 for s in seeds)
+
+
+def test_durations_are_seconds() -> None:
+    engine = gatepost.Engine({**OPTIONS, "timeout": 60, "request_timeout": 5}, 0)
+    first = engine.poll(0)
+    assert first["type"] == "send_request"
+    assert first["timeout_ms"] == 5000
+    assert engine.snapshot()["timeout_ms"] == 60000
+
+
+def test_low_level_engine_round_trip() -> None:
+    engine = gatepost.Engine(OPTIONS, 0)
+    first = engine.poll(0)
+    assert first["type"] == "send_request"
+    assert first["method"] == "POST"
+    assert engine.poll(0)["type"] == "wait"
+    engine.handle(
+        {
+            "type": "response",
+            "request_id": first["request_id"],
+            "status": 202,
+            "headers": [],
+            "body": trigger_body(),
+        },
+        40,
+    )
+    assert engine.evaluation_id == EVALUATION_ID
+    events = engine.drain_events()
+    assert events[0]["type"] == "started"
+    snapshot = engine.snapshot()
+    text = json.dumps(snapshot) + repr(engine)
+    assert API_KEY not in text and APP_KEY not in text
+    resumed = gatepost.Engine.resume(json.dumps(snapshot), API_KEY, APP_KEY, 50)
+    assert resumed.evaluation_id == EVALUATION_ID
+    assert EVALUATION_ID in repr(resumed)
+
+
+def test_usage_errors_leave_the_engine_usable() -> None:
+    engine = gatepost.Engine(OPTIONS, 0)
+    engine.poll(0)
+    with pytest.raises(gatepost.UnknownRequestError) as caught:
+        engine.handle(
+            {"type": "response", "request_id": 99, "status": 200, "headers": [], "body": ""}, 1
+        )
+    assert caught.value.code == "unknown_request"
+    with pytest.raises(gatepost.UsageError):
+        engine.handle({"type": "nonsense"}, 1)  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError):
+        engine.handle({"type": "timeout", "x": object()}, 1)  # type: ignore[typeddict-unknown-key]
+    assert engine.poll(1)["type"] == "wait"
+
+
+def test_bad_snapshots_raise_snapshot_error() -> None:
+    with pytest.raises(gatepost.SnapshotError):
+        gatepost.Engine.resume("not json", API_KEY, APP_KEY, 0)
+    with pytest.raises(gatepost.SnapshotError):
+        gatepost.Engine.resume({"schema_version": 999}, API_KEY, APP_KEY, 0)
+
+
+def test_attach_polls_without_a_trigger() -> None:
+    engine = gatepost.Engine.attach(EVALUATION_ID, OPTIONS, 0)
+    first = engine.poll(0)
+    assert first["type"] == "send_request"
+    assert first["method"] == "GET"
+    assert first["url"].endswith(EVALUATION_ID)
+
+
+def _done(engine: gatepost.Engine, now: int) -> dict[str, Any]:
+    engine.handle({"type": "cancel"}, now)
+    action = engine.poll(now)
+    assert action["type"] == "done"
+    return action["outcome"]
+
+
+def test_outcome_mirrors_the_engine_document() -> None:
+    engine = gatepost.Engine(OPTIONS, 0)
+    engine.poll(0)
+    document = _done(engine, 10)
+    outcome = gatepost.Outcome.from_dict(document, snapshot=engine.snapshot())
+    assert (outcome.verdict, outcome.cause, outcome.exit_code) == ("fail", "cancelled", 130)
+    assert not outcome.passed
+    assert outcome.to_dict() == document
+    assert json.loads(outcome.to_json()) == document
+    assert outcome.to_json() == _core.render(document, "json")
+    assert outcome.render("text")
+    assert outcome.render("markdown")
+    assert "snapshot" not in repr(outcome)
+    with pytest.raises(ValueError):
+        outcome.render("html")  # type: ignore[arg-type]
+
+
+def test_outcome_schema_describes_the_outcome() -> None:
+    schema = gatepost.outcome_schema()
+    assert "verdict" in json.dumps(schema)
+
+
+def test_values_cross_the_boundary_intact() -> None:
+    config: dict[str, Any] = {
+        "dryRun": False,
+        "rules": [
+            {
+                "type": "faulty_deployment_detection",
+                "name": "fdd ü",
+                "options": {"duration": 900, "excluded_resources": ("GET /health",)},
+            }
+        ],
+    }
+    result = gatepost.validate(config, "v1")
+    assert result.valid, result.problems
+    assert result.configuration is not None
+    rule = result.configuration["rules"][0]
+    assert rule["name"] == "fdd ü"
+    assert rule["options"]["excluded_resources"] == ["GET /health"]
+    with pytest.raises(TypeError):
+        gatepost.validate({"rules": object()})  # type: ignore[dict-item]
+    with pytest.raises(ValueError):
+        gatepost.validate({"rules": float("nan")})

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Python: the `gatepost` package (crates/py) built into .venv with `maturin develop` (dev profile),
+# then ruff, mypy --strict (package + examples/python), stubtest against the compiled module, and
+# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator).
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$GATEPOST_ROOT"
+
+VENV="$GATEPOST_ROOT/.venv"
+PY="$VENV/bin/python"
+PYPROJECT=crates/py/pyproject.toml
+# Tool caches go under target/, never into the working tree.
+export MYPY_CACHE_DIR="$GATEPOST_RESULTS/mypy-cache" RUFF_CACHE_DIR="$GATEPOST_RESULTS/ruff-cache"
+failed=0
+
+log "python environment (.venv)"
+if [ ! -x "$PY" ]; then
+  python3 -m venv "$VENV" || { record py-setup 0 1; exit 1; }
+fi
+if ! "$PY" -c 'import maturin, pytest, mypy, ruff, httpx' >/dev/null 2>&1; then
+  "$PY" -m pip install --quiet --disable-pip-version-check maturin pytest mypy ruff httpx \
+    || { record py-setup 0 1; exit 1; }
+fi
+
+log "the emulator binary for the end-to-end tests (cargo build -p gatepost)"
+cargo build --locked -p gatepost
+record_check py-emulator-build $?
+
+log "maturin develop (gatepost._core into .venv)"
+VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" develop --locked --manifest-path crates/py/Cargo.toml
+build=$?
+record_check py-maturin-develop "$build"
+[ "$build" -eq 0 ] || exit 1
+
+log "ruff"
+# From crates/py: with --config, ruff resolves the config's per-file paths against the cwd.
+(cd crates/py && "$VENV/bin/ruff" check --config pyproject.toml . ../../examples/python \
+  && "$VENV/bin/ruff" format --check --config pyproject.toml . ../../examples/python)
+status=$?; record_check py-ruff "$status"; [ "$status" -eq 0 ] || failed=1
+
+log "mypy --strict (package and examples)"
+"$VENV/bin/mypy" --config-file "$PYPROJECT" crates/py/python/gatepost examples/python
+status=$?; record_check py-mypy "$status"; [ "$status" -eq 0 ] || failed=1
+
+log "stubtest (gatepost._core against its .pyi)"
+(cd "$GATEPOST_RESULTS" && "$PY" -m mypy.stubtest --mypy-config-file "$GATEPOST_ROOT/$PYPROJECT" gatepost._core)
+status=$?; record_check py-stubtest "$status"; [ "$status" -eq 0 ] || failed=1
+
+log "pytest"
+run_logged pytest "$PY" -m pytest -q -p no:cacheprovider crates/py/tests
+status=$?
+read -r p f < <(pytest_counts "$GATEPOST_RESULTS/pytest.log")
+# Exit 5 (no tests collected) and crashes count as a failure, never as a pass.
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+record pytest "$p" "$f"
+[ "$status" -eq 0 ] || failed=1
+
+exit "$failed"
