@@ -77,8 +77,23 @@ fn plain_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "errors": [message] }))).into_response()
 }
 
-fn bad_request(detail: impl Into<String>) -> Response {
-    api_error(StatusCode::BAD_REQUEST, detail)
+/// A 400 that helpers return through `?`; it becomes the API's error body.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    detail: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        api_error(self.status, self.detail)
+    }
+}
+
+fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        detail: detail.into(),
+    }
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -87,9 +102,11 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 
 /// Which rate-limit / fault-plan bucket a request belongs to.
 fn classify(method: &Method, path: &str) -> Option<Endpoint> {
+    // Inside the nested API router the `/api/v2` or `/api/unstable` prefix is already stripped.
     let rest = path
         .strip_prefix("/api/v2")
-        .or_else(|| path.strip_prefix("/api/unstable"))?;
+        .or_else(|| path.strip_prefix("/api/unstable"))
+        .unwrap_or(path);
     if rest == "/deployments/gates/evaluation" && method == Method::POST {
         Some(Endpoint::Trigger)
     } else if rest.starts_with("/deployments/gates/evaluation/") {
@@ -279,7 +296,7 @@ async fn serve_fault(step: &FaultStep, endpoint: Endpoint) -> FaultEffect {
 }
 
 /// Parse a JSON body and return `data.attributes`.
-fn attributes(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
+fn attributes(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))?;
     match value.get("data").and_then(|d| d.get("attributes")) {
@@ -288,7 +305,7 @@ fn attributes(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> 
     }
 }
 
-fn required_string(attrs: &serde_json::Map<String, Value>, key: &str) -> Result<String, Response> {
+fn required_string(attrs: &serde_json::Map<String, Value>, key: &str) -> Result<String, ApiError> {
     match attrs.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(Value::String(_)) | None | Some(Value::Null) => {
@@ -301,7 +318,7 @@ fn required_string(attrs: &serde_json::Map<String, Value>, key: &str) -> Result<
 fn optional_string(
     attrs: &serde_json::Map<String, Value>,
     key: &str,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, ApiError> {
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -313,7 +330,7 @@ fn optional_string(
 fn optional_bool(
     attrs: &serde_json::Map<String, Value>,
     key: &str,
-) -> Result<Option<bool>, Response> {
+) -> Result<Option<bool>, ApiError> {
     match attrs.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -321,7 +338,7 @@ fn optional_bool(
     }
 }
 
-fn check_uuid(id: &str) -> Result<(), Response> {
+fn check_uuid(id: &str) -> Result<(), ApiError> {
     uuid::Uuid::parse_str(id)
         .map(|_| ())
         .map_err(|_| bad_request("attribute \"id\" Invalid id"))
@@ -345,7 +362,7 @@ async fn trigger_evaluation(
 ) -> Response {
     let attrs = match attributes(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let parsed = (|| {
         let service = required_string(&attrs, "service")?;
@@ -358,17 +375,17 @@ async fn trigger_evaluation(
             Some(tag) => Some(tag),
             None => optional_string(&attrs, "apm_primary_tag")?,
         };
-        Ok::<_, Response>((service, env, identifier, version, primary_tag))
+        Ok::<_, ApiError>((service, env, identifier, version, primary_tag))
     })();
     let (service, env, identifier, version, primary_tag) = match parsed {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
     let (gate_id, dry_run, rule_defs) = match attrs.get("configuration") {
         Some(config) if !config.is_null() => match rules::parse_configuration(config) {
             Ok((dry_run, defs)) => (None, dry_run, defs),
-            Err(detail) => return bad_request(detail),
+            Err(detail) => return bad_request(detail).into_response(),
         },
         _ => match inner.gate_by_key(&service, &env, &identifier) {
             Some(gate) if !gate.rules.is_empty() => (
@@ -391,7 +408,8 @@ async fn trigger_evaluation(
             .iter()
             .any(|r| matches!(r.kind, RuleKind::FaultyDeploymentDetection(_)))
     {
-        return bad_request("version is required to evaluate faulty_deployment_detection rules");
+        return bad_request("version is required to evaluate faulty_deployment_detection rules")
+            .into_response();
     }
     let id = new_id();
     inner.evaluations.push(Evaluation {
@@ -426,7 +444,7 @@ fn rules_json(rules: &[RuleOutcome]) -> Value {
 
 async fn get_evaluation(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     if let Err(r) = check_uuid(&id) {
-        return r;
+        return r.into_response();
     }
     let now = state.world_now_ms();
     let inner = state.lock();
@@ -508,7 +526,7 @@ fn paging(
     params: &BTreeMap<String, String>,
     default: usize,
     max: usize,
-) -> Result<(usize, usize), Response> {
+) -> Result<(usize, usize), ApiError> {
     let size = match params.get("page[size]") {
         None => default,
         Some(s) => match s.parse::<usize>() {
@@ -541,7 +559,7 @@ async fn list_gates(
 ) -> Response {
     let (size, offset) = match paging(&params, 50, 1000) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let inner = state.lock();
     let data: Vec<Value> = inner
@@ -560,10 +578,10 @@ async fn list_gates(
 async fn create_gate(State(state): State<AppState>, body: Bytes) -> Response {
     let attrs = match attributes(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let parsed = (|| {
-        Ok::<_, Response>((
+        Ok::<_, ApiError>((
             required_string(&attrs, "service")?,
             required_string(&attrs, "env")?,
             optional_string(&attrs, "identifier")?.unwrap_or_else(crate::world::default_identifier),
@@ -572,13 +590,14 @@ async fn create_gate(State(state): State<AppState>, body: Bytes) -> Response {
     })();
     let (service, env, identifier, dry_run) = match parsed {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
     if inner.gate_by_key(&service, &env, &identifier).is_some() {
         return bad_request(format!(
             "a gate already exists for service {service}, env {env}, and identifier {identifier}"
-        ));
+        ))
+        .into_response();
     }
     let gate = Gate {
         id: new_id(),
@@ -604,7 +623,7 @@ fn gate_not_found(id: &str) -> Response {
 
 async fn get_gate(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
     if let Err(r) = check_uuid(&gate_id) {
-        return r;
+        return r.into_response();
     }
     let inner = state.lock();
     match inner.gates.iter().find(|g| g.id == gate_id) {
@@ -619,16 +638,16 @@ async fn update_gate(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_uuid(&gate_id) {
-        return r;
+        return r.into_response();
     }
     let attrs = match attributes(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let dry_run = match optional_bool(&attrs, "dry_run") {
         Ok(Some(d)) => d,
-        Ok(None) => return bad_request("required dry_run field is missing"),
-        Err(r) => return r,
+        Ok(None) => return bad_request("required dry_run field is missing").into_response(),
+        Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
     match inner.gates.iter_mut().find(|g| g.id == gate_id) {
@@ -643,7 +662,7 @@ async fn update_gate(
 
 async fn delete_gate(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
     if let Err(r) = check_uuid(&gate_id) {
-        return r;
+        return r.into_response();
     }
     let mut inner = state.lock();
     let before = inner.gates.len();
@@ -656,7 +675,7 @@ async fn delete_gate(State(state): State<AppState>, Path(gate_id): Path<String>)
 
 async fn list_rules(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
     if let Err(r) = check_uuid(&gate_id) {
-        return r;
+        return r.into_response();
     }
     let inner = state.lock();
     let Some(gate) = inner.gates.iter().find(|g| g.id == gate_id) else {
@@ -677,7 +696,7 @@ async fn list_rules(State(state): State<AppState>, Path(gate_id): Path<String>) 
 fn rule_from_attributes(
     attrs: &serde_json::Map<String, Value>,
     base: Option<&Rule>,
-) -> Result<(rules::RuleDef, Value), Response> {
+) -> Result<(rules::RuleDef, Value), ApiError> {
     let mut merged = serde_json::Map::new();
     if let Some(base) = base {
         merged.insert("name".into(), json!(base.def.name));
@@ -706,15 +725,15 @@ async fn create_rule(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_uuid(&gate_id) {
-        return r;
+        return r.into_response();
     }
     let attrs = match attributes(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (def, options) = match rule_from_attributes(&attrs, None) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
@@ -724,7 +743,8 @@ async fn create_rule(
         return bad_request(format!(
             "a rule named {} already exists in this gate",
             def.name
-        ));
+        ))
+        .into_response();
     }
     let rule = Rule {
         id: new_id(),
@@ -750,7 +770,7 @@ async fn get_rule(
     Path((gate_id, rule_id)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
-        return r;
+        return r.into_response();
     }
     let inner = state.lock();
     let Some(gate) = inner.gates.iter().find(|g| g.id == gate_id) else {
@@ -768,11 +788,11 @@ async fn update_rule(
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
-        return r;
+        return r.into_response();
     }
     let attrs = match attributes(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
@@ -783,7 +803,7 @@ async fn update_rule(
     };
     let (def, options) = match rule_from_attributes(&attrs, Some(&gate.rules[index])) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if gate
         .rules
@@ -794,7 +814,8 @@ async fn update_rule(
         return bad_request(format!(
             "a rule named {} already exists in this gate",
             def.name
-        ));
+        ))
+        .into_response();
     }
     let rule = &mut gate.rules[index];
     rule.def = def;
@@ -809,7 +830,7 @@ async fn delete_rule(
     Path((gate_id, rule_id)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
-        return r;
+        return r.into_response();
     }
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
@@ -854,7 +875,7 @@ async fn list_evaluations(
 ) -> Response {
     let (size, offset) = match paging(&params, 50, 100) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let time = |key: &str| match params.get(key) {
         None => Ok(None),
@@ -864,7 +885,7 @@ async fn list_evaluations(
     };
     let (from, to) = match (time("filter[from]"), time("filter[to]")) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let status_filter = match params.get("filter[status]").map(String::as_str) {
         None => None,
@@ -874,14 +895,15 @@ async fn list_evaluations(
         Some(other) => {
             return bad_request(format!(
                 "filter[status] must be pass, fail or in_progress, not {other}"
-            ));
+            ))
+            .into_response();
         }
     };
     let dry_run_filter = match params.get("filter[dry_run]").map(String::as_str) {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(_) => return bad_request("filter[dry_run] must be true or false"),
+        Some(_) => return bad_request("filter[dry_run] must be true or false").into_response(),
     };
     let text = |key: &str| params.get(key).map(String::as_str);
     let now = state.world_now_ms();

@@ -146,13 +146,16 @@ pub fn evaluate_monitor_rule(
     }
 }
 
+/// A selected monitor and the names of the groups to evaluate (`None`: its overall state).
+type Selected<'w> = (&'w Monitor, Option<Vec<&'w str>>);
+
 /// The monitors a rule selects at one moment, each with the groups to evaluate (`None`: the
 /// monitor's overall state).
 fn select_monitors<'w>(
     world: &'w World,
     rule: &MonitorRule,
     at_ms: u64,
-) -> Result<Vec<(&'w Monitor, Option<Vec<&'w str>>)>, String> {
+) -> Result<Vec<Selected<'w>>, String> {
     let mut selected = Vec::new();
     if let Some((text, query)) = &rule.query {
         for monitor in &world.monitors {
@@ -180,7 +183,7 @@ fn select_monitors<'w>(
                 monitor
                     .groups
                     .iter()
-                    .filter(|g| query.group_matches(&g.name))
+                    .filter(|g| query.matches_group(&view, &g.name))
                     .map(|g| g.name.as_str())
                     .collect()
             });

@@ -525,7 +525,7 @@ fn secs_to_ms(secs: f64) -> Result<WorldDuration, String> {
 
 impl fmt::Display for WorldDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}s", self.0 / 1000)
         } else {
             write!(f, "{}ms", self.0)

@@ -1,0 +1,475 @@
+//! Evaluation semantics on a virtual clock: every test steps world time by hand, nothing sleeps.
+
+use gatepost_emulator::World;
+use gatepost_emulator::eval::{EvaluationRequest, GateOutcome, Status, evaluate};
+use gatepost_emulator::rules::parse_configuration;
+use serde_json::{Value, json};
+
+const LINKS: &str = "http://127.0.0.1:9999";
+
+fn world(value: Value) -> World {
+    World::from_json(&value.to_string()).expect("valid world")
+}
+
+fn request(config: Value, version: Option<&str>, primary_tag: Option<&str>) -> EvaluationRequest {
+    let (dry_run, rules) = parse_configuration(&config).expect("valid configuration");
+    EvaluationRequest {
+        service: "checkout".into(),
+        env: "prod".into(),
+        identifier: "default".into(),
+        version: version.map(str::to_string),
+        primary_tag: primary_tag.map(str::to_string),
+        dry_run,
+        rules,
+    }
+}
+
+fn monitor_rule(query: &str, duration: u64) -> Value {
+    json!({"rules": [{"type": "monitor", "name": "Monitors",
+        "options": {"query": query, "duration": duration}}]})
+}
+
+fn at(world: &World, request: &EvaluationRequest, seconds: f64) -> GateOutcome {
+    evaluate(world, request, (seconds * 1000.0) as u64, LINKS)
+}
+
+fn monitors_world() -> World {
+    world(json!({"monitors": [
+        {"id": 1, "name": "checkout errors", "tags": ["service:checkout", "env:prod", "team:payments"],
+         "timeline": [{"at": "120s", "state": "Alert"}]},
+        {"id": 2, "name": "checkout latency", "tags": ["service:checkout", "env:prod"]},
+        {"id": 3, "name": "checkout by region", "tags": ["service:checkout", "env:prod", "team:regions"],
+         "groups": [{"name": "region:eu", "timeline": [{"at": "60s", "state": "No Data"}]},
+                    {"name": "region:us"}]},
+        {"id": 4, "name": "muted noise", "tags": ["service:checkout", "env:prod"], "muted": true, "state": "Alert"},
+        {"id": 5, "name": "search", "tags": ["service:search", "env:prod"], "state": "Alert"}
+    ]}))
+}
+
+#[test]
+fn monitor_rule_is_in_progress_until_the_duration_elapses_then_passes() {
+    let w = monitors_world();
+    let r = request(
+        monitor_rule("service:checkout team:payments", 100),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &r, 0.0).api_status, Status::InProgress);
+    assert_eq!(at(&w, &r, 99.9).api_status, Status::InProgress);
+    let done = at(&w, &r, 100.0);
+    assert_eq!(done.api_status, Status::Pass);
+    assert_eq!(done.rules[0].reason, None);
+    // Later events are outside the window: the result never changes once final.
+    assert_eq!(at(&w, &r, 10_000.0).api_status, Status::Pass);
+}
+
+#[test]
+fn monitor_rule_fails_as_soon_as_a_matching_monitor_alerts() {
+    let w = monitors_world();
+    let r = request(
+        monitor_rule("service:checkout team:payments", 300),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &r, 119.0).api_status, Status::InProgress);
+    let failed = at(&w, &r, 120.0);
+    assert_eq!(failed.api_status, Status::Fail);
+    assert_eq!(
+        failed.rules[0].reason.as_deref(),
+        Some("One or more monitors in ALERT state: http://127.0.0.1:9999/monitors/1")
+    );
+}
+
+#[test]
+fn muted_monitors_never_match() {
+    let w = monitors_world();
+    let r = request(monitor_rule("\"muted noise\"", 0), None, None);
+    let outcome = at(&w, &r, 0.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert!(
+        outcome.rules[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("No monitors match the query")
+    );
+}
+
+#[test]
+fn a_query_matching_nothing_fails_at_once() {
+    let w = monitors_world();
+    let r = request(monitor_rule("service:nothing", 600), None, None);
+    let outcome = at(&w, &r, 0.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert_eq!(
+        outcome.rules[0].reason.as_deref(),
+        Some("No monitors match the query: service:nothing")
+    );
+}
+
+#[test]
+fn more_than_fifty_matching_monitors_fail() {
+    let monitors: Vec<Value> = (1..=51)
+        .map(|i| json!({"id": i, "name": format!("m{i}"), "tags": ["service:checkout"]}))
+        .collect();
+    let w = world(json!({ "monitors": monitors }));
+    let r = request(monitor_rule("service:checkout", 60), None, None);
+    let outcome = at(&w, &r, 0.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert!(
+        outcome.rules[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("More than 50")
+    );
+}
+
+#[test]
+fn no_data_fails_unless_fail_on_no_data_is_off() {
+    let w = monitors_world();
+    let r = request(monitor_rule("team:regions", 300), None, None);
+    let outcome = at(&w, &r, 60.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert!(
+        outcome.rules[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("NO_DATA state: http://127.0.0.1:9999/monitors/3"),
+        "{:?}",
+        outcome.rules[0].reason
+    );
+    let lenient = request(
+        json!({"rules": [{"type": "monitor", "name": "m",
+            "options": {"query": "team:regions", "duration": 300, "fail_on_no_data": false}}]}),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &lenient, 300.0).api_status, Status::Pass);
+}
+
+#[test]
+fn group_filters_evaluate_only_matching_groups() {
+    let w = monitors_world();
+    let us = request(
+        monitor_rule("team:regions group:\"region:us\"", 300),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &us, 300.0).api_status, Status::Pass);
+    let eu = request(
+        monitor_rule("team:regions group:\"region:eu\"", 300),
+        None,
+        None,
+    );
+    let outcome = at(&w, &eu, 60.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert!(
+        outcome.rules[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("(group region:eu)")
+    );
+}
+
+#[test]
+fn no_groups_found_fails_only_when_asked() {
+    let w = monitors_world();
+    let query = "team:regions OR team:payments group:\"region:mars\"";
+    let lenient = request(monitor_rule(query, 100), None, None);
+    // team:payments (monitor 1) alerts at 120 s, after this 100 s window.
+    assert_eq!(at(&w, &lenient, 59.0).api_status, Status::InProgress);
+    let strict = request(
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {
+            "query": "team:payments group:\"region:mars\" OR team:regions group:\"region:mars\"",
+            "duration": 100, "fail_on_no_groups_found": true}}]}),
+        None,
+        None,
+    );
+    let outcome = at(&w, &strict, 0.0);
+    assert_eq!(outcome.api_status, Status::Fail, "{outcome:?}");
+}
+
+#[test]
+fn warmup_ignores_what_happens_before_the_window() {
+    let w = monitors_world();
+    // Monitor 3's eu group goes No Data at 60 s and stays there: with a 90 s warmup the window
+    // [90 s, 150 s] still sees it at its start.
+    let r = request(
+        json!({"rules": [{"type": "monitor", "name": "m",
+            "options": {"query": "team:regions", "duration": 60, "warmup": 90}}]}),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &r, 89.0).api_status, Status::InProgress);
+    assert_eq!(at(&w, &r, 90.0).api_status, Status::Fail);
+    // A monitor that recovers before the window opens passes.
+    let recovering = world(
+        json!({"monitors": [{"id": 9, "name": "flappy", "tags": ["team:x"],
+        "timeline": [{"at": "10s", "state": "Alert"}, {"at": "20s", "state": "OK"}]}]}),
+    );
+    let r = request(
+        json!({"rules": [{"type": "monitor", "name": "m",
+            "options": {"query": "team:x", "duration": 30, "warmup": 30}}]}),
+        None,
+        None,
+    );
+    assert_eq!(at(&recovering, &r, 60.0).api_status, Status::Pass);
+}
+
+#[test]
+fn monitor_ids_variant_checks_the_named_monitors_and_groups() {
+    let w = monitors_world();
+    let r = request(
+        json!({"rules": [{"type": "monitor", "name": "m",
+            "options": {"monitor_ids": [{"id": 3, "groups": ["region:us"]}, {"id": 2}], "duration": 120}}]}),
+        None,
+        None,
+    );
+    assert_eq!(at(&w, &r, 120.0).api_status, Status::Pass);
+    let missing = request(
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {"monitor_ids": [{"id": 77}]}}]}),
+        None,
+        None,
+    );
+    assert_eq!(
+        at(&w, &missing, 0.0).rules[0].reason.as_deref(),
+        Some("Monitor 77 not found")
+    );
+}
+
+#[test]
+fn dry_run_rules_do_not_count_and_dry_run_gates_answer_pass() {
+    let w = monitors_world();
+    let config = json!({"rules": [
+        {"type": "monitor", "name": "real", "options": {"query": "team:payments", "duration": 10}},
+        {"type": "monitor", "name": "shadow", "dry_run": true, "options": {"query": "service:search"}}]});
+    let outcome = at(&w, &request(config, None, None), 10.0);
+    assert_eq!(outcome.api_status, Status::Pass);
+    assert_eq!(outcome.rules[1].status, Status::Fail);
+    assert!(outcome.rules[1].dry_run);
+
+    let gate = request(
+        json!({"dry_run": true, "rules": [{"type": "monitor", "name": "m",
+            "options": {"query": "service:search"}}]}),
+        None,
+        None,
+    );
+    let outcome = at(&w, &gate, 0.0);
+    assert_eq!(outcome.api_status, Status::Pass);
+    assert_eq!(outcome.real_status, Status::Fail);
+    assert_eq!(outcome.rules[0].status, Status::Fail);
+}
+
+#[test]
+fn a_failed_rule_fails_the_gate_while_others_still_run() {
+    let w = monitors_world();
+    let config = json!({"rules": [
+        {"type": "monitor", "name": "long", "options": {"query": "team:regions group:\"region:us\"", "duration": 3600}},
+        {"type": "monitor", "name": "short", "options": {"query": "team:payments", "duration": 300}}]});
+    let outcome = at(&w, &request(config, None, None), 120.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert_eq!(outcome.rules[0].status, Status::InProgress);
+}
+
+fn apm_world(live_cart: Value, history_extra: Value) -> World {
+    let mut history = vec![
+        json!({"version": "v1", "resource": "GET /cart", "requests": 100000, "errors": 100,
+               "error_types": {"TimeoutError": 100}}),
+        json!({"version": "v1", "resource": "GET /healthcheck", "requests": 5000, "errors": 0}),
+    ];
+    if let Value::Array(extra) = history_extra {
+        history.extend(extra);
+    }
+    world(
+        json!({"apm": [{"service": "checkout", "env": "prod", "history": history, "live": [
+            {"version": "v2", "resource": "GET /cart", "timeline": live_cart},
+            {"version": "v2", "resource": "GET /healthcheck", "timeline": [
+                {"at": 0, "requests_per_minute": 60, "errors_per_minute": 30, "error_types": ["Boom"]}]}
+        ]}]}),
+    )
+}
+
+fn fdd(duration: u64) -> Value {
+    json!({"rules": [{"type": "faulty_deployment_detection", "name": "FDD",
+        "options": {"duration": duration, "excluded_resources": ["GET /healthcheck"]}}]})
+}
+
+#[test]
+fn fdd_passes_a_version_that_behaves_like_the_previous_ones() {
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 0.6, "error_types": ["TimeoutError"]}]),
+        json!([]),
+    );
+    let r = request(fdd(900), Some("v2"), None);
+    assert_eq!(at(&w, &r, 899.0).api_status, Status::InProgress);
+    let done = at(&w, &r, 900.0);
+    assert_eq!(done.api_status, Status::Pass, "{done:?}");
+    assert_eq!(done.rules[0].reason, None);
+}
+
+#[test]
+fn fdd_fails_on_a_new_error_type_as_soon_as_it_appears() {
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 0.6, "error_types": ["TimeoutError"]},
+               {"at": "5m", "requests_per_minute": 600, "errors_per_minute": 0.9, "error_types": ["TimeoutError", "NullPointerException"]}]),
+        json!([]),
+    );
+    let r = request(fdd(900), Some("v2"), None);
+    assert_eq!(at(&w, &r, 299.0).api_status, Status::InProgress);
+    let failed = at(&w, &r, 300.0);
+    assert_eq!(failed.api_status, Status::Fail);
+    assert_eq!(
+        failed.rules[0].reason.as_deref(),
+        Some(
+            "Faulty deployment detected for version v2: new error type NullPointerException on GET /cart"
+        )
+    );
+}
+
+#[test]
+fn fdd_fails_on_a_significant_error_rate_increase() {
+    // 0.1 % before, 2 % now on 9000 requests.
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 12, "error_types": ["TimeoutError"]}]),
+        json!([]),
+    );
+    let r = request(fdd(900), Some("v2"), None);
+    let outcome = at(&w, &r, 900.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    let reason = outcome.rules[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("error rate 2.00% on GET /cart vs 0.10% on previous versions"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn fdd_ignores_a_tiny_increase_even_on_huge_traffic() {
+    // 0.10 % → 0.12 %: significant on this much traffic, but below the minimum effect size.
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 100000, "errors_per_minute": 120, "error_types": ["TimeoutError"]}]),
+        json!([]),
+    );
+    let r = request(fdd(900), Some("v2"), None);
+    assert_eq!(at(&w, &r, 900.0).api_status, Status::Pass);
+}
+
+#[test]
+fn fdd_reports_too_little_baseline_instead_of_guessing() {
+    let w = world(json!({"apm": [{"service": "checkout", "env": "prod",
+        "history": [{"version": "v1", "resource": "GET /new", "requests": 20, "errors": 0}],
+        "live": [{"version": "v2", "resource": "GET /new", "timeline": [
+            {"at": 0, "requests_per_minute": 100, "errors_per_minute": 50, "error_types": ["Boom"]}]}]}]}));
+    let outcome = at(&w, &request(fdd(60), Some("v2"), None), 60.0);
+    assert_eq!(outcome.api_status, Status::Pass);
+    assert_eq!(
+        outcome.rules[0].reason.as_deref(),
+        Some(
+            "Not enough data to judge: GET /new: baseline too small (20 requests on previous versions, 1000 needed)"
+        )
+    );
+}
+
+#[test]
+fn fdd_evaluates_each_primary_tag_value_and_the_aggregate_or_just_the_one_named() {
+    let w = world(json!({"apm": [{"service": "checkout", "env": "prod",
+        "history": [
+            {"version": "v1", "resource": "GET /cart", "primary_tag": "region:eu", "requests": 50000, "errors": 50, "error_types": {"TimeoutError": 50}},
+            {"version": "v1", "resource": "GET /cart", "primary_tag": "region:us", "requests": 50000, "errors": 50, "error_types": {"TimeoutError": 50}}],
+        "live": [
+            {"version": "v2", "resource": "GET /cart", "primary_tag": "region:eu", "timeline": [
+                {"at": 0, "requests_per_minute": 300, "errors_per_minute": 9, "error_types": ["TimeoutError"]}]},
+            {"version": "v2", "resource": "GET /cart", "primary_tag": "region:us", "timeline": [
+                {"at": 0, "requests_per_minute": 300, "errors_per_minute": 0.3, "error_types": ["TimeoutError"]}]}]}]}));
+    let all = at(&w, &request(fdd(600), Some("v2"), None), 600.0);
+    assert_eq!(all.api_status, Status::Fail);
+    assert!(
+        all.rules[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("on GET /cart (region:eu)")
+    );
+    let us_only = at(&w, &request(fdd(600), Some("v2"), Some("region:us")), 600.0);
+    assert_eq!(us_only.api_status, Status::Pass, "{us_only:?}");
+}
+
+#[test]
+fn fdd_honours_allowed_and_excluded_resources() {
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 0.6, "error_types": ["TimeoutError"]}]),
+        json!([]),
+    );
+    // GET /healthcheck has a new error type; excluded in `fdd`, so it passes.
+    assert_eq!(
+        at(&w, &request(fdd(60), Some("v2"), None), 60.0).api_status,
+        Status::Pass
+    );
+    let only_health = request(
+        json!({"rules": [{"type": "faulty_deployment_detection", "name": "FDD",
+            "options": {"duration": 60, "allowed_resources": ["GET /healthcheck"]}}]}),
+        Some("v2"),
+        None,
+    );
+    assert_eq!(at(&w, &only_health, 0.0).api_status, Status::Fail);
+}
+
+#[test]
+fn fdd_is_not_available_for_database_services() {
+    let w =
+        world(json!({"apm": [{"service": "checkout", "env": "prod", "service_type": "database"}]}));
+    let outcome = at(&w, &request(fdd(60), Some("v2"), None), 0.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+}
+
+#[test]
+fn the_example_worlds_tell_their_stories() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/worlds");
+    let load = |name: &str| World::from_path(&root.join(name)).expect(name);
+    let gate_request = |w: &World| {
+        let gate = &w.gates[0];
+        let rules: Vec<Value> = gate
+            .rules
+            .iter()
+            .map(|r| json!({"name": r.name, "type": r.rule_type, "options": r.options, "dry_run": r.dry_run}))
+            .collect();
+        request(
+            json!({"dry_run": gate.dry_run, "rules": rules}),
+            Some("v2"),
+            None,
+        )
+    };
+    let healthy = load("healthy.json");
+    let outcome = at(&healthy, &gate_request(&healthy), 300.0);
+    assert_eq!(outcome.api_status, Status::Pass, "{outcome:?}");
+    assert!(outcome.rules.iter().all(|r| r.status == Status::Pass));
+
+    let alerting = load("alerting.json");
+    let outcome = at(&alerting, &gate_request(&alerting), 300.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert_eq!(outcome.rules[0].status, Status::Fail);
+    assert_eq!(
+        at(&alerting, &gate_request(&alerting), 119.0).api_status,
+        Status::InProgress
+    );
+
+    let faulty = load("faulty-version.json");
+    let outcome = at(&faulty, &gate_request(&faulty), 300.0);
+    assert_eq!(outcome.api_status, Status::Fail);
+    assert_eq!(outcome.rules[0].status, Status::Pass);
+    assert!(
+        outcome.rules[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("new error type NullPointerException on POST /checkout")
+    );
+
+    let dry = load("dry-run.json");
+    let outcome = at(&dry, &gate_request(&dry), 300.0);
+    assert_eq!(outcome.api_status, Status::Pass);
+    assert_eq!(outcome.real_status, Status::Fail);
+}

@@ -1,0 +1,725 @@
+//! The HTTP API on a real loopback socket: payload shapes, status codes, error bodies, keys,
+//! rate limits, faults, CORS, pages and TLS. Rules here use `duration: 0` (decided at the
+//! trigger), so nothing waits on the clock; time-dependent semantics are in `evaluation.rs`.
+
+use gatepost_emulator::{EmulatorOptions, RunningEmulator, World, start};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const API_KEY: &str = "fake-api-key-0123456789abcdef";
+const APP_KEY: &str = "fake-app-key-fedcba9876543210";
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; `Err` when the connection breaks.
+fn send(
+    emulator: &RunningEmulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(emulator.addr())?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        emulator.addr(),
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
+    let text = String::from_utf8_lossy(raw).to_string();
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("no HTTP response: {text:?}"),
+        ));
+    };
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+fn call(emulator: &RunningEmulator, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    send(
+        emulator,
+        method,
+        path,
+        &[("DD-API-KEY", API_KEY), ("DD-APPLICATION-KEY", APP_KEY)],
+        body,
+    )
+    .unwrap()
+}
+
+fn emulator(world: Value) -> RunningEmulator {
+    let world = World::from_json(&world.to_string()).unwrap();
+    start(EmulatorOptions::new(world)).unwrap()
+}
+
+fn monitors() -> Value {
+    json!([
+        {"id": 1, "name": "checkout errors", "tags": ["service:checkout", "env:prod"]},
+        {"id": 2, "name": "search errors", "tags": ["service:search", "env:prod"], "state": "Alert"}
+    ])
+}
+
+fn trigger_body(attributes: Value) -> Value {
+    json!({"data": {"type": "deployment_gates_evaluation_request", "attributes": attributes}})
+}
+
+fn inline(query: &str) -> Value {
+    trigger_body(
+        json!({"service": "checkout", "env": "prod", "configuration": {"rules": [
+        {"type": "monitor", "name": "Service monitors", "options": {"query": query, "duration": 0}}]}}),
+    )
+}
+
+#[test]
+fn inline_evaluation_is_triggered_and_its_result_read() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let reply = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&inline("service:checkout")),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["data"]["type"], "deployment_gates_evaluation_response");
+    let id = body["data"]["attributes"]["evaluation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(body["data"]["id"], id.as_str());
+
+    let result = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{id}"),
+        None,
+    );
+    assert_eq!(result.status, 200);
+    let attrs = &result.json()["data"]["attributes"];
+    assert_eq!(
+        result.json()["data"]["type"],
+        "deployment_gates_evaluation_result_response"
+    );
+    assert_eq!(attrs["gate_status"], "pass");
+    assert_eq!(attrs["evaluation_id"], id.as_str());
+    assert_eq!(attrs["gate_id"], Value::Null);
+    assert_eq!(
+        attrs["evaluation_url"],
+        format!("{}/evaluations/{id}", emu.base_url()).as_str()
+    );
+    assert_eq!(
+        attrs["rules"],
+        json!([{"name": "Service monitors", "status": "pass", "dry_run": false}])
+    );
+
+    let failing = call(
+        &emu,
+        "POST",
+        "/api/unstable/deployments/gates/evaluation",
+        Some(&inline("service:search")),
+    );
+    let id = failing.json()["data"]["id"].as_str().unwrap().to_string();
+    let result = call(
+        &emu,
+        "GET",
+        &format!("/api/unstable/deployments/gates/evaluation/{id}"),
+        None,
+    );
+    let rule = &result.json()["data"]["attributes"]["rules"][0];
+    assert_eq!(rule["status"], "fail");
+    assert_eq!(
+        rule["reason"],
+        format!(
+            "One or more monitors in ALERT state: {}/monitors/2",
+            emu.base_url()
+        )
+        .as_str()
+    );
+}
+
+#[test]
+fn errors_have_the_real_shapes_and_details() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let post = |body: Value| {
+        call(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            Some(&body),
+        )
+    };
+
+    let reply = post(trigger_body(json!({"service": "checkout"})));
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"errors": [{"status": "400", "title": "Bad Request", "detail": "required env field is missing"}]})
+    );
+
+    let reply = post(trigger_body(json!({"service": "x", "env": "y"})));
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.json()["errors"][0]["detail"],
+        "no gate found for service x, env y, and identifier default"
+    );
+
+    let reply = post(trigger_body(
+        json!({"service": "x", "env": "y", "configuration": {"rules": [
+        {"type": "moniyor", "name": "m", "options": {}}]}}),
+    ));
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["errors"][0]["detail"],
+        "invalid configuration: invalid rule at index 0: invalid rule type: moniyor"
+    );
+
+    let reply = post(trigger_body(
+        json!({"service": "x", "env": "y", "configuration": {"rules": [
+        {"type": "faulty_deployment_detection", "name": "f", "options": {"duration": 0}}]}}),
+    ));
+    assert_eq!(reply.status, 400, "FDD needs a version");
+
+    let reply = call(
+        &emu,
+        "GET",
+        "/api/v2/deployments/gates/evaluation/not-a-uuid",
+        None,
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["errors"][0]["detail"],
+        "attribute \"id\" Invalid id"
+    );
+
+    let missing = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9";
+    let reply = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{missing}"),
+        None,
+    );
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.json()["errors"][0]["detail"],
+        format!("gate evaluation with id {missing} not found").as_str()
+    );
+
+    let reply = send(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(reply.status, 400, "an empty body is a bad request");
+}
+
+#[test]
+fn keys_are_checked_and_never_echoed() {
+    let emu =
+        emulator(json!({"api_keys": [API_KEY], "app_keys": [APP_KEY], "monitors": monitors()}));
+    let body = inline("service:checkout");
+    let reply = send(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        &[],
+        Some(&body),
+    )
+    .unwrap();
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json(), json!({"errors": ["Forbidden"]}));
+    let wrong = send(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        &[("DD-API-KEY", "wrong"), ("DD-APPLICATION-KEY", APP_KEY)],
+        Some(&body),
+    )
+    .unwrap();
+    assert_eq!(wrong.status, 403);
+    let ok = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&body),
+    );
+    assert_eq!(ok.status, 202);
+    let page = send(&emu, "GET", "/", &[], None).unwrap();
+    assert_eq!(page.status, 200, "the page needs no key");
+    for reply in [&reply, &wrong, &ok, &page] {
+        assert!(!reply.body.contains(API_KEY) && !reply.body.contains(APP_KEY));
+    }
+}
+
+#[test]
+fn rate_limits_answer_429_with_datadog_headers() {
+    let emu = emulator(json!({"monitors": monitors(),
+        "rate_limits": [{"endpoint": "trigger", "limit": 2, "period_seconds": 3600}]}));
+    let body = inline("service:checkout");
+    for remaining in ["1", "0"] {
+        let reply = call(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            Some(&body),
+        );
+        assert_eq!(reply.status, 202);
+        assert_eq!(reply.header("x-ratelimit-remaining"), Some(remaining));
+    }
+    let limited = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&body),
+    );
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json(), json!({"errors": ["Too many requests"]}));
+    assert_eq!(limited.header("x-ratelimit-limit"), Some("2"));
+    assert_eq!(limited.header("x-ratelimit-period"), Some("3600"));
+    assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(
+        limited.header("x-ratelimit-name"),
+        Some("deployment_gates_evaluation_trigger")
+    );
+    let reset: u64 = limited
+        .header("x-ratelimit-reset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset > 3500 && reset <= 3600, "{reset}");
+    // Other endpoints have their own budget.
+    assert_eq!(
+        call(&emu, "GET", "/api/v2/deployment_gates", None).status,
+        200
+    );
+}
+
+#[test]
+fn fault_plans_are_served_in_order() {
+    let emu = emulator(json!({"monitors": monitors(), "faults": {"trigger": [
+        {"kind": "status", "status": 503, "times": 2},
+        {"kind": "garbage"},
+        {"kind": "reset"},
+        {"kind": "rate_limited", "retry_after": 7},
+        {"kind": "hang", "ms": 50},
+        {"kind": "delay", "ms": 20},
+        {"kind": "not_found"}
+    ]}}));
+    let body = inline("service:checkout");
+    let post = || {
+        send(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            &[],
+            Some(&body),
+        )
+    };
+    for _ in 0..2 {
+        let reply = post().unwrap();
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.json()["errors"][0]["status"], "503");
+    }
+    let garbage = post().unwrap();
+    assert_eq!(garbage.status, 200);
+    assert!(serde_json::from_str::<Value>(&garbage.body).is_err());
+    assert!(post().is_err(), "a reset yields no response");
+    let limited = post().unwrap();
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("7"));
+    assert!(limited.header("x-ratelimit-reset").is_some());
+    assert!(post().is_err(), "a hang ends in a reset");
+    assert_eq!(post().unwrap().status, 202, "a delay then answers normally");
+    assert_eq!(post().unwrap().status, 404);
+    assert_eq!(post().unwrap().status, 202, "the plan is used up");
+}
+
+#[test]
+fn results_404_until_the_evaluation_has_started() {
+    let emu = emulator(json!({"monitors": monitors(), "faults": {"result_not_found_for": "1h"}}));
+    let id = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&inline("service:checkout")),
+    )
+    .json()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reply = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{id}"),
+        None,
+    );
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn cors_preflight_and_headers_let_browsers_call_the_api() {
+    let emu = emulator(json!({"api_keys": [API_KEY]}));
+    let reply = send(
+        &emu,
+        "OPTIONS",
+        "/api/v2/deployments/gates/evaluation",
+        &[
+            ("Origin", "http://localhost:8080"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "dd-api-key, content-type"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        reply
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("dd-api-key")
+    );
+    assert!(
+        reply
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    let forbidden = send(&emu, "GET", "/api/v2/deployment_gates", &[], None).unwrap();
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(forbidden.header("access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn gates_and_rules_can_be_created_read_updated_and_deleted() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let gate = call(
+        &emu,
+        "POST",
+        "/api/v2/deployment_gates",
+        Some(&json!({"data": {
+        "type": "deployment_gate", "attributes": {"service": "checkout", "env": "prod"}}})),
+    );
+    assert_eq!(gate.status, 200, "{}", gate.body);
+    let gate = gate.json();
+    assert_eq!(gate["data"]["type"], "deployment_gate");
+    let attrs = &gate["data"]["attributes"];
+    assert_eq!(
+        (attrs["identifier"].as_str(), attrs["dry_run"].as_bool()),
+        (Some("default"), Some(false))
+    );
+    assert!(attrs["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(attrs["created_by"]["id"].is_string());
+    let gate_id = gate["data"]["id"].as_str().unwrap().to_string();
+
+    let duplicate = call(
+        &emu,
+        "POST",
+        "/api/v2/deployment_gates",
+        Some(&json!({"data": {
+        "type": "deployment_gate", "attributes": {"service": "checkout", "env": "prod"}}})),
+    );
+    assert_eq!(duplicate.status, 400);
+
+    // A gate without rules is "no gate found" for the trigger.
+    let trigger = trigger_body(json!({"service": "checkout", "env": "prod"}));
+    assert_eq!(
+        call(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            Some(&trigger)
+        )
+        .status,
+        404
+    );
+
+    let rules_path = format!("/api/v2/deployment_gates/{gate_id}/rules");
+    let rule = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "Service monitors", "type": "monitor",
+                       "options": {"query": "service:checkout", "duration": 0}}}})),
+    );
+    assert_eq!(rule.status, 200, "{}", rule.body);
+    let rule = rule.json();
+    assert_eq!(rule["data"]["type"], "deployment_rule");
+    assert_eq!(rule["data"]["attributes"]["gate_id"], gate_id.as_str());
+    let rule_id = rule["data"]["id"].as_str().unwrap().to_string();
+
+    let same_name = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "Service monitors", "type": "monitor", "options": {"query": "x"}}}})),
+    );
+    assert_eq!(same_name.status, 400);
+    let unknown_option = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "other", "type": "monitor", "options": {"query": "x", "bogus": 1}}}})),
+    );
+    assert_eq!(unknown_option.status, 400);
+
+    let list = call(&emu, "GET", &rules_path, None).json();
+    assert_eq!(list["data"]["type"], "list_deployment_rules");
+    assert_eq!(
+        list["data"]["attributes"]["rules"][0]["name"],
+        "Service monitors"
+    );
+
+    let started = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&trigger),
+    );
+    assert_eq!(started.status, 202);
+    let id = started.json()["data"]["id"].as_str().unwrap().to_string();
+    let result = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{id}"),
+        None,
+    )
+    .json();
+    assert_eq!(result["data"]["attributes"]["gate_id"], gate_id.as_str());
+    assert_eq!(result["data"]["attributes"]["gate_status"], "pass");
+
+    let updated = call(
+        &emu,
+        "PUT",
+        &format!("{rules_path}/{rule_id}"),
+        Some(&json!({"data": {
+        "type": "deployment_rule", "attributes": {"dry_run": true, "options": {"query": "service:search"}}}})),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.json()["data"]["attributes"]["dry_run"], true);
+    assert!(updated.json()["data"]["attributes"]["updated_at"].is_string());
+
+    let gate_path = format!("/api/v2/deployment_gates/{gate_id}");
+    let put = call(
+        &emu,
+        "PUT",
+        &gate_path,
+        Some(&json!({"data": {"type": "deployment_gate",
+        "attributes": {"dry_run": true}}})),
+    );
+    assert_eq!(put.json()["data"]["attributes"]["dry_run"], true);
+    assert_eq!(
+        call(&emu, "GET", &gate_path, None).json()["data"]["attributes"]["dry_run"],
+        true
+    );
+
+    assert_eq!(
+        call(&emu, "DELETE", &format!("{rules_path}/{rule_id}"), None).status,
+        204
+    );
+    assert_eq!(
+        call(&emu, "GET", &format!("{rules_path}/{rule_id}"), None).status,
+        404
+    );
+    assert_eq!(call(&emu, "DELETE", &gate_path, None).status, 204);
+    assert_eq!(call(&emu, "GET", &gate_path, None).status, 404);
+    assert_eq!(
+        call(&emu, "GET", "/api/v2/deployment_gates/nope", None).status,
+        400
+    );
+}
+
+#[test]
+fn evaluations_list_filters_and_pages_newest_first() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let mut ids = Vec::new();
+    for query in ["service:checkout", "service:search", "service:checkout"] {
+        let reply = call(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            Some(&inline(query)),
+        );
+        ids.push(reply.json()["data"]["id"].as_str().unwrap().to_string());
+    }
+    let all = call(&emu, "GET", "/api/v2/deployment_gates/evaluations", None).json();
+    let listed: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["attributes"]["evaluation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]
+    );
+
+    let failed = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations?filter%5Bstatus%5D=fail",
+        None,
+    )
+    .json();
+    assert_eq!(failed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["data"][0]["id"], ids[1].as_str());
+
+    let page = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations?page[size]=2",
+        None,
+    )
+    .json();
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let cursor = page["meta"]["page"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let next = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployment_gates/evaluations?page[size]=2&page[cursor]={cursor}"),
+        None,
+    )
+    .json();
+    assert_eq!(next["data"][0]["id"], ids[0].as_str());
+    assert_eq!(next["meta"]["page"]["next_cursor"], Value::Null);
+
+    assert_eq!(
+        call(
+            &emu,
+            "GET",
+            "/api/v2/deployment_gates/evaluations?page[size]=101",
+            None
+        )
+        .status,
+        400
+    );
+    let other = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations?filter[service]=other",
+        None,
+    )
+    .json();
+    assert_eq!(other["data"], json!([]));
+}
+
+#[test]
+fn the_pages_show_evaluations_and_the_real_status_of_dry_runs() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let body = trigger_body(
+        json!({"service": "checkout", "env": "prod", "version": "v2",
+        "configuration": {"dry_run": true, "rules": [
+            {"type": "monitor", "name": "Search <monitors>", "options": {"query": "service:search"}}]}}),
+    );
+    let reply = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&body),
+    );
+    let id = reply.json()["data"]["id"].as_str().unwrap().to_string();
+    let api = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{id}"),
+        None,
+    )
+    .json();
+    assert_eq!(api["data"]["attributes"]["gate_status"], "pass");
+    assert_eq!(api["data"]["attributes"]["dry_run"], true);
+    assert_eq!(api["data"]["attributes"]["rules"][0]["status"], "fail");
+
+    let index = send(&emu, "GET", "/", &[], None).unwrap();
+    assert_eq!(index.status, 200);
+    assert!(
+        index
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(index.body.contains(&format!("data-evaluation-id=\"{id}\"")));
+    assert!(index.body.contains("data-real-status=\"fail\""));
+    assert!(
+        index.body.contains("Search &lt;monitors&gt;"),
+        "names are escaped"
+    );
+    assert!(!index.body.contains("<script"));
+
+    let page = send(&emu, "GET", &format!("/evaluations/{id}"), &[], None).unwrap();
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("real status"));
+    let monitor = send(&emu, "GET", "/monitors/2", &[], None).unwrap();
+    assert!(monitor.body.contains("search errors"));
+    assert_eq!(
+        send(&emu, "GET", "/monitors/99", &[], None).unwrap().status,
+        404
+    );
+    assert_eq!(
+        send(&emu, "GET", "/healthz", &[], None).unwrap().status,
+        200
+    );
+}
+
+#[test]
+fn shutdown_stops_listening() {
+    let emu = emulator(json!({}));
+    let addr = emu.addr();
+    emu.shutdown();
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+}
