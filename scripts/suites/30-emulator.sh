@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The emulator against peers nobody here wrote: the published datadog-ci and the documentation's
+# curl/jq script must reach the same verdicts, with the same reasons, for every example world; and
+# headless Chromium renders the Evaluations page (tests/e2e/peers/run.sh). The emulator's own unit
+# and HTTP tests run in 10-rust (`cargo test`).
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+cd "$GATEPOST_ROOT"
+
+DATADOG_CI_VERSION=5.25.0
+peers_dir="$GATEPOST_ROOT/.cache/peers/npm"
+
+installed_version() {
+  node -p "require('$peers_dir/node_modules/$1/package.json').version" 2>/dev/null
+}
+
+log "datadog-ci $DATADOG_CI_VERSION (cached in .cache/peers/npm)"
+if [ "$(installed_version @datadog/datadog-ci)" != "$DATADOG_CI_VERSION" ] ||
+  [ "$(installed_version @datadog/datadog-ci-plugin-deployment)" != "$DATADOG_CI_VERSION" ]; then
+  mkdir -p "$peers_dir"
+  [ -f "$peers_dir/package.json" ] || echo '{"name": "gatepost-peers", "private": true}' >"$peers_dir/package.json"
+  (cd "$peers_dir" && npm install --no-audit --no-fund \
+    "@datadog/datadog-ci@$DATADOG_CI_VERSION" \
+    "@datadog/datadog-ci-plugin-deployment@$DATADOG_CI_VERSION")
+  record_check datadog-ci-install $?
+fi
+
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  log "installing chromium (apt)"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium
+  else
+    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+fi
+
+log "building the emulator server (example 'serve')"
+cargo build --locked -p gatepost-emulator --example serve
+status=$?
+record_check emulator-build "$status"
+[ "$status" -eq 0 ] || exit 1
+
+log "peers against the emulator"
+GATEPOST_EMULATOR_BIN="$GATEPOST_ROOT/target/debug/examples/serve" \
+  DATADOG_CI_BIN="$peers_dir/node_modules/.bin/datadog-ci" \
+  run_logged emulator-peers bash tests/e2e/peers/run.sh
+status=$?
+read -r p f < <(node_counts "$GATEPOST_RESULTS/emulator-peers.log")
+[ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+record emulator-peers "$p" "$f"
+exit "$status"
