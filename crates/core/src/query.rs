@@ -320,6 +320,21 @@ impl Query {
     }
 }
 
+impl std::str::FromStr for Query {
+    type Err = QueryError;
+
+    fn from_str(text: &str) -> Result<Query, QueryError> {
+        parse(text)
+    }
+}
+
+impl fmt::Display for Query {
+    /// The query as written, so a parsed query prints the way the user typed it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lexer
 

@@ -26,7 +26,11 @@ fn show(e: &Expr) -> String {
 }
 
 fn tree(q: &str) -> String {
-    show(query::parse(q).unwrap_or_else(|e| panic!("{q:?} should parse: {e}")).expr())
+    show(
+        query::parse(q)
+            .unwrap_or_else(|e| panic!("{q:?} should parse: {e}"))
+            .expr(),
+    )
 }
 
 fn err(q: &str) -> (usize, String) {
@@ -100,7 +104,10 @@ fn field_value_lists_distribute_the_field() {
 
 #[test]
 fn quoted_values_keep_reserved_characters_and_escapes() {
-    assert_eq!(tree("tag:\"use_deployment_gates\""), "tag=\"use_deployment_gates\"");
+    assert_eq!(
+        tree("tag:\"use_deployment_gates\""),
+        "tag=\"use_deployment_gates\""
+    );
     assert_eq!(tree("group:\"service:x\""), "group=\"service:x\"");
     assert_eq!(tree("\"a \\\"b\\\" (c)\""), "text:\"a \"b\" (c)\"");
 }
@@ -119,7 +126,10 @@ fn unknown_keys_are_tag_keys_and_known_fields_ignore_case() {
         panic!()
     };
     assert!(matches!(&xs[0].kind, ExprKind::Term(Term::Field(Field::TagKey(k), _)) if k == "team"));
-    assert!(matches!(&xs[1].kind, ExprKind::Term(Term::Field(Field::Service, _))));
+    assert!(matches!(
+        &xs[1].kind,
+        ExprKind::Term(Term::Field(Field::Service, _))
+    ));
 }
 
 #[test]
@@ -163,7 +173,9 @@ fn every_documented_field_parses() {
 #[test]
 fn api_md_example_queries_parse() {
     assert_eq!(
-        tree("env:prod (service:transaction-backend OR group:\"service:transaction-backend\" OR scope:\"service:transaction-backend\")"),
+        tree(
+            "env:prod (service:transaction-backend OR group:\"service:transaction-backend\" OR scope:\"service:transaction-backend\")"
+        ),
         "(and env=prod (or service=transaction-backend group=\"service:transaction-backend\" scope=\"service:transaction-backend\"))"
     );
     assert_eq!(
@@ -197,7 +209,9 @@ fn error_unclosed_quote_points_at_the_quote() {
         (18, "unclosed quote".to_string())
     );
     assert_eq!(
-        query::parse("service:transaction\"").unwrap_err().to_string(),
+        query::parse("service:transaction\"")
+            .unwrap_err()
+            .to_string(),
         "column 20: unclosed quote"
     );
 }
@@ -229,10 +243,16 @@ fn error_field_without_value() {
 
 #[test]
 fn error_dangling_operators() {
-    assert_eq!(err("a AND"), (3, "expected a term after \"AND\"".to_string()));
+    assert_eq!(
+        err("a AND"),
+        (3, "expected a term after \"AND\"".to_string())
+    );
     assert_eq!(err("a OR"), (3, "expected a term after \"OR\"".to_string()));
     assert_eq!(err("NOT"), (1, "expected a term after \"NOT\"".to_string()));
-    assert_eq!(err("OR a"), (1, "expected a term before \"OR\"".to_string()));
+    assert_eq!(
+        err("OR a"),
+        (1, "expected a term before \"OR\"".to_string())
+    );
     assert_eq!(err("a OR OR b").0, 3);
     assert_eq!(err("a AND ) b").0, 3);
     assert_eq!(err("a - b").0, 3);
@@ -262,4 +282,11 @@ fn error_deep_nesting_is_refused_not_a_stack_overflow() {
     assert!(e.message.contains("nested"), "{e}");
     let q = "NOT ".repeat(10_000) + "a";
     assert!(query::parse(&q).is_err());
+}
+
+#[test]
+fn from_str_and_display_round_trip_the_text() {
+    let q: query::Query = "env:prod  -team:a".parse().unwrap();
+    assert_eq!(q.to_string(), "env:prod  -team:a");
+    assert!("(".parse::<query::Query>().is_err());
 }
