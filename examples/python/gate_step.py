@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--primary-tag")
     parser.add_argument("--config", type=Path, help="gate-config.json with inline rules")
     parser.add_argument("--timeout", type=float, default=10800, help="seconds (default 3 h)")
+    parser.add_argument("--poll-interval", type=float, default=15, help="seconds (default 15)")
     parser.add_argument("--fail-on-error", action="store_true", help="fail, not pass, on outages")
     parser.add_argument("--site", help="Datadog site (default DD_SITE or datadoghq.com)")
     parser.add_argument("--api-url", help="another base URL (an emulator, a proxy)")
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             primary_tag=args.primary_tag,
             config_path=args.config,
             timeout=args.timeout,
+            poll_interval=args.poll_interval,
             fail_on_error=args.fail_on_error,
             site=args.site,
             api_url=args.api_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -107,13 +108,18 @@ class Emulator:
     """``gatepost emulator`` on a free loopback port, for one world file."""
 
     def __init__(self, world: Path, time_scale: int = 60) -> None:
-        binary = ROOT / "target" / "debug" / "gatepost"
-        if not binary.exists():
-            raise RuntimeError(f"{binary} is missing: run `cargo build -p gatepost` first")
+        # GATEPOST_EMULATOR overrides the command (e.g. an installed `gatepost emulator`).
+        override = os.environ.get("GATEPOST_EMULATOR")
+        if override:
+            command = shlex.split(override)
+        else:
+            binary = ROOT / "target" / "debug" / "gatepost"
+            if not binary.exists():
+                raise RuntimeError(f"{binary} is missing: run `cargo build -p gatepost` first")
+            command = [str(binary), "emulator"]
         self.process = subprocess.Popen(
             [
-                str(binary),
-                "emulator",
+                *command,
                 "--world",
                 str(world),
                 "--port",
