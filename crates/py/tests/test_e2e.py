@@ -252,10 +252,11 @@ def run_step(emulator: Emulator, *args: str, keys: bool = True) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DATADOG_"))}
     if keys:
         env.update({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY})
+    command = [sys.executable, str(ROOT / "examples" / "python" / "gate_step.py"), *args]
+    command += ["--service", "checkout", "--env", "prod", "--version", "v2"]
+    command += ["--api-url", emulator.url, "--poll-interval", "1"]
     return subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "python" / "gate_step.py"), *args]
-        + ["--service", "checkout", "--env", "prod", "--version", "v2"]
-        + ["--api-url", emulator.url, "--poll-interval", "1"],
+        command,
         env=env,
         capture_output=True,
         text=True,
