@@ -3,10 +3,13 @@
 One sans-IO Rust engine (the same in the CLI, Node and the browser) makes every decision; this
 package drives it with urllib (blocking) or httpx/asyncio, and returns an :class:`Outcome`.
 
->>> import gatepost, sys
->>> outcome = gatepost.evaluate(service="checkout", env="prod", config_path="gate-config.json")
->>> print(outcome.render("text"))
->>> sys.exit(outcome.exit_code)
+Example::
+
+    import sys, gatepost
+
+    outcome = gatepost.evaluate(service="checkout", env="prod", config_path="gate-config.json")
+    print(outcome.render("text"))
+    sys.exit(outcome.exit_code)
 
 Entry points: :func:`evaluate` / :func:`evaluate_async` (to the verdict), :func:`resume` /
 :func:`resume_async` (from a snapshot), :func:`start` / :func:`check` (short-lived runtimes),
