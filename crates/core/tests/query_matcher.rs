@@ -117,7 +117,10 @@ fn tag_field_matches_a_whole_tag() {
     only_checkout("tag:use_deployment_gates");
     only_checkout("tag:\"team:payment\"");
     assert!(!matches("tag:use_deployment", &checkout()));
-    assert!(!matches("tag:\"env:prod\"", &checkout()), "scope is not a tag");
+    assert!(
+        !matches("tag:\"env:prod\"", &checkout()),
+        "scope is not a tag"
+    );
 }
 
 #[test]
@@ -126,7 +129,10 @@ fn other_keys_match_monitor_tags() {
     assert!(matches("team:frontend", &frontend()));
     assert!(matches("team:*", &checkout()) && matches("team:*", &frontend()));
     assert!(!matches("team:pay", &checkout()));
-    assert!(!matches("region:us-east-1", &checkout()), "groups are not tags");
+    assert!(
+        !matches("region:us-east-1", &checkout()),
+        "groups are not tags"
+    );
 }
 
 #[test]
@@ -201,7 +207,11 @@ fn api_md_examples_match_as_documented() {
 #[test]
 fn group_terms_are_detected() {
     assert!(query::parse("a group:\"k:v\"").unwrap().has_group_terms());
-    assert!(query::parse("NOT group:(a OR b)").unwrap().has_group_terms());
+    assert!(
+        query::parse("NOT group:(a OR b)")
+            .unwrap()
+            .has_group_terms()
+    );
     assert!(!query::parse("service:group").unwrap().has_group_terms());
 }
 
