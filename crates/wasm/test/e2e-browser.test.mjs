@@ -1,0 +1,51 @@
+// End to end in a browser: examples/browser/ served on loopback evaluates a gate against the
+// emulator (cross-origin, so the emulator's CORS answers are part of the test) and shows the
+// outcome; the test reads the page's DOM.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { serveStatic, withChromium } from "./helpers/browser.mjs";
+import { startEmulator } from "./helpers/emulator.mjs";
+import { pkgDir, rootDir } from "./helpers/paths.mjs";
+
+let emulator;
+let site;
+before(async () => {
+  emulator = await startEmulator("examples/worlds/healthy.json");
+  site = await serveStatic({
+    "/node_modules/@gatepost/wasm/": pkgDir,
+    "/": path.join(rootDir, "examples/browser"),
+  });
+});
+after(async () => {
+  await site?.close();
+  await emulator?.stop();
+});
+
+test("the browser example evaluates a gate against the emulator and shows a pass", async () => {
+  const query = new URLSearchParams({ apiUrl: emulator.url, service: "checkout", env: "prod", version: "v2", pollInterval: "1", timeout: "120", run: "1" });
+  const dom = await withChromium(`${site.url}/index.html?${query}`, async (page) => {
+    const state = await page.waitFor(
+      "const s = document.body.dataset.state; return s === 'done' || s === 'error' ? s : null",
+      90_000,
+    );
+    return page.eval(`return {
+      state: ${JSON.stringify(state)},
+      verdict: document.getElementById("verdict").dataset.verdict,
+      cause: document.getElementById("verdict").dataset.cause,
+      heading: document.getElementById("verdict").textContent,
+      message: document.getElementById("message").textContent,
+      rules: [...document.querySelectorAll("#rules li")].map((li) => ({ status: li.dataset.status, text: li.textContent })),
+      events: [...document.querySelectorAll("#events li")].map((li) => li.textContent),
+      report: document.getElementById("report").textContent,
+    }`);
+  });
+  assert.equal(dom.state, "done", `${dom.heading}: ${dom.message}`);
+  assert.equal(dom.verdict, "pass");
+  assert.equal(dom.cause, "gate_passed");
+  assert.equal(dom.heading, "PASS (gate_passed)");
+  assert.deepEqual(dom.rules.map((r) => r.status), ["pass", "pass"]);
+  assert.ok(dom.rules.some((r) => r.text.startsWith("Checkout monitors")), JSON.stringify(dom.rules));
+  assert.ok(dom.events.length > 0, "progress events are shown");
+  assert.ok(dom.report.length > 0);
+});
