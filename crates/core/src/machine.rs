@@ -463,7 +463,7 @@ impl Engine {
             state.next_send_at = now;
             state.failures = 0;
             if state.evaluation_id.is_none() {
-                state.trigger_deadline = (now + state.trigger_budget_ms).min(state.deadline);
+                state.trigger_deadline = now.saturating_add(state.trigger_budget_ms).min(state.deadline);
                 state.trigger_not_found = 0;
             }
         }
@@ -625,7 +625,7 @@ impl Engine {
     fn send(&mut self, now: u64, limit: u64) -> Action {
         let s = &mut self.state;
         let request_id = s.next_request_id;
-        s.next_request_id += 1;
+        s.next_request_id = s.next_request_id.saturating_add(1);
         s.requests += 1;
         let timeout_ms = s.request_timeout_ms.min(limit - now);
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
@@ -656,7 +656,7 @@ impl Engine {
             request_id,
             kind,
             sent_at: now,
-            expires_at: now + timeout_ms,
+            expires_at: now.saturating_add(timeout_ms),
         });
         Action::SendRequest {
             request_id,
@@ -860,8 +860,8 @@ impl Engine {
         let mut next = if s.polls == 0 && s.rules_due_at.is_none() {
             (now, WaitReason::PollInterval)
         } else {
-            let k = now.saturating_sub(since) / s.poll_interval_ms + 1;
-            (since + k * s.poll_interval_ms, WaitReason::PollInterval)
+            let k = now.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
+            (since.saturating_add(k.saturating_mul(s.poll_interval_ms)), WaitReason::PollInterval)
         };
         if let Some(due) = s.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
@@ -888,7 +888,7 @@ impl Engine {
         let limit = self.phase_limit();
         let s = &mut self.state;
         let window = FINAL_WINDOW_MS.min(s.request_timeout_ms);
-        if s.evaluation_id.is_some() && !hard && at + window > limit {
+        if s.evaluation_id.is_some() && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
             if s.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
