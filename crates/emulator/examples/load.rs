@@ -32,7 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.split('"').next())
         .ok_or("no evaluation id")?
         .to_string();
-    let request = format!("GET /api/v2/deployments/gates/evaluation/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let request =
+        format!("GET /api/v2/deployments/gates/evaluation/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
 
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
@@ -75,7 +76,11 @@ fn exchange(stream: &mut BufReader<TcpStream>, request: &str) -> std::io::Result
     stream.get_mut().write_all(request.as_bytes())?;
     let mut line = String::new();
     stream.read_line(&mut line)?;
-    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut length = 0;
     loop {
         line.clear();
