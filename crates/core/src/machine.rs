@@ -2,9 +2,9 @@
 //!
 //! Everything the engine decides is in this file, in three places a reader can find:
 //! - [`Engine::poll`] decides *when* to send and when a phase has run out of time;
-//! - [`Engine::on_trigger_reply`] and [`Engine::on_poll_reply`] classify what the server did, in
+//! - `Engine::on_trigger_reply` and `Engine::on_poll_reply` classify what the server did, in
 //!   the order of the decision table;
-//! - [`Engine::finish`] builds the outcome, applying the fail-open policy.
+//! - `Engine::finish` builds the outcome, applying the fail-open policy.
 //!
 //! Timing rules, all in milliseconds on the host's clock:
 //! - the overall deadline is `started_at + timeout_ms`; the trigger must succeed by

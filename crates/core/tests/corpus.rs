@@ -2,6 +2,8 @@
 //! `tests/scenarios/` through the Rust engine. The Python, Node and wasm runners apply the same
 //! rules, listed in `tests/scenarios/README.md`.
 
+#![allow(clippy::disallowed_methods)] // tests read the committed corpus and schemas from disk
+
 use gatepost_core::{Action, Engine, Input, Options};
 use serde_json::Value;
 use std::path::PathBuf;

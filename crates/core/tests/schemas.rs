@@ -1,6 +1,8 @@
 //! The committed JSON Schemas in `schemas/` must match the Rust types. Run with `UPDATE_SCHEMAS=1`
 //! to rewrite them after a deliberate change.
 
+#![allow(clippy::disallowed_methods)] // tests read the committed corpus and schemas from disk
+
 use std::path::PathBuf;
 
 #[test]
