@@ -159,6 +159,23 @@ for case in healthy:0 alerting:1 faulty-version:1 dry-run:0; do
   stop_emulator
 done
 
+# Inline (JIT) rules from a datadog-ci config file, camelCase as pipelines write it: the dry-run
+# rule fails (no monitor matches) without failing the gate.
+cat >"$work/gate-config.json" <<'JSON'
+{"dryRun": false, "rules": [
+  {"type": "monitor", "name": "Checkout monitors", "options": {"query": "service:checkout env:prod", "duration": 60}},
+  {"type": "monitor", "name": "Shadow rule", "dryRun": true, "options": {"query": "service:nothing", "duration": 0}}]}
+JSON
+if start_emulator "$(with_keys healthy)" tls; then
+  run_datadog_ci "$work/jit.dci" --config "$work/gate-config.json"
+  status=$?
+  sed 's/^/#   datadog-ci | /' "$work/jit.dci"
+  check "inline rules from a config file: datadog-ci exits 0" [ "$status" -eq 0 ]
+  check "inline rules: the dry-run rule's real failure is reported" \
+    has "$work/jit.dci" "Reason: No monitors match the query: service:nothing"
+  stop_emulator
+fi
+
 # A key the world does not accept: both peers stop with exit 1 on the 403.
 if start_emulator "$(with_keys healthy)" tls; then
   api_key=wrong-key run_datadog_ci "$work/forbidden.dci"
