@@ -49,7 +49,7 @@ log "clippy (gatepost-node)"
 record_check node-clippy $?
 
 log "the emulator for the end-to-end tests"
-(cd "$GATEPOST_ROOT" && cargo build -p gatepost)
+(cd "$GATEPOST_ROOT" && cargo build -p gatepost --features emulator)
 record_check node-emulator-build $?
 
 log "node --test"

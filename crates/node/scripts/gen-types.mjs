@@ -19,6 +19,7 @@ const sources = [
   ['action.schema.json', 'Action'],
   ['input.schema.json', 'Input'],
   ['validation.schema.json', 'NativeValidation'],
+  ['config.schema.json', 'Config'],
 ];
 
 const parts = [

@@ -1,9 +1,10 @@
 // The public option and result types of the shared JS API (the same in @gatepost/node and
-// @gatepost/wasm). Outcome, Event, Action, Input and Problem come from the engine's JSON Schemas.
+// @gatepost/wasm). Outcome, Event, Action, Input, Problem and Config come from the engine's JSON Schemas.
 import type {
   Action,
   ApiError,
   Cause,
+  Config,
   Event,
   Input,
   Outcome,
@@ -15,7 +16,7 @@ import type {
   WaitReason,
 } from './generated/schemas';
 
-export type { Action, ApiError, Cause, Event, Input, Outcome, Phase, Problem, RuleResult, TransportErrorKind, Verdict, WaitReason };
+export type { Action, ApiError, Cause, Config, Event, Input, Outcome, Phase, Problem, RuleResult, TransportErrorKind, Verdict, WaitReason };
 
 /** What the engine needs to know about one evaluation: the CLI's options, in camelCase. */
 export interface EngineOptions {
@@ -25,7 +26,7 @@ export interface EngineOptions {
   version?: string;
   primaryTag?: string;
   /** Inline (JIT) rules: the pipeline config file as text (errors then carry line and column) or
-   * as an object. Absent: the gate is configured in Datadog. */
+   * as an object (type it with `Config`). Absent: the gate is configured in Datadog. */
   config?: string | object;
   monitorsQueryVariable?: string;
   /** A Datadog site (`datadoghq.eu`...). Excludes `apiUrl`. */

@@ -231,3 +231,168 @@ export interface Problem {
   message: string;
   path: string;
 }
+
+/**
+ * One rule.
+ */
+export type Rule =
+  | {
+      /**
+       * A dry-run rule's failure does not count.
+       */
+      dryRun?: boolean;
+      /**
+       * Same as `dryRun`.
+       */
+      dry_run?: boolean;
+      /**
+       * Unique within the gate.
+       */
+      name: string;
+      options: MonitorOptions;
+      type: 'monitor';
+    }
+  | {
+      /**
+       * A dry-run rule's failure does not count.
+       */
+      dryRun?: boolean;
+      /**
+       * Same as `dryRun`.
+       */
+      dry_run?: boolean;
+      /**
+       * Unique within the gate.
+       */
+      name: string;
+      options?: FddOptions;
+      type: 'faulty_deployment_detection';
+    };
+
+/**
+ * Monitor rule options: `query` or `monitorIds`. Unknown options are passed through.
+ */
+export type MonitorOptions = {
+  /**
+   * Seconds the monitors must stay OK (0 = instant check).
+   */
+  duration?: number;
+  /**
+   * Fail when a matching monitor has no data (server default true).
+   */
+  failOnNoData?: boolean;
+  /**
+   * Fail when a `group:` filter finds no groups (server default false).
+   */
+  failOnNoGroupsFound?: boolean;
+  /**
+   * Same as `failOnNoData`.
+   */
+  fail_on_no_data?: boolean;
+  /**
+   * Same as `failOnNoGroupsFound`.
+   */
+  fail_on_no_groups_found?: boolean;
+  /**
+   * Monitors by id instead of a query.
+   *
+   * @minItems 1
+   */
+  monitorIds?: [MonitorId, ...MonitorId[]];
+  /**
+   * Same as `monitorIds`.
+   *
+   * @minItems 1
+   */
+  monitor_ids?: [MonitorId, ...MonitorId[]];
+  /**
+   * Monitor search query, e.g. `service:checkout env:prod`.
+   */
+  query?: string;
+  /**
+   * Seconds to wait before evaluating.
+   */
+  warmup?: number;
+} & MonitorOptions1;
+
+export type MonitorOptions1 =
+  | {
+      [k: string]: unknown | undefined;
+    }
+  | {
+      [k: string]: unknown | undefined;
+    }
+  | {
+      [k: string]: unknown | undefined;
+    };
+
+/**
+ * A gatepost / datadog-ci Deployment Gates config file. Keys are accepted in camelCase or
+ * snake_case (not both for the same key).
+ */
+export interface Config {
+  /**
+   * The JSON Schema this file follows (for editors); not sent.
+   */
+  $schema?: string;
+  /**
+   * Dry-run the whole gate: the API answers `pass`, the real result is still recorded.
+   */
+  dryRun?: boolean;
+  /**
+   * Same as `dryRun`.
+   */
+  dry_run?: boolean;
+  /**
+   * The rules; all non-dry-run rules must pass for the gate to pass.
+   *
+   * @minItems 1
+   */
+  rules: [Rule, ...Rule[]];
+}
+
+/**
+ * One monitor, optionally restricted to some of its groups.
+ */
+export interface MonitorId {
+  /**
+   * Group names (`k:v` or `k:v,k2:v2`).
+   */
+  groups?: string[];
+  id: number;
+}
+
+/**
+ * Faulty Deployment Detection options. Give either an exclude list or an include list.
+ * Unknown options are passed through.
+ */
+export interface FddOptions {
+  /**
+   * Same as `allowed_resources`.
+   */
+  allowedResources?: string[];
+  /**
+   * The only resources to consider (sent as `allowed_resources`).
+   */
+  allowed_resources?: string[];
+  /**
+   * Seconds to observe (900 or more recommended).
+   */
+  duration?: number;
+  /**
+   * Same as `excluded_resources`.
+   */
+  excludedResources?: string[];
+  /**
+   * Resources to ignore (`GET /healthcheck`).
+   */
+  excluded_resources?: string[];
+  /**
+   * Same as `allowed_resources`.
+   */
+  includedResources?: string[];
+  /**
+   * Same as `allowed_resources` (the name the docs use).
+   */
+  included_resources?: string[];
+}
