@@ -953,7 +953,8 @@ pub(crate) fn add_cors_headers(headers: &mut HeaderMap) {
 }
 
 /// The answer to a CORS preflight (`OPTIONS`), which carries no keys and never meets faults.
-pub(crate) fn preflight() -> Response {
+/// Whatever headers the browser asks to send are allowed (echoed back), besides the API's own.
+pub(crate) fn preflight(requested_headers: Option<&HeaderValue>) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
@@ -964,9 +965,9 @@ pub(crate) fn preflight() -> Response {
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(
+        requested_headers.cloned().unwrap_or(HeaderValue::from_static(
             "content-type, dd-api-key, dd-application-key, accept, user-agent, x-requested-with",
-        ),
+        )),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,

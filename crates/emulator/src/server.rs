@@ -309,7 +309,11 @@ where
         let reset = reset.clone();
         async move {
             if request.method() == hyper::Method::OPTIONS {
-                return Ok(api::preflight());
+                return Ok(api::preflight(
+                    request
+                        .headers()
+                        .get(hyper::header::ACCESS_CONTROL_REQUEST_HEADERS),
+                ));
             }
             let mut response = match router.oneshot(request.map(Body::new)).await {
                 Ok(response) => response,

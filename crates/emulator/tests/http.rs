@@ -717,6 +717,71 @@ fn the_pages_show_evaluations_and_the_real_status_of_dry_runs() {
 }
 
 #[test]
+fn links_use_the_host_header_when_serving_every_interface() {
+    let mut options = EmulatorOptions::new(
+        World::from_json(&json!({"monitors": monitors()}).to_string()).unwrap(),
+    );
+    options.bind = "0.0.0.0:0".parse().unwrap();
+    let emu = start(options).unwrap();
+    assert!(emu.base_url().starts_with("http://127.0.0.1:"));
+    let mut stream = TcpStream::connect(("127.0.0.1", emu.addr().port())).unwrap();
+    let body = inline("service:search").to_string();
+    write!(
+        stream,
+        "POST /api/v2/deployments/gates/evaluation HTTP/1.1\r\nHost: emulator.ci:8127\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let id = parse_reply(&raw).unwrap().json()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", emu.addr().port())).unwrap();
+    write!(
+        stream,
+        "GET /api/v2/deployments/gates/evaluation/{id} HTTP/1.1\r\nHost: emulator.ci:8127\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let attrs = parse_reply(&raw).unwrap().json()["data"]["attributes"].clone();
+    assert_eq!(
+        attrs["evaluation_url"],
+        format!("http://emulator.ci:8127/evaluations/{id}").as_str()
+    );
+    assert_eq!(
+        attrs["rules"][0]["reason"],
+        "One or more monitors in ALERT state: http://emulator.ci:8127/monitors/2"
+    );
+}
+
+#[test]
+fn preflight_allows_the_headers_the_browser_asks_for() {
+    let emu = emulator(json!({}));
+    let reply = send(
+        &emu,
+        "OPTIONS",
+        "/api/v2/deployment_gates",
+        &[
+            ("Origin", "http://localhost"),
+            ("Access-Control-Request-Method", "GET"),
+            (
+                "Access-Control-Request-Headers",
+                "dd-api-key, x-custom-trace",
+            ),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("dd-api-key, x-custom-trace")
+    );
+}
+
+#[test]
 fn shutdown_stops_listening() {
     let emu = emulator(json!({}));
     let addr = emu.addr();
