@@ -10,6 +10,7 @@
  * The decisions (retries, backoff, fail-open policy) are made by the native engine shared with the
  * CLI and every other binding; this module performs HTTP with `fetch` and sleeps with timers.
  */
+import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { runLoop, type StopAt } from './driver';
 import { Engine } from './engine';
@@ -49,7 +50,8 @@ function fromEnv(...names: string[]): string | undefined {
 
 /** A jitter seed below 2**53 (it must survive a JS number and every other binding). */
 function randomSeed(): number {
-  const words = crypto.getRandomValues(new Uint32Array(2));
+  // node:crypto's, not the global: Node 18 has no global `crypto` without a flag.
+  const words = webcrypto.getRandomValues(new Uint32Array(2));
   return (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!;
 }
 
