@@ -25,14 +25,20 @@ if [ "$(installed_version @datadog/datadog-ci)" != "$DATADOG_CI_VERSION" ] ||
   record_check datadog-ci-install $?
 fi
 
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-  log "installing chromium (apt)"
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium
-  else
-    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-  fi
+# Tools the peers need that a fresh machine may lack: Debian packages, installed once.
+missing=()
+for tool in jq openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (apt)"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo -n)
+  "${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"
+  record_check emulator-tools-install $?
 fi
 
 log "building the emulator server (example 'serve')"

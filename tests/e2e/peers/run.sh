@@ -197,7 +197,8 @@ elif start_emulator "$root/examples/worlds/dry-run.json"; then
   check "dry-run over plain HTTP: the API answers pass" [ $? -eq 0 ]
   evaluation_id=$(sed -n 's/^Evaluation ID: //p' "$work/page.sh")
   timeout 90 "$chromium_bin" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-    --disable-background-networking --user-data-dir="$work/chromium" --dump-dom "$base/" \
+    --disable-background-networking --disable-quic --no-first-run --disable-component-update \
+    --disable-sync --user-data-dir="$work/chromium" --dump-dom "$base/" \
     >"$work/page.html" 2>"$work/chromium.err"
   check "chromium renders the Evaluations page" has "$work/page.html" "Deployment Gates evaluations"
   check "the page lists the evaluation" has "$work/page.html" "data-evaluation-id=\"$evaluation_id\""
