@@ -12,17 +12,17 @@ export class Engine {
   private inner: NativeEngine;
 
   constructor(options: EngineOptions, now: number) {
-    this.inner = native(() => new binding.Engine(options, now));
+    this.inner = native(() => new binding.Engine(options, now), 'invalid_options');
   }
 
   /** Poll an evaluation that already exists (no trigger is sent). */
   static attach(evaluationId: string, options: EngineOptions, now: number): Engine {
-    return Engine.wrap(native(() => binding.Engine.attach(evaluationId, options, now)));
+    return Engine.wrap(native(() => binding.Engine.attach(evaluationId, options, now), 'invalid_options'));
   }
 
   /** Continue from `snapshot()` (taken in any process or language). Snapshots hold no keys. */
   static resume(snapshot: string, apiKey: string | undefined, appKey: string | undefined, now: number): Engine {
-    return Engine.wrap(native(() => binding.Engine.resume(snapshot, apiKey, appKey, now)));
+    return Engine.wrap(native(() => binding.Engine.resume(snapshot, apiKey, appKey, now), 'invalid_snapshot'));
   }
 
   private static wrap(inner: NativeEngine): Engine {

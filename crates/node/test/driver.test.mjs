@@ -218,3 +218,17 @@ test('validate lists every problem with its path; valid configs give the configu
   assert.equal(good.valid, true);
   assert.equal(good.configuration.dry_run, true);
 });
+
+test('values that are not JSON (undefined, BigInt, functions, cycles) are GatepostErrors too', () => {
+  const is = (code) => (e) => e instanceof GatepostError && e.code === code;
+  assert.throws(() => new Engine(undefined, 0), is('invalid_options'));
+  const cyclic = { service: 's', env: 'e' };
+  cyclic.self = cyclic;
+  assert.throws(() => new Engine(cyclic, 0), is('invalid_options'));
+  const engine = new Engine({ service: 's', env: 'e', apiUrl: 'http://127.0.0.1:9' }, 0);
+  assert.throws(() => engine.handle(undefined, 1), is('invalid_input'));
+  assert.throws(() => engine.handle({ type: 'response', request_id: 1n, status: 200 }, 1), is('invalid_input'));
+  assert.throws(() => engine.handle({ type: 'timeout' }, Number.NaN), is('invalid_input'));
+  assert.throws(() => engine.handle({ type: 'response', request_id: 1.5, status: 200 }, 1), is('invalid_input'));
+  assert.throws(() => Engine.resume(engine.snapshot(), undefined, undefined, -1), is('invalid_input'));
+});
