@@ -67,13 +67,20 @@ text-align:left;vertical-align:top}th{background:#f4f4f6}.pass{color:#0a7d32;fon
 code{font-size:.9em}small{color:#666}ul{margin:0;padding-left:1.1rem}";
 
 fn page(title: &str, body: &str) -> Html<String> {
+    page_with_head(title, "", body)
+}
+
+fn page_with_head(title: &str, head: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
          <style>{STYLE}</style></head><body>{body}</body></html>",
         escape(title)
     ))
 }
+
+/// Pages of running evaluations refresh themselves (no scripts needed).
+const REFRESH: &str = "<meta http-equiv=\"refresh\" content=\"5\">";
 
 fn status_html(status: Status) -> String {
     format!("<span class=\"{0}\">{0}</span>", status.as_str())
@@ -185,7 +192,11 @@ async fn index(State(state): State<AppState>) -> Html<String> {
         }
         body.push_str("</tbody></table>");
     }
-    page("Deployment Gates evaluations — gatepost emulator", &body)
+    page_with_head(
+        "Deployment Gates evaluations — gatepost emulator",
+        REFRESH,
+        &body,
+    )
 }
 
 async fn evaluation_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
@@ -212,7 +223,12 @@ async fn evaluation_page(State(state): State<AppState>, Path(id): Path<String>) 
         started = rfc3339(evaluation.created_ms),
         rules = rules_html(&outcome),
     );
-    page(&format!("Evaluation {}", evaluation.id), &body).into_response()
+    let head = if outcome.real_status == Status::InProgress {
+        REFRESH
+    } else {
+        ""
+    };
+    page_with_head(&format!("Evaluation {}", evaluation.id), head, &body).into_response()
 }
 
 fn state_class(state: MonitorState) -> &'static str {

@@ -108,6 +108,8 @@ struct Prepared {
     base_url: String,
     router: Router,
     tls: Option<TlsAcceptor>,
+    /// One stderr line per request (`serve_blocking`; an in-process emulator stays quiet).
+    access_log: bool,
 }
 
 fn prepare(options: EmulatorOptions) -> io::Result<Prepared> {
@@ -141,6 +143,7 @@ fn prepare(options: EmulatorOptions) -> io::Result<Prepared> {
         base_url,
         router: api::router(shared),
         tls,
+        access_log: false,
     })
 }
 
@@ -216,7 +219,8 @@ pub fn serve_blocking(
     options: EmulatorOptions,
     on_ready: impl FnOnce(SocketAddr),
 ) -> io::Result<()> {
-    let prepared = prepare(options)?;
+    let mut prepared = prepare(options)?;
+    prepared.access_log = true;
     let rt = runtime()?;
     on_ready(prepared.addr);
     let result = rt.block_on(async move {
@@ -254,6 +258,7 @@ async fn accept_loop(
     let listener = tokio::net::TcpListener::from_std(prepared.listener)?;
     let router = prepared.router;
     let tls = prepared.tls;
+    let access_log = prepared.access_log;
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -279,10 +284,10 @@ async fn accept_loop(
             match tls {
                 Some(acceptor) => {
                     if let Ok(tls_stream) = acceptor.accept(io).await {
-                        serve_connection(tls_stream, router, reset).await;
+                        serve_connection(tls_stream, router, reset, access_log).await;
                     }
                 }
-                None => serve_connection(io, router, reset).await,
+                None => serve_connection(io, router, reset, access_log).await,
             }
         });
     }
@@ -300,7 +305,7 @@ impl std::fmt::Display for ResetRequested {
 
 impl std::error::Error for ResetRequested {}
 
-async fn serve_connection<S>(io: S, router: Router, reset: Arc<AtomicBool>)
+async fn serve_connection<S>(io: S, router: Router, reset: Arc<AtomicBool>, access_log: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -315,11 +320,26 @@ where
                         .get(hyper::header::ACCESS_CONTROL_REQUEST_HEADERS),
                 ));
             }
+            // Method and path only: keys travel in headers and are never logged.
+            let line = access_log.then(|| format!("{} {}", request.method(), request.uri().path()));
+            let started = std::time::Instant::now();
             let mut response = match router.oneshot(request.map(Body::new)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
-            if response.extensions().get::<ResetConnection>().is_some() {
+            let was_reset = response.extensions().get::<ResetConnection>().is_some();
+            if let Some(line) = line {
+                let outcome = if was_reset {
+                    "reset".to_string()
+                } else {
+                    response.status().as_u16().to_string()
+                };
+                eprintln!(
+                    "{line} -> {outcome} ({:.1} ms)",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            if was_reset {
                 reset.store(true, Ordering::SeqCst);
                 return Err(ResetRequested);
             }
