@@ -158,11 +158,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     let config = DriverConfig {
         client,
         state_file,
-        deadline_ms: Some(
-            now + options
-                .timeout_ms
-                .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS),
-        ),
+        deadline_ms: deadline_of(&engine),
     };
     let finished = match driver::run(engine, config, &mut logger) {
         Ok(f) => f,
@@ -174,6 +170,12 @@ pub fn gate(args: &GateArgs) -> u8 {
     #[cfg(feature = "emulator")]
     drop(emulator_guard);
     code
+}
+
+/// When the evaluation must end (epoch ms), for the live status line's "time left". Read from the
+/// snapshot because a resumed evaluation keeps the deadline it started with.
+fn deadline_of(engine: &Engine) -> Option<u64> {
+    engine.snapshot().get("deadline").and_then(|d| d.as_u64())
 }
 
 /// Start a new evaluation, or resume the one kept in `--state-file`.
@@ -264,11 +266,7 @@ pub fn wait(args: &WaitArgs) -> u8 {
     let config = DriverConfig {
         client,
         state_file: None,
-        deadline_ms: Some(
-            now + options
-                .timeout_ms
-                .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS),
-        ),
+        deadline_ms: deadline_of(&engine),
     };
     let finished = match driver::run(engine, config, &mut logger) {
         Ok(f) => f,
@@ -328,7 +326,8 @@ fn print_report(outcome: &Outcome, format: OutputFormat) {
         OutputFormat::Json => println!("{}", report::render_json(outcome)),
         OutputFormat::Text => {
             let color = color_allowed(std::io::stdout().is_terminal());
-            println!("{}", report::render_text(outcome, TextStyle { color }));
+            let text = report::render_text(outcome, TextStyle { color });
+            println!("{}", text.trim_end());
         }
     }
 }

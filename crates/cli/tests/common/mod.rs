@@ -2,6 +2,8 @@
 //! environment, and check what it printed.
 #![allow(dead_code)]
 
+pub mod fake;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
