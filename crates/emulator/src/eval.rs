@@ -443,6 +443,7 @@ pub fn evaluate_fdd_rule(
     let mut findings: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut reported_types: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut any_data = false;
     for scope in fdd_scopes(service, request) {
         for &resource in &resources {
             let label = match &scope {
@@ -451,9 +452,10 @@ pub fn evaluate_fdd_rule(
             };
             let new = live_traffic(service, version, resource, &scope, horizon);
             let base = baseline_traffic(service, version, resource, &scope);
-            if scope.is_some() && new.requests == 0 && base.requests == 0 {
+            if new.requests == 0 && base.requests == 0 {
                 continue;
             }
+            any_data = true;
             if base.requests < params.min_baseline_requests {
                 if finished {
                     notes.push(format!(
@@ -507,11 +509,16 @@ pub fn evaluate_fdd_rule(
     if !finished {
         return (Status::InProgress, None);
     }
-    if resources.is_empty() {
+    if resources.is_empty() || !any_data {
+        let tag = request
+            .primary_tag
+            .as_deref()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
         return (
             Status::Pass,
             Some(format!(
-                "No APM traffic for version {version} of {} in {}: nothing to compare",
+                "No APM traffic for version {version} of {} in {}{tag}: nothing to compare",
                 request.service, request.env
             )),
         );

@@ -398,6 +398,20 @@ fn fdd_evaluates_each_primary_tag_value_and_the_aggregate_or_just_the_one_named(
 }
 
 #[test]
+fn fdd_says_so_when_the_named_primary_tag_has_no_traffic() {
+    let w = apm_world(
+        json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 0.6, "error_types": ["TimeoutError"]}]),
+        json!([]),
+    );
+    let outcome = at(&w, &request(fdd(60), Some("v2"), Some("region:mars")), 60.0);
+    assert_eq!(outcome.api_status, Status::Pass);
+    assert_eq!(
+        outcome.rules[0].reason.as_deref(),
+        Some("No APM traffic for version v2 of checkout in prod (region:mars): nothing to compare")
+    );
+}
+
+#[test]
 fn fdd_honours_allowed_and_excluded_resources() {
     let w = apm_world(
         json!([{"at": "0s", "requests_per_minute": 600, "errors_per_minute": 0.6, "error_types": ["TimeoutError"]}]),
