@@ -45,6 +45,13 @@ impl EmulatorOptions {
     }
 }
 
+impl Default for EmulatorOptions {
+    /// An empty world on loopback.
+    fn default() -> Self {
+        EmulatorOptions::new(World::default())
+    }
+}
+
 /// PEM files for TLS: the certificate chain (leaf first) and its private key.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {

@@ -2,7 +2,7 @@
 //! rate limits, faults, CORS, pages and TLS. Rules here use `duration: 0` (decided at the
 //! trigger), so nothing waits on the clock; time-dependent semantics are in `evaluation.rs`.
 
-use gatepost_emulator::{EmulatorOptions, RunningEmulator, World, start};
+use gatepost_emulator::{ENDPOINT_COUNT, EmulatorOptions, RunningEmulator, World, start};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -787,4 +787,106 @@ fn shutdown_stops_listening() {
     let addr = emu.addr();
     emu.shutdown();
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+}
+
+/// Every endpoint the docs count answers (no 404 from the router, no 405) under both prefixes.
+#[test]
+fn every_counted_endpoint_is_served() {
+    let emu = emulator(json!({ "monitors": monitors() }));
+    let mut served = 0;
+    for prefix in ["/api/v2", "/api/unstable"] {
+        let gate = call(
+            &emu,
+            "POST",
+            &format!("{prefix}/deployment_gates"),
+            Some(&json!({"data": {
+            "type": "deployment_gate", "attributes": {"service": prefix, "env": "prod"}}})),
+        );
+        assert_eq!(gate.status, 200, "{}", gate.body);
+        served += 1;
+        let gate_id = gate.json()["data"]["id"].as_str().unwrap().to_string();
+        let rules = format!("{prefix}/deployment_gates/{gate_id}/rules");
+        let rule = call(
+            &emu,
+            "POST",
+            &rules,
+            Some(&json!({"data": {"type": "deployment_rule",
+            "attributes": {"name": "m", "type": "monitor", "options": {"query": "service:checkout"}}}})),
+        );
+        assert_eq!(rule.status, 200, "{}", rule.body);
+        served += 1;
+        let rule_id = rule.json()["data"]["id"].as_str().unwrap().to_string();
+        let trigger = call(
+            &emu,
+            "POST",
+            &format!("{prefix}/deployments/gates/evaluation"),
+            Some(&inline("service:checkout")),
+        );
+        assert_eq!(trigger.status, 202);
+        served += 1;
+        let id = trigger.json()["data"]["id"].as_str().unwrap().to_string();
+        let put_rule =
+            json!({"data": {"type": "deployment_rule", "attributes": {"dry_run": true}}});
+        let put_gate =
+            json!({"data": {"type": "deployment_gate", "attributes": {"dry_run": true}}});
+        let checks: Vec<(&str, String, Option<&Value>, u16)> = vec![
+            (
+                "GET",
+                format!("{prefix}/deployments/gates/evaluation/{id}"),
+                None,
+                200,
+            ),
+            ("GET", format!("{prefix}/deployment_gates"), None, 200),
+            (
+                "GET",
+                format!("{prefix}/deployment_gates/evaluations"),
+                None,
+                200,
+            ),
+            (
+                "GET",
+                format!("{prefix}/deployment_gates/{gate_id}"),
+                None,
+                200,
+            ),
+            (
+                "PUT",
+                format!("{prefix}/deployment_gates/{gate_id}"),
+                Some(&put_gate),
+                200,
+            ),
+            ("GET", rules.clone(), None, 200),
+            ("GET", format!("{rules}/{rule_id}"), None, 200),
+            ("PUT", format!("{rules}/{rule_id}"), Some(&put_rule), 200),
+            ("DELETE", format!("{rules}/{rule_id}"), None, 204),
+            (
+                "DELETE",
+                format!("{prefix}/deployment_gates/{gate_id}"),
+                None,
+                204,
+            ),
+        ];
+        for (method, path, body, expected) in checks {
+            let reply = call(&emu, method, &path, body);
+            assert_eq!(reply.status, expected, "{method} {path}: {}", reply.body);
+            served += 1;
+        }
+    }
+    for path in [
+        "/",
+        "/evaluations",
+        "/evaluations/00000000-0000-4000-8000-000000000000",
+        "/monitors/1",
+        "/healthz",
+    ] {
+        let reply = send(&emu, "GET", path, &[], None).unwrap();
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("text/")),
+            "{path}"
+        );
+        served += 1;
+    }
+    assert_eq!(served, ENDPOINT_COUNT);
 }
