@@ -487,3 +487,55 @@ fn the_example_worlds_tell_their_stories() {
     assert_eq!(outcome.api_status, Status::Pass);
     assert_eq!(outcome.real_status, Status::Fail);
 }
+
+/// Once a gate's result is final it never changes, whatever happens in the world afterwards: the
+/// property that lets the server compute results lazily instead of storing them.
+#[test]
+fn final_results_never_change() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/worlds");
+    for name in ["healthy", "alerting", "faulty-version", "dry-run", "flaky"] {
+        let w = World::from_path(&root.join(format!("{name}.json"))).unwrap();
+        let gate = &w.gates[0];
+        let rules: Vec<Value> = gate
+            .rules
+            .iter()
+            .map(|r| json!({"name": r.name, "type": r.rule_type, "options": r.options, "dry_run": r.dry_run}))
+            .collect();
+        let r = request(
+            json!({"dry_run": gate.dry_run, "rules": rules}),
+            Some("v2"),
+            None,
+        );
+        let mut settled: Option<GateOutcome> = None;
+        for second in 0..=3600 {
+            let outcome = at(&w, &r, f64::from(second));
+            if let Some(done) = &settled {
+                assert_eq!(&outcome, done, "{name} changed at {second} s");
+            } else if outcome.api_status != Status::InProgress
+                && outcome
+                    .rules
+                    .iter()
+                    .all(|rule| rule.status != Status::InProgress)
+            {
+                settled = Some(outcome);
+            }
+        }
+        assert!(settled.is_some(), "{name} never settled");
+    }
+}
+
+#[test]
+fn world_file_errors_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("gatepost-world-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.json");
+    std::fs::write(&path, "{\n  \"monitors\": [{\"id\": \"one\"}]\n}\n").unwrap();
+    let err = World::from_path(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with(&path.display().to_string()), "{text}");
+    assert!(text.contains("monitors[0].id"), "{text}");
+    assert!(text.contains("line 2"), "{text}");
+    let missing = World::from_path(&dir.join("missing.json")).unwrap_err();
+    assert!(missing.message.contains("cannot read"), "{missing}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
