@@ -463,7 +463,9 @@ impl Engine {
             state.next_send_at = now;
             state.failures = 0;
             if state.evaluation_id.is_none() {
-                state.trigger_deadline = now.saturating_add(state.trigger_budget_ms).min(state.deadline);
+                state.trigger_deadline = now
+                    .saturating_add(state.trigger_budget_ms)
+                    .min(state.deadline);
                 state.trigger_not_found = 0;
             }
         }
@@ -861,7 +863,10 @@ impl Engine {
             (now, WaitReason::PollInterval)
         } else {
             let k = now.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
-            (since.saturating_add(k.saturating_mul(s.poll_interval_ms)), WaitReason::PollInterval)
+            (
+                since.saturating_add(k.saturating_mul(s.poll_interval_ms)),
+                WaitReason::PollInterval,
+            )
         };
         if let Some(due) = s.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
@@ -1000,18 +1005,20 @@ impl Engine {
                     };
                     (Verdict::Pass, 0, Cause::DryRun, false, message, None)
                 }
-                (Some("pass"), false) => (
-                    Verdict::Pass,
-                    0,
-                    Cause::GatePassed,
-                    false,
-                    "gate passed".to_string(),
-                    None,
-                ),
+                (Some("pass"), false) => {
+                    let message = match result.rules.iter().filter(counted).count() {
+                        0 => "the gate passed".to_string(),
+                        n => format!("the gate passed: all {n} enforced rule(s) passed"),
+                    };
+                    (Verdict::Pass, 0, Cause::GatePassed, false, message, None)
+                }
                 _ => {
                     let message = match failed {
-                        0 => "gate failed".to_string(),
-                        n => format!("gate failed: {n} of {} rule(s) failed", result.rules.len()),
+                        0 => "the gate failed".to_string(),
+                        n => format!(
+                            "the gate failed: {n} of {} rule(s) failed",
+                            result.rules.len()
+                        ),
                     };
                     (Verdict::Fail, 1, Cause::GateFailed, false, message, None)
                 }

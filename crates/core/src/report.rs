@@ -220,7 +220,7 @@ mod tests {
             exit_code: 1,
             cause: Cause::GateFailed,
             fail_open: false,
-            message: "gate failed: 1 of 2 rule(s) failed".into(),
+            message: "the gate failed: 1 of 2 rule(s) failed".into(),
             evaluation_id: Some("e9d2f04f-4f4b-494b-86e5-52f03e10c8e9".into()),
             evaluation_url: Some(
                 "http://127.0.0.1:9/evaluations/e9d2f04f-4f4b-494b-86e5-52f03e10c8e9".into(),
