@@ -256,7 +256,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "WORLD.json")]
     pub world: PathBuf,
     /// Port to listen on (0 = any free port; the first line printed says which).
-    #[arg(long, default_value_t = 7600)]
+    #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]

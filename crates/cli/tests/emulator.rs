@@ -1,0 +1,319 @@
+//! `gatepost` against the real emulator on loopback: the example worlds through `gate --emulator`,
+//! JIT rules, faults from the world's fault plans in both phases, a hung connection, the
+//! `gatepost emulator` command with `gate --api-url`, `status`, and resuming after SIGTERM.
+#![cfg(feature = "emulator")]
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn world(name: &str) -> std::path::PathBuf {
+    repo_root().join("examples/worlds").join(name)
+}
+
+/// `gate --emulator WORLD` for checkout/prod/v2 with a safety timeout.
+fn gate_emulated(world: &std::path::Path) -> Command {
+    let mut cmd = gatepost_with_keys();
+    cmd.args([
+        "gate",
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+        "--version",
+        "v2",
+        "--timeout",
+        "90",
+        "--emulator",
+    ])
+    .arg(world);
+    cmd
+}
+
+/// The healthy world with `faults` replaced, written to a temporary file.
+fn healthy_with_faults(dir: &tempfile::TempDir, faults: serde_json::Value) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
+    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    w["faults"] = faults;
+    if let Some(obj) = w.as_object_mut() {
+        obj.remove("$schema");
+    }
+    let path = dir.path().join("world.json");
+    std::fs::write(&path, w.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn healthy_world_passes() {
+    let r = run(gate_emulated(&world("healthy.json")).args(["--output", "json"]));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "gate_passed", "{r}");
+    assert!(
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "pass"),
+        "{r}"
+    );
+    let errors = schema_errors(&outcome_schema(), &v);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn alerting_world_fails_naming_the_monitor() {
+    let r = run(&mut gate_emulated(&world("alerting.json")));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stdout.contains("Gate failed"), "{r}");
+    assert!(r.stdout.contains("Reason: "), "{r}");
+    assert!(r.stdout.contains("/monitors/101"), "{r}");
+}
+
+#[test]
+fn faulty_version_fails_on_the_new_error_type() {
+    let r = run(&mut gate_emulated(&world("faulty-version.json")));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stdout.contains("NullPointerException"), "{r}");
+}
+
+#[test]
+fn dry_run_world_passes_and_says_it_would_fail() {
+    let r = run(gate_emulated(&world("dry-run.json")).args(["--output", "json"]));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "dry_run");
+    assert_eq!(v["would_fail"], true);
+}
+
+#[test]
+fn jit_rules_from_a_config_file_are_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.json");
+    std::fs::write(
+        &config,
+        r#"{"dryRun": false, "rules": [
+            {"type": "monitor", "name": "Payments monitors",
+             "options": {"query": "team:payments env:prod", "duration": 120}}]}"#,
+    )
+    .unwrap();
+    let r = run(gate_emulated(&world("healthy.json"))
+        .args(["--identifier", "jit", "--output", "json", "--config"])
+        .arg(&config));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "gate_passed", "{r}");
+    assert_eq!(v["rules"][0]["name"], "Payments monitors", "{r}");
+    // The same inline rules against the alerting world fail.
+    let r = run(gate_emulated(&world("alerting.json"))
+        .args(["--identifier", "jit", "--config"])
+        .arg(&config));
+    assert_eq!(r.code, 1, "{r}");
+}
+
+#[test]
+fn faults_in_both_phases_are_survived() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = healthy_with_faults(
+        &dir,
+        serde_json::json!({
+            "trigger": [{"kind": "rate_limited", "retry_after": 1}, {"kind": "status", "status": 502}],
+            "result": [{"kind": "rate_limited", "retry_after": 1}, {"kind": "reset"}, {"kind": "garbage"}],
+        }),
+    );
+    let r = run(gate_emulated(&w).args(["--output", "json"]));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "gate_passed", "{r}");
+    assert_eq!(v["fail_open"], false, "{r}");
+    assert!(r.stderr.contains("retrying"), "retries are logged:\n{r}");
+}
+
+#[test]
+fn a_hung_result_connection_does_not_outlive_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = healthy_with_faults(
+        &dir,
+        serde_json::json!({"result": [{"kind": "hang", "times": 100}]}),
+    );
+    let mut cmd = gatepost_with_keys();
+    cmd.args([
+        "gate",
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+        "--version",
+        "v2",
+        "--timeout",
+        "6",
+        "--output",
+        "json",
+        "--emulator",
+    ])
+    .arg(&w);
+    let start = Instant::now();
+    let r = run(&mut cmd);
+    let took = start.elapsed();
+    assert_eq!(r.code, 0, "fail-open by default:\n{r}");
+    assert!(took < Duration::from_secs(11), "took {took:?}:\n{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "timeout", "{r}");
+    assert_eq!(v["fail_open"], true, "{r}");
+    assert!(r.stderr.contains("NOT a gate pass"), "{r}");
+
+    let start = Instant::now();
+    let r = run(cmd.arg("--fail-on-error"));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(start.elapsed() < Duration::from_secs(11), "{r}");
+}
+
+/// A `gatepost emulator` child and the URL from its first stdout line.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(world: &std::path::Path, time_scale: &str) -> Served {
+    let mut child = gatepost()
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--time-scale",
+            time_scale,
+            "--world",
+        ])
+        .arg(world)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim_end()
+        .strip_prefix("gatepost emulator listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    assert!(
+        url["http://127.0.0.1:".len()..].parse::<u16>().is_ok(),
+        "{first}"
+    );
+    Served { child, url }
+}
+
+#[test]
+fn served_emulator_gate_then_status() {
+    let served = serve(&world("alerting.json"), "60");
+    let r = run(gatepost_with_keys()
+        .args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+            "--timeout",
+            "90",
+            "--poll-interval",
+            "1",
+            "--output",
+            "json",
+            "--api-url",
+        ])
+        .arg(&served.url));
+    assert_eq!(r.code, 1, "{r}");
+    let id = r.json()["evaluation_id"].as_str().unwrap().to_string();
+    let r = run(gatepost_with_keys()
+        .args(["status", &id, "--api-url"])
+        .arg(&served.url));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains(&format!("evaluation {id}: fail")), "{r}");
+    assert!(r.stdout.contains("Reason: "), "{r}");
+}
+
+#[test]
+fn sigterm_then_state_file_resumes_the_same_evaluation() {
+    // Slow clock: the 300 s rules take 30 s, so the first run is surely interrupted mid-way.
+    let served = serve(&world("healthy.json"), "10");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("gate.state");
+    let args = |cmd: &mut Command| {
+        cmd.args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+            "--timeout",
+            "120",
+            "--poll-interval",
+            "1",
+            "--log-format",
+            "json",
+            "--api-url",
+        ])
+        .arg(&served.url)
+        .arg("--state-file")
+        .arg(&state);
+    };
+    let mut cmd = gatepost_with_keys();
+    args(&mut cmd);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut id = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("\"type\":\"started\"") {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            id = v["event"]["evaluation_id"].as_str().map(str::to_string);
+            break;
+        }
+    }
+    let id = id.expect("the evaluation started");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: String = lines.map(|l| l.unwrap() + "\n").collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{rest}");
+    assert!(rest.contains(&format!("gatepost wait {id}")), "{rest}");
+    assert!(!rest.contains(API_KEY) && !rest.contains(APP_KEY));
+
+    let mut again = gatepost_with_keys();
+    args(&mut again);
+    let r = run(again.args(["--output", "json"]));
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(
+        v["evaluation_id"],
+        id.as_str(),
+        "the same evaluation was resumed:\n{r}"
+    );
+    assert_eq!(v["cause"], "gate_passed", "{r}");
+    assert!(!state.exists());
+}
