@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from conftest import API_KEY, Scripted, reply
-from gatepost._transport import AsyncTransport, perform_with_deadline
+from gatepost._transport import perform_with_deadline
+from gatepost._transport_async import AsyncTransport
 from gatepost.types import Input, SendRequest
 
 BACKENDS = ["sync-urllib", "async-httpx", "async-urllib-thread"]

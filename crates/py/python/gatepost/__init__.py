@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gatepost import _core
 from gatepost._core import Engine
@@ -37,7 +37,6 @@ from gatepost._driver import (
 )
 from gatepost._outcome import ApiError, Outcome, Pending, Rule, Validation
 from gatepost.errors import (
-    Cancelled,
     ConfigError,
     GatepostError,
     OptionsError,
@@ -46,6 +45,9 @@ from gatepost.errors import (
     UnknownRequestError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from gatepost._cancelled import Cancelled
 
 __version__: str = _core.__version__
 
@@ -110,3 +112,12 @@ def validate(
 def outcome_schema() -> dict[str, Any]:
     """The JSON Schema of the outcome document (``Outcome.to_json()``)."""
     return _core.outcome_schema()
+
+
+def __getattr__(name: str) -> Any:
+    """``Cancelled`` is loaded on first use: it subclasses ``asyncio.CancelledError``."""
+    if name == "Cancelled":
+        from gatepost._cancelled import Cancelled
+
+        return Cancelled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

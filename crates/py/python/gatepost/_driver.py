@@ -8,19 +8,21 @@ Time is Unix-epoch milliseconds so a snapshot means the same in any process or l
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Literal, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 from gatepost._core import Engine
 from gatepost._outcome import Outcome, Pending
-from gatepost._transport import AsyncTransport, perform_with_deadline
-from gatepost.errors import Cancelled, OptionsError, Problem
+from gatepost.errors import OptionsError, Problem
 from gatepost.types import Action, Event, SendRequest, Snapshot
+
+if TYPE_CHECKING:
+    from gatepost._transport_async import AsyncTransport
+
+# asyncio, logging and the HTTP stacks are imported where they are first needed, so that
+# `import gatepost` stays cheap for short-lived steps (see the README's numbers).
 
 __all__ = [
     "EventHandler",
@@ -39,8 +41,6 @@ EventHandler = Callable[[Event], object]
 #: Config as the file's text (errors then carry line and column) or as a parsed mapping.
 ConfigSource = Union[str, Mapping[str, Any]]
 
-_LOG = logging.getLogger("gatepost")
-
 #: Seeds stay below 2**53 so they survive a JavaScript number when a snapshot moves to Node.
 _SEED_BOUND = 2**53
 
@@ -51,8 +51,15 @@ def _now_ms() -> int:
 
 def _log_event(event: Event) -> None:
     """The default event handler: core's log line on the ``gatepost`` logger."""
+    import logging
+
     level = logging.WARNING if event.get("type") == "warning" else logging.INFO
-    _LOG.log(level, "%s", event.get("message", ""))
+    logging.getLogger("gatepost").log(level, "%s", event.get("message", ""))
+
+
+def _random_seed() -> int:
+    """A jitter seed below 2**53: 56 random bits mod 2**53 (uniform: 2**53 divides 2**56)."""
+    return int.from_bytes(os.urandom(7), "big") % _SEED_BOUND
 
 
 def _first_env(*names: str) -> str | None:
@@ -119,7 +126,7 @@ def options(
         "site": site,
         "api_url": api_url,
         "allow_insecure_http": allow_insecure_http,
-        "seed": secrets.randbelow(_SEED_BOUND) if seed is None else seed,
+        "seed": _random_seed() if seed is None else seed,
         "monitors_query_variable": monitors_query_variable,
     }
     return {k: v for k, v in values.items() if v is not None}
@@ -185,6 +192,8 @@ _Mode = Literal["finish", "start", "check"]
 
 def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
     """The blocking driver. Ctrl-C (KeyboardInterrupt) cancels: the outcome is ``cancelled``."""
+    from gatepost._transport import perform_with_deadline
+
     try:
         while True:
             request, action = session.settle()
@@ -211,6 +220,10 @@ def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
 
 async def _run_async(session: _Session, transport: AsyncTransport) -> Outcome:
     """The asyncio driver. ``task.cancel()`` feeds ``cancel`` and raises :class:`Cancelled`."""
+    import asyncio
+
+    from gatepost._cancelled import Cancelled
+
     try:
         while True:
             request, action = session.settle()
@@ -229,6 +242,12 @@ async def _run_async(session: _Session, transport: AsyncTransport) -> Outcome:
         raise Cancelled(session.cancel()) from exc
     finally:
         await transport.aclose()
+
+
+def _async_transport(use_httpx: bool | None) -> AsyncTransport:
+    from gatepost._transport_async import AsyncTransport
+
+    return AsyncTransport(use_httpx)
 
 
 def _expect_outcome(result: Outcome | Pending) -> Outcome:
@@ -346,7 +365,7 @@ async def evaluate_async(
         monitors_query_variable=monitors_query_variable,
     )
     session = _Session(Engine(opts, _now_ms()), on_event)
-    return await _run_async(session, AsyncTransport(use_httpx))
+    return await _run_async(session, _async_transport(use_httpx))
 
 
 def resume(
@@ -377,7 +396,7 @@ async def resume_async(
     """:func:`resume` for asyncio; cancelling raises :class:`gatepost.Cancelled` again."""
     key, app = _keys(api_key, app_key)
     session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
-    return await _run_async(session, AsyncTransport(use_httpx))
+    return await _run_async(session, _async_transport(use_httpx))
 
 
 def start(

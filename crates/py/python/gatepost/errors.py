@@ -7,13 +7,12 @@ snapshot that cannot be read). What the server does is never an exception: it en
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gatepost._outcome import Outcome
+    from gatepost._cancelled import Cancelled
 
 __all__ = [
     "Cancelled",
@@ -134,26 +133,10 @@ def _from_native(code: str, message: str, problems: list[dict[str, Any]]) -> Gat
     return cls(message, code=code, problems=[Problem.from_dict(p) for p in problems])
 
 
-class Cancelled(asyncio.CancelledError):
-    """An ``evaluate_async`` task was cancelled; the evaluation stopped cleanly.
+def __getattr__(name: str) -> Any:
+    """``Cancelled`` subclasses ``asyncio.CancelledError``; asyncio is loaded only when needed."""
+    if name == "Cancelled":
+        from gatepost._cancelled import Cancelled
 
-    It is an :class:`asyncio.CancelledError`, so cancellation propagates as asyncio expects.
-    ``outcome`` is the engine's ``cancelled`` outcome (exit code 130) and ``snapshot`` the state
-    to pass to :func:`gatepost.resume` (it holds no keys); ``evaluation_id`` is set once the
-    server had accepted the evaluation.
-    """
-
-    def __init__(self, outcome: Outcome) -> None:
-        """Wrap the cancelled outcome."""
-        super().__init__(outcome.message)
-        self.outcome = outcome
-
-    @property
-    def snapshot(self) -> dict[str, Any] | None:
-        """The resumable state (no keys)."""
-        return self.outcome.snapshot
-
-    @property
-    def evaluation_id(self) -> str | None:
-        """The server's evaluation id, if the trigger had succeeded."""
-        return self.outcome.evaluation_id
+        return Cancelled
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
