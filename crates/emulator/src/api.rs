@@ -131,7 +131,7 @@ async fn gatekeeper(State(state): State<AppState>, request: Request, next: Next)
             .lock()
             .next_fault(state.world.faults.plan(endpoint), endpoint);
         if let Some(step) = step {
-            match serve_fault(&step, endpoint).await {
+            match serve_fault(&step, endpoint, request.uri().path()).await {
                 FaultEffect::Respond(response) => return response,
                 FaultEffect::Continue => {}
             }
@@ -229,7 +229,7 @@ fn reset_response() -> Response {
     response
 }
 
-async fn serve_fault(step: &FaultStep, endpoint: Endpoint) -> FaultEffect {
+async fn serve_fault(step: &FaultStep, endpoint: Endpoint, path: &str) -> FaultEffect {
     let response = match step.kind {
         FaultKind::Pass => return FaultEffect::Continue,
         FaultKind::Delay => {
@@ -287,8 +287,12 @@ async fn serve_fault(step: &FaultStep, endpoint: Endpoint) -> FaultEffect {
         FaultKind::NotFound => api_error(
             StatusCode::NOT_FOUND,
             match endpoint {
-                Endpoint::Trigger => "no gate found",
-                _ => "not found",
+                Endpoint::Trigger => "no gate found".to_string(),
+                Endpoint::Result => format!(
+                    "gate evaluation with id {} not found",
+                    path.rsplit('/').next().unwrap_or_default()
+                ),
+                _ => "not found".to_string(),
             },
         ),
     };

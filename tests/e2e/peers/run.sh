@@ -159,6 +159,26 @@ for case in healthy:0 alerting:1 faulty-version:1 dry-run:0; do
   stop_emulator
 done
 
+# Transient trouble both peers must ride out: a 503 on the first trigger and a 404 ("not started
+# yet") on the first poll of each evaluation. Costs datadog-ci one 5 s trigger backoff and one 15 s
+# poll interval.
+jq '.faults = {trigger: [{kind: "status", status: 503}, {kind: "pass"}, {kind: "status", status: 503}],
+               result: [{kind: "not_found"}, {kind: "pass"}, {kind: "not_found"}]}' \
+  "$(with_keys healthy)" >"$work/transient.json"
+if start_emulator "$work/transient.json" tls; then
+  run_datadog_ci "$work/transient.dci"
+  dci_status=$?
+  run_gate_sh "$work/transient.sh"
+  sh_status=$?
+  sed 's/^/#   datadog-ci | /' "$work/transient.dci"
+  sed 's/^/#   gate.sh    | /' "$work/transient.sh"
+  check "transient 503 and 404: datadog-ci retries and passes" [ "$dci_status" -eq 0 ]
+  check "transient 503 and 404: the curl/jq script retries and passes" [ "$sh_status" -eq 0 ]
+  check "transient 503 and 404: same rules and statuses" \
+    same_rules "$work/transient.dci" "$work/transient.sh"
+  stop_emulator
+fi
+
 # Inline (JIT) rules from a datadog-ci config file, camelCase as pipelines write it: the dry-run
 # rule fails (no monitor matches) without failing the gate.
 cat >"$work/gate-config.json" <<'JSON'
