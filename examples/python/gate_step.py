@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the gate and return the exit code for the pipeline."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gatepost: %(message)s")
+    # CI systems cancel a job with SIGTERM: treat it like Ctrl-C, so the gate stops cleanly with
+    # a `cancelled` outcome (exit 130) instead of dying mid-request.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         outcome = gatepost.evaluate(
             service=args.service,

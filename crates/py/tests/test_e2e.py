@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -248,13 +249,17 @@ def test_start_then_check_until_done(emulate: Any) -> None:
     assert (result.verdict, result.cause) == ("pass", "gate_passed")
 
 
-def run_step(emulator: Emulator, *args: str, keys: bool = True) -> subprocess.CompletedProcess[str]:
+def step_command(emulator: Emulator, *args: str) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DATADOG_"))}
-    if keys:
-        env.update({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY})
+    env.update({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY})
     command = [sys.executable, str(ROOT / "examples" / "python" / "gate_step.py"), *args]
     command += ["--service", "checkout", "--env", "prod", "--version", "v2"]
     command += ["--api-url", emulator.url, "--poll-interval", "1"]
+    return command, env
+
+
+def run_step(emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    command, env = step_command(emulator, *args)
     return subprocess.run(
         command,
         env=env,
@@ -287,3 +292,29 @@ def test_example_step_script(emulate: Any, tmp_path: Path) -> None:
 
     for run in (passed, failed, invalid):
         assert_no_keys(run.stdout, run.stderr)
+
+
+def test_example_step_is_cancelled_cleanly_by_sigterm(emulate: Any, tmp_path: Path) -> None:
+    emulator = emulate(world("healthy"))
+    config = tmp_path / "gate-config.json"
+    slow = {
+        "rules": [
+            {"type": "monitor", "name": "m", "options": {"query": "env:prod", "duration": 3600}}
+        ]
+    }
+    config.write_text(json.dumps(slow), encoding="utf-8")
+    command, env = step_command(emulator, "--config", str(config))
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "started" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, "".join(seen) + stderr
+    assert "cancel" in stdout.lower()
+    assert_no_keys(stdout, stderr, "".join(seen))
