@@ -74,7 +74,8 @@ export async function runLoop(engine: EngineLike, options: LoopOptions): Promise
       if (inFlight === undefined && shouldStop(options.stopAt, action.until, engine, clock())) {
         return { done: false, snapshot: engine.snapshot(), nextCheckAt: action.until };
       }
-      const woke = await wake(action.until - clock(), inFlight, signal);
+      // Once cancelled, the abort has been delivered: further waits are not cut short by it.
+      const woke = await wake(action.until - clock(), inFlight, cancelled ? undefined : signal);
       if (woke.kind === 'abort') continue;
       if (woke.kind === 'input') {
         inFlight = undefined;
