@@ -119,6 +119,31 @@ DD_API_KEY=x DD_APP_KEY=y "$BIN" deployment gate --emulator "$WORLDS/alerting.js
 code=$?
 check "deployment gate: alerting world fails (exit 1)" "$([ "$code" = 1 ]; echo $?)" "$tmpdir/dd.out"
 
+log "action.yml: the gate step's script against a served emulator"
+# The composite action's last `run: |` block, dedented, run as GitHub would run it.
+awk '/^      run: \|/ { block = ""; inrun = 1; next }
+     inrun && /^        / { block = block substr($0, 9) "\n"; next }
+     inrun { inrun = 0 }
+     END { printf "%s", block }' action.yml >"$tmpdir/action-gate.sh"
+"$BIN" emulator --port 0 --time-scale 60 --world "$WORLDS/healthy.json" >"$tmpdir/emu.out" 2>/dev/null &
+emu_pid=$!
+for _ in $(seq 1 100); do grep -q listening "$tmpdir/emu.out" 2>/dev/null && break; sleep 0.1; done
+emu_url=$(sed -n '1s/^gatepost emulator listening on //p' "$tmpdir/emu.out")
+: >"$tmpdir/gh_output"; : >"$tmpdir/gh_summary"
+PATH="$(dirname "$BIN"):$PATH" GITHUB_OUTPUT="$tmpdir/gh_output" GITHUB_STEP_SUMMARY="$tmpdir/gh_summary" \
+  DD_API_KEY=action-fake-api-key DD_APP_KEY=action-fake-app-key \
+  IN_SERVICE=checkout IN_ENV=prod IN_VERSION=v2 IN_TIMEOUT=120 IN_API_URL="$emu_url" \
+  IN_IDENTIFIER= IN_PRIMARY_TAG= IN_CONFIG= IN_FAIL_ON_ERROR=true IN_SITE= IN_SKIP= \
+  bash -e "$tmpdir/action-gate.sh" >"$tmpdir/action.out" 2>&1 </dev/null
+code=$?
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null
+cat "$tmpdir/action.out" "$tmpdir/gh_output" >"$tmpdir/action.all"
+check "action: gate step passes against the healthy world" "$([ "$code" = 0 ]; echo $?)" "$tmpdir/action.all"
+check "action: outputs status, fail_open, evaluation_id, evaluation_url" \
+  "$(grep -q '^status=pass$' "$tmpdir/gh_output" && grep -q '^fail_open=false$' "$tmpdir/gh_output" \
+     && grep -q '^evaluation_id=[0-9a-f-]\{36\}$' "$tmpdir/gh_output" && grep -q '^evaluation_url=http' "$tmpdir/gh_output"; echo $?)" "$tmpdir/action.all"
+check "action: step summary written" "$(grep -q 'Deployment gate' "$tmpdir/gh_summary"; echo $?)" "$tmpdir/gh_summary"
+
 log "startup: --help and --version"
 "$BIN" --help >/dev/null && "$BIN" gate --help >/dev/null && "$BIN" --version >/dev/null
 check "--help and --version exit 0" $?
