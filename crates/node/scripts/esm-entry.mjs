@@ -12,4 +12,4 @@ writeFileSync(
   path.join(dist, 'index.mjs'),
   `${header}import cjs from './index.js';\n\nexport const {\n${names.map((n) => `  ${n},`).join('\n')}\n} = cjs;\nexport default cjs;\n`,
 );
-writeFileSync(path.join(dist, 'index.d.mts'), `${header}export * from './index.js';\n`);
+writeFileSync(path.join(dist, 'index.d.mts'), `${header}import cjs from './index.js';\n\nexport * from './index.js';\nexport default cjs;\n`);
