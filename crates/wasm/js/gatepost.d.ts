@@ -1,11 +1,9 @@
 // Types of the shared JS API (the same in @gatepost/node and @gatepost/wasm). Outcome, Event,
 // Action, Input and Config are generated from the engine's JSON Schemas into ./types.d.ts at build
-// time (scripts/gen-types.mjs); the low-level Engine class comes from wasm-bindgen's own
-// declarations (./gatepost_wasm.d.ts).
+// time (scripts/gen-types.mjs), so the data types are never hand-copied.
 import type { Action, Config, Event, Input, Outcome } from "./types";
 
 export type { Action, Config, Event, Input, Outcome };
-export { Engine } from "./gatepost_wasm";
 
 /** One problem in options or in a config file, named by its JSON path. */
 export interface Problem {
@@ -106,6 +104,29 @@ export interface ValidateOptions {
 export interface RenderTextOptions {
   /** ANSI colours (only for a terminal). */
   color?: boolean;
+}
+
+/**
+ * The sans-IO engine, for custom hosts. Contract: after construction and after every `handle`,
+ * call `poll` until it returns `wait` or `done`; perform each `send_request`; on `wait` sleep until
+ * `until` (or until the response arrives) and feed `timeout` if nothing else happened. `now` is
+ * Unix-epoch milliseconds. Misuse throws a `GatepostError`; what the server does never throws.
+ */
+export declare class Engine {
+  constructor(options: EngineOptions, now: number);
+  /** Poll an evaluation that already exists (no trigger is sent). */
+  static attach(evaluationId: string, options: EngineOptions, now: number): Engine;
+  /** Continue from `snapshot()` (taken in any process or language). Snapshots hold no keys. */
+  static resume(snapshot: string, apiKey: string | undefined, appKey: string | undefined, now: number): Engine;
+  handle(input: Input, now: number): void;
+  poll(now: number): Action;
+  drainEvents(): Event[];
+  /** The whole state as JSON text, without keys. */
+  snapshot(): string;
+  /** The evaluation id, once the server gave one. */
+  readonly evaluationId?: string;
+  /** Release the engine's memory now rather than when it is garbage-collected. */
+  free(): void;
 }
 
 /** Every error gatepost throws; outcomes are never errors. */

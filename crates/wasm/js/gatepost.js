@@ -13,10 +13,7 @@
 import * as glue from "./gatepost_wasm.js";
 
 /** The wasm-bindgen exports (the nodejs target's CommonJS glue arrives as a default export). */
-const wasm = typeof glue.Engine === "function" ? glue : glue.default;
-
-/** The low-level engine: `handle`/`poll`/`drainEvents`/`snapshot`/`resume`. */
-export const Engine = wasm.Engine;
+const wasm = typeof glue.RawEngine === "function" ? glue : glue.default;
 
 /**
  * The error thrown for bad options, a bad config, a bad snapshot or host misuse. It is a real
@@ -39,19 +36,90 @@ export class GatepostError extends Error {
   }
 }
 
+/**
+ * Values cross into the .wasm as JSON text (see src/lib.rs for why). What JSON cannot carry
+ * (a BigInt, a cycle) is the caller's mistake, reported with the given code.
+ */
+function toJson(value, code, what) {
+  try {
+    return JSON.stringify(value ?? null);
+  } catch (error) {
+    throw new GatepostError(code, `invalid ${what}: ${error.message}`, [{ path: "", message: error.message }]);
+  }
+}
+
+const RAW = Symbol("gatepost.rawEngine");
+
+/**
+ * The sans-IO engine, for custom hosts. Contract: after construction and after every `handle`,
+ * call `poll` until it returns `wait` or `done`; perform each `send_request`; on `wait` sleep until
+ * `until` (or until the response arrives) and feed `timeout` if nothing else happened. `now` is
+ * Unix-epoch milliseconds. Misuse throws a `GatepostError`; what the server does never throws.
+ */
+export class Engine {
+  constructor(options, now) {
+    this[RAW] = new wasm.RawEngine(toJson(options, "invalid_options", "options"), now);
+  }
+
+  /** Poll an evaluation that already exists (no trigger is sent). */
+  static attach(evaluationId, options, now) {
+    if (typeof evaluationId !== "string") throw new GatepostError("invalid_input", "invalid evaluation id: expected a string");
+    return adopt(wasm.RawEngine.attach(evaluationId, toJson(options, "invalid_options", "options"), now));
+  }
+
+  /** Continue from `snapshot()` (taken in any process or language). Snapshots hold no keys. */
+  static resume(snapshot, apiKey, appKey, now) {
+    if (typeof snapshot !== "string") throw new GatepostError("invalid_snapshot", "invalid snapshot: expected the JSON text from snapshot()");
+    return adopt(wasm.RawEngine.resume(snapshot, apiKey ?? undefined, appKey ?? undefined, now));
+  }
+
+  handle(input, now) {
+    this[RAW].handle(toJson(input, "invalid_input", "input"), now);
+  }
+
+  poll(now) {
+    return JSON.parse(this[RAW].poll(now));
+  }
+
+  drainEvents() {
+    return JSON.parse(this[RAW].drainEvents());
+  }
+
+  /** The whole state as JSON text, without keys. */
+  snapshot() {
+    return this[RAW].snapshot();
+  }
+
+  /** The evaluation id, once the server gave one. */
+  get evaluationId() {
+    return this[RAW].evaluationId ?? undefined;
+  }
+
+  /** Release the engine's memory now rather than when it is garbage-collected. */
+  free() {
+    this[RAW].free();
+  }
+}
+
+function adopt(raw) {
+  const engine = Object.create(Engine.prototype);
+  engine[RAW] = raw;
+  return engine;
+}
+
 /** Validate a pipeline config offline. Never throws for a bad config: `valid` says it. */
 export function validate(config, options = {}) {
-  return wasm.validateConfig(config, options.version ?? undefined);
+  return JSON.parse(wasm.validateConfig(toJson(config, "invalid_config", "config"), options?.version ?? undefined));
 }
 
 /** Render an outcome as text (the same text as the CLI and every other binding). */
 export function renderText(outcome, options = {}) {
-  return wasm.renderTextRaw(outcome, Boolean(options.color));
+  return wasm.renderText(toJson(outcome, "invalid_input", "outcome"), Boolean(options?.color));
 }
 
 /** Render an outcome as markdown (CI step summaries). */
 export function renderMarkdown(outcome) {
-  return wasm.renderMarkdown(outcome);
+  return wasm.renderMarkdown(toJson(outcome, "invalid_input", "outcome"));
 }
 
 /**
