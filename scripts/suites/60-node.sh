@@ -23,7 +23,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 log "napi build (debug) and the committed native/index.d.ts"
-npx --no-install napi build --platform --output-dir native </dev/null
+npx --no-install napi build --platform --output-dir native -- --locked </dev/null
 status=$?
 if [ "$status" -eq 0 ]; then
   git diff --exit-code -- native/index.d.ts native/index.js
@@ -45,11 +45,11 @@ node_modules/.bin/tsc -p "$GATEPOST_ROOT/examples/node/tsconfig.json"
 record_check node-tsc-examples $?
 
 log "clippy (gatepost-node)"
-(cd "$GATEPOST_ROOT" && cargo clippy -p gatepost-node --all-targets -- -D warnings)
+(cd "$GATEPOST_ROOT" && cargo clippy --locked -p gatepost-node --all-targets -- -D warnings)
 record_check node-clippy $?
 
 log "the emulator for the end-to-end tests"
-(cd "$GATEPOST_ROOT" && cargo build -p gatepost --features emulator)
+(cd "$GATEPOST_ROOT" && cargo build --locked -p gatepost --features emulator)
 record_check node-emulator-build $?
 
 log "node --test"

@@ -69,6 +69,21 @@ async function startProxy(target) {
   return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => (server.closeAllConnections(), server.close()) };
 }
 
+/** The Python interpreter of the repository's .venv when it has the gatepost package. */
+let python;
+function pythonGatepost() {
+  if (python === undefined) {
+    const candidate = path.join(ROOT, '.venv/bin/python');
+    try {
+      execFileSync(candidate, ['-c', 'import gatepost'], { stdio: 'ignore' });
+      python = candidate;
+    } catch {
+      python = null;
+    }
+  }
+  return python;
+}
+
 const skip = emulatorAvailable() ? false : 'target/debug/gatepost is not built (cargo build -p gatepost)';
 
 describe('against the emulator', { concurrency: true, skip }, () => {
@@ -221,6 +236,19 @@ describe('against the emulator', { concurrency: true, skip }, () => {
     }
     assert.equal(state.done, true);
     assert.equal(state.outcome.cause, 'gate_passed');
+  });
+
+  test('a snapshot started in Node resumes in Python (the gatepost wheel in .venv)', { skip: pythonGatepost() ? false : 'no .venv with the gatepost Python package (scripts/test python builds it)' }, async () => {
+    const started = await start(gate(emulators.healthy.url));
+    assert.equal(started.done, false);
+    const script = 'import sys, gatepost; o = gatepost.resume(sys.stdin.read()); print(o.cause, o.evaluation_id)';
+    const out = await new Promise((resolve, reject) => {
+      const child = execFile(pythonGatepost(), ['-c', script], { env: { ...process.env, DD_API_KEY: API_KEY, DD_APP_KEY: APP_KEY } }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}: ${stderr}`)) : resolve(stdout),
+      );
+      child.stdin.end(started.snapshot);
+    });
+    assert.equal(out.trim(), `gate_passed ${started.evaluationId}`);
   });
 
   test('100 concurrent evaluations in one process', async () => {
