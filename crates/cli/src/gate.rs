@@ -116,7 +116,7 @@ pub fn gate(args: &GateArgs) -> u8 {
         Ok(keys) => keys,
         Err(problems) => return usage_errors(&problems, &mut logger),
     };
-    let client = match Client::new(api.ca_cert.as_deref()) {
+    let client = match Client::new(api.ca_cert.as_deref(), base_url(&api).as_deref()) {
         Ok(c) => c,
         Err(e) => return usage_errors(&[e], &mut logger),
     };
@@ -237,7 +237,7 @@ pub fn wait(args: &WaitArgs) -> u8 {
         Ok(keys) => keys,
         Err(problems) => return usage_errors(&problems, &mut logger),
     };
-    let client = match Client::new(args.api.ca_cert.as_deref()) {
+    let client = match Client::new(args.api.ca_cert.as_deref(), base_url(&args.api).as_deref()) {
         Ok(c) => c,
         Err(e) => return usage_errors(&[e], &mut logger),
     };
@@ -537,7 +537,7 @@ pub fn status(args: &StatusArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let client = match Client::new(args.api.ca_cert.as_deref()) {
+    let client = match Client::new(args.api.ca_cert.as_deref(), base_url(&args.api).as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -722,6 +722,17 @@ fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<St
     } else {
         Err(problems)
     }
+}
+
+/// The API base URL requests will go to (for proxy decisions), when it resolves.
+fn base_url(api: &ApiArgs) -> Option<String> {
+    gatepost_core::site::resolve(
+        site(api).as_deref(),
+        api.api_url.as_deref(),
+        api.allow_insecure_http,
+    )
+    .ok()
+    .map(|e| e.base_url)
 }
 
 fn site(api: &ApiArgs) -> Option<String> {

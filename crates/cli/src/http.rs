@@ -29,8 +29,10 @@ pub struct Client {
 
 impl Client {
     /// Build a client that verifies HTTPS against the system roots (plus `extra_ca`), never follows
-    /// redirects (so keys never go to another host) and honours `HTTPS_PROXY`/`NO_PROXY`.
-    pub fn new(extra_ca: Option<&Path>) -> Result<Client, String> {
+    /// redirects (so keys never go to another host) and honours `HTTPS_PROXY`/`NO_PROXY` for
+    /// `base_url` (the API every request of this client goes to). A loopback base URL (an emulator
+    /// on this machine) is always reached directly.
+    pub fn new(extra_ca: Option<&Path>, base_url: Option<&str>) -> Result<Client, String> {
         let roots = root_certs(extra_ca)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = TlsConfig::builder()
@@ -43,9 +45,13 @@ impl Client {
             .max_redirects_will_error(false)
             .http_status_as_error(false)
             .user_agent(format!("gatepost/{}", gatepost_core::VERSION))
-            // Proxy settings come from the environment (ureq's default reads HTTPS_PROXY,
-            // HTTP_PROXY, ALL_PROXY and NO_PROXY); made explicit so the behaviour is documented.
-            .proxy(ureq::Proxy::try_from_env())
+            // Proxy settings come from the environment (ureq reads ALL_PROXY, HTTPS_PROXY,
+            // HTTP_PROXY and NO_PROXY, upper or lower case).
+            .proxy(if base_url.is_some_and(bypasses_proxy) {
+                None
+            } else {
+                ureq::Proxy::try_from_env()
+            })
             .build();
         Ok(Client {
             agent: config.new_agent(),
@@ -106,6 +112,58 @@ impl Client {
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
     }
+}
+
+/// The host of a URL, lower-cased, without brackets or port.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// Whether a URL's host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn is_loopback_url(url: &str) -> bool {
+    let host = url_host(url);
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether requests to `url` go direct: loopback, or matched by `NO_PROXY`/`no_proxy` with curl's
+/// rules (`example.com` and `.example.com` both cover `api.example.com`; `*` covers everything).
+/// ureq's own matching is stricter (an entry without a leading dot matches only that exact host),
+/// and CI files are written for curl.
+fn bypasses_proxy(url: &str) -> bool {
+    if is_loopback_url(url) {
+        return true;
+    }
+    let list = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    no_proxy_matches(&url_host(url), &list)
+}
+
+fn no_proxy_matches(host: &str, list: &str) -> bool {
+    list.split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+            let entry = match entry.rsplit_once(':') {
+                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                _ => entry,
+            };
+            host == entry || host.ends_with(&format!(".{entry}"))
+        })
 }
 
 /// Map a ureq error onto the engine's transport error kinds. The message never contains headers,
@@ -189,7 +247,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let client = Client::new(None).unwrap();
+        let client = Client::new(None, None).unwrap();
         let input = client.perform(&Request {
             request_id: 3,
             method: "GET".into(),
@@ -208,6 +266,26 @@ mod tests {
             }
             other => panic!("expected a transport error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        assert!(is_loopback_url("http://127.0.0.1:8080"));
+        assert!(is_loopback_url("http://localhost/x"));
+        assert!(is_loopback_url("https://[::1]:443"));
+        assert!(!is_loopback_url("https://api.datadoghq.com"));
+        assert!(!is_loopback_url("https://127.0.0.1.example.com"));
+    }
+
+    #[test]
+    fn no_proxy_follows_curl() {
+        assert!(no_proxy_matches("api.datadoghq.eu", "datadoghq.eu"));
+        assert!(no_proxy_matches("api.datadoghq.eu", " .datadoghq.eu , x"));
+        assert!(no_proxy_matches("api.datadoghq.eu", "*.datadoghq.eu"));
+        assert!(no_proxy_matches("api.datadoghq.eu", "*"));
+        assert!(no_proxy_matches("api.datadoghq.eu", "api.datadoghq.eu:443"));
+        assert!(!no_proxy_matches("api.datadoghq.eu", "ghq.eu"));
+        assert!(!no_proxy_matches("api.datadoghq.eu", ""));
     }
 
     #[test]
