@@ -30,6 +30,19 @@ fn unix_now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// `now` as the engine takes it: Unix-epoch milliseconds, the current time when absent. An `int`
+/// or a `float` (`time.time() * 1000`) is accepted; every time stays below 2^53, where a float is
+/// still exact.
+fn resolve_now(now: Option<f64>) -> PyResult<u64> {
+    match now {
+        None => Ok(unix_now_ms()),
+        Some(t) if t.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&t) => Ok(t as u64),
+        Some(_) => Err(PyValueError::new_err(
+            "now must be Unix-epoch milliseconds: a number from 0 to 2**53",
+        )),
+    }
+}
+
 /// A Python object (as produced by `json.loads`, or tuples/lists/dicts built by hand) to JSON.
 fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if obj.is_none() {
@@ -72,6 +85,16 @@ fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
         return tuple.iter().map(|v| to_value(&v)).collect();
+    }
+    // Any other mapping (a MappingProxy, a custom Mapping): through its items, as a dict.
+    let mapping = obj.py().import("collections.abc")?.getattr("Mapping")?;
+    if obj.is_instance(&mapping)? {
+        let dict = PyDict::new(obj.py());
+        for item in obj.call_method0("items")?.try_iter()? {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+            dict.set_item(k, v)?;
+        }
+        return to_value(dict.as_any());
     }
     Err(PyTypeError::new_err(format!(
         "cannot convert a {} to JSON (expected dict, list, tuple, str, int, float, bool or None)",
@@ -161,10 +184,10 @@ impl PyEngine {
     /// Start a new evaluation; the first ``poll`` sends the trigger request.
     #[new]
     #[pyo3(signature = (options, now = None))]
-    fn new(py: Python<'_>, options: &Bound<'_, PyAny>, now: Option<u64>) -> PyResult<Self> {
+    fn new(py: Python<'_>, options: &Bound<'_, PyAny>, now: Option<f64>) -> PyResult<Self> {
         let options = options_from_py(py, options)?;
-        let inner = gatepost_core::Engine::new(options, now.unwrap_or_else(unix_now_ms))
-            .map_err(|e| raise(py, e))?;
+        let inner =
+            gatepost_core::Engine::new(options, resolve_now(now)?).map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
 
@@ -175,12 +198,11 @@ impl PyEngine {
         py: Python<'_>,
         evaluation_id: &str,
         options: &Bound<'_, PyAny>,
-        now: Option<u64>,
+        now: Option<f64>,
     ) -> PyResult<Self> {
         let options = options_from_py(py, options)?;
-        let inner =
-            gatepost_core::Engine::attach(evaluation_id, options, now.unwrap_or_else(unix_now_ms))
-                .map_err(|e| raise(py, e))?;
+        let inner = gatepost_core::Engine::attach(evaluation_id, options, resolve_now(now)?)
+            .map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
 
@@ -193,7 +215,7 @@ impl PyEngine {
         snapshot: &Bound<'_, PyAny>,
         api_key: Option<String>,
         app_key: Option<String>,
-        now: Option<u64>,
+        now: Option<f64>,
     ) -> PyResult<Self> {
         let snapshot = if snapshot.is_instance_of::<PyString>() {
             let text: String = snapshot.extract()?;
@@ -209,13 +231,8 @@ impl PyEngine {
         } else {
             to_value(snapshot)?
         };
-        let inner = gatepost_core::Engine::resume(
-            snapshot,
-            api_key,
-            app_key,
-            now.unwrap_or_else(unix_now_ms),
-        )
-        .map_err(|e| raise(py, e))?;
+        let inner = gatepost_core::Engine::resume(snapshot, api_key, app_key, resolve_now(now)?)
+            .map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
 
@@ -226,7 +243,7 @@ impl PyEngine {
         &mut self,
         py: Python<'_>,
         input: &Bound<'_, PyAny>,
-        now: Option<u64>,
+        now: Option<f64>,
     ) -> PyResult<()> {
         let value = to_value(input)?;
         let input: Input = serde_json::from_value(value).map_err(|e| {
@@ -239,14 +256,14 @@ impl PyEngine {
             )
         })?;
         self.inner
-            .handle(input, now.unwrap_or_else(unix_now_ms))
+            .handle(input, resolve_now(now)?)
             .map_err(|e| raise(py, e))
     }
 
     /// What to do next: a dict whose ``type`` is ``send_request``, ``wait`` or ``done``.
     #[pyo3(signature = (now = None))]
-    fn poll<'py>(&mut self, py: Python<'py>, now: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
-        let action = self.inner.poll(now.unwrap_or_else(unix_now_ms));
+    fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let action = self.inner.poll(resolve_now(now)?);
         ser_to_py(py, &action)
     }
 

@@ -243,3 +243,16 @@ def test_values_cross_the_boundary_intact() -> None:
         gatepost.validate({"rules": object()})  # type: ignore[dict-item]
     with pytest.raises(ValueError):
         gatepost.validate({"rules": float("nan")})
+
+
+def test_now_may_be_a_float_and_options_any_mapping() -> None:
+    import time
+    import types
+
+    engine = gatepost.Engine(types.MappingProxyType(OPTIONS), time.time() * 1000)
+    first = engine.poll(time.time() * 1000)
+    assert first["type"] == "send_request"
+    with pytest.raises(ValueError):
+        engine.poll(-1)
+    with pytest.raises(ValueError):
+        engine.poll(float("inf"))

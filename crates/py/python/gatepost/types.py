@@ -109,7 +109,7 @@ class Event(_EventRequired, total=False):
     """A progress event; ``message`` is the log line core rendered for it."""
 
     evaluation_id: str
-    evaluation_url: str
+    evaluation_url: str | None
     completed: int
     total: int
     phase: str
