@@ -16,7 +16,8 @@ class Engine:
     Call ``poll(now)`` until it returns ``wait`` or ``done``; perform each ``send_request``
     (no redirects, abort after ``timeout_ms``, cap the body at ``max_body_bytes``) and feed the
     ``response`` or ``transport_error`` to ``handle``; when a wait ends with nothing else having
-    happened feed ``{"type": "timeout"}``. ``now`` is Unix-epoch ms, int or float (default: the current time).
+    happened feed ``{"type": "timeout"}``. ``now`` is Unix-epoch ms, an int or a float (default:
+    the current time).
     """
 
     def __new__(cls, options: Mapping[str, Any], now: float | None = None) -> Engine: ...
