@@ -79,9 +79,11 @@ async function engineOptions(options: EvaluateOptions): Promise<EngineOptions> {
       throw new GatepostError('invalid_options', `invalid options: ${message}`, [{ path: 'configPath', message }]);
     }
   }
-  out.apiKey ??= fromEnv('DATADOG_API_KEY', 'DD_API_KEY');
-  out.appKey ??= fromEnv('DATADOG_APP_KEY', 'DD_APP_KEY');
-  if (out.site === undefined && out.apiUrl === undefined) out.site = fromEnv('DATADOG_SITE', 'DD_SITE');
+  // The engine also takes its snake_case names: a value given that way is not defaulted again.
+  const given = (camel: string, snake: string): boolean => out[camel] !== undefined || out[snake] !== undefined;
+  if (!given('apiKey', 'api_key')) out.apiKey = fromEnv('DATADOG_API_KEY', 'DD_API_KEY');
+  if (!given('appKey', 'app_key')) out.appKey = fromEnv('DATADOG_APP_KEY', 'DD_APP_KEY');
+  if (!given('site', 'site') && !given('apiUrl', 'api_url')) out.site = fromEnv('DATADOG_SITE', 'DD_SITE');
   out.seed ??= randomSeed();
   for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
   return out as unknown as EngineOptions;
