@@ -38,7 +38,8 @@ async function startTlsEmulator() {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatepost-node-tls-'));
   const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return startEmulator(withKeys(world('healthy')), { extraArgs: ['--tls-cert', cert, '--tls-key', key] });
+  const emulator = await startEmulator(withKeys(world('healthy')), { extraArgs: ['--tls-cert', cert, '--tls-key', key] });
+  return { ...emulator, cert };
 }
 
 /** A forward proxy on loopback (CONNECT tunnels and absolute-form requests) that sends every
@@ -270,18 +271,24 @@ describe('against the emulator', { concurrency: true, skip }, () => {
 
   test('examples/node/deploy.mjs gates a deploy and exits with the verdict', async () => {
     const script = path.join(ROOT, 'examples/node/deploy.mjs');
-    const runScript = (url) =>
+    const runScript = (url, extraEnv = {}) =>
       new Promise((resolve) => {
         execFile(process.execPath, [script, '--service', 'checkout', '--env', 'prod', '--version', 'v2'], {
           cwd: emulators.healthy.dir,
-          env: { ...process.env, GATEPOST_API_URL: url, DD_API_KEY: API_KEY, DD_APP_KEY: APP_KEY, NO_COLOR: '1' },
+          env: { ...process.env, GATEPOST_API_URL: url, DD_API_KEY: API_KEY, DD_APP_KEY: APP_KEY, NO_COLOR: '1', ...extraEnv },
         }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
       });
-    const [pass, fail] = await Promise.all([runScript(emulators.healthy.url), runScript(emulators.alerting.url)]);
+    const [pass, fail, tls] = await Promise.all([
+      runScript(emulators.healthy.url),
+      runScript(emulators.alerting.url),
+      // Over TLS, with the emulator's certificate trusted the way Node users do it.
+      runScript(emulators.tls.url, { NODE_EXTRA_CA_CERTS: emulators.tls.cert }),
+    ]);
+    assert.equal(tls.code, 0, tls.stderr);
     assert.equal(pass.code, 0, pass.stderr);
     assert.match(pass.stdout, /deploying checkout/);
     assert.equal(fail.code, 1, fail.stderr);
     assert.doesNotMatch(fail.stdout, /deploying/);
-    assertNoKeys('the script output', pass.stdout, pass.stderr, fail.stdout, fail.stderr);
+    assertNoKeys('the script output', pass.stdout, pass.stderr, fail.stdout, fail.stderr, tls.stdout, tls.stderr);
   });
 });
