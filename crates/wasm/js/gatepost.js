@@ -283,7 +283,12 @@ async function drive(engine, host, mode) {
         inflight = send(host.fetch, action);
         continue;
       }
-      // wait
+      // wait. Only `awaiting_response` waits for the request in flight; any other wait means the
+      // engine has given up on it (its timeout passed), so it is abandoned rather than answered late.
+      if (action.reason !== "awaiting_response" && inflight) {
+        inflight.controller.abort();
+        inflight = null;
+      }
       const t = now();
       if (mode === "start" && action.reason !== "awaiting_response" && engine.evaluationId !== undefined) {
         return { done: false, snapshot: engine.snapshot(), nextCheckAt: action.until };
@@ -340,10 +345,17 @@ function send(fetchImpl, action) {
 }
 
 async function perform(fetchImpl, action, signal) {
-  const headers = new Headers();
-  for (const [name, value] of action.headers) headers.append(name, value);
-  const init = { method: action.method, headers, redirect: "manual", signal };
-  if (action.body !== undefined && action.body !== null) init.body = action.body;
+  let init;
+  try {
+    const headers = new Headers();
+    for (const [name, value] of action.headers) headers.append(name, value);
+    init = { method: action.method, headers, redirect: "manual", signal };
+    if (action.body !== undefined && action.body !== null) init.body = action.body;
+  } catch (error) {
+    // The request could not even be built (a header value the runtime refuses, e.g. a key with a
+    // line break): not a network failure, so not reported as one.
+    return { type: "transport_error", request_id: action.request_id, kind: "other", message: redact(describe(error), action.headers) };
+  }
   const response = await fetchImpl(action.url, init);
   let status = response.status;
   if (response.type === "opaqueredirect") {
