@@ -35,16 +35,19 @@ def save_snapshot(snapshot: dict[str, Any]) -> None:
     STATE.write_text(json.dumps(snapshot), encoding="utf-8")
 
 
+def on_cancel(outcome: gatepost.Outcome) -> None:
+    """The task was cancelled: keep the snapshot so the next run resumes the same evaluation."""
+    if outcome.snapshot is not None:
+        save_snapshot(outcome.snapshot)
+
+
 async def gate(service: str, env: str, snapshot: dict[str, Any] | None) -> gatepost.Outcome:
     """Resume the saved evaluation if there is one, else start a new one."""
-    try:
-        if snapshot is not None:
-            return await gatepost.resume_async(snapshot)
-        return await gatepost.evaluate_async(service=service, env=env, timeout=1800)
-    except gatepost.Cancelled as cancelled:
-        if cancelled.snapshot is not None:
-            save_snapshot(cancelled.snapshot)
-        raise
+    if snapshot is not None:
+        return await gatepost.resume_async(snapshot, on_cancel=on_cancel)
+    return await gatepost.evaluate_async(
+        service=service, env=env, timeout=1800, on_cancel=on_cancel
+    )
 
 
 async def main(service: str, env: str) -> int:

@@ -76,7 +76,7 @@ def test_exception_hierarchy_and_codes() -> None:
     assert issubclass(gatepost.OptionsError, gatepost.GatepostError)
     assert issubclass(gatepost.UnknownRequestError, gatepost.UsageError)
     assert issubclass(gatepost.SnapshotError, gatepost.GatepostError)
-    assert issubclass(gatepost.Cancelled, asyncio.CancelledError)
+    assert gatepost.cancelled_outcome(asyncio.CancelledError()) is None
     codes = {
         gatepost.ConfigError.code,
         gatepost.OptionsError.code,

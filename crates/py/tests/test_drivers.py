@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -215,21 +216,25 @@ def test_start_then_check_without_sleeping(api: FakeApi) -> None:
 
 def test_async_cancel_leaves_a_resumable_snapshot(api: FakeApi) -> None:
     api.results = [(200, result_body("in_progress"))]
+    handed: list[gatepost.Outcome] = []
 
-    async def scenario() -> tuple[gatepost.Cancelled, bool]:
+    async def scenario() -> tuple[gatepost.Outcome | None, bool]:
         started = asyncio.Event()
 
         def on_event(event: Event) -> None:
             if event["type"] == "started":
                 started.set()
 
-        caught: list[gatepost.Cancelled] = []
+        caught: list[gatepost.Outcome | None] = []
 
         async def step() -> gatepost.Outcome:
             try:
-                return await gatepost.evaluate_async(**gate(api), on_event=on_event)
-            except gatepost.Cancelled as cancelled:
-                caught.append(cancelled)
+                return await gatepost.evaluate_async(
+                    **gate(api), on_event=on_event, on_cancel=handed.append
+                )
+            except asyncio.CancelledError as exc:
+                assert type(exc) is asyncio.CancelledError, "the original error propagates"
+                caught.append(gatepost.cancelled_outcome(exc))
                 raise
 
         task = asyncio.create_task(step())
@@ -241,12 +246,13 @@ def test_async_cancel_leaves_a_resumable_snapshot(api: FakeApi) -> None:
 
     cancelled, task_cancelled = asyncio.run(scenario())
     assert task_cancelled
-    assert isinstance(cancelled, asyncio.CancelledError)
-    assert cancelled.outcome.cause == "cancelled"
-    assert cancelled.outcome.exit_code == 130
+    assert cancelled is not None
+    assert handed == [cancelled]
+    assert cancelled.cause == "cancelled"
+    assert cancelled.exit_code == 130
     assert cancelled.evaluation_id == EVALUATION_ID
     assert cancelled.snapshot is not None
-    assert_no_keys(cancelled.snapshot, cancelled.outcome, str(cancelled))
+    assert_no_keys(cancelled.snapshot, cancelled, cancelled.to_json())
 
     api.results = [(200, result_body("pass"))]
     resumed = asyncio.run(
@@ -254,6 +260,31 @@ def test_async_cancel_leaves_a_resumable_snapshot(api: FakeApi) -> None:
     )
     assert resumed.passed
     assert api.count("POST") == 1, "the trigger is never sent again"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in 3.11")
+def test_asyncio_timeout_still_raises_timeout_error(api: FakeApi) -> None:
+    """A cancellation from asyncio.timeout() must come out as TimeoutError, as without gatepost."""
+    api.results = [(200, result_body("in_progress"))]
+    handed: list[gatepost.Outcome] = []
+
+    async def scenario() -> None:
+        async with asyncio.timeout(0.3):  # type: ignore[attr-defined,unused-ignore]
+            await gatepost.evaluate_async(**gate(api), on_cancel=handed.append)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(scenario())
+    assert handed and handed[0].cause == "cancelled"
+
+
+def test_wait_for_still_raises_timeout_error(api: FakeApi) -> None:
+    api.results = [(200, result_body("in_progress"))]
+
+    async def scenario() -> None:
+        await asyncio.wait_for(gatepost.evaluate_async(**gate(api)), 0.3)
+
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(scenario())
 
 
 def test_interrupt_cancels_the_sync_driver(api: FakeApi) -> None:

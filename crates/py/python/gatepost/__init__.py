@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gatepost import _core
 from gatepost._core import Engine
 from gatepost._driver import (
+    CancelHandler,
     ConfigSource,
     EventHandler,
+    cancelled_outcome,
     check,
     evaluate,
     evaluate_async,
@@ -46,14 +48,11 @@ from gatepost.errors import (
     UsageError,
 )
 
-if TYPE_CHECKING:
-    from gatepost._cancelled import Cancelled
-
 __version__: str = _core.__version__
 
 __all__ = [
     "ApiError",
-    "Cancelled",
+    "CancelHandler",
     "ConfigError",
     "ConfigSource",
     "Engine",
@@ -69,6 +68,7 @@ __all__ = [
     "UsageError",
     "Validation",
     "__version__",
+    "cancelled_outcome",
     "check",
     "evaluate",
     "evaluate_async",
@@ -112,12 +112,3 @@ def validate(
 def outcome_schema() -> dict[str, Any]:
     """The JSON Schema of the outcome document (``Outcome.to_json()``)."""
     return _core.outcome_schema()
-
-
-def __getattr__(name: str) -> Any:
-    """``Cancelled`` is loaded on first use: it subclasses ``asyncio.CancelledError``."""
-    if name == "Cancelled":
-        from gatepost._cancelled import Cancelled
-
-        return Cancelled
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

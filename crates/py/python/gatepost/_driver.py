@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 # `import gatepost` stays cheap for short-lived steps (see the README's numbers).
 
 __all__ = [
+    "CancelHandler",
     "EventHandler",
+    "cancelled_outcome",
     "check",
     "evaluate",
     "evaluate_async",
@@ -37,6 +39,12 @@ __all__ = [
 
 #: Called with every event the engine queues (``started``, ``progress``, ``retrying``, ...).
 EventHandler = Callable[[Event], object]
+
+#: Called with the ``cancelled`` outcome (its ``snapshot`` resumes it) when a task is cancelled.
+CancelHandler = Callable[[Outcome], object]
+
+#: Where the cancelled outcome rides on the ``CancelledError`` it leaves with.
+_OUTCOME_ATTRIBUTE = "_gatepost_outcome"
 
 #: Config as the file's text (errors then carry line and column) or as a parsed mapping.
 ConfigSource = Union[str, Mapping[str, Any]]
@@ -218,11 +226,17 @@ def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
         return session.cancel()
 
 
-async def _run_async(session: _Session, transport: AsyncTransport) -> Outcome:
-    """The asyncio driver. ``task.cancel()`` feeds ``cancel`` and raises :class:`Cancelled`."""
-    import asyncio
+async def _run_async(
+    session: _Session, transport: AsyncTransport, on_cancel: CancelHandler | None
+) -> Outcome:
+    """The asyncio driver.
 
-    from gatepost._cancelled import Cancelled
+    ``task.cancel()`` feeds ``cancel`` to the engine, hands the ``cancelled`` outcome (with its
+    snapshot) to ``on_cancel`` and attaches it to the ``CancelledError``, which is then re-raised
+    as it is: a subclass would break ``asyncio.timeout()`` on Python 3.11 (it converts only the
+    exact ``CancelledError`` into ``TimeoutError``), and task groups count on the original.
+    """
+    import asyncio
 
     try:
         while True:
@@ -239,9 +253,31 @@ async def _run_async(session: _Session, transport: AsyncTransport) -> Outcome:
                 await asyncio.sleep(delay)
             session.feed({"type": "timeout"})
     except asyncio.CancelledError as exc:
-        raise Cancelled(session.cancel()) from exc
+        outcome = session.cancel()
+        setattr(exc, _OUTCOME_ATTRIBUTE, outcome)
+        if on_cancel is not None:
+            on_cancel(outcome)
+        raise
     finally:
         await transport.aclose()
+
+
+def cancelled_outcome(error: BaseException) -> Outcome | None:
+    """The ``cancelled`` outcome a cancelled :func:`evaluate_async` left on its CancelledError.
+
+    For code that catches the cancellation::
+
+        try:
+            outcome = await gatepost.evaluate_async(...)
+        except asyncio.CancelledError as exc:
+            cancelled = gatepost.cancelled_outcome(exc)   # .snapshot resumes it
+            ...
+            raise
+
+    None for any other exception.
+    """
+    outcome = getattr(error, _OUTCOME_ATTRIBUTE, None)
+    return outcome if isinstance(outcome, Outcome) else None
 
 
 def _async_transport(use_httpx: bool | None) -> AsyncTransport:
@@ -334,14 +370,16 @@ async def evaluate_async(
     seed: int | None = None,
     monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
+    on_cancel: CancelHandler | None = None,
     use_httpx: bool | None = None,
 ) -> Outcome:
     """Evaluate a Deployment Gate without blocking the event loop.
 
     The same arguments and outcome as :func:`evaluate`. Requests go through httpx when it is
     installed (``use_httpx=False`` forces urllib in a worker thread). Cancelling the task stops
-    the evaluation cleanly and raises :class:`gatepost.Cancelled` (an
-    :class:`asyncio.CancelledError`) whose ``snapshot`` resumes it with :func:`resume_async`.
+    the evaluation cleanly: ``on_cancel`` receives the ``cancelled`` outcome, whose ``snapshot``
+    resumes it with :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the
+    outcome is also on it: :func:`cancelled_outcome`).
     """
     opts = options(
         service=service,
@@ -365,7 +403,7 @@ async def evaluate_async(
         monitors_query_variable=monitors_query_variable,
     )
     session = _Session(Engine(opts, _now_ms()), on_event)
-    return await _run_async(session, _async_transport(use_httpx))
+    return await _run_async(session, _async_transport(use_httpx), on_cancel)
 
 
 def resume(
@@ -391,12 +429,13 @@ async def resume_async(
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
+    on_cancel: CancelHandler | None = None,
     use_httpx: bool | None = None,
 ) -> Outcome:
-    """:func:`resume` for asyncio; cancelling raises :class:`gatepost.Cancelled` again."""
+    """:func:`resume` for asyncio; cancelling works as in :func:`evaluate_async`."""
     key, app = _keys(api_key, app_key)
     session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
-    return await _run_async(session, _async_transport(use_httpx))
+    return await _run_async(session, _async_transport(use_httpx), on_cancel)
 
 
 def start(

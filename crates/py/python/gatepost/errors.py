@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from gatepost._cancelled import Cancelled
+from typing import Any
 
 __all__ = [
-    "Cancelled",
     "ConfigError",
     "GatepostError",
     "OptionsError",
@@ -131,12 +127,3 @@ def _from_native(code: str, message: str, problems: list[dict[str, Any]]) -> Gat
     """Build the exception for an engine error (called by ``gatepost._core``)."""
     cls = _BY_CODE.get(code, GatepostError)
     return cls(message, code=code, problems=[Problem.from_dict(p) for p in problems])
-
-
-def __getattr__(name: str) -> Any:
-    """``Cancelled`` subclasses ``asyncio.CancelledError``; asyncio is loaded only when needed."""
-    if name == "Cancelled":
-        from gatepost._cancelled import Cancelled
-
-        return Cancelled
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
