@@ -48,8 +48,8 @@ log "gatepost CLI with the emulator (for the end-to-end tests)"
 cargo build --locked -p gatepost --features emulator
 record_check wasm-emulator-build $?
 
-log "wasm tests in Node: corpus, imports, driver, edge example, tsc"
-(cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/imports.test.mjs \
+log "wasm tests in Node: corpus, imports, targets, driver, edge example, tsc"
+(cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/imports.test.mjs test/targets.test.mjs \
   test/driver.test.mjs test/edge.test.mjs test/typescript.test.mjs)
 status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")
