@@ -113,7 +113,8 @@ class Emulator:
         if override:
             command = shlex.split(override)
         else:
-            binary = ROOT / "target" / "debug" / "gatepost"
+            target = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
+            binary = target / "debug" / "gatepost"
             if not binary.exists():
                 raise RuntimeError(f"{binary} is missing: run `cargo build -p gatepost` first")
             command = [str(binary), "emulator"]
