@@ -37,7 +37,7 @@ pub const MAX_TRIGGER_NOT_FOUND: u32 = 3;
 /// Offsets from the moment inline rules can first have finished at which to poll.
 pub const RULES_DUE_OFFSETS_MS: [u64; 5] = [0, 250, 1_250, 3_250, 7_250];
 /// The smallest accepted poll interval.
-pub const MIN_POLL_INTERVAL_MS: u64 = 1_000;
+pub const MIN_POLL_INTERVAL_MS: u64 = options::MIN_POLL_INTERVAL_MS;
 /// The largest number that crosses every binding intact (a JS number).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 const USER_AGENT: &str = concat!("gatepost/", env!("CARGO_PKG_VERSION"));
@@ -272,11 +272,27 @@ impl Engine {
             .max_body_bytes
             .unwrap_or(options::DEFAULT_MAX_BODY_BYTES);
         for (name, value, min) in [
-            ("timeout_ms", timeout_ms, 1),
-            ("poll_interval_ms", poll_interval_ms, MIN_POLL_INTERVAL_MS),
-            ("request_timeout_ms", request_timeout_ms, 1),
-            ("trigger_budget_ms", trigger_budget_ms, 1),
-            ("max_body_bytes", max_body_bytes, 1024),
+            ("timeout_ms", timeout_ms, options::minimum("timeout_ms")),
+            (
+                "poll_interval_ms",
+                poll_interval_ms,
+                options::minimum("poll_interval_ms"),
+            ),
+            (
+                "request_timeout_ms",
+                request_timeout_ms,
+                options::minimum("request_timeout_ms"),
+            ),
+            (
+                "trigger_budget_ms",
+                trigger_budget_ms,
+                options::minimum("trigger_budget_ms"),
+            ),
+            (
+                "max_body_bytes",
+                max_body_bytes,
+                options::minimum("max_body_bytes"),
+            ),
         ] {
             if value < min {
                 problems.push(Problem::new(

@@ -14,6 +14,18 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on a response body; a larger body is a `body_too_large` transport error.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 
+/// The smallest accepted poll interval.
+pub const MIN_POLL_INTERVAL_MS: u64 = 1_000;
+
+/// The smallest accepted value of a numeric engine option (durations in ms, sizes in bytes).
+pub fn minimum(name: &str) -> u64 {
+    match name {
+        "poll_interval_ms" => MIN_POLL_INTERVAL_MS,
+        "max_body_bytes" => 1024,
+        _ => 1,
+    }
+}
+
 /// The user's pipeline config file, either as text (so errors can give line and column) or as an
 /// already-parsed JSON value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -190,16 +202,20 @@ impl Options {
             } else if let Some((_, _, target)) =
                 SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
             {
+                let min_secs = minimum(target) as f64 / 1000.0;
                 match v.as_f64() {
-                    Some(secs) if secs.is_finite() && secs >= 0.0 && secs * 1000.0 < 9.007e15 => (
+                    // Checked here too, so the problem names the option and unit the user wrote.
+                    Some(secs) if secs.is_finite() && secs < min_secs => {
+                        let message = format!("{secs} is below the minimum {min_secs} s");
+                        problems.push(Problem::new(key.as_str(), message));
+                        continue;
+                    }
+                    Some(secs) if secs.is_finite() && secs * 1000.0 < 9.007e15 => (
                         target.to_string(),
                         serde_json::Value::from((secs * 1000.0).round() as u64),
                     ),
                     _ => {
-                        problems.push(Problem::new(
-                            key.as_str(),
-                            "expected a number of seconds (0 or more)",
-                        ));
+                        problems.push(Problem::new(key.as_str(), "expected a number of seconds"));
                         continue;
                     }
                 }
