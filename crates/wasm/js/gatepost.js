@@ -12,8 +12,11 @@
 
 import * as glue from "./gatepost_wasm.js";
 
-/** The wasm-bindgen exports (the nodejs target's CommonJS glue arrives as a default export). */
-const wasm = typeof glue.RawEngine === "function" ? glue : glue.default;
+/**
+ * The wasm-bindgen exports (the nodejs target's CommonJS glue arrives as a default export).
+ * @type {typeof import("./gatepost_wasm")}
+ */
+const wasm = /** @type {any} */ (typeof glue.RawEngine === "function" ? glue : /** @type {any} */ (glue).default);
 
 /**
  * The error thrown for bad options, a bad config, a bad snapshot or host misuse. It is a real
@@ -32,7 +35,7 @@ export class GatepostError extends Error {
   }
 
   static [Symbol.hasInstance](value) {
-    return value instanceof Error && value.name === "GatepostError" && typeof value.code === "string";
+    return value instanceof Error && value.name === "GatepostError" && typeof (/** @type {any} */ (value).code) === "string";
   }
 }
 
@@ -345,6 +348,7 @@ function send(fetchImpl, action) {
 }
 
 async function perform(fetchImpl, action, signal) {
+  /** @type {RequestInit} */
   let init;
   try {
     const headers = new Headers();

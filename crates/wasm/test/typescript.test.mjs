@@ -11,3 +11,9 @@ test("tsc --strict accepts the typed example and rejects its wrong uses", () => 
   const result = spawnSync(tsc, ["-p", path.join(crateDir, "test/types/tsconfig.json")], { encoding: "utf8" });
   assert.equal(result.status, 0, result.stdout + result.stderr);
 });
+
+test("tsc accepts the JS driver of the web and bundler builds (checkJs)", () => {
+  const tsc = path.join(crateDir, "node_modules/.bin/tsc");
+  const result = spawnSync(tsc, ["-p", path.join(crateDir, "test/types/tsconfig.driver.json")], { encoding: "utf8" });
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+});
