@@ -244,3 +244,20 @@ fn help_teaches_keys_exit_codes_and_the_emulator() {
         );
     }
 }
+
+#[test]
+fn the_schema_checker_rejects_a_wrong_outcome() {
+    // Guards the checker used by every JSON-output test: it must not accept anything.
+    let schema = outcome_schema();
+    let good = serde_json::to_value(gatepost_core::Outcome::skipped("x")).unwrap();
+    assert!(schema_errors(&schema, &good).is_empty());
+    let mut wrong_enum = good.clone();
+    wrong_enum["verdict"] = serde_json::json!("maybe");
+    assert!(!schema_errors(&schema, &wrong_enum).is_empty());
+    let mut wrong_type = good.clone();
+    wrong_type["exit_code"] = serde_json::json!("0");
+    assert!(!schema_errors(&schema, &wrong_type).is_empty());
+    let mut missing = good;
+    missing.as_object_mut().unwrap().remove("cause");
+    assert!(!schema_errors(&schema, &missing).is_empty());
+}
