@@ -273,10 +273,15 @@ pub fn wait(args: &WaitArgs) -> u8 {
         Err(e) => return engine_error(&e, None, &mut logger),
     };
     finish(&finished, &args.display, &mut logger, |id| {
-        format!(
-            "gatepost wait {id}{}",
-            api_flags(&args.api, args.timing.fail_on_error)
-        )
+        let mut cmd = format!("gatepost wait {id}");
+        if let Some(s) = &args.service {
+            cmd.push_str(&format!(" --service {}", shell_quote(s)));
+        }
+        if let Some(e) = &args.env {
+            cmd.push_str(&format!(" --env {}", shell_quote(e)));
+        }
+        cmd.push_str(&api_flags(&args.api, args.timing.fail_on_error));
+        cmd
     })
 }
 

@@ -248,8 +248,8 @@ fn served_emulator_gate_then_status() {
 
 #[test]
 fn sigterm_then_state_file_resumes_the_same_evaluation() {
-    // Slow clock: the 300 s rules take 30 s, so the first run is surely interrupted mid-way.
-    let served = serve(&world("healthy.json"), "10");
+    // Slow clock: the 300 s rules take 15 s, so the first run is surely interrupted mid-way.
+    let served = serve(&world("healthy.json"), "20");
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("gate.state");
     let args = |cmd: &mut Command| {
