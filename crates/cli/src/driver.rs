@@ -47,11 +47,16 @@ pub struct Finished {
     pub signal: Option<i32>,
 }
 
+/// SIGINT's number (Ctrl-C).
+pub const SIGINT: i32 = 2;
+/// SIGTERM's number (what CI systems send to a cancelled job).
+pub const SIGTERM: i32 = 15;
+
 /// Installs the SIGINT/SIGTERM handlers and forwards signals into the wake channel, so a sleep
 /// (or a request in flight) ends at once when the user presses Ctrl-C or the CI system stops the
 /// job.
+#[cfg(unix)]
 fn forward_signals(tx: Sender<Wake>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("gatepost-signals".into())
@@ -62,6 +67,13 @@ fn forward_signals(tx: Sender<Wake>) -> std::io::Result<()> {
                 }
             }
         })?;
+    Ok(())
+}
+
+/// Elsewhere Ctrl-C keeps its default behaviour (the process ends; `--state-file` still holds the
+/// last step, so the next run resumes).
+#[cfg(not(unix))]
+fn forward_signals(_tx: Sender<Wake>) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -217,7 +229,7 @@ impl Driver {
                 Ok(Wake::Signal(signal)) => {
                     self.signal = Some(signal);
                     logger.clear_status();
-                    let name = if signal == signal_hook::consts::SIGTERM {
+                    let name = if signal == SIGTERM {
                         "SIGTERM"
                     } else {
                         "SIGINT"

@@ -317,7 +317,7 @@ fn finish(
             None => logger
                 .warn("Interrupted before the API returned an evaluation id; run the gate again"),
         }
-        return if signal == signal_hook::consts::SIGTERM {
+        return if signal == driver::SIGTERM {
             EXIT_SIGTERM
         } else {
             EXIT_SIGINT
