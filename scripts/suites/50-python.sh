@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python: the `gatepost` package (crates/py) built into .venv with `maturin develop` (dev profile),
-# then ruff, mypy --strict (package + examples/python), stubtest against the compiled module, and
+# then ruff, mypy --strict (package, examples, tests), stubtest against the compiled module, and
 # pytest (the conformance corpus, the HTTP drivers, end to end against the emulator).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -38,8 +38,9 @@ log "ruff"
   && "$VENV/bin/ruff" format --check --config pyproject.toml . ../../examples/python)
 status=$?; record_check py-ruff "$status"; [ "$status" -eq 0 ] || failed=1
 
-log "mypy --strict (package and examples)"
-"$VENV/bin/mypy" --config-file "$PYPROJECT" crates/py/python/gatepost examples/python
+log "mypy --strict (package, examples, tests, bench)"
+"$VENV/bin/mypy" --config-file "$PYPROJECT" crates/py/python/gatepost examples/python \
+  crates/py/tests crates/py/bench
 status=$?; record_check py-mypy "$status"; [ "$status" -eq 0 ] || failed=1
 
 log "stubtest (gatepost._core against its .pyi)"

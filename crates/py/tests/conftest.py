@@ -72,8 +72,7 @@ class Scripted:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
         self.release.set()

@@ -138,7 +138,11 @@ def test_body_is_decoded_lossily(server: Scripted, backend: str) -> None:
 
 
 def test_hung_server_times_out(server: Scripted, backend: str) -> None:
-    server.routes["/hang"] = lambda h: (server.release.wait(10), reply(h, 200, "late"))[1]
+    def hang(h: BaseHTTPRequestHandler) -> None:
+        server.release.wait(10)
+        reply(h, 200, "late")
+
+    server.routes["/hang"] = hang
     started = time.monotonic()
     result = run(backend, action(server.url + "/hang", timeout_ms=300))
     elapsed = time.monotonic() - started
