@@ -268,6 +268,99 @@ mod tests {
         }
     }
 
+    /// A one-shot server on loopback that answers the first connection with `reply` (or holds it
+    /// open without answering when `reply` is empty).
+    fn one_shot(reply: Vec<u8>) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            if reply.is_empty() {
+                std::thread::sleep(Duration::from_secs(30));
+            } else {
+                let _ = stream.write_all(&reply);
+            }
+        });
+        port
+    }
+
+    fn get(port: u16, timeout_ms: u64, max_body_bytes: u64) -> Input {
+        Client::new(None, None).unwrap().perform(&Request {
+            request_id: 1,
+            method: "GET".into(),
+            url: format!("http://127.0.0.1:{port}/api/v2/deployments/gates/evaluation/x"),
+            headers: vec![("DD-API-KEY".into(), "FAKEKEY-in-header-only".into())],
+            body: None,
+            timeout_ms,
+            max_body_bytes,
+        })
+    }
+
+    fn kind(input: &Input) -> Option<TransportErrorKind> {
+        match input {
+            Input::TransportError { kind, message, .. } => {
+                assert!(!message.contains("FAKEKEY"), "{message}");
+                Some(*kind)
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn redirects_are_handed_over_not_followed() {
+        let port = one_shot(
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/steal\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        );
+        match get(port, 5_000, 1_000) {
+            Input::Response {
+                status, headers, ..
+            } => {
+                assert_eq!(status, 302);
+                assert!(
+                    headers
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case("location"))
+                );
+            }
+            other => panic!("expected the 302 itself, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_cap_is_body_too_large() {
+        let mut reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n".to_vec();
+        reply.extend(std::iter::repeat_n(b'x', 2048));
+        let port = one_shot(reply);
+        assert_eq!(
+            kind(&get(port, 5_000, 1_024)),
+            Some(TransportErrorKind::BodyTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_silent_server_is_a_timeout_after_timeout_ms() {
+        let port = one_shot(Vec::new());
+        let start = std::time::Instant::now();
+        assert_eq!(
+            kind(&get(port, 300, 1_024)),
+            Some(TransportErrorKind::Timeout)
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn invalid_utf8_is_decoded_lossily() {
+        let port = one_shot(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na\xffb".to_vec());
+        match get(port, 5_000, 1_024) {
+            Input::Response { body, .. } => assert_eq!(body, "a\u{fffd}b"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn loopback_urls_are_recognised() {
         assert!(is_loopback_url("http://127.0.0.1:8080"));
