@@ -4,102 +4,106 @@
 mod common;
 use common::fake::{FakeApi, Reply};
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 
-struct Served {
-    child: Child,
-    url: String,
-}
+/// HTTPS against `gatepost emulator --tls-cert/--tls-key`.
+#[cfg(feature = "emulator")]
+mod tls {
+    use crate::common::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Stdio};
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    struct Served {
+        child: Child,
+        url: String,
     }
-}
 
-/// A self-signed certificate for 127.0.0.1 and localhost, and `gatepost emulator` serving HTTPS
-/// with it.
-#[cfg(feature = "emulator")]
-fn serve_tls(dir: &tempfile::TempDir) -> (Served, std::path::PathBuf) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// A self-signed certificate for 127.0.0.1 and localhost, and `gatepost emulator` serving HTTPS
+    /// with it.
+    fn serve_tls(dir: &tempfile::TempDir) -> (Served, std::path::PathBuf) {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let world = repo_root().join("examples/worlds/healthy.json");
+        let mut child = gatepost()
+            .args(["emulator", "--port", "0", "--time-scale", "60", "--world"])
+            .arg(&world)
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap();
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-    let world = repo_root().join("examples/worlds/healthy.json");
-    let mut child = gatepost()
-        .args(["emulator", "--port", "0", "--time-scale", "60", "--world"])
-        .arg(&world)
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim_end()
-        .strip_prefix("gatepost emulator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    assert!(url.starts_with("https://127.0.0.1:"), "{first}");
-    (Served { child, url }, cert)
-}
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim_end()
+            .strip_prefix("gatepost emulator listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        assert!(url.starts_with("https://127.0.0.1:"), "{first}");
+        (Served { child, url }, cert)
+    }
 
-#[cfg(feature = "emulator")]
-fn gate_at(url: &str) -> std::process::Command {
-    let mut cmd = gatepost_with_keys();
-    cmd.args([
-        "gate",
-        "--service",
-        "checkout",
-        "--env",
-        "prod",
-        "--version",
-        "v2",
-        "--timeout",
-        "60",
-        "--poll-interval",
-        "1",
-        "--output",
-        "json",
-        "--api-url",
-        url,
-    ]);
-    cmd
-}
+    fn gate_at(url: &str) -> std::process::Command {
+        let mut cmd = gatepost_with_keys();
+        cmd.args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+            "--timeout",
+            "60",
+            "--poll-interval",
+            "1",
+            "--output",
+            "json",
+            "--api-url",
+            url,
+        ]);
+        cmd
+    }
 
-#[cfg(feature = "emulator")]
-#[test]
-fn an_untrusted_certificate_is_a_client_error_never_fail_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (served, _cert) = serve_tls(&dir);
-    let r = run(&mut gate_at(&served.url));
-    assert_eq!(r.code, 1, "{r}");
-    let v = r.json();
-    assert_eq!(v["cause"], "client_error", "{r}");
-    assert_eq!(v["fail_open"], false, "{r}");
-}
+    #[test]
+    fn an_untrusted_certificate_is_a_client_error_never_fail_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (served, _cert) = serve_tls(&dir);
+        let r = run(&mut gate_at(&served.url));
+        assert_eq!(r.code, 1, "{r}");
+        let v = r.json();
+        assert_eq!(v["cause"], "client_error", "{r}");
+        assert_eq!(v["fail_open"], false, "{r}");
+    }
 
-#[cfg(feature = "emulator")]
-#[test]
-fn ca_cert_and_ssl_cert_file_trust_a_private_ca() {
-    let dir = tempfile::tempdir().unwrap();
-    let (served, cert) = serve_tls(&dir);
-    let r = run(gate_at(&served.url).arg("--ca-cert").arg(&cert));
-    assert_eq!(r.code, 0, "{r}");
-    assert_eq!(r.json()["cause"], "gate_passed", "{r}");
-    let r = run(gate_at(&served.url).env("SSL_CERT_FILE", &cert));
-    assert_eq!(r.code, 0, "{r}");
+    #[test]
+    fn ca_cert_and_ssl_cert_file_trust_a_private_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let (served, cert) = serve_tls(&dir);
+        let r = run(gate_at(&served.url).arg("--ca-cert").arg(&cert));
+        assert_eq!(r.code, 0, "{r}");
+        assert_eq!(r.json()["cause"], "gate_passed", "{r}");
+        let r = run(gate_at(&served.url).env("SSL_CERT_FILE", &cert));
+        assert_eq!(r.code, 0, "{r}");
+    }
 }
 
 #[test]
