@@ -17,6 +17,12 @@ cargo build --locked -p gatepost
 build=$?
 record_check cli-build "$build"
 [ "$build" -eq 0 ] || exit 1
+# The slim build (what the GitHub Action installs) must stay clean too. clippy, not build: a build
+# would swap target/debug/gatepost under tests that may be running.
+log "cargo clippy -p gatepost --no-default-features"
+cargo clippy --locked -p gatepost --no-default-features --all-targets -- -D warnings
+record_check cli-slim-clippy $?
+
 BIN="$GATEPOST_ROOT/target/debug/gatepost"
 WORLDS="$GATEPOST_ROOT/examples/worlds"
 
