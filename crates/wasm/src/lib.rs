@@ -53,7 +53,7 @@ impl RawEngine {
     /// Feed something that happened (an `Input` as JSON text). Misuse throws a `GatepostError`
     /// and leaves the state untouched.
     pub fn handle(&mut self, input: &str, now: f64) -> Result<(), JsValue> {
-        let input: Input = serde_json::from_str(input).map_err(|e| {
+        let input: Input = from_json_text(input).map_err(|e| {
             to_js_error(CoreError::new(
                 ErrorCode::InvalidInput,
                 format!("invalid input: {e}"),
@@ -110,7 +110,7 @@ impl RawEngine {
 /// bad config.
 #[wasm_bindgen(js_name = validateConfig)]
 pub fn validate_config(config: &str, version: Option<String>) -> Result<String, JsValue> {
-    let config: ConfigInput = serde_json::from_str(config).map_err(|e| {
+    let config: ConfigInput = from_json_text(config).map_err(|e| {
         to_js_error(CoreError::new(
             ErrorCode::InvalidConfig,
             format!("invalid config: expected a JSON text or an object ({e})"),
@@ -140,12 +140,19 @@ pub fn render_markdown(outcome: &str) -> Result<String, JsValue> {
 }
 
 fn outcome_from_json(outcome: &str) -> Result<gatepost_core::Outcome, JsValue> {
-    serde_json::from_str(outcome).map_err(|e| {
+    from_json_text(outcome).map_err(|e| {
         to_js_error(CoreError::new(
             ErrorCode::InvalidInput,
             format!("not an outcome: {e}"),
         ))
     })
+}
+
+/// JSON text → `T`, through `serde_json::Value`. The detour is for size: the engine already
+/// deserialises its options, config and snapshots (which hold outcomes) from `Value`s, so this
+/// reuses that code instead of instantiating a second, text-driven deserializer for each type.
+fn from_json_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
 }
 
 /// Options as the host wrote them → engine options, through the one mapping every binding uses.

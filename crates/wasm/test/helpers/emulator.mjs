@@ -5,7 +5,8 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { rootDir } from "./paths.mjs";
 
-const BINARY = process.env.GATEPOST_BIN ?? path.join(rootDir, "target/debug/gatepost");
+const BINARY =
+  process.env.GATEPOST_BIN ?? path.join(process.env.CARGO_TARGET_DIR ? path.resolve(rootDir, process.env.CARGO_TARGET_DIR) : path.join(rootDir, "target"), "debug/gatepost");
 
 /** Start `gatepost emulator --world WORLD --port 0 --time-scale SCALE`; resolves with its URL. */
 export async function startEmulator(world, { timeScale = 60 } = {}) {
