@@ -113,6 +113,8 @@ export async function withChromium(url, body) {
     await call("POST", `/session/${session}/url`, { url });
     const page = {
       eval: (script) => call("POST", `/session/${session}/execute/sync`, { script, args: [] }),
+      /** A PNG of the viewport (for looking at the page when a test fails). */
+      screenshot: async () => Buffer.from(await call("GET", `/session/${session}/screenshot`), "base64"),
       async waitFor(script, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
