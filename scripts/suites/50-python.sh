@@ -32,6 +32,10 @@ build=$?
 record_check py-maturin-develop "$build"
 [ "$build" -eq 0 ] || exit 1
 
+log "cargo clippy (gatepost-py; not a default member, so 10-rust does not lint it)"
+cargo clippy --locked -p gatepost-py --all-targets -- -D warnings
+status=$?; record_check py-clippy "$status"; [ "$status" -eq 0 ] || failed=1
+
 log "ruff"
 # From crates/py: with --config, ruff resolves the config's per-file paths against the cwd.
 (cd crates/py && "$VENV/bin/ruff" check --config pyproject.toml . ../../examples/python \
