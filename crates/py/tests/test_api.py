@@ -258,3 +258,11 @@ def test_now_may_be_a_float_and_options_any_mapping() -> None:
         engine.poll(-1)
     with pytest.raises(ValueError):
         engine.poll(float("inf"))
+
+
+def test_options_repr_redacts_the_keys() -> None:
+    opts = gatepost.options(service="s", env="e", api_key=API_KEY, app_key=APP_KEY)
+    assert opts["api_key"] == API_KEY
+    for text in (repr(opts), str(opts), f"{opts}", repr([opts])):
+        assert API_KEY not in text and APP_KEY not in text
+    assert gatepost.Engine(opts, 0).poll(0)["type"] == "send_request"

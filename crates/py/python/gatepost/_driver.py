@@ -78,6 +78,19 @@ def _first_env(*names: str) -> str | None:
     return None
 
 
+class _Options(dict[str, Any]):
+    """Engine options: a plain dict whose repr and str never show the keys."""
+
+    _SECRET = frozenset({"api_key", "app_key"})
+
+    def __repr__(self) -> str:
+        """The options with the keys redacted."""
+        shown = {k: ("<redacted>" if k in self._SECRET else v) for k, v in self.items()}
+        return repr(shown)
+
+    __str__ = __repr__
+
+
 def options(
     *,
     service: str,
@@ -104,8 +117,8 @@ def options(
 
     Keys default to ``DATADOG_API_KEY``/``DD_API_KEY`` and ``DATADOG_APP_KEY``/``DD_APP_KEY``,
     the site to ``DATADOG_SITE``/``DD_SITE`` (unless ``api_url`` is given), the jitter seed to
-    a random number below 2**53. Durations are seconds. The result holds the keys: hand it to
-    :class:`gatepost.Engine` and do not log it.
+    a random number below 2**53. Durations are seconds. The result is a dict holding the keys
+    (its repr redacts them): hand it to :class:`gatepost.Engine`.
     """
     if config is not None and config_path is not None:
         raise OptionsError(
@@ -137,7 +150,7 @@ def options(
         "seed": _random_seed() if seed is None else seed,
         "monitors_query_variable": monitors_query_variable,
     }
-    return {k: v for k, v in values.items() if v is not None}
+    return _Options((k, v) for k, v in values.items() if v is not None)
 
 
 def _keys(api_key: str | None, app_key: str | None) -> tuple[str | None, str | None]:
