@@ -97,6 +97,7 @@ pub fn run(
         progress: None,
         signal: None,
         in_flight: None,
+        retry_note: None,
     };
     driver.run(&mut engine, logger)
 }
@@ -111,6 +112,8 @@ struct Driver {
     signal: Option<i32>,
     /// The request being performed: (id, method, url) for verbose logs.
     in_flight: Option<(u64, String, String)>,
+    /// Shown in the status line while a retry is pending (`retrying: HTTP 503`).
+    retry_note: Option<String>,
 }
 
 impl Driver {
@@ -166,6 +169,28 @@ impl Driver {
     /// Print queued events and track progress for the status line.
     fn drain(&mut self, engine: &mut Engine, logger: &mut Logger) {
         for event in engine.drain_events() {
+            match &event.kind {
+                EventKind::Retrying {
+                    phase,
+                    attempt,
+                    status,
+                    error,
+                    ..
+                } => {
+                    let why = match (error, status) {
+                        (Some(error), _) => error.clone(),
+                        (None, Some(status)) => format!("HTTP {status}"),
+                        (None, None) => "an error".to_string(),
+                    };
+                    let phase = match phase {
+                        gatepost_core::event::Phase::Trigger => "trigger",
+                        gatepost_core::event::Phase::Poll => "poll",
+                    };
+                    self.retry_note = Some(format!("{phase} attempt {attempt} next ({why})"));
+                }
+                EventKind::Started { .. } | EventKind::Progress { .. } => self.retry_note = None,
+                _ => {}
+            }
             if let EventKind::Progress { completed, total } = event.kind {
                 let changed = self.progress != Some((completed, total));
                 self.progress = Some((completed, total));
@@ -244,6 +269,7 @@ impl Driver {
     }
 
     fn log_input(&mut self, input: &Input, took: Duration, logger: &mut Logger) {
+        self.in_flight = None;
         if !logger.verbose() {
             return;
         }
@@ -262,7 +288,6 @@ impl Driver {
             _ => return,
         };
         logger.debug(&format!("{what}, {} ms)", took.as_millis()));
-        self.in_flight = None;
     }
 
     fn draw_status(&self, logger: &mut Logger) {
@@ -280,6 +305,9 @@ impl Driver {
             }
             None if self.in_flight.is_some() => text.push_str(" · waiting for the API"),
             None => {}
+        }
+        if let Some(note) = &self.retry_note {
+            text.push_str(&format!(" · {note}"));
         }
         logger.status(&text);
     }
