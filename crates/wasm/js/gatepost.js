@@ -134,7 +134,11 @@ export function renderMarkdown(outcome) {
 export async function evaluate(options) {
   const host = hostParts(options);
   const engine = new Engine(engineOptions(options), now());
-  return drive(engine, host, "full");
+  try {
+    return await drive(engine, host, "full");
+  } finally {
+    engine.free();
+  }
 }
 
 /** Continue an evaluation from a snapshot (taken here or in any other gatepost binding). */
@@ -142,7 +146,11 @@ export async function resume(snapshot, options = {}) {
   const host = hostParts(options);
   const keys = hostKeys(options);
   const engine = Engine.resume(snapshot, keys.apiKey, keys.appKey, now());
-  return drive(engine, host, "full");
+  try {
+    return await drive(engine, host, "full");
+  } finally {
+    engine.free();
+  }
 }
 
 /**
@@ -152,9 +160,13 @@ export async function resume(snapshot, options = {}) {
 export async function start(options) {
   const host = hostParts(options);
   const engine = new Engine(engineOptions(options), now());
-  const result = await drive(engine, host, "start");
-  if (result.done) return result;
-  return { done: false, snapshot: result.snapshot, evaluationId: engine.evaluationId, nextCheckAt: result.nextCheckAt };
+  try {
+    const result = await drive(engine, host, "start");
+    if (result.done) return result;
+    return { done: false, snapshot: result.snapshot, evaluationId: engine.evaluationId, nextCheckAt: result.nextCheckAt };
+  } finally {
+    engine.free();
+  }
 }
 
 /**
@@ -165,7 +177,11 @@ export async function check(snapshot, options = {}) {
   const host = hostParts(options);
   const keys = hostKeys(options);
   const engine = Engine.resume(snapshot, keys.apiKey, keys.appKey, now());
-  return drive(engine, host, "check");
+  try {
+    return await drive(engine, host, "check");
+  } finally {
+    engine.free();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,11 +202,15 @@ function randomSeed() {
 /** A variable of `process.env`, where the runtime has one (Node, Deno's Node mode, some edge
  * runtimes); an empty value counts as unset, as on the CLI. */
 function fromEnv(...names) {
-  const env = globalThis.process?.env;
-  if (!env || typeof env !== "object") return undefined;
-  for (const name of names) {
-    const value = env[name];
-    if (typeof value === "string" && value !== "") return value;
+  try {
+    const env = globalThis.process?.env;
+    if (!env || typeof env !== "object") return undefined;
+    for (const name of names) {
+      const value = env[name];
+      if (typeof value === "string" && value !== "") return value;
+    }
+  } catch {
+    // Deno without --allow-env refuses to read the environment: then there is none.
   }
   return undefined;
 }
