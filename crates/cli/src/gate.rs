@@ -841,13 +841,30 @@ fn engine_error(e: &gatepost_core::Error, config: Option<&Path>, logger: &mut Lo
     }
 }
 
-/// An options problem named by the flag that sets it (`api_url` → `--api-url`).
+/// An options problem named by the flag that sets it (`api_url` → `--api-url`), with the engine's
+/// milliseconds shown in the seconds the flags take (`poll_interval_ms: 100 is below the minimum
+/// 1000` → `--poll-interval: 0.1 s is below the minimum 1 s`).
 fn flag_problem(p: &Problem) -> String {
-    let path = p.path.trim_end_matches("_ms");
-    let mut s = if path.is_empty() {
-        p.message.clone()
+    let (path, in_ms) = match p.path.strip_suffix("_ms") {
+        Some(base) => (base, true),
+        None => (p.path.as_str(), false),
+    };
+    let message = if in_ms {
+        p.message
+            .split(' ')
+            .map(|word| match word.parse::<u64>() {
+                Ok(ms) => format!("{} s", ms as f64 / 1000.0),
+                Err(_) => word.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     } else {
-        format!("--{}: {}", path.replace('_', "-"), p.message)
+        p.message.clone()
+    };
+    let mut s = match path {
+        "" => message,
+        "evaluation_id" => format!("EVALUATION_ID: {message}"),
+        flag => format!("--{}: {message}", flag.replace('_', "-")),
     };
     if let Some(hint) = &p.hint {
         s.push_str(&format!(" (hint: {hint})"));
@@ -889,6 +906,13 @@ mod tests {
         assert_eq!(
             flag_problem(&Problem::new("api_url", "bad")),
             "--api-url: bad"
+        );
+        assert_eq!(
+            flag_problem(&Problem::new(
+                "poll_interval_ms",
+                "100 is below the minimum 1000"
+            )),
+            "--poll-interval: 0.1 s is below the minimum 1 s"
         );
     }
 }
