@@ -317,3 +317,72 @@ fn sigterm_then_state_file_resumes_the_same_evaluation() {
     assert_eq!(v["cause"], "gate_passed", "{r}");
     assert!(!state.exists());
 }
+
+/// The healthy world with `key: value` set at the top level.
+fn healthy_with(
+    dir: &tempfile::TempDir,
+    key: &str,
+    value: serde_json::Value,
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
+    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    w[key] = value;
+    let path = dir.path().join("world-keys.json");
+    std::fs::write(&path, w.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn emulator_uses_the_worlds_key_when_none_is_set_and_refuses_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = healthy_with(&dir, "api_keys", serde_json::json!(["world-api-key-1"]));
+    // No keys in the environment: the world's first key is used.
+    let r = run(gatepost()
+        .args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+            "--timeout",
+            "90",
+            "--emulator",
+        ])
+        .arg(&w));
+    assert_eq!(r.code, 0, "{r}");
+    // A key the world does not accept: 403, a client error, never fail-open.
+    let r = run(gate_emulated(&w).args(["--output", "json"]));
+    assert_eq!(r.code, 1, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "client_error", "{r}");
+    assert_eq!(v["fail_open"], false, "{r}");
+    assert!(
+        r.stdout.contains("Forbidden"),
+        "the API's words are shown:\n{r}"
+    );
+}
+
+#[test]
+fn a_gate_that_does_not_exist_fails_with_the_apis_reason() {
+    let mut cmd = gatepost_with_keys();
+    cmd.args([
+        "gate",
+        "--service",
+        "no-such-service",
+        "--env",
+        "prod",
+        "--timeout",
+        "90",
+        "--output",
+        "json",
+        "--emulator",
+    ])
+    .arg(world("healthy.json"));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 1, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "client_error", "{r}");
+    assert!(r.stdout.contains("no gate found"), "{r}");
+}
