@@ -88,6 +88,7 @@ pub enum LogFormat {
 
 /// Flags shared by every command that talks to the API.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Where requests go")]
 pub struct ApiArgs {
     /// Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu,
     /// ap1.datadoghq.com, ap2.datadoghq.com [env: DATADOG_SITE, DD_SITE]
@@ -114,6 +115,7 @@ pub struct ApiArgs {
 
 /// Flags that shape what is printed.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output")]
 pub struct DisplayArgs {
     /// What to print on stdout at the end.
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
@@ -131,6 +133,7 @@ pub struct DisplayArgs {
 
 /// Engine timing flags, in seconds like datadog-ci's `--timeout`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Timing and error policy")]
 pub struct TimingArgs {
     /// Give up after this many seconds, counted from the start (default 10800 = 3 h).
     #[arg(long, value_name = "SECS")]
@@ -164,7 +167,7 @@ pub struct GateArgs {
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
     /// Scope Faulty Deployment Detection to one APM primary tag value, e.g. region:us-east-1.
-    #[arg(long, alias = "apm-primary-tag", value_name = "TAG")]
+    #[arg(long, visible_alias = "apm-primary-tag", value_name = "TAG")]
     pub primary_tag: Option<String>,
     /// Inline rules (a JIT gate) from a JSON file in the datadog-ci format. Without it, the gate
     /// and its rules must exist in Datadog.
@@ -174,31 +177,48 @@ pub struct GateArgs {
     pub timing: TimingArgs,
     /// Keep the evaluation's state in this file while it runs; a retried or restarted job with the
     /// same file resumes that evaluation instead of starting a new one.
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Resume, break glass, try locally"
+    )]
     pub state_file: Option<PathBuf>,
     /// Break glass: do not evaluate, exit 0, and report the gate as skipped with this reason
     /// [env: GATEPOST_SKIP_REASON]
-    #[arg(long, value_name = "REASON")]
+    #[arg(
+        long,
+        value_name = "REASON",
+        help_heading = "Resume, break glass, try locally"
+    )]
     pub skip: Option<String>,
     /// Evaluate against a local emulator serving this world file (no account needed).
-    #[arg(long, value_name = "WORLD.json")]
+    #[arg(
+        long,
+        value_name = "WORLD.json",
+        help_heading = "Resume, break glass, try locally"
+    )]
     pub emulator: Option<PathBuf>,
     /// With --emulator: how many times faster than real time the emulator's clock runs
     /// (default 60, so a 5-minute rule takes 5 seconds).
-    #[arg(long, value_name = "N", requires = "emulator")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "emulator",
+        help_heading = "Resume, break glass, try locally"
+    )]
     pub time_scale: Option<f64>,
     #[command(flatten)]
     pub api: ApiArgs,
     #[command(flatten)]
     pub display: DisplayArgs,
-    /// datadog-ci compatibility: require a FIPS-validated crypto module. gatepost's TLS (rustls
+    /// Require a FIPS-validated crypto module. gatepost's TLS (rustls
     /// with ring) is not FIPS-validated, so this exits 2 unless --fips-ignore-error is given
     /// [env: DATADOG_FIPS]
-    #[arg(long)]
+    #[arg(long, help_heading = "datadog-ci compatibility")]
     pub fips: bool,
     /// With --fips: warn and go on with the non-FIPS TLS stack instead of exiting
     /// [env: DATADOG_FIPS_IGNORE_ERROR]
-    #[arg(long)]
+    #[arg(long, help_heading = "datadog-ci compatibility")]
     pub fips_ignore_error: bool,
     /// datadog-ci's hidden flag, sent as `monitors_query_variable`.
     #[arg(long, hide = true, value_name = "VALUE")]
