@@ -176,6 +176,9 @@ struct Driver {
     wait_until: Option<u64>,
     done: Option<String>,
     issued: u64,
+    /// Serialise every action and event to look for keys (off in the final timeout-only loop,
+    /// where nothing new reaches the engine, to keep executions fast).
+    deep_checks: bool,
 }
 
 impl Driver {
@@ -183,7 +186,11 @@ impl Driver {
     fn drain(&mut self) {
         for _ in 0..64 {
             let action = self.engine.poll(self.now);
-            let json = serde_json::to_value(&action).unwrap();
+            if self.deep_checks && matches!(action, Action::SendRequest { .. }) {
+                let mut rest = serde_json::to_value(&action).unwrap();
+                rest["headers"] = serde_json::Value::Null;
+                no_keys(&rest.to_string());
+            }
             match action {
                 Action::SendRequest {
                     request_id,
@@ -209,9 +216,6 @@ impl Driver {
                             "polled {url} for {id}"
                         );
                     }
-                    let mut rest = json.clone();
-                    rest["headers"] = serde_json::Value::Null;
-                    no_keys(&rest.to_string());
                     assert!(headers.iter().filter(|(n, _)| n == "DD-API-KEY").count() == 1);
                     self.in_flight = Some(request_id);
                     self.issued = self.issued.max(request_id);
@@ -259,8 +263,11 @@ impl Driver {
                 "{input_json}: {e}"
             );
         }
-        for event in self.engine.drain_events() {
-            no_keys(&serde_json::to_string(&event).unwrap());
+        let events = self.engine.drain_events();
+        if self.deep_checks {
+            for event in events {
+                no_keys(&serde_json::to_string(&event).unwrap());
+            }
         }
         self.drain();
     }
@@ -300,6 +307,7 @@ fuzz_target!(|run: Run| {
         wait_until: None,
         done: None,
         issued: 0,
+        deep_checks: true,
     };
     d.drain();
     for step in run.steps.iter().take(200) {
@@ -376,6 +384,7 @@ fuzz_target!(|run: Run| {
         }
     }
     // Termination: a host that keeps feeding `timeout` at each wait's end reaches done.
+    d.deep_checks = false;
     for _ in 0..10_000 {
         if d.done.is_some() {
             return;
