@@ -60,4 +60,35 @@ read -r p f < <(pytest_counts "$GATEPOST_RESULTS/pytest.log")
 record pytest "$p" "$f"
 [ "$status" -eq 0 ] || failed=1
 
+# The abi3 wheel on the oldest supported CPython (3.9), when this machine has one: the same
+# native module, built once as a wheel, under the unit, corpus and driver tests.
+PY39=""
+for candidate in "$(command -v python3.9 2>/dev/null)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
+  if [ -x "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null; then
+    PY39=$candidate
+    break
+  fi
+done
+if [ -n "$PY39" ]; then
+  log "CPython 3.9 ($PY39): the abi3 wheel under the unit, corpus and driver tests"
+  VENV39="$GATEPOST_ROOT/target/py39-venv"
+  WHEELS="$GATEPOST_ROOT/target/py-wheels-dev"
+  [ -x "$VENV39/bin/python" ] || "$PY39" -m venv "$VENV39"
+  "$VENV39/bin/python" -c 'import pytest, httpx' >/dev/null 2>&1 \
+    || "$VENV39/bin/python" -m pip install --quiet --disable-pip-version-check pytest httpx
+  rm -rf "$WHEELS"
+  "$VENV/bin/maturin" build --locked --manifest-path crates/py/Cargo.toml -o "$WHEELS" \
+    && "$VENV39/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
+      --no-deps "$WHEELS"/gatepost-*.whl
+  run_logged pytest-py39 "$VENV39/bin/python" -m pytest -q -p no:cacheprovider crates/py/tests \
+    --ignore=crates/py/tests/test_e2e.py
+  status=$?
+  read -r p f < <(pytest_counts "$GATEPOST_RESULTS/pytest-py39.log")
+  [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+  record pytest-py39 "$p" "$f"
+  [ "$status" -eq 0 ] || failed=1
+else
+  log "no CPython 3.9 on this machine: the oldest-Python run is skipped"
+fi
+
 exit "$failed"
