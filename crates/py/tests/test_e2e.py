@@ -173,7 +173,7 @@ def test_timeout_is_honoured_against_a_hung_server(emulate: Any, use_async: bool
         outcome = gatepost.evaluate(**options)
     elapsed = time.monotonic() - started
     assert (outcome.verdict, outcome.cause, outcome.fail_open) == ("pass", "timeout", True)
-    assert elapsed < 4.0, f"a 3 s timeout took {elapsed:.1f} s"
+    assert elapsed < 4.5, f"a 3 s timeout took {elapsed:.1f} s"
 
 
 def test_client_error_for_a_wrong_key(emulate: Any) -> None:
