@@ -4,7 +4,10 @@
 // the two bindings are compared on the same loop.
 //
 //   node crates/wasm/bench/step.mjs [STEPS]
+//   GATEPOST_NODE_ADDON=path/to/gatepost.node node crates/wasm/bench/step.mjs   (a specific addon
+//   build, e.g. a release one: the package's dist may hold a debug build)
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -63,3 +66,9 @@ async function measure(name, modulePath) {
 
 await measure("wasm (Node)", path.join(here, "../pkg/node/gatepost.mjs"));
 await measure("native addon (Node)", path.join(here, "../../node/dist/index.mjs"));
+if (process.env.GATEPOST_NODE_ADDON) {
+  // The addon's own Engine class (what @gatepost/node wraps), loaded from the given file.
+  const { Engine } = createRequire(import.meta.url)(path.resolve(process.env.GATEPOST_NODE_ADDON));
+  run(Engine, Math.min(2_000, steps));
+  console.log(`native addon ${process.env.GATEPOST_NODE_ADDON}: ${run(Engine, steps).toFixed(2)} µs per step, ${steps} steps`);
+}
