@@ -13,8 +13,9 @@
 //!   a deadline;
 //! - polls follow a grid (`poll_interval_ms` after polling starts), plus, for inline rules, a burst
 //!   when the longest rule can first have finished (+0, +0.25, +1.25, +3.25, +7.25 s);
-//! - a poll that would land in the last [`FINAL_WINDOW_MS`] before the deadline is moved to start
-//!   that window instead, so the last answer arrives before the deadline even from a hung server.
+//! - a poll that would land in the last [`FINAL_WINDOW_MS`] (or a quarter of a short timeout)
+//!   before the deadline is moved to start that window instead, so the last answer arrives before
+//!   the deadline even from a hung server.
 
 use crate::backoff;
 use crate::config::{self, ValidateContext};
@@ -908,7 +909,10 @@ impl Engine {
     fn set_next_send(&mut self, at: u64, reason: WaitReason, hard: bool) {
         let limit = self.phase_limit();
         let s = &mut self.state;
-        let window = FINAL_WINDOW_MS.min(s.request_timeout_ms);
+        // A quarter of a short timeout, so the last poll is still as late as it safely can be.
+        let window = FINAL_WINDOW_MS
+            .min(s.request_timeout_ms)
+            .min(s.timeout_ms / 4);
         if s.evaluation_id.is_some() && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
             if s.final_poll || final_at >= limit {
