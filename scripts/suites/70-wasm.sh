@@ -29,10 +29,11 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 record_check wasm-setup "$setup_ok"
 
-log "wasm lints (fmt, clippy for wasm32)"
+log "wasm lints (fmt, clippy for wasm32 and the host)"
 cargo fmt -p gatepost-wasm -- --check
 record_check wasm-fmt $?
-cargo clippy --locked -p gatepost-wasm --target wasm32-unknown-unknown -- -D warnings
+{ cargo clippy --locked -p gatepost-wasm --target wasm32-unknown-unknown -- -D warnings &&
+  cargo clippy --locked -p gatepost-wasm --all-targets -- -D warnings; }
 record_check wasm-clippy $?
 
 log "wasm release build (wasm-pack, wasm-release profile, wasm-opt -Oz)"
