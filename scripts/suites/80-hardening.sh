@@ -27,6 +27,14 @@ harness() {
   record "$name" "$p" "$f"
 }
 
+if [ -x .venv/bin/ruff ]; then
+  log "ruff (tests/hardening, fuzz/seeds.py)"
+  .venv/bin/ruff check --config tests/hardening/ruff.toml tests/hardening fuzz/seeds.py
+  record_check hardening-ruff $?
+else
+  echo "skipped: ruff on the harnesses (.venv/bin/ruff not installed; 50-python.sh installs it)"
+fi
+
 log "the CLI with its emulator (cargo build -p gatepost --features emulator)"
 cargo build --locked -p gatepost --features emulator
 record_check hardening-cli-build $?

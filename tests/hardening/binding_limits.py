@@ -15,15 +15,29 @@ import subprocess
 import tempfile
 
 from common import (
-    CLI, NODE_PKG, WASM_PKG, check, fail, cli_available, key_env, main_guard, node, node_available, py,
-    python_available, run, skip, wait_for, wasm_available,
+    CLI,
+    NODE_PKG,
+    WASM_PKG,
+    check,
+    cli_available,
+    fail,
+    key_env,
+    main_guard,
+    node,
+    node_available,
+    py,
+    python_available,
+    run,
+    skip,
+    wait_for,
+    wasm_available,
 )
 from fake_server import FakeApi
 
 
 def probes(label: str, runner) -> None:
-    for depth in (100, 5_000, 100_000):
-        r = runner(str(depth))
+    for depth in ("depth 100", "depth 5000", "depth 100000", "cyclic"):
+        r = runner(depth.split()[-1])
         out = r.stdout.decode(errors="replace")
         lines = [ln for ln in out.splitlines() if ln.startswith("probe ")]
         finished = out.rstrip().endswith("done") and r.returncode == 0
@@ -31,9 +45,9 @@ def probes(label: str, runner) -> None:
         if not finished:
             crashed_at = f"exit {r.returncode} after {len(lines)} probes (last: {lines[-1] if lines else 'none'}); " \
                          f"{r.stderr.decode(errors='replace')[-300:]}"
-        check(f"{label} depth {depth}: every probe ends cleanly ({len(lines)} probes)", finished, crashed_at)
+        check(f"{label} {depth}: every probe ends cleanly ({len(lines)} probes)", finished, crashed_at)
         panics = [ln for ln in out.splitlines() if "panic" in ln.lower()]
-        check(f"{label} depth {depth}: no panic", not panics and b"panicked" not in r.stderr, str(panics[:3]))
+        check(f"{label} {depth}: no panic", not panics and b"panicked" not in r.stderr, str(panics[:3]))
 
 
 def cli_state_files() -> None:

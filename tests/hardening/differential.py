@@ -22,8 +22,19 @@ import subprocess
 import tempfile
 
 from common import (
-    NODE_PKG, ROOT, VENV_PY, WASM_PKG, HERE, check, fail, main_guard, node_available, ok, wasm_available,
-    python_available, skip, summary,
+    HERE,
+    NODE_PKG,
+    ROOT,
+    VENV_PY,
+    WASM_PKG,
+    check,
+    fail,
+    main_guard,
+    node_available,
+    ok,
+    python_available,
+    skip,
+    wasm_available,
 )
 
 EVAL = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"
@@ -119,7 +130,7 @@ def first_difference(rust: dict, other: dict) -> str:
         return f"host crashed: {other['crash']}"
     if "construction" in rust or "construction" in other:
         return f"construction: rust {rust.get('construction')} vs {other.get('construction')}"
-    for i, (a, b) in enumerate(zip(rust["records"], other.get("records", []))):
+    for i, (a, b) in enumerate(zip(rust["records"], other.get("records", []), strict=False)):
         if canonical(a) != canonical(b):
             for part in ("error", "actions", "events"):
                 if canonical(a.get(part)) != canonical(b.get(part)):
@@ -129,7 +140,7 @@ def first_difference(rust: dict, other: dict) -> str:
 
 def to_corpus(rec: dict, host: str, seed: int) -> dict:
     steps = []
-    for s, r in zip(rec["steps"], rec["records"]):
+    for s, r in zip(rec["steps"], rec["records"], strict=True):
         step = dict(s)
         step["expect"] = r["actions"]
         step["events"] = r["events"]

@@ -17,8 +17,21 @@ import tempfile
 import time
 
 from common import (
-    CLI, NODE_PKG, WASM_PKG, check, cli_available, key_env, leaks, main_guard, node, node_available,
-    py, python_available, run, skip, wasm_available,
+    CLI,
+    NODE_PKG,
+    WASM_PKG,
+    check,
+    cli_available,
+    key_env,
+    leaks,
+    main_guard,
+    node,
+    node_available,
+    py,
+    python_available,
+    run,
+    skip,
+    wasm_available,
 )
 from fake_server import FakeApi, Sink, self_signed
 
@@ -124,7 +137,7 @@ def main() -> None:
                     check(f"{host} redirect on {phase}: the other host got nothing", not sink.requests, str(sink.requests))
         # 3. An evaluation id that tries path traversal / injection, then a good one.
         hostile_ids = ["../../../v1/steal", f"{EVAL}/../../steal?x=", "%2e%2e%2fsteal"]
-        def traversal(m, p, n):
+        def traversal(m, p, n, hostile_ids=hostile_ids):
             if m == "POST":
                 return trigger(hostile_ids[n], hint=True) if n < len(hostile_ids) else trigger()
             return result("pass")

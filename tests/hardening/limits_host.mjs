@@ -10,6 +10,15 @@ const { Engine, validate } = modulePath.endsWith('.js')
   ? createRequire(import.meta.url)(modulePath)
   : await import(pathToFileURL(modulePath).href);
 const OPTS = { service: 's', env: 'e', apiKey: 'k', appKey: 'a' };
+if (depthArg === 'cyclic') {
+  // Self-referencing host objects: a clean error, not endless recursion.
+  const looped = { rules: [] };
+  looped.self = looped;
+  probe('cyclic config', () => new Engine({ ...OPTS, config: looped }, 0));
+  if (validate) probe('cyclic validate', () => validate(looped));
+  console.log('done');
+  process.exit(0);
+}
 const depth = Number(depthArg);
 const deep = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v; };
 const rule = (x) => ({ rules: [{ type: 'monitor', name: 'm', options: { query: 'a:b', x } }] });

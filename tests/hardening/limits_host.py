@@ -28,6 +28,14 @@ def probe(name, fn):
         print(f"probe {name}: {type(e).__name__}", flush=True)
 
 
+if sys.argv[1] == "cyclic":
+    # Self-referencing host objects: a clean error, not endless recursion.
+    looped = {"rules": []}
+    looped["self"] = looped
+    probe("cyclic config", lambda: gatepost.Engine({**OPTS, "config": looped}, 0))
+    probe("cyclic validate", lambda: gatepost.validate(looped))
+    print("done")
+    sys.exit(0)
 depth = int(sys.argv[1])
 rule = lambda x: {"rules": [{"type": "monitor", "name": "m", "options": {"query": "a:b", "x": x}}]}  # noqa: E731
 probe("deep config", lambda: gatepost.Engine({**OPTS, "config": rule(deep(depth))}, 0))

@@ -120,9 +120,9 @@ def main():
                        cwd=ROOT, env=env, check=True, capture_output=True)
         recorded = json.loads(gout.read_text())["recorded"]
     scenarios = []
-    for (name, description, _, _), rec in zip(SCENARIOS, recorded):
+    for (name, description, _, _), rec in zip(SCENARIOS, recorded, strict=True):
         steps = []
-        for s, r in zip(rec["steps"], rec["records"]):
+        for s, r in zip(rec["steps"], rec["records"], strict=True):
             step = dict(s)
             step["expect"] = [trim_action(a) for a in r["actions"]]
             step["events"] = [{k: e[k] for k in KEEP_EVENT if k in e} for e in r["events"]]

@@ -19,9 +19,28 @@ import subprocess
 import tempfile
 
 from common import (
-    API_KEY, APP_KEY, CLI, JIT_CONFIG, NODE_PKG, ROOT, WASM_PKG, Emulator, check, cli_available,
-    fail, key_env, leaks, main_guard, node, node_available, ok, py, python_available, run, skip,
-    wait_for, wasm_available, world,
+    API_KEY,
+    APP_KEY,
+    CLI,
+    JIT_CONFIG,
+    NODE_PKG,
+    ROOT,
+    WASM_PKG,
+    Emulator,
+    check,
+    cli_available,
+    key_env,
+    leaks,
+    main_guard,
+    node,
+    node_available,
+    py,
+    python_available,
+    run,
+    skip,
+    wait_for,
+    wasm_available,
+    world,
 )
 
 
