@@ -20,6 +20,7 @@ const EXIT_SIGINT: u8 = 130;
 const EXIT_SIGTERM: u8 = 143;
 
 /// Default clock speed of `gate --emulator`: fast enough that a 5-minute rule takes 5 seconds.
+#[cfg(feature = "emulator")]
 const EMULATOR_TIME_SCALE: f64 = 60.0;
 
 /// `gatepost gate` (and `gatepost deployment gate`).
@@ -66,57 +67,18 @@ pub fn gate(args: &GateArgs) -> u8 {
         );
     }
 
-    // The in-process emulator lives until this function returns.
-    #[cfg(feature = "emulator")]
-    let mut emulator_guard = None;
-    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut api = args.api.clone();
-    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut default_key: Option<String> = None;
-    #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut poll_interval_ms = timing.poll_interval_ms;
-    if let Some(world) = &args.emulator {
-        #[cfg(feature = "emulator")]
-        {
-            let scale = args.time_scale.unwrap_or(EMULATOR_TIME_SCALE);
-            match crate::emulator::start_in_process(world, scale) {
-                Ok(running) => {
-                    logger.info(&format!(
-                        "Started the emulator for {} at {} (clock ×{scale})",
-                        world.display(),
-                        running.base_url()
-                    ));
-                    api.api_url = Some(running.base_url());
-                    api.site = None;
-                    default_key = Some(running.default_key.clone());
-                    // Rules run `scale` times faster, so poll that much more often (at most once
-                    // a second) unless the user chose an interval.
-                    poll_interval_ms =
-                        poll_interval_ms.or(Some(((15_000.0 / scale) as u64).clamp(1_000, 15_000)));
-                    emulator_guard = Some(running);
-                }
-                Err(e) => return usage_errors(&[e], &mut logger),
-            }
-        }
-        #[cfg(not(feature = "emulator"))]
-        {
-            let _ = (world, EMULATOR_TIME_SCALE);
-            return usage_errors(
-                &[
-                    "--emulator: this gatepost was built without the emulator (cargo feature \
-                   `emulator`)"
-                        .to_string(),
-                ],
-                &mut logger,
-            );
-        }
-    }
-
-    let keys = match resolve_keys(&api, default_key.as_deref()) {
+    // Holds the in-process emulator (if any) until this function returns.
+    let target = match target(args, timing.poll_interval_ms, &mut logger) {
+        Ok(t) => t,
+        Err(e) => return usage_errors(&[e], &mut logger),
+    };
+    let api = &target.api;
+    let poll_interval_ms = target.poll_interval_ms;
+    let keys = match resolve_keys(api, target.default_key.as_deref()) {
         Ok(keys) => keys,
         Err(problems) => return usage_errors(&problems, &mut logger),
     };
-    let client = match Client::new(api.ca_cert.as_deref(), base_url(&api).as_deref()) {
+    let client = match Client::new(api.ca_cert.as_deref(), base_url(api).as_deref()) {
         Ok(c) => c,
         Err(e) => return usage_errors(&[e], &mut logger),
     };
@@ -128,7 +90,7 @@ pub fn gate(args: &GateArgs) -> u8 {
         primary_tag: args.primary_tag.clone(),
         config: config_text.map(ConfigInput::Text),
         monitors_query_variable: args.monitors_query_variable.clone(),
-        site: site(&api),
+        site: site(api),
         api_url: api.api_url.clone(),
         allow_insecure_http: api.allow_insecure_http,
         api_key: keys.api_key.clone(),
@@ -165,11 +127,74 @@ pub fn gate(args: &GateArgs) -> u8 {
         Err(e) => return engine_error(&e, None, &mut logger),
     };
     let code = finish(&finished, &args.display, &mut logger, |id| {
-        resume_hint(id, args, &api)
+        resume_hint(id, args, api)
     });
-    #[cfg(feature = "emulator")]
-    drop(emulator_guard);
+    drop(target);
     code
+}
+
+/// Where `gate` sends requests: the flags as given, or, with `--emulator`, an emulator started in
+/// this process (with the world's key as the default and a poll interval matched to its clock).
+struct Target {
+    api: ApiArgs,
+    default_key: Option<String>,
+    poll_interval_ms: Option<u64>,
+    #[cfg(feature = "emulator")]
+    _emulator: Option<crate::emulator::InProcess>,
+}
+
+#[cfg(feature = "emulator")]
+fn target(
+    args: &GateArgs,
+    poll_interval_ms: Option<u64>,
+    logger: &mut Logger,
+) -> Result<Target, String> {
+    let Some(world) = &args.emulator else {
+        return Ok(Target {
+            api: args.api.clone(),
+            default_key: None,
+            poll_interval_ms,
+            _emulator: None,
+        });
+    };
+    let scale = args.time_scale.unwrap_or(EMULATOR_TIME_SCALE);
+    let running = crate::emulator::start_in_process(world, scale)?;
+    logger.info(&format!(
+        "Started the emulator for {} at {} (clock ×{scale})",
+        world.display(),
+        running.base_url()
+    ));
+    let mut api = args.api.clone();
+    api.api_url = Some(running.base_url());
+    api.site = None;
+    Ok(Target {
+        api,
+        default_key: Some(running.default_key.clone()),
+        // Rules run `scale` times faster, so poll that much more often (at most once a second)
+        // unless the user chose an interval.
+        poll_interval_ms: poll_interval_ms
+            .or(Some(((15_000.0 / scale) as u64).clamp(1_000, 15_000))),
+        _emulator: Some(running),
+    })
+}
+
+#[cfg(not(feature = "emulator"))]
+fn target(
+    args: &GateArgs,
+    poll_interval_ms: Option<u64>,
+    _logger: &mut Logger,
+) -> Result<Target, String> {
+    if args.emulator.is_some() {
+        return Err(
+            "--emulator: this gatepost was built without the emulator (cargo feature `emulator`)"
+                .to_string(),
+        );
+    }
+    Ok(Target {
+        api: args.api.clone(),
+        default_key: None,
+        poll_interval_ms,
+    })
 }
 
 /// When the evaluation must end (epoch ms), for the live status line's "time left". Read from the
