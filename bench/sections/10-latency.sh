@@ -1,0 +1,91 @@
+# 1. Decision latency: a monitor rule with duration 20 at time scale 1. The result exists exactly
+# 20 s after the emulator created the evaluation (its `created_at`, in epoch ms, from the
+# evaluations list); latency = client exit − that moment. Every run has its own emulator, so the
+# request counters (X-RateLimit-Remaining of the bench world's huge limits) count one client.
+
+section_latency() {
+  section_begin 10-latency
+  local reps=5 duration=20
+  [[ $MODE == quick ]] && reps=2
+  local clients=() c
+  for c in "${CLIENTS_ALL[@]}"; do client_available "$c" && clients+=("$c"); done
+
+  # Launch every run at once (they mostly sleep), 0.4 s apart so they do not start in lockstep.
+  local runs=() r u
+  for ((r = 1; r <= reps; r++)); do
+    for c in "${clients[@]}"; do
+      local id="$c-$r" tls=
+      client_tls "$c" && tls=tls
+      emu_start "lat-$id" "$BENCH_DIR/worlds/bench.json" 1 $tls || continue
+      echo "$EMU_URL" >"$SECTION_RAW/$id.url"
+      client "$c" latency "$EMU_URL" 120 || continue
+      (
+        s=$(now_s)
+        "${CMD[@]}" >"$SECTION_RAW/$id.out" 2>&1
+        rc=$?
+        echo "$s $(now_s) $rc" >"$SECTION_RAW/$id.time"
+      ) &
+      runs+=("$id:$!")
+      sleep 0.4
+    done
+  done
+  local run
+  for run in "${runs[@]}"; do wait "${run#*:}" 2>/dev/null; done
+
+  # Per run: latency, requests, exit code.
+  for run in "${runs[@]}"; do
+    local id=${run%%:*} url created s e rc counts
+    url=$(cat "$SECTION_RAW/$id.url")
+    read -r s e rc <"$SECTION_RAW/$id.time"
+    created=$(evaluation_created_ms "$url")
+    counts=$(requests_made "$url")
+    python3 -c '
+import sys
+e, created, duration = float(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+lat = e - (float(created) / 1000 + duration) if created else float("nan")
+print(f"{lat:.3f}")' "$e" "$created" "$duration" >"$SECTION_RAW/$id.latency"
+    echo "$counts" | awk '{print $1 + $2}' >"$SECTION_RAW/$id.requests"
+    echo "$rc" >"$SECTION_RAW/$id.rc"
+  done
+  stop_all_emulators
+
+  md "## 1. Decision latency" ""
+  md "A JIT gate with one monitor rule, \`duration: 20\`, emulator time scale 1 (real time); the gate"
+  md "passes. Latency is the client's exit minus the moment the result became available (the"
+  md "evaluation's \`created_at\` on the emulator + 20 s). Requests are what the emulator answered"
+  md "(trigger + result polls). $reps run(s) per client, all in parallel, each against its own emulator."
+  md "The curl/jq script cannot send inline rules: it evaluates the preconfigured gate \`latency\`,"
+  md "which has the same rule." ""
+  md "| client | latency median (min–max), s | requests median (min–max) | exit codes | latency vs gatepost |"
+  md "|---|---|---|---|---|"
+  local gp_median='' dd_requests='' gp_requests=''
+  for c in "${clients[@]}"; do
+    local lats reqs rcs median
+    lats=$(cat "$SECTION_RAW/$c"-*.latency 2>/dev/null)
+    reqs=$(cat "$SECTION_RAW/$c"-*.requests 2>/dev/null)
+    rcs=$(cat "$SECTION_RAW/$c"-*.rc 2>/dev/null | sort | uniq -c | awk '{printf "%s%s×%s", (NR>1?", ":""), $1, $2}')
+    median=$(stats median <<<"$lats")
+    [[ $c == gatepost ]] && gp_median=$median && gp_requests=$(stats median --digits 0 <<<"$reqs")
+    [[ $c == datadog-ci ]] && dd_requests=$(stats median --digits 0 <<<"$reqs")
+    md "| $c | $(stats range <<<"$lats") | $(stats range --digits 0 <<<"$reqs") | $rcs | $(ratio "$median" "${gp_median:-$median}") |"
+  done
+  md "" "Commands (URL = the run's emulator; datadog-ci reaches it over TLS as \`api.$DD_SITE_BASE:PORT\`):" ""
+  local shown=()
+  for c in "${clients[@]}"; do
+    local u=http://127.0.0.1:PORT
+    client_tls "$c" && u=https://127.0.0.1:PORT
+    client "$c" latency "$u" 120
+    shown+=("${CMD[*]}")
+  done
+  md_cmd "$GATEPOST emulator --world bench/worlds/bench.json --port 0 --time-scale 1" "${shown[@]}"
+  md ""
+
+  local met=no
+  if [[ -n $gp_median && -n $dd_requests ]] &&
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 0.5 and float(sys.argv[2]) <= float(sys.argv[3]) else 1)' \
+      "$gp_median" "$gp_requests" "$dd_requests"; then
+    met=yes
+  fi
+  target "decision latency ≤ 0.5 s median, requests ≤ datadog-ci's" \
+    "${gp_median} s median, ${gp_requests} requests (datadog-ci: ${dd_requests})" "$met"
+}
