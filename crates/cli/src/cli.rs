@@ -169,8 +169,8 @@ pub struct GateArgs {
     /// Scope Faulty Deployment Detection to one APM primary tag value, e.g. region:us-east-1.
     #[arg(long, visible_alias = "apm-primary-tag", value_name = "TAG")]
     pub primary_tag: Option<String>,
-    /// Inline rules (a JIT gate) from a JSON file in the datadog-ci format. Without it, the gate
-    /// and its rules must exist in Datadog.
+    /// Inline rules (a JIT gate) from a JSON file in the datadog-ci format (`-` reads stdin).
+    /// Without it, the gate and its rules must exist in Datadog.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -230,7 +230,7 @@ pub struct GateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// The gate config file to check.
+    /// The gate config file to check (`-` reads stdin).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// The version that would be deployed (Faulty Deployment Detection rules need one).

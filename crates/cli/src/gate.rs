@@ -53,7 +53,7 @@ pub fn gate(args: &GateArgs) -> u8 {
         ));
     }
     let config_text = args.config.as_ref().and_then(|path| {
-        std::fs::read_to_string(path)
+        read_config(path)
             .map_err(|e| problems.push(format!("--config {}: {e}", path.display())))
             .ok()
     });
@@ -479,7 +479,7 @@ fn skip_reason(args: &GateArgs) -> Option<String> {
 /// `gatepost validate --config FILE [--version V]`.
 pub fn validate(args: &ValidateArgs) -> u8 {
     let file = args.config.display().to_string();
-    let text = match std::fs::read_to_string(&args.config) {
+    let text = match read_config(&args.config) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: --config {file}: {e}");
@@ -516,6 +516,17 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         }
     }
     if validation.valid { 0 } else { EXIT_USAGE }
+}
+
+/// A config file's text; `-` reads standard input (e.g. a config rendered by another tool).
+fn read_config(path: &Path) -> std::io::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
 }
 
 /// `file:line:column: path: message; hint` (compilers' layout, so editors can jump to it).

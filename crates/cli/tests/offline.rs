@@ -261,3 +261,29 @@ fn the_schema_checker_rejects_a_wrong_outcome() {
     missing.as_object_mut().unwrap().remove("cause");
     assert!(!schema_errors(&schema, &missing).is_empty());
 }
+
+#[test]
+fn validate_reads_stdin_with_a_dash() {
+    use std::io::Write;
+    let mut child = gatepost()
+        .args(["validate", "--config", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod"}}]}"#,
+        )
+        .unwrap();
+    let r = Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout.contains("-: valid") || r.stdout.contains("is valid"),
+        "{r}"
+    );
+}
