@@ -313,10 +313,14 @@ async function drive(engine, host, mode) {
         inflight = null;
       }
       const t = now();
-      if (mode === "start" && action.reason !== "awaiting_response" && engine.evaluationId !== undefined) {
+      // `start` and `check` hand back at a wait with nothing of theirs in flight (a request in
+      // flight is awaited: that is not sleeping). A snapshot taken mid-request elsewhere resumes
+      // awaiting a response that can never arrive here: that wait is handed back too, and checked
+      // again once it has expired.
+      if (mode === "start" && !inflight && engine.evaluationId !== undefined) {
         return { done: false, snapshot: engine.snapshot(), nextCheckAt: action.until };
       }
-      if (mode === "check" && action.reason !== "awaiting_response") {
+      if (mode === "check" && !inflight) {
         if (action.until > t) return { done: false, snapshot: engine.snapshot(), nextCheckAt: action.until };
         engine.handle({ type: "timeout" }, t);
         continue;

@@ -248,3 +248,15 @@ test("renderText and renderMarkdown render an outcome as the CLI does", async ()
   assert.ok(renderMarkdown(outcome).includes("Service monitors"));
   assert.throws(() => renderText({ nope: 1 }), (error) => error instanceof GatepostError);
 });
+
+test("check hands back a snapshot taken mid-request instead of waiting for a response that cannot come", async () => {
+  const t0 = Date.now();
+  const engine = new Engine({ service: "slow", env: "prod", apiUrl: api.url, apiKey: API_KEY, appKey: APP_KEY, seed: 1, requestTimeout: 5 }, t0);
+  const trigger = engine.poll(t0);
+  assert.equal(trigger.type, "send_request");
+  const midRequest = engine.snapshot();
+  const first = await check(midRequest, { apiKey: API_KEY, appKey: APP_KEY });
+  assert.ok(Date.now() - t0 < 1_000, "check did not wait for the lost request");
+  assert.equal(first.done, false);
+  assert.ok(first.nextCheckAt >= t0 + 4_000, "the next check is when the lost request expires");
+});
