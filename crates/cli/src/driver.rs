@@ -98,6 +98,7 @@ pub fn run(
         signal: None,
         in_flight: None,
         retry_note: None,
+        last_heartbeat: Instant::now(),
     };
     driver.run(&mut engine, logger)
 }
@@ -114,7 +115,12 @@ struct Driver {
     in_flight: Option<(u64, String, String)>,
     /// Shown in the status line while a retry is pending (`retrying: HTTP 503`).
     retry_note: Option<String>,
+    /// When the last "still waiting" line was printed (outside a terminal).
+    last_heartbeat: Instant,
 }
+
+/// How often a "still waiting" line is printed outside a terminal.
+const HEARTBEAT: Duration = Duration::from_secs(300);
 
 impl Driver {
     fn run(
@@ -245,6 +251,16 @@ impl Driver {
             if logger.live() {
                 self.draw_status(logger);
                 sleep = sleep.min(Duration::from_millis(1000 - (now % 1000).min(999)));
+            } else {
+                // In CI logs, a line every few minutes shows the job is alive (some CI systems
+                // stop jobs that print nothing for ten minutes).
+                let since = self.last_heartbeat.elapsed();
+                if since >= HEARTBEAT {
+                    logger.info(&format!("still waiting: {}", self.status_text()));
+                    self.last_heartbeat = Instant::now();
+                } else {
+                    sleep = sleep.min(HEARTBEAT - since);
+                }
             }
             match self.rx.recv_timeout(sleep) {
                 Ok(Wake::Http(input, took)) => {
@@ -291,6 +307,11 @@ impl Driver {
     }
 
     fn draw_status(&self, logger: &mut Logger) {
+        logger.status(&self.status_text());
+    }
+
+    /// `42s elapsed · 2h59m18s left · 1/2 rules completed`.
+    fn status_text(&self) -> String {
         let elapsed = self.started.elapsed().as_millis() as u64;
         let mut text = format!("{} elapsed", human_duration(elapsed));
         if let Some(deadline) = self.config.deadline_ms {
@@ -309,7 +330,7 @@ impl Driver {
         if let Some(note) = &self.retry_note {
             text.push_str(&format!(" · {note}"));
         }
-        logger.status(&text);
+        text
     }
 
     fn save_state(&self, engine: &Engine, logger: &mut Logger) {
