@@ -78,6 +78,16 @@ pub enum OutputFormat {
     Json,
 }
 
+/// When to use ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always (e.g. GitHub Actions, whose logs render colours but are not a terminal).
+    Always,
+    Never,
+}
+
 /// How log lines (on stderr) are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -123,6 +133,9 @@ pub struct DisplayArgs {
     /// How to write log lines on stderr [env: DD_LOG_FORMAT]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
     /// Print only the result (no progress lines, no live status line).
     #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,

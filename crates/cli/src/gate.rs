@@ -8,7 +8,7 @@ use crate::cli::{
 };
 use crate::driver::{self, DriverConfig, Finished, StateTarget};
 use crate::http::{Client, Request};
-use crate::output::{Logger, color_allowed, human_duration, now_ms, write_github};
+use crate::output::{Logger, human_duration, now_ms, use_color, write_github};
 use crate::state::{self, Loaded};
 use gatepost_core::report::{self, TextStyle};
 use gatepost_core::{ConfigInput, Engine, ErrorCode, Input, Options, Outcome, Problem};
@@ -325,7 +325,7 @@ fn finish(
             outcome.message
         ));
     }
-    print_report(outcome, display.output);
+    print_report(outcome, display);
     write_github(outcome, logger);
     if let Some(signal) = finished.signal {
         match &outcome.evaluation_id {
@@ -351,11 +351,12 @@ fn finish(
     u8::try_from(outcome.exit_code).unwrap_or(1)
 }
 
-fn print_report(outcome: &Outcome, format: OutputFormat) {
-    match format {
+fn print_report(outcome: &Outcome, display: &DisplayArgs) {
+    let color = display.color;
+    match display.output {
         OutputFormat::Json => println!("{}", report::render_json(outcome)),
         OutputFormat::Text => {
-            let color = color_allowed(std::io::stdout().is_terminal());
+            let color = use_color(color, std::io::stdout().is_terminal());
             let text = report::render_text(outcome, TextStyle { color });
             println!("{}", text.trim_end());
         }
@@ -463,7 +464,7 @@ fn skip(reason: &str, args: &GateArgs, logger: &mut Logger) -> u8 {
         args.env.as_deref().unwrap_or("?")
     ));
     let outcome = Outcome::skipped(reason);
-    print_report(&outcome, args.display.output);
+    print_report(&outcome, &args.display);
     write_github(&outcome, logger);
     0
 }
@@ -841,7 +842,7 @@ fn make_logger(display: &DisplayArgs) -> Logger {
             _ => LogFormat::Text,
         }
     });
-    Logger::new(format, display.quiet, display.verbose)
+    Logger::new(format, display.color, display.quiet, display.verbose)
 }
 
 fn usage_errors(problems: &[String], logger: &mut Logger) -> u8 {

@@ -1,7 +1,7 @@
 //! Everything the CLI prints besides the final report: log lines on stderr (text or JSON), the live
 //! status line on a terminal, and the GitHub Actions step summary and outputs.
 
-use crate::cli::LogFormat;
+use crate::cli::{ColorChoice, LogFormat};
 use gatepost_core::event::{Event, EventKind};
 use gatepost_core::{Outcome, report};
 use std::io::{IsTerminal, Write};
@@ -16,12 +16,18 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether colour is allowed on a stream: only on a terminal, never with `NO_COLOR` set (to
-/// anything non-empty, per no-color.org) or `TERM=dumb`.
-pub fn color_allowed(is_terminal: bool) -> bool {
-    is_terminal
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+/// Whether to colour a stream. `auto`: only on a terminal, never with `NO_COLOR` set (to anything
+/// non-empty, per no-color.org) or `TERM=dumb`; `--color always|never` overrides.
+pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
 }
 
 /// Writes log lines to stderr. On a terminal (and only there) it also keeps one live status line
@@ -56,9 +62,9 @@ impl Level {
 }
 
 impl Logger {
-    pub fn new(format: LogFormat, quiet: bool, verbose: bool) -> Logger {
+    pub fn new(format: LogFormat, color: ColorChoice, quiet: bool, verbose: bool) -> Logger {
         let tty = std::io::stderr().is_terminal();
-        let color = format == LogFormat::Text && color_allowed(tty);
+        let color = format == LogFormat::Text && use_color(color, tty);
         Logger {
             format,
             quiet,

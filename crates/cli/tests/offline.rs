@@ -287,3 +287,32 @@ fn validate_reads_stdin_with_a_dash() {
         "{r}"
     );
 }
+
+#[test]
+fn color_always_colours_even_in_a_pipe_and_never_by_default() {
+    let r = run(gatepost().args([
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+        "--skip",
+        "why",
+        "--color",
+        "always",
+    ]));
+    assert!(r.stdout.contains('\x1b'), "{r}");
+    let r = run(gatepost().env_remove("NO_COLOR").args([
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+        "--skip",
+        "why",
+    ]));
+    assert!(
+        !r.stdout.contains('\x1b') && !r.stderr.contains('\x1b'),
+        "{r}"
+    );
+}
