@@ -165,6 +165,8 @@ fn jit_gate_sends_the_translated_config() {
             "v2",
             "--apm-primary-tag",
             "region:eu",
+            "--monitors-query-variable",
+            "team:payments",
             "--config",
         ])
         .arg(&config));
@@ -172,6 +174,7 @@ fn jit_gate_sends_the_translated_config() {
     let body: serde_json::Value = serde_json::from_str(&api.seen()[0].body).unwrap();
     let attrs = &body["data"]["attributes"];
     assert_eq!(attrs["primary_tag"], "region:eu");
+    assert_eq!(attrs["monitors_query_variable"], "team:payments");
     let conf = &attrs["configuration"];
     assert_eq!(conf["dry_run"], false);
     assert_eq!(conf["rules"][0]["dry_run"], true);
