@@ -20,7 +20,9 @@ pub const MIN_HINT_MS: u64 = 1_000;
 /// `base × 1.5^(attempt-1)`, capped at 30 s, then scaled by a factor in [0.8, 1.2) and capped again.
 pub fn delay_ms(attempt: u32, seed: u64, draw: u64) -> u64 {
     let mut delay = BASE_DELAY_MS;
-    for _ in 1..attempt.max(1) {
+    // The delay reaches the cap after a handful of retries: the loop stops there, so an attempt
+    // count from a tampered snapshot cannot make this spin for billions of iterations.
+    for _ in 1..attempt.clamp(1, 16) {
         delay = (delay * GROWTH_TENTHS / 10).min(MAX_DELAY_MS);
     }
     let unit = unit_interval(seed, draw);

@@ -645,7 +645,7 @@ impl Engine {
         let s = &mut self.state;
         let request_id = s.next_request_id;
         s.next_request_id = s.next_request_id.saturating_add(1);
-        s.requests += 1;
+        s.requests = s.requests.saturating_add(1);
         let timeout_ms = s.request_timeout_ms.min(limit - now);
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
         let (kind, method, url, body) = match &s.evaluation_id {
@@ -659,7 +659,7 @@ impl Engine {
                 )
             }
             Some(id) => {
-                s.polls += 1;
+                s.polls = s.polls.saturating_add(1);
                 s.last_poll_at = Some(now);
                 (RequestKind::Poll, "GET", s.endpoint.result_url(id), None)
             }
@@ -708,7 +708,7 @@ impl Engine {
                 ),
             },
             404 => {
-                self.state.trigger_not_found += 1;
+                self.state.trigger_not_found = self.state.trigger_not_found.saturating_add(1);
                 if self.state.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
                     self.finish(Finish::ClientError(api_error(status, body)), now);
                 } else {
@@ -938,14 +938,14 @@ impl Engine {
         now: u64,
     ) {
         let s = &mut self.state;
-        s.failures += 1;
+        s.failures = s.failures.saturating_add(1);
         let attempt = s.failures;
         let hint = backoff::server_hint_ms(headers);
         let delay = match hint {
             Some(ms) => ms,
             None => {
                 let d = backoff::delay_ms(attempt, s.seed, s.draws);
-                s.draws += 1;
+                s.draws = s.draws.saturating_add(1);
                 d
             }
         };
@@ -984,7 +984,7 @@ impl Engine {
             format!(
                 "{what} failed ({problem}); retrying in {} (attempt {})",
                 seconds(delay_ms),
-                attempt + 1
+                attempt.saturating_add(1)
             ),
         ));
     }
