@@ -751,3 +751,57 @@ fn very_long_evaluation_ids_and_strings() {
     let v = validate(&ConfigInput::Value(config), None);
     assert_eq!(v.valid, v.problems.is_empty());
 }
+
+#[test]
+fn tampered_counters_in_a_snapshot_neither_spin_nor_overflow() {
+    // Found by the `resume` fuzz target: `failures` near u32::MAX made the backoff loop run
+    // billions of times; counters at their maximum overflowed on the next increment.
+    assert_eq!(
+        gatepost_core::backoff::delay_ms(u32::MAX, 1, 1),
+        gatepost_core::backoff::delay_ms(40, 1, 1)
+    );
+    for phase_is_poll in [false, true] {
+        let engine = if phase_is_poll {
+            polling(json!({})).0
+        } else {
+            let mut engine = Engine::new(options(json!({})), START).unwrap();
+            drain(&mut engine, START);
+            engine
+        };
+        let mut snapshot = engine.snapshot();
+        let in_flight = snapshot["in_flight"]["request_id"]
+            .as_u64()
+            .expect("a request in flight");
+        for (field, max) in [
+            ("failures", json!(u32::MAX)),
+            ("requests", json!(u32::MAX)),
+            ("polls", json!(u32::MAX)),
+            ("trigger_not_found", json!(u32::MAX)),
+            ("draws", json!(u64::MAX)),
+        ] {
+            snapshot[field] = max;
+        }
+        let mut engine = Engine::resume(
+            snapshot,
+            Some(API_KEY.into()),
+            Some(APP_KEY.into()),
+            START + 50,
+        )
+        .unwrap();
+        let id = in_flight;
+        let _ = engine.handle(
+            Input::Response {
+                request_id: id,
+                status: 503,
+                headers: vec![],
+                body: String::new(),
+            },
+            START + 60,
+        );
+        let actions = drain(&mut engine, START + 60);
+        assert!(
+            matches!(last(&actions), Action::Wait { .. } | Action::Done { .. }),
+            "{actions:?}"
+        );
+    }
+}
