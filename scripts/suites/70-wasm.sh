@@ -17,9 +17,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $want" ]; then
   cargo install wasm-bindgen-cli --version "$want" --locked || setup_ok=1
 fi
 command -v wasm-pack >/dev/null 2>&1 || cargo install wasm-pack --locked || setup_ok=1
-# wasm-opt (npm binaryen, never Debian's), tsc and json-schema-to-typescript, under crates/wasm.
-for tool in wasm-opt tsc json2ts; do
-  if [ ! -x "$crate/node_modules/.bin/$tool" ]; then
+# wasm-opt (npm binaryen, never Debian's), tsc, json-schema-to-typescript and miniflare (the
+# Workers runtime, workerd, for the edge example), under crates/wasm.
+for tool in wasm-opt tsc json2ts miniflare; do
+  if [ ! -e "$crate/node_modules/.bin/$tool" ] && [ ! -d "$crate/node_modules/$tool" ]; then
     (cd "$crate" && npm install --no-audit --no-fund) || setup_ok=1
     break
   fi
@@ -49,9 +50,9 @@ log "gatepost CLI with the emulator (for the end-to-end tests)"
 cargo build --locked -p gatepost --features emulator
 record_check wasm-emulator-build $?
 
-log "wasm tests in Node: corpus, imports, targets, driver, edge example, tsc"
+log "wasm tests in Node: corpus, imports, targets, driver, edge example (Node and workerd), tsc"
 (cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/imports.test.mjs test/targets.test.mjs \
-  test/driver.test.mjs test/edge.test.mjs test/typescript.test.mjs)
+  test/driver.test.mjs test/edge.test.mjs test/workerd.test.mjs test/typescript.test.mjs)
 status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
