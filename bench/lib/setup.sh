@@ -69,6 +69,19 @@ setup_gatepost() {
   return 0
 }
 
+# The one-process Rust host of the fan-out section (bench/fanout, its own workspace), built into
+# the gitignored work directory. Optional: the section says so when it is missing.
+setup_fanout_host() {
+  FANOUT_HOST=
+  log "cargo build --release --manifest-path bench/fanout/Cargo.toml"
+  if (cd "$ROOT" && cargo build --release --quiet --manifest-path bench/fanout/Cargo.toml \
+    --target-dir "$WORK/fanout"); then
+    FANOUT_HOST="$WORK/fanout/release/gatepost-bench-fanout"
+  else
+    log "the fan-out host did not build; its row is skipped"
+  fi
+}
+
 # Optional hosts: measured when their packages are built in the work tree, skipped with a note
 # otherwise (bench/run does not build them: scripts/suites/50-python.sh, 60-node.sh and 70-wasm.sh do).
 setup_optional() {
@@ -96,7 +109,8 @@ setup_all() {
   setup_gatepost || return 1
   make_tls
   setup_optional
-  export GATEPOST DATADOG_CI TLS_DIR PYTHON_BIN NODE_PKG WASM_PKG CURLJQ
+  if [[ " ${SECTIONS[*]} " == *" fanout "* ]]; then setup_fanout_host; fi
+  export GATEPOST DATADOG_CI TLS_DIR PYTHON_BIN NODE_PKG WASM_PKG CURLJQ FANOUT_HOST
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -40,10 +40,10 @@ section_fanout() {
   fanout_row "gatepost CLI, $n processes" "$n" "$BENCH_DIR/drivers/fanout-procs.sh" "$n" "${CMD[@]}"
   cmds+=("bench/drivers/fanout-procs.sh $n ${CMD[*]}")
 
-  if [[ -x $WORK/fanout/release/gatepost-bench-fanout ]]; then
-    fanout_row "Rust host (gatepost-core), 1 process" "$n" env "DD_API_KEY=$BENCH_API_KEY" "DD_APP_KEY=$BENCH_APP_KEY" \
-      "$WORK/fanout/release/gatepost-bench-fanout" "$n" "$svc" "$cfg" "$url" "$timeout"
-    cmds+=("bench/.work/fanout/release/gatepost-bench-fanout $n $svc ${cfg#"$ROOT"/} $url $timeout")
+  if [[ -n ${FANOUT_HOST:-} ]]; then
+    fanout_row "Rust host (gatepost-core, a thread each), 1 process" "$n" env "DD_API_KEY=$BENCH_API_KEY" "DD_APP_KEY=$BENCH_APP_KEY" \
+      "$FANOUT_HOST" "$n" "$svc" "$cfg" "$url" "$timeout"
+    cmds+=("bench/.work/fanout/release/gatepost-bench-fanout $n $svc ${cfg#"$ROOT"/} $url $timeout   # bench/fanout")
   fi
   if [[ -n $NODE_PKG ]]; then
     fanout_row "Node driver (@gatepost/node), 1 process" "$n" env "GATEPOST_NODE_PKG=$NODE_PKG" \
@@ -61,32 +61,36 @@ section_fanout() {
   md "## 5. Fan-out" ""
   md "$n concurrent evaluations of one JIT gate (one monitor rule that passes after $duration s, time scale 1,"
   md "so they are all in flight together) against one emulator on loopback. CPU = user + sys of the"
-  md "whole process tree (GNU time); memory = the tree's peak, sampled every 0.5 s from"
+  md "whole process tree (GNU time, 10 ms resolution); memory = the tree's peak, sampled every 0.5 s from"
   md "\`/proc/*/smaps_rollup\`: RSS summed (shared pages counted once per process) and PSS summed (shared"
   md "pages split between their users — the better total for many copies of one program)."
   md "datadog-ci ran as $n_dd processes, and its totals are **extrapolated linearly** to $n (×$((n / n_dd))):"
   md "a linear extrapolation assumes the machine could hold all $n at once (see the memory column)." ""
   md "| host | evaluations | passed | wall, s | CPU, s | CPU per evaluation, ms | peak RSS sum, MiB | peak PSS sum, MiB | PSS per evaluation, MiB |"
   md "|---|---|---|---|---|---|---|---|---|"
-  local label count wall cpu rss pss summary gp_cpu='' gp_pss=''
+  local label count wall cpu rss pss summary gp_cpu='' gp_pss='' host_cpu='' host_pss='' node_cpu='' node_pss=''
   while IFS=$'\t' read -r label count wall cpu rss pss summary; do
     local per_cpu per_pss
     per_cpu=$(python3 -c 'import sys; print(f"{float(sys.argv[1]) / int(sys.argv[2]) * 1000:.1f}")' "$cpu" "$count")
     per_pss=$(python3 -c 'import sys; print(f"{int(sys.argv[1]) / 1024 / int(sys.argv[2]):.2f}")' "$pss" "$count")
     local passed
     passed=$(sed -n 's/^passed=\([0-9]*\).*/\1/p' <<<"$summary")
-    md "| $label | $count | ${passed:-?} | $wall | $(printf '%.1f' "$cpu") | $per_cpu | $((rss / 1024)) | $((pss / 1024)) | $per_pss |"
+    md "| $label | $count | ${passed:-?} | $wall | $(printf '%.2f' "$cpu") | $per_cpu | $((rss / 1024)) | $((pss / 1024)) | $per_pss |"
     if [[ $label == datadog-ci* ]]; then
       local f=$((n / count))
       md "| **datadog-ci, extrapolated to $n** | $n | | | $(python3 -c 'import sys; print(f"{float(sys.argv[1]) * int(sys.argv[2]):.0f}")' "$cpu" "$f") | $per_cpu | $((rss * f / 1024)) | $((pss * f / 1024)) | $per_pss |"
       echo "$label	$((pss * f))	$(python3 -c 'import sys; print(float(sys.argv[1]) * int(sys.argv[2]))' "$cpu" "$f")" >"$SECTION_RAW/dd-extrapolated.tsv"
     fi
     if [[ $label == "gatepost CLI"* ]]; then gp_cpu=$cpu gp_pss=$pss; fi
+    if [[ $label == "Rust host"* ]]; then host_cpu=$cpu host_pss=$pss; fi
+    if [[ $label == "Node driver"* ]]; then node_cpu=$cpu node_pss=$pss; fi
   done <"$SECTION_RAW/rows.tsv"
   if [[ -s $SECTION_RAW/dd-extrapolated.tsv && -n $gp_cpu ]]; then
     local dd_pss dd_cpu
     IFS=$'\t' read -r _ dd_pss dd_cpu <"$SECTION_RAW/dd-extrapolated.tsv"
     md "" "For $n evaluations, datadog-ci (extrapolated) needs $(ratio "$dd_cpu" "$gp_cpu") the CPU time and $(ratio "$dd_pss" "$gp_pss") the memory (PSS) of $n gatepost processes."
+    [[ -n $node_cpu ]] && md "Against the Node driver in one process: $(ratio "$dd_cpu" "$node_cpu") the CPU time, $(ratio "$dd_pss" "$node_pss") the memory."
+    [[ -n $host_cpu ]] && md "Against the one-process Rust host: $(ratio "$dd_cpu" "$host_cpu") the CPU time, $(ratio "$dd_pss" "$host_pss") the memory."
   fi
   md "" "Commands:" ""
   md_cmd "$GATEPOST emulator --world bench/worlds/bench.json --port 0 --time-scale 1" "${cmds[@]}"
