@@ -6,7 +6,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
 crate=crates/wasm
-export CI="${CI:-}" DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive
 
 log "wasm set-up"
 setup_ok=0
