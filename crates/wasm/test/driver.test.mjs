@@ -260,3 +260,16 @@ test("check hands back a snapshot taken mid-request instead of waiting for a res
   assert.equal(first.done, false);
   assert.ok(first.nextCheckAt >= t0 + 4_000, "the next check is when the lost request expires");
 });
+
+test("the host supplies the time (Unix-epoch ms) and a random seed below 2^53", async () => {
+  const { seed: _seed, ...options } = { ...base(), service: "slow" };
+  const t0 = Date.now();
+  const first = await start(options);
+  const second = await start(options);
+  const t1 = Date.now();
+  const a = JSON.parse(first.snapshot);
+  const b = JSON.parse(second.snapshot);
+  assert.ok(a.started_at >= t0 && a.started_at <= t1, `started_at ${a.started_at} is Date.now()`);
+  for (const { seed } of [a, b]) assert.ok(Number.isSafeInteger(seed) && seed >= 0, `seed ${seed}`);
+  assert.notEqual(a.seed, b.seed, "each evaluation draws its own seed");
+});
