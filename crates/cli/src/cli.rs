@@ -208,6 +208,7 @@ pub struct GateArgs {
     #[arg(
         long,
         value_name = "WORLD.json",
+        conflicts_with_all = ["api_url", "site"],
         help_heading = "Resume, break glass, try locally"
     )]
     pub emulator: Option<PathBuf>,
