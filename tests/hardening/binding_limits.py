@@ -9,7 +9,9 @@ in a value or a clean error in every built host — never a crashed interpreter 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import resource
 import signal
 import subprocess
 import tempfile
@@ -119,7 +121,33 @@ def cli_state_files() -> None:
                   f"exit {r.returncode}, cause {cause}: {err[-400:]}")
 
 
+def cli_unbounded_inputs() -> None:
+    """A config or key file that never ends (/dev/zero) must be refused with bounded memory."""
+    why = cli_available()
+    if why:
+        skip("cli unbounded input files", why)
+        return
+
+    def limit() -> None:
+        # A safety net for this shared machine (reading /dev/zero unbounded would take all of
+        # it): the check itself is on the peak RSS below.
+        resource.setrlimit(resource.RLIMIT_AS, (768 << 20, 768 << 20))
+
+    base = [str(CLI), "gate", "--service", "s", "--env", "e", "--api-url", "http://127.0.0.1:9", "--timeout", "2"]
+    for flag in ("--config", "--api-key-file", "--app-key-file"):
+        env = key_env()
+        p = subprocess.Popen(base + [flag, "/dev/zero"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=env, preexec_fn=limit)
+        err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+        _, status, usage = os.wait4(p.pid, 0)
+        peak_mb = usage.ru_maxrss / 1024
+        code = os.waitstatus_to_exitcode(status)
+        check(f"cli {flag} /dev/zero: refused (exit {code}) with bounded memory (peak {peak_mb:.0f} MB < 256 MB)",
+              code == 2 and peak_mb < 256, f"exit {code}, peak {peak_mb:.0f} MB: {err[-200:]}")
+
+
 def main() -> None:
+    cli_unbounded_inputs()
     cli_state_files()
     for label, why, runner in (
         ("python", python_available(), lambda d: py("limits_host.py", d)),

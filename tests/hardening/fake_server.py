@@ -16,6 +16,9 @@ from collections.abc import Callable
 
 from common import API_KEY, APP_KEY
 
+#: A body that streams forever (chunked), to check that clients cap what they read.
+ENDLESS = "<endless>"
+
 Behaviour = Callable[[str, str, int], tuple[int, list[tuple[str, str]], str]]
 
 
@@ -42,6 +45,9 @@ class FakeApi:
                         "api_key": API_KEY in raw, "app_key": APP_KEY in raw,
                     })
                 status, headers, text = behaviour(self.command, self.path, count)
+                if text is ENDLESS:
+                    self.stream_forever(status, headers)
+                    return
                 data = text.encode()
                 self.send_response(status)
                 for name, value in headers:
@@ -51,10 +57,32 @@ class FakeApi:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def stream_forever(self, status: int, headers: list[tuple[str, str]]) -> None:
+                """A chunked JSON-looking body that never ends, until the client hangs up."""
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b'{"data": "' + b"x" * 65_536
+                sent = 0
+                try:
+                    # At most 1 GiB, so a client that never stops cannot keep this thread forever.
+                    while sent < 1 << 30:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        sent += len(chunk)
+                        chunk = b"x" * 65_536
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                self.close_connection = True
+
             do_GET = do_POST = do_PUT = do_DELETE = handle_any
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        # Clients hanging up mid-body is what these tests provoke: not worth a traceback.
+        self.server.handle_error = lambda request, client_address: None
         scheme = "http"
         if cert is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -33,7 +33,7 @@ from common import (
     skip,
     wasm_available,
 )
-from fake_server import FakeApi, Sink, self_signed
+from fake_server import ENDLESS, FakeApi, Sink, self_signed
 
 EVAL = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"
 OTHER = "0b6a3c1e-8d7f-4a2b-9c5d-1e2f3a4b5c6d"
@@ -155,8 +155,19 @@ def main() -> None:
         with FakeApi(other) as api:
             o, output, _ = run_host(host, api.url, {})
             expect(f"{host} pass for another evaluation", o, output, "gate_failed", 1)
-        # 5. in_progress forever: the timeout is honoured (fail-open unless fail_on_error).
-        for fail_on_error in (False, True):
+        # 5. Bodies above the cap (an endless stream, then a 5 MB one): aborted, retried, then the
+        # real answer decides.
+        def oversized(m, p, n):
+            if m == "POST":
+                return trigger() if n >= 1 else (202, [], ENDLESS)
+            return result("pass") if n >= 3 else (200, [], json.dumps({"data": {"pad": "x" * 5_000_000}}))
+        with FakeApi(oversized) as api:
+            o, output, took = run_host(host, api.url, {})
+            expect(f"{host} endless and 5 MB bodies", o, output, "gate_passed", 0)
+            check(f"{host} endless and 5 MB bodies: retried each", len(api.requests) >= 4, str(len(api.requests)))
+        # 6. in_progress forever: the timeout is honoured (fail-open unless fail_on_error).
+        # Both policies in the CLI; the bindings share its engine, so one policy each is enough.
+        for fail_on_error in (False, True) if host == "cli" else (host != "python",):
             with FakeApi(lambda m, p, n: trigger() if m == "POST" else result("in_progress")) as api:
                 o, output, took = run_host(host, api.url, {"timeout": 8, "fail_on_error": fail_on_error})
                 label = f"{host} in_progress forever{' --fail-on-error' if fail_on_error else ''}"
