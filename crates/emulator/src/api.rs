@@ -942,7 +942,8 @@ async fn list_evaluations(
     )
 }
 
-/// CORS for browser callers: every origin, the API's headers, and the rate-limit headers exposed.
+/// CORS for browser callers: every origin, the API's headers, and the rate-limit headers exposed
+/// (with `Date`, which the engine needs to read an HTTP-date `Retry-After`).
 pub(crate) fn add_cors_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -951,7 +952,7 @@ pub(crate) fn add_cors_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-ratelimit-limit, x-ratelimit-period, x-ratelimit-remaining, x-ratelimit-reset, x-ratelimit-name, retry-after",
+            "x-ratelimit-limit, x-ratelimit-period, x-ratelimit-remaining, x-ratelimit-reset, x-ratelimit-name, retry-after, date",
         ),
     );
 }
