@@ -96,7 +96,7 @@ pub fn run(
         started: Instant::now(),
         progress: None,
         signal: None,
-        in_flight: None,
+        in_flight: false,
         retry_note: None,
         last_heartbeat: Instant::now(),
     };
@@ -111,8 +111,8 @@ struct Driver {
     /// The last `progress` event: (completed, total).
     progress: Option<(u32, u32)>,
     signal: Option<i32>,
-    /// The request being performed: (id, method, url) for verbose logs.
-    in_flight: Option<(u64, String, String)>,
+    /// A request is being performed (the status line says "waiting for the API").
+    in_flight: bool,
     /// Shown in the status line while a retry is pending (`retrying: HTTP 503`).
     retry_note: Option<String>,
     /// When the last "still waiting" line was printed (outside a terminal).
@@ -144,7 +144,7 @@ impl Driver {
                     logger.debug(&format!(
                         "→ {method} {url} (request {request_id}, timeout {timeout_ms} ms)"
                     ));
-                    self.in_flight = Some((request_id, method.clone(), url.clone()));
+                    self.in_flight = true;
                     self.spawn_request(Request {
                         request_id,
                         method,
@@ -285,7 +285,7 @@ impl Driver {
     }
 
     fn log_input(&mut self, input: &Input, took: Duration, logger: &mut Logger) {
-        self.in_flight = None;
+        self.in_flight = false;
         if !logger.verbose() {
             return;
         }
@@ -324,7 +324,7 @@ impl Driver {
             Some((completed, total)) => {
                 text.push_str(&format!(" · {completed}/{total} rules completed"));
             }
-            None if self.in_flight.is_some() => text.push_str(" · waiting for the API"),
+            None if self.in_flight => text.push_str(" · waiting for the API"),
             None => {}
         }
         if let Some(note) = &self.retry_note {
