@@ -132,7 +132,7 @@ def first_difference(rust: dict, other: dict) -> str:
         return f"construction: rust {rust.get('construction')} vs {other.get('construction')}"
     for i, (a, b) in enumerate(zip(rust["records"], other.get("records", []), strict=False)):
         if canonical(a) != canonical(b):
-            for part in ("error", "actions", "events"):
+            for part in ("error", "snapshot", "actions", "events"):
                 if canonical(a.get(part)) != canonical(b.get(part)):
                     return f"step {i} {part}:\n    rust: {canonical(a.get(part))[:600]}\n    host: {canonical(b.get(part))[:600]}"
     return f"{len(rust['records'])} records vs {len(other.get('records', []))}"

@@ -15,7 +15,9 @@ function apply(engine, step, keys) {
   const now = step.now;
   const record = {};
   if (step.snapshot_resume === true) {
-    engine = Engine.resume(engine.snapshot(), keys[0], keys[1], now);
+    const snapshot = engine.snapshot();
+    record.snapshot = JSON.parse(snapshot);
+    engine = Engine.resume(snapshot, keys[0], keys[1], now);
   }
   if (step.input !== undefined) {
     try {

@@ -15,6 +15,7 @@ def apply(engine, step, keys):
     record = {}
     if step.get("snapshot_resume"):
         snapshot = json.loads(json.dumps(engine.snapshot()))
+        record["snapshot"] = snapshot
         engine = gatepost.Engine.resume(snapshot, keys[0], keys[1], now)
     if "input" in step:
         try:

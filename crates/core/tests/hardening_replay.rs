@@ -63,6 +63,9 @@ impl Runner {
         if s.get("snapshot_resume").and_then(Value::as_bool) == Some(true) {
             let text = self.engine.snapshot().to_string();
             let snapshot: Value = serde_json::from_str(&text).expect("a snapshot is JSON");
+            // Recorded too: every language must snapshot the same state, byte for byte, so a run
+            // started in one can be resumed in any other.
+            record["snapshot"] = snapshot.clone();
             self.engine = Engine::resume(snapshot, self.api_key.clone(), self.app_key.clone(), now)
                 .expect("a snapshot resumes");
         }
