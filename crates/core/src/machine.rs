@@ -460,6 +460,12 @@ impl Engine {
         let mut state: State = serde_json::from_value(snapshot).map_err(|e| {
             Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
         })?;
+        if let Some(problem) = state.implausible() {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: {problem}"),
+            ));
+        }
         if let Some(id) = &state.evaluation_id
             && !is_uuid(id)
         {
@@ -468,7 +474,7 @@ impl Engine {
                 "invalid snapshot: the evaluation id is not a UUID",
             ));
         }
-        let now = now.max(state.clock);
+        let now = now.max(state.clock).min(MAX_SAFE_INTEGER);
         state.clock = now;
         if state
             .outcome
@@ -603,7 +609,8 @@ impl Engine {
     }
 
     fn tick(&mut self, now: u64) -> u64 {
-        self.state.clock = self.state.clock.max(now);
+        // Time never goes backwards, and never beyond what a JavaScript number holds exactly.
+        self.state.clock = self.state.clock.max(now).min(MAX_SAFE_INTEGER);
         self.state.clock
     }
 
@@ -1131,6 +1138,46 @@ impl Engine {
     }
 }
 
+impl State {
+    /// What is wrong with a snapshot's numbers, if anything: a snapshot comes from a file a user
+    /// or a tool may have edited, so it gets the same bounds as options before it is trusted.
+    fn implausible(&self) -> Option<String> {
+        let limit = MAX_SAFE_INTEGER / 2;
+        for (name, value) in [
+            ("timeout_ms", self.timeout_ms),
+            ("trigger_budget_ms", self.trigger_budget_ms),
+            ("poll_interval_ms", self.poll_interval_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value < options::minimum(name) || value > limit {
+                return Some(format!("{name} {value} is out of range"));
+            }
+        }
+        // Counters saturate and clocks are clamped, so only what would change meaning is refused:
+        // ids must survive a JavaScript number, and the start must be a real time.
+        let ids = [
+            ("started_at", self.started_at),
+            ("next_request_id", self.next_request_id),
+        ];
+        if let Some((name, value)) = ids.iter().find(|(_, v)| *v > limit) {
+            return Some(format!("{name} {value} is out of range"));
+        }
+        if self.deadline != self.started_at + self.timeout_ms
+            || self.trigger_deadline > self.deadline
+            || self.next_request_id == 0
+        {
+            return Some("its times or counters do not add up".to_string());
+        }
+        if let Some(flight) = &self.in_flight
+            && (flight.request_id >= self.next_request_id || flight.expires_at > self.deadline)
+        {
+            return Some("the request in flight does not add up".to_string());
+        }
+        None
+    }
+}
+
 /// The trigger request's body.
 fn trigger_body(s: &State) -> String {
     let mut attributes = serde_json::Map::new();
@@ -1287,5 +1334,50 @@ fn summarize(what: &str, problems: &[Problem]) -> String {
     match problems.len() {
         1 => format!("{what}: {}", problems[0]),
         n => format!("{what}: {n} problems"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let options = Options::from_host_value(serde_json::json!({
+            "service": "checkout", "env": "prod", "api_key": "k1-secret", "app_key": "k2-secret"
+        }))
+        .unwrap();
+        let mut engine = Engine::new(options, 1_000).unwrap();
+        engine.poll(1_000);
+        engine
+    }
+
+    #[test]
+    fn resume_refuses_a_snapshot_whose_numbers_do_not_add_up() {
+        let good = engine().snapshot();
+        for (field, value) in [
+            ("request_timeout_ms", serde_json::json!(0)),
+            ("poll_interval_ms", serde_json::json!(10)),
+            ("timeout_ms", serde_json::json!(u64::MAX)),
+            ("deadline", serde_json::json!(5)),
+            ("next_request_id", serde_json::json!(u64::MAX)),
+            ("next_request_id", serde_json::json!(0)),
+        ] {
+            let mut bad = good.clone();
+            bad[field] = value;
+            let err = Engine::resume(bad, None, None, 2_000).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidSnapshot, "{field}");
+        }
+        assert!(Engine::resume(good, None, None, 2_000).is_ok());
+    }
+
+    #[test]
+    fn clocks_are_clamped_to_what_a_javascript_number_holds() {
+        let mut engine = engine();
+        engine.handle(Input::Timeout, u64::MAX).unwrap();
+        assert_eq!(
+            engine.snapshot()["clock"],
+            serde_json::json!(MAX_SAFE_INTEGER)
+        );
+        assert!(matches!(engine.poll(u64::MAX), Action::Done { .. }));
     }
 }
