@@ -13,6 +13,7 @@ fault_plan() {
     reset) echo "{\"$endpoint\": [{\"kind\": \"reset\", \"times\": 2}]}" ;;
     garbage) echo "{\"$endpoint\": [{\"kind\": \"garbage\", \"times\": 2}]}" ;;
     hang) echo "{\"$endpoint\": [{\"kind\": \"hang\", \"times\": 1, \"ms\": $FAULT_HANG_MS}]}" ;;
+    outage) echo "{\"$endpoint\": [{\"kind\": \"hang\", \"times\": 100000, \"ms\": $FAULT_HANG_MS}]}" ;;
     404)
       if [[ $phase == poll ]]; then
         echo "{\"result_not_found_for\": \"${FAULT_NOT_READY_S}s\"}"
@@ -31,14 +32,18 @@ fault_label() {
     garbage) echo "garbage 200 body ×2" ;;
     hang) echo "hung connection ×1 ($((FAULT_HANG_MS / 1000)) s, then reset)" ;;
     404) echo "404" ;;
+    outage) echo "every request hangs ($((FAULT_HANG_MS / 1000)) s each): an outage past --timeout" ;;
   esac
 }
 
 # The right exit code for a cell: the gate's own result, except that a trigger answered 404 on
-# every attempt means the gate does not exist — never a pass (API.md, DESIGN.md).
+# every attempt means the gate does not exist — never a pass (API.md, DESIGN.md) — and that an
+# outage outlasting --timeout leaves no result to report: every client documents exit 0 then
+# (fail-open) unless told to fail on errors.
 fault_expected() {
   local fault=$1 phase=$2 gate=$3
   if [[ $fault == 404 && $phase == trigger ]]; then echo 1; return; fi
+  if [[ $fault == outage ]]; then echo 0; return; fi
   [[ $gate == pass5 ]] && echo 0 || echo 1
 }
 
@@ -47,12 +52,12 @@ section_faults() {
   FAULT_TIMEOUT=60 FAULT_HANG_MS=90000 FAULT_NOT_READY_S=30
   local grace=60 clients=() c
   if [[ $MODE == quick ]]; then
-    FAULT_TIMEOUT=45 FAULT_HANG_MS=50000
+    FAULT_TIMEOUT=45 FAULT_HANG_MS=50000 grace=30
     for c in gatepost datadog-ci curl-jq; do client_available "$c" && clients+=("$c"); done
   else
     for c in "${CLIENTS_ALL[@]}"; do client_available "$c" && clients+=("$c"); done
   fi
-  local faults=(429 5xx reset garbage hang 404) phases=(trigger poll) gates=(pass5 fail5)
+  local faults=(429 5xx reset garbage hang 404 outage) phases=(trigger poll) gates=(pass5 fail5)
   local base="$BENCH_DIR/worlds/bench.json"
   local fault phase gate runs=()
 
@@ -71,7 +76,7 @@ section_faults() {
             timeout -s KILL $((FAULT_TIMEOUT + grace)) "${CMD[@]}" >"$SECTION_RAW/$id.out" 2>&1
             rc=$?
             echo "$s $(now_s) $rc" >"$SECTION_RAW/$id.time"
-          ) &
+          ) 2>/dev/null &
           runs+=("$id:$!")
           # Node's start-up is CPU-heavy: spread those so start-ups do not queue on the cores.
           case $c in datadog-ci) sleep 0.3 ;; node | python) sleep 0.15 ;; *) sleep 0.1 ;; esac
@@ -88,12 +93,14 @@ section_faults() {
   md "Each cell: a fresh emulator (time scale 1) whose world has one fault plan, a gate that should"
   md "pass (\`bench-pass\`, one monitor rule, duration 5 s) or fail (\`bench-fail\`: a monitor in Alert),"
   md "\`--timeout $FAULT_TIMEOUT\` (the curl/jq script: \`GATE_TIMEOUT=$FAULT_TIMEOUT\`), default settings otherwise."
-  md "A client still running $grace s after its timeout is killed (exit 137). Cell: exit code, ✓ when it"
+  md "A client still running $grace s after its timeout is killed (\"killed\": it would have run longer). Cell: exit code, ✓ when it"
   md "is the right decision, wall time; **+N s** = how far past \`--timeout\` it ran."
   md "404: in the trigger phase every trigger answers 404 (\"no gate found\"), and the right answer is"
   md "exit 1 whatever the rules say — a gate that does not exist must never pass; in the poll phase"
   md "the result answers 404 for the first $FAULT_NOT_READY_S s after the trigger, as the service does before an"
-  md "evaluation has started." ""
+  md "evaluation has started. The last rows are an outage that outlasts \`--timeout\`: no result can"
+  md "be known, every client documents exit 0 (fail-open) for it without \`--fail-on-error\`, and what"
+  md "matters is that the client stops at its deadline." ""
   local header="| fault | phase | gate (right exit) |" sep="|---|---|---|"
   for c in "${clients[@]}"; do header+=" $c |"; sep+="---|"; done
   md "$header" "$sep"
@@ -121,6 +128,7 @@ section_faults() {
           awk -v o="$over" 'BEGIN { exit !(o > 1) }' && over1[$c]=$((over1[$c] + 1))
           local cell="$rc $mark ${wall} s"
           awk -v o="$over" 'BEGIN { exit !(o > 0) }' && cell+=" **+${over} s**"
+          [[ $rc == 137 ]] && cell="killed ✗ ${wall} s **≥ +${over} s**"
           row+=" $cell |"
         done
         md "$row"
