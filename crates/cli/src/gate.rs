@@ -521,13 +521,7 @@ pub fn validate(args: &ValidateArgs) -> u8 {
 
 /// A config file's text; `-` reads standard input (e.g. a config rendered by another tool).
 fn read_config(path: &Path) -> std::io::Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path)
-    }
+    crate::files::read_text(path, crate::files::MAX_FILE_BYTES)
 }
 
 /// `file:line:column: path: message; hint` (compilers' layout, so editors can jump to it).
@@ -713,7 +707,7 @@ fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<St
     let mut problems = Vec::new();
     let mut read = |file: &Option<std::path::PathBuf>, vars: [&str; 2], flag: &str| {
         if let Some(path) = file {
-            return match std::fs::read_to_string(path) {
+            return match crate::files::read_text(path, crate::files::MAX_KEY_FILE_BYTES) {
                 Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
                 Ok(_) => {
                     problems.push(format!("{flag} {}: the file is empty", path.display()));

@@ -213,7 +213,7 @@ fn root_certs(extra_ca: Option<&Path>) -> Result<RootCerts, String> {
         .map(|der| Certificate::from_der(der.as_ref()).to_owned())
         .collect();
     if let Some(path) = extra_ca {
-        let pem = std::fs::read(path)
+        let pem = crate::files::read_bytes(path, crate::files::MAX_FILE_BYTES)
             .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
         let before = certs.len();
         for item in ureq::tls::parse_pem(&pem) {

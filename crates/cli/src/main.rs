@@ -10,6 +10,7 @@ mod cli;
 mod driver;
 #[cfg(feature = "emulator")]
 mod emulator;
+mod files;
 mod gate;
 mod http;
 mod output;

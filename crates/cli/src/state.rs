@@ -68,7 +68,7 @@ impl StateFile {
 
 /// Read the state file, if any.
 pub fn load(path: &Path, service: &str, env: &str, identifier: Option<&str>) -> Loaded {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::files::read_text(path, crate::files::MAX_FILE_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
         Err(e) => return Loaded::Unusable(format!("cannot read it: {e}")),
