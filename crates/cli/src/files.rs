@@ -39,6 +39,15 @@ pub fn read_bytes(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `16 MiB`, `64 KiB`.
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,14 +65,5 @@ mod tests {
         std::fs::write(&dir, "{\"rules\": []}").unwrap();
         assert_eq!(read_text(&dir, 1024).unwrap(), "{\"rules\": []}");
         std::fs::remove_file(&dir).unwrap();
-    }
-}
-
-/// `16 MiB`, `64 KiB`.
-fn human_size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{} KiB", bytes >> 10)
     }
 }
