@@ -43,8 +43,22 @@ fn resolve_now(now: Option<f64>) -> PyResult<u64> {
     }
 }
 
+/// How deeply nested a Python object may be: serde_json's own limit for JSON text. Deeper (or
+/// self-referencing) objects are refused instead of overflowing the stack.
+const MAX_DEPTH: usize = 128;
+
 /// A Python object (as produced by `json.loads`, or tuples/lists/dicts built by hand) to JSON.
 fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    to_value_at(obj, 0)
+}
+
+fn to_value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "nested more than {MAX_DEPTH} levels deep (or refers to itself)"
+        )));
+    }
+    let to_value = |v: &Bound<'_, PyAny>| to_value_at(v, depth + 1);
     if obj.is_none() {
         return Ok(Value::Null);
     }
@@ -94,7 +108,7 @@ fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
             let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
             dict.set_item(k, v)?;
         }
-        return to_value(dict.as_any());
+        return to_value_at(dict.as_any(), depth);
     }
     Err(PyTypeError::new_err(format!(
         "cannot convert a {} to JSON (expected dict, list, tuple, str, int, float, bool or None)",
