@@ -4,6 +4,7 @@
 n=$1
 shift
 pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; exit 143' TERM INT
 for ((i = 0; i < n; i++)); do
   "$@" >/dev/null 2>&1 &
   pids+=($!)

@@ -42,6 +42,21 @@ md_cmd() {
   md '```'
 }
 
+# Client runs started in the background (subshells around `timeout`/a client), so that an
+# interrupted bench stops them too: each subshell's children first (timeout passes the signal on
+# to its client), then the subshell.
+CLIENT_PIDS=()
+track_client() { CLIENT_PIDS+=("$1"); }
+stop_clients() {
+  local pid child
+  for pid in "${CLIENT_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    for child in $(pgrep -P "$pid" 2>/dev/null); do kill "$child" 2>/dev/null; done
+    kill "$pid" 2>/dev/null
+  done
+  CLIENT_PIDS=()
+}
+
 # ---------------------------------------------------------------------------------------------
 # Emulators. Each one is a `gatepost emulator` process of this run; EMULATOR_PIDS lets the EXIT
 # trap stop exactly the processes bench/run started.

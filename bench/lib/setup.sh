@@ -125,7 +125,7 @@ machine_description() {
   echo "| cores (nproc) | $(nproc) |"
   echo "| memory | $mem |"
   echo "| OS | $os, $kernel |"
-  echo "| load at start | $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) |"
+  echo "| load average at start | ${LOAD_AT_START:-?} (1/5/15 min; other work shared the machine) |"
 }
 
 tool_versions() {

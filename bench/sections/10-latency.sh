@@ -26,6 +26,7 @@ section_latency() {
         echo "$s $(now_s) $rc" >"$SECTION_RAW/$id.time"
       ) &
       runs+=("$id:$!")
+      track_client "$!"
       sleep 0.4
     done
   done

@@ -12,8 +12,10 @@ fanout_row() {
   log "fan-out: $label ($count)"
   /usr/bin/time -f '%e %U %S' -o "$SECTION_RAW/$tag.time" "$@" >"$SECTION_RAW/$tag.out" 2>"$SECTION_RAW/$tag.err" &
   local pid=$!
+  track_client "$pid"
   python3 "$BENCH_DIR/lib/memsample.py" "$pid" "$SECTION_RAW/$tag.mem.json" 0.5 &
   local sampler=$!
+  track_client "$sampler"
   wait "$pid"
   wait "$sampler"
   local wall user sys summary
@@ -27,7 +29,7 @@ fanout_row() {
 
 section_fanout() {
   section_begin 50-fanout
-  local n=1000 n_dd=100 gate=latency duration=20
+  local n=1000 n_dd=50 gate=latency duration=20
   if [[ $MODE == quick ]]; then n=100 n_dd=5 gate=pass5 duration=5; fi
   gate_info "$gate"
   local cfg=$GATE_CONFIG svc=$GATE_SERVICE timeout=300

@@ -78,6 +78,7 @@ section_faults() {
             echo "$s $(now_s) $rc" >"$SECTION_RAW/$id.time"
           ) 2>/dev/null &
           runs+=("$id:$!")
+          track_client "$!"
           # Node's start-up is CPU-heavy: spread those so start-ups do not queue on the cores.
           case $c in datadog-ci) sleep 0.3 ;; node | python) sleep 0.15 ;; *) sleep 0.1 ;; esac
         done
