@@ -13,6 +13,7 @@ the configured API host (the redirect target records every request it gets).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 
@@ -108,22 +109,38 @@ def hosts() -> list[str]:
     return out
 
 
+def tls_cases(host: str, untrusted: tuple[str, str], wrong_name: tuple[str, str]) -> None:
+    # TLS with a certificate nobody trusts: refused at the handshake, never fail-open.
+    with FakeApi(lambda m, p, n: trigger(), cert=untrusted) as api:
+        o, output, _ = run_host(host, api.url, {})
+        expect(f"{host} untrusted certificate", o, output, "client_error", 1)
+        check(f"{host} untrusted certificate: no request completed", not api.requests, str(api.requests))
+    if host == "cli":
+        # Trusted via --ca-cert, but issued for another name.
+        with FakeApi(lambda m, p, n: trigger(), cert=wrong_name) as api:
+            o, output, _ = run_host(host, api.url, {}, ca=wrong_name[0])
+            expect(f"{host} certificate for another name", o, output, "client_error", 1)
+            check(f"{host} certificate for another name: no request completed", not api.requests, str(api.requests))
+
+
 def main() -> None:
     tmp = tempfile.mkdtemp(prefix="gp-hostile-")
-    untrusted = self_signed(tmp, "localhost")
-    wrong_name = self_signed(tmp, "evil.example")
+    try:
+        cases(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cases(tmp: str) -> None:
+    certs = None
+    if shutil.which("openssl"):
+        certs = (self_signed(tmp, "localhost"), self_signed(tmp, "evil.example"))
+    else:
+        skip("hostile TLS cases", "openssl is not installed (it makes the test certificates)")
     for host in hosts():
-        # 1. TLS with a certificate nobody trusts: refused at the handshake, never fail-open.
-        with FakeApi(lambda m, p, n: trigger(), cert=untrusted) as api:
-            o, output, _ = run_host(host, api.url, {})
-            expect(f"{host} untrusted certificate", o, output, "client_error", 1)
-            check(f"{host} untrusted certificate: no request completed", not api.requests, str(api.requests))
-        if host == "cli":
-            # Trusted via --ca-cert, but issued for another name.
-            with FakeApi(lambda m, p, n: trigger(), cert=wrong_name) as api:
-                o, output, _ = run_host(host, api.url, {}, ca=wrong_name[0])
-                expect(f"{host} certificate for another name", o, output, "client_error", 1)
-                check(f"{host} certificate for another name: no request completed", not api.requests, str(api.requests))
+        # 1. Wrong certificates.
+        if certs:
+            tls_cases(host, *certs)
         # 2. Redirects to another host, on the trigger and on a poll: never followed.
         for phase in ("trigger", "poll"):
             with Sink() as sink:
