@@ -132,28 +132,14 @@ impl Driver {
             let action = engine.poll(now_ms());
             self.drain(engine, logger);
             match action {
-                Action::SendRequest {
-                    request_id,
-                    method,
-                    url,
-                    headers,
-                    body,
-                    timeout_ms,
-                    max_body_bytes,
-                } => {
+                action @ Action::SendRequest { .. } => {
+                    let request = Request::from_action(action).expect("a send_request action");
                     logger.debug(&format!(
-                        "→ {method} {url} (request {request_id}, timeout {timeout_ms} ms)"
+                        "→ {} {} (request {}, timeout {} ms)",
+                        request.method, request.url, request.request_id, request.timeout_ms
                     ));
                     self.in_flight = true;
-                    self.spawn_request(Request {
-                        request_id,
-                        method,
-                        url,
-                        headers,
-                        body,
-                        timeout_ms,
-                        max_body_bytes,
-                    });
+                    self.spawn_request(request);
                 }
                 Action::Wait { until, .. } => {
                     self.save_state(engine, logger);

@@ -548,22 +548,6 @@ fn located(file: &str, p: &Problem) -> String {
 /// `gatepost status ID`: one GET of the evaluation result, printed.
 pub fn status(args: &StatusArgs) -> u8 {
     let id = args.evaluation_id.trim();
-    // The id goes into a URL path: only a UUID may (a hostile value can never redirect it).
-    if !looks_like_uuid(id) {
-        eprintln!("error: {id:?} is not an evaluation id (expected a UUID)");
-        return EXIT_USAGE;
-    }
-    let endpoint = match gatepost_core::site::resolve(
-        site(&args.api).as_deref(),
-        args.api.api_url.as_deref(),
-        args.api.allow_insecure_http,
-    ) {
-        Ok(e) => e,
-        Err(p) => {
-            eprintln!("error: {}", flag_problem(&p));
-            return EXIT_USAGE;
-        }
-    };
     let keys = match resolve_keys(&args.api, None) {
         Ok(k) => k,
         Err(problems) => {
@@ -580,22 +564,33 @@ pub fn status(args: &StatusArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
-    if let Some(k) = &keys.api_key {
-        headers.push(("DD-API-KEY".into(), k.clone()));
-    }
-    if let Some(k) = &keys.app_key {
-        headers.push(("DD-APPLICATION-KEY".into(), k.clone()));
-    }
-    let input = client.perform(&Request {
-        request_id: 1,
-        method: "GET".into(),
-        url: endpoint.result_url(id),
-        headers,
-        body: None,
-        timeout_ms: gatepost_core::options::DEFAULT_REQUEST_TIMEOUT_MS,
-        max_body_bytes: gatepost_core::options::DEFAULT_MAX_BODY_BYTES,
-    });
+    // The engine builds the request (URL, headers, the UUID check that keeps a hostile id out of
+    // the path): attaching to an evaluation sends its first poll at once.
+    let options = Options {
+        service: "unknown".into(),
+        env: "unknown".into(),
+        site: site(&args.api),
+        api_url: args.api.api_url.clone(),
+        allow_insecure_http: args.api.allow_insecure_http,
+        api_key: keys.api_key,
+        app_key: keys.app_key,
+        ..Options::default()
+    };
+    let now = now_ms();
+    let mut engine = match Engine::attach(id, options, now) {
+        Ok(engine) => engine,
+        Err(e) => {
+            for problem in &e.problems {
+                eprintln!("error: {}", flag_problem(problem));
+            }
+            if e.problems.is_empty() {
+                eprintln!("error: {e}");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let request = Request::from_action(engine.poll(now)).expect("attach polls at once");
+    let input = client.perform(&request);
     match input {
         Input::Response { status, body, .. } if (200..300).contains(&status) => {
             if args.output == OutputFormat::Json {
@@ -684,17 +679,6 @@ fn api_error_details(body: &str) -> String {
     } else {
         format!(": {}", details.join("; "))
     }
-}
-
-fn looks_like_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
 }
 
 /// The keys, from files (`--api-key-file`) or the environment. Never printed.
@@ -906,13 +890,6 @@ fn flag_problem(p: &Problem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uuids_are_recognised() {
-        assert!(looks_like_uuid("e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"));
-        assert!(!looks_like_uuid("../../evil"));
-        assert!(!looks_like_uuid("e9d2f04f-4f4b-494b-86e5-52f03e10c8e"));
-    }
 
     #[test]
     fn shell_words_are_quoted_only_when_needed() {
