@@ -1,8 +1,28 @@
-// The host loop: performs what the engine asks (HTTP with fetch, sleeps with timers) and feeds back
-// what happened. It decides nothing: every `if` about the server's behaviour lives in the engine.
-// Shared by the Node and the wasm package; it needs only fetch, timers and AbortSignal.
-import { startRequest, type InFlight, type RouteFor } from './http';
-import type { Action, Event, Input, Outcome } from './types';
+// The host driver shared by @gatepost/node and @gatepost/wasm: it performs what the engine asks
+// (HTTP with fetch, sleeps with timers) and feeds back what happened. It decides nothing: every
+// `if` about the server's behaviour lives in the engine.
+//
+// Runtime-neutral on purpose: only `fetch`, `Headers`, `AbortController`, `setTimeout` and
+// `TextDecoder`, no Node import. The Node package compiles it to CommonJS with the rest of
+// src-ts/; the wasm package's build (crates/wasm/scripts/build.sh) compiles this one file to an
+// ES module next to its glue, with DOM types only, which is what keeps it free of Node. What
+// differs between the two packages comes in through a `Host`: the engine back end (napi or wasm),
+// the package's GatepostError, how to read the environment, where the seed comes from, and (Node)
+// a proxy-aware route to fetch.
+import type {
+  Action,
+  CheckOptions,
+  CheckResult,
+  EngineOptions,
+  EvaluateOptions,
+  EvaluationOutcome,
+  Event,
+  FetchFunction,
+  Input,
+  Problem,
+  ResumeOptions,
+  StartResult,
+} from './types';
 
 /** The engine surface the loop needs (both packages' `Engine` classes have it). */
 export interface EngineLike {
@@ -10,8 +30,14 @@ export interface EngineLike {
   poll(now: number): Action;
   drainEvents(): Event[];
   snapshot(): string;
-  readonly evaluationId?: string;
+  readonly evaluationId?: string | null;
 }
+
+/** `setTimeout` takes at most 2^31 - 1 ms (a longer delay fires at once): longer waits re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// ---------------------------------------------------------------------------------------------
+// The loop.
 
 /** When the loop hands control back before the outcome (for short-lived runtimes). */
 export type StopAt =
@@ -32,7 +58,7 @@ export interface LoopOptions {
 }
 
 export type LoopResult =
-  | { done: true; outcome: Outcome & { snapshot?: string } }
+  | { done: true; outcome: EvaluationOutcome }
   | { done: false; snapshot: string; nextCheckAt: number };
 
 /**
@@ -46,6 +72,10 @@ export async function runLoop(engine: EngineLike, options: LoopOptions): Promise
   const { signal } = options;
   let inFlight: InFlight | undefined;
   let cancelled = false;
+  const abandon = (): void => {
+    inFlight?.abandon();
+    inFlight = undefined;
+  };
   const emit = (): void => {
     const events = engine.drainEvents();
     if (options.onEvent !== undefined) for (const event of events) options.onEvent(event);
@@ -54,36 +84,43 @@ export async function runLoop(engine: EngineLike, options: LoopOptions): Promise
     for (;;) {
       if (signal?.aborted === true && !cancelled) {
         cancelled = true;
-        inFlight?.abandon();
-        inFlight = undefined;
+        abandon();
         engine.handle({ type: 'cancel' }, clock());
       }
       const action = engine.poll(clock());
       emit();
       if (action.type === 'done') {
-        const outcome: Outcome & { snapshot?: string } = { ...action.outcome };
+        const outcome: EvaluationOutcome = { ...action.outcome };
         if (outcome.cause === 'cancelled') outcome.snapshot = engine.snapshot();
         return { done: true, outcome };
       }
       if (action.type === 'send_request') {
         // One request is in flight at a time: a new one means the engine gave up on the last.
-        inFlight?.abandon();
+        abandon();
         inFlight = startRequest(action, options.route);
         continue;
       }
+      // Only `awaiting_response` waits for the request in flight; any other wait means the engine
+      // has given up on it, so it is abandoned rather than answered late.
+      if (action.reason !== 'awaiting_response') abandon();
+      // A request in flight is awaited even by start/check: that is not sleeping.
       if (inFlight === undefined && shouldStop(options.stopAt, action.until, engine, clock())) {
         return { done: false, snapshot: engine.snapshot(), nextCheckAt: action.until };
       }
+      const delay = action.until - clock();
+      const clamped = delay > MAX_TIMER_MS;
       // Once cancelled, the abort has been delivered: further waits are not cut short by it.
-      const woke = await wake(action.until - clock(), inFlight, cancelled ? undefined : signal);
+      const woke = await wake(clamped ? MAX_TIMER_MS : delay, inFlight, cancelled ? undefined : signal);
       if (woke.kind === 'abort') continue;
       if (woke.kind === 'input') {
         inFlight = undefined;
         engine.handle(woke.input, clock());
+      } else if (clamped && clock() < action.until) {
+        // A wait longer than a timer can hold: poll again and re-arm.
+        continue;
       } else {
         // A wait for a response ends at the request's timeout: the engine gives up on it.
-        inFlight?.abandon();
-        inFlight = undefined;
+        abandon();
         engine.handle({ type: 'timeout' }, clock());
       }
     }
@@ -122,4 +159,307 @@ function wake(ms: number, inFlight: InFlight | undefined, signal: AbortSignal | 
     signal?.addEventListener('abort', onAbort, { once: true });
     inFlight?.result.then((input) => finish({ kind: 'input', input }));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One `send_request` → one engine input (`response` or `transport_error`).
+
+type SendRequest = Extract<Action, { type: 'send_request' }>;
+type TransportKind = Extract<Input, { type: 'transport_error' }>['kind'];
+
+/** A request on its way; `abandon()` aborts it when the engine no longer waits for it. */
+export interface InFlight {
+  readonly requestId: number;
+  readonly result: Promise<Input>;
+  abandon(): void;
+}
+
+/** The `fetch` for one URL, with extra init (Node: undici's `dispatcher` when a proxy applies). */
+export type RouteFor = (url: string) => { fetch: FetchFunction; init?: Record<string, unknown> };
+
+/**
+ * Start the request the engine asked for. Never rejects: every failure becomes a
+ * `transport_error` input. Redirects are not followed (a 3xx goes to the engine as it is, so keys
+ * never travel to another host); the request is aborted after `timeout_ms`; a body above
+ * `max_body_bytes` is `body_too_large`; the body is decoded as UTF-8, lossily, keeping a BOM as
+ * the Rust host does. Error messages never quote a header value (the keys travel in headers).
+ */
+export function startRequest(action: SendRequest, route: RouteFor): InFlight {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      controller.abort();
+    },
+    Math.min(action.timeout_ms, MAX_TIMER_MS),
+  );
+  const id = action.request_id;
+  const result = (async (): Promise<Input> => {
+    try {
+      return await perform(action, route, controller);
+    } catch (error) {
+      if (timedOut) return transportError(id, 'timeout', `no response within ${action.timeout_ms} ms`);
+      return transportError(id, classify(error), redact(describe(error), action.headers));
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return {
+    requestId: id,
+    result,
+    abandon: () => {
+      clearTimeout(timer);
+      controller.abort();
+    },
+  };
+}
+
+async function perform(action: SendRequest, route: RouteFor, controller: AbortController): Promise<Input> {
+  const id = action.request_id;
+  let headers: Headers;
+  try {
+    headers = new Headers();
+    for (const [name, value] of action.headers) headers.append(name, value);
+  } catch (error) {
+    // The request cannot even be built (a header value the runtime refuses, e.g. a key with a
+    // line break): not a network failure, so not classified as one.
+    return transportError(id, 'other', redact(describe(error), action.headers));
+  }
+  const { fetch, init } = route(action.url);
+  const request: RequestInit & Record<string, unknown> = { ...init, method: action.method, headers, redirect: 'manual', signal: controller.signal };
+  if (action.body !== undefined && action.body !== null) request.body = action.body;
+  const response = await fetch(action.url, request);
+  // A browser reports a redirect it did not follow as an opaque response with status 0 and no
+  // headers. It is still a redirect, which the engine must refuse: handed over as a 3xx.
+  const status = response.type === 'opaqueredirect' ? 302 : response.status;
+  const responseHeaders: [string, string][] = [];
+  if (response.headers !== undefined && response.headers !== null && typeof response.headers.forEach === 'function') {
+    response.headers.forEach((value, name) => responseHeaders.push([name, value]));
+  }
+  const body = await readBody(response, action.max_body_bytes);
+  if (body === undefined) {
+    controller.abort();
+    return transportError(id, 'body_too_large', `the response body is larger than ${action.max_body_bytes} bytes`);
+  }
+  return { type: 'response', request_id: id, status, headers: responseHeaders, body };
+}
+
+function transportError(request_id: number, kind: TransportKind, message: string): Input {
+  return { type: 'transport_error', request_id, kind, message };
+}
+
+/** The body as text, or `undefined` when it is larger than `max` bytes (reading stops there). */
+async function readBody(response: Response, max: number): Promise<string | undefined> {
+  const declared = Number(response.headers?.get?.('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await response.body?.cancel?.().catch(() => undefined);
+    return undefined;
+  }
+  // ignoreBOM: a BOM is kept, as the other hosts keep it; the engine decides what it means.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  if (response.body !== undefined && response.body !== null && typeof response.body.getReader === 'function') {
+    const reader = response.body.getReader();
+    let size = 0;
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        return undefined;
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+    return text + decoder.decode();
+  }
+  // No stream: a body-less response (a 204, an opaque redirect) or an injected fetch's plain object.
+  if (typeof response.arrayBuffer !== 'function') return '';
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.byteLength > max) return undefined;
+  return decoder.decode(bytes);
+}
+
+const TLS_CODES = /^(CERT_|ERR_TLS_|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/;
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+// A timed-out connect is a timeout, as in the Rust and Python hosts.
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'TimeoutError']);
+
+/** The errors along an error's cause chain (fetch wraps the socket error in `cause`; a connection
+ * tried on several addresses wraps them in an AggregateError). */
+function chain(error: unknown, depth = 0): { code?: unknown; name?: unknown; message?: unknown }[] {
+  if (depth > 6 || typeof error !== 'object' || error === null) return [];
+  const e = error as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown; message?: unknown };
+  const nested = Array.isArray(e.errors) ? e.errors.flatMap((x) => chain(x, depth + 1)) : [];
+  return [e, ...chain(e.cause, depth + 1), ...nested];
+}
+
+/** Which transport failure a fetch error is. The engine decides what each kind means. */
+export function classify(error: unknown): TransportKind {
+  const errors = chain(error);
+  const codes: string[] = [];
+  for (const e of errors) {
+    if (typeof e.code === 'string') codes.push(e.code);
+    if (e.name === 'TimeoutError') codes.push('TimeoutError');
+  }
+  if (codes.some((c) => TLS_CODES.test(c)) || errors.some((e) => typeof e.message === 'string' && /certificate/i.test(e.message))) {
+    return 'tls';
+  }
+  if (codes.some((c) => CONNECT_CODES.has(c))) return 'connect';
+  if (codes.some((c) => RESET_CODES.has(c))) return 'reset';
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) return 'timeout';
+  // A browser gives a bare TypeError for every network failure (refused, DNS, TLS, CORS): the
+  // page cannot tell them apart, and `connect` (retried) is the safe reading.
+  if (codes.length === 0 && errors[0]?.name === 'TypeError') return 'connect';
+  return 'other';
+}
+
+/** A one-line description of a fetch error (`fetch failed: connect ECONNREFUSED 127.0.0.1:9`). */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let i = 0; i < 4 && typeof current === 'object' && current !== null; i++) {
+    const { message, code, cause } = current as { message?: unknown; code?: unknown; cause?: unknown };
+    let text = typeof message === 'string' ? message : '';
+    if (typeof code === 'string' && !text.includes(code)) text = text === '' ? code : `${text} (${code})`;
+    if (text !== '' && !parts.includes(text)) parts.push(text);
+    current = cause;
+  }
+  if (parts.length > 0) return parts.join(': ');
+  return typeof error === 'string' && error !== '' ? error : 'request failed';
+}
+
+/** Some runtimes quote a header value they refuse in their error message; header values include
+ * the keys, which must never reach an event, an outcome or a log. */
+function redact(message: string, sentHeaders: [string, string][]): string {
+  let out = message;
+  for (const [, value] of sentHeaders) {
+    if (value.length >= 4) out = out.split(value).join('<redacted>');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// evaluate / resume / start / check over a back end.
+
+/** What differs between the packages: the engine, the error class and the runtime's ambient parts. */
+export interface Host<E extends EngineLike = EngineLike> {
+  /** A new engine (throws the package's GatepostError for bad options or config). */
+  create(options: EngineOptions, now: number): E;
+  /** An engine continued from a snapshot. */
+  resume(snapshot: string, apiKey: string | undefined, appKey: string | undefined, now: number): E;
+  /** Frees an engine once the loop is over (wasm memory); the napi engine is garbage-collected. */
+  release?(engine: E): void;
+  GatepostError: new (code: string, message: string, problems?: Problem[]) => Error;
+  /** One environment variable, or undefined where the runtime has no environment. */
+  env(name: string): string | undefined;
+  /** A jitter seed below 2**53 from the runtime's CSPRNG. */
+  seed(): number;
+  /** Routes requests when the user gave no `fetch` (Node: through a proxy from the environment). */
+  route?: RouteFor;
+}
+
+/** The host parts the option handling needs (any engine back end). */
+type Ambient = Pick<Host, 'GatepostError' | 'env' | 'seed' | 'route'>;
+
+type HostOptions = { fetch?: FetchFunction; signal?: AbortSignal; onEvent?: (event: Event) => void };
+
+function fromEnv(host: Ambient, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = host.env(name);
+    // An empty value counts as unset, as on the CLI.
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+/** The loop's options from the driver-only options; refuses what is not an object, and a runtime
+ * without fetch (and none given) up front rather than as a transport error on every request. */
+function loopOptions(host: Ambient, options: unknown, stopAt: StopAt): LoopOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new host.GatepostError('invalid_options', 'invalid options: expected an object', [
+      { path: '', message: 'expected an object of options' },
+    ]);
+  }
+  const { fetch: userFetch, signal, onEvent } = options as HostOptions;
+  const fetch = userFetch ?? (globalThis.fetch as FetchFunction | undefined);
+  if (typeof fetch !== 'function') {
+    throw new host.GatepostError('invalid_options', 'invalid options: no fetch (this runtime has none): pass options.fetch', [
+      { path: 'fetch', message: 'expected a fetch function' },
+    ]);
+  }
+  const route: RouteFor = userFetch === undefined && host.route !== undefined ? host.route : () => ({ fetch });
+  return { route, signal, onEvent, stopAt };
+}
+
+const HOST_ONLY = new Set(['signal', 'fetch', 'onEvent']);
+
+/** The options the engine reads: the user's minus the driver-only ones, with keys and site from
+ * the environment as the CLI reads them, and a random seed. */
+function engineOptions(host: Ambient, options: EvaluateOptions): EngineOptions {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (!HOST_ONLY.has(key) && value !== undefined) out[key] = value;
+  // The engine also takes its snake_case names: a value given that way is not defaulted again.
+  const given = (camel: string, snake: string): boolean => out[camel] !== undefined || out[snake] !== undefined;
+  const defaults: [string, string | undefined][] = [];
+  if (!given('apiKey', 'api_key')) defaults.push(['apiKey', fromEnv(host, 'DATADOG_API_KEY', 'DD_API_KEY')]);
+  if (!given('appKey', 'app_key')) defaults.push(['appKey', fromEnv(host, 'DATADOG_APP_KEY', 'DD_APP_KEY')]);
+  if (!given('site', 'site') && !given('apiUrl', 'api_url')) defaults.push(['site', fromEnv(host, 'DATADOG_SITE', 'DD_SITE')]);
+  for (const [key, value] of defaults) if (value !== undefined) out[key] = value;
+  if (out.seed === undefined) out.seed = host.seed();
+  return out as unknown as EngineOptions;
+}
+
+function resumed<E extends EngineLike>(host: Host<E>, snapshot: string, options: ResumeOptions): E {
+  const apiKey = options.apiKey ?? fromEnv(host, 'DATADOG_API_KEY', 'DD_API_KEY');
+  const appKey = options.appKey ?? fromEnv(host, 'DATADOG_APP_KEY', 'DD_APP_KEY');
+  return host.resume(snapshot, apiKey, appKey, Date.now());
+}
+
+async function drive<E extends EngineLike>(host: Host<E>, engine: E, loop: LoopOptions): Promise<LoopResult> {
+  try {
+    return await runLoop(engine, loop);
+  } finally {
+    host.release?.(engine);
+  }
+}
+
+function outcomeOf(result: LoopResult): EvaluationOutcome {
+  if (!result.done) throw new Error('gatepost: the loop stopped before the outcome');
+  return result.outcome;
+}
+
+/** `evaluate` of both packages: trigger, poll, resolve with the outcome. */
+export async function evaluateWith<E extends EngineLike>(host: Host<E>, options: EvaluateOptions): Promise<EvaluationOutcome> {
+  const loop = loopOptions(host, options, 'done');
+  return outcomeOf(await drive(host, host.create(engineOptions(host, options), Date.now()), loop));
+}
+
+/** `resume` of both packages: continue a snapshot to the outcome; keys default to the environment. */
+export async function resumeWith<E extends EngineLike>(host: Host<E>, snapshot: string, options: ResumeOptions = {}): Promise<EvaluationOutcome> {
+  const loop = loopOptions(host, options, 'done');
+  return outcomeOf(await drive(host, resumed(host, snapshot, options), loop));
+}
+
+/** `start` of both packages: hand back once the server gave an evaluation id. */
+export async function startWith<E extends EngineLike>(host: Host<E>, options: EvaluateOptions): Promise<StartResult> {
+  const loop = loopOptions(host, options, 'evaluation_id');
+  const engine = host.create(engineOptions(host, options), Date.now());
+  try {
+    const result = await runLoop(engine, loop);
+    if (result.done) return { done: true, outcome: result.outcome };
+    return { done: false, snapshot: result.snapshot, evaluationId: engine.evaluationId ?? '', nextCheckAt: result.nextCheckAt };
+  } finally {
+    host.release?.(engine);
+  }
+}
+
+/** `check` of both packages: send what is due now, hand back at the first future wait. */
+export async function checkWith<E extends EngineLike>(host: Host<E>, snapshot: string, options: CheckOptions = {}): Promise<CheckResult> {
+  const loop = loopOptions(host, options, 'future_wait');
+  const result = await drive(host, resumed(host, snapshot, options), loop);
+  if (result.done) return { done: true, outcome: result.outcome };
+  return { done: false, snapshot: result.snapshot, nextCheckAt: result.nextCheckAt };
 }

@@ -8,11 +8,13 @@
  * ```
  *
  * The decisions (retries, backoff, fail-open policy) are made by the native engine shared with the
- * CLI and every other binding; this module performs HTTP with `fetch` and sleeps with timers.
+ * CLI and every other binding. The host driver (HTTP with `fetch`, sleeps with timers) is
+ * `driver.ts`, shared with @gatepost/wasm; this module gives it the napi engine and the Node-only
+ * parts: `configPath`, `process.env`, `node:crypto` and the proxy from the environment.
  */
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { runLoop, type StopAt } from './driver';
+import { checkWith, evaluateWith, resumeWith, startWith, type Host } from './driver';
 import { Engine } from './engine';
 import { GatepostError, native } from './errors';
 import { binding } from './native';
@@ -20,10 +22,8 @@ import { nodeRoute } from './proxy';
 import type {
   CheckOptions,
   CheckResult,
-  EngineOptions,
   EvaluateOptions,
   EvaluationOutcome,
-  FetchFunction,
   Outcome,
   RenderTextOptions,
   ResumeOptions,
@@ -34,19 +34,9 @@ import type {
 
 export { Engine } from './engine';
 export { GatepostError } from './errors';
-export { classify as classifyFetchError } from './http';
+export { classify as classifyFetchError } from './driver';
 export { proxyFor } from './proxy';
 export type * from './types';
-
-const env = (): Record<string, string | undefined> => process.env;
-
-function fromEnv(...names: string[]): string | undefined {
-  for (const name of names) {
-    const value = process.env[name];
-    if (value !== undefined && value !== '') return value;
-  }
-  return undefined;
-}
 
 /** A jitter seed below 2**53 (it must survive a JS number and every other binding). */
 function randomSeed(): number {
@@ -55,47 +45,33 @@ function randomSeed(): number {
   return (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!;
 }
 
-/** The engine options of an `evaluate` call: driver-only options removed, keys and site from the
- * environment as the CLI reads them, the config file read, a random seed. */
-async function engineOptions(options: EvaluateOptions): Promise<EngineOptions> {
-  if (typeof options !== 'object' || options === null) {
-    throw new GatepostError('invalid_options', 'invalid options: expected an object', [
-      { path: '', message: 'expected an object of options' },
+/** The shared driver's Node side: the napi engine, process.env, node:crypto, and HTTPS_PROXY /
+ * NO_PROXY honoured through undici (Node's global fetch ignores them). */
+const host: Host<Engine> = {
+  create: (options, now) => new Engine(options, now),
+  resume: (snapshot, apiKey, appKey, now) => Engine.resume(snapshot, apiKey, appKey, now),
+  GatepostError,
+  env: (name) => process.env[name],
+  seed: randomSeed,
+  route: nodeRoute(process.env),
+};
+
+/** `configPath` (Node only) read into `config`; anything else is left to the shared driver. */
+async function withConfigFile(options: EvaluateOptions): Promise<EvaluateOptions> {
+  if (typeof options !== 'object' || options === null) return options;
+  const { configPath, ...rest } = options;
+  if (configPath === undefined) return rest;
+  if (rest.config !== undefined) {
+    throw new GatepostError('invalid_options', 'invalid options: config and configPath are both given', [
+      { path: 'configPath', message: 'config and configPath are both given', hint: 'pass one of them' },
     ]);
   }
-  const { signal: _signal, fetch: _fetch, onEvent: _onEvent, configPath, ...rest } = options;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(rest)) if (value !== undefined) out[key] = value;
-  if (configPath !== undefined) {
-    if (out.config !== undefined) {
-      throw new GatepostError('invalid_options', 'invalid options: config and configPath are both given', [
-        { path: 'configPath', message: 'config and configPath are both given', hint: 'pass one of them' },
-      ]);
-    }
-    try {
-      out.config = await readFile(configPath, 'utf8');
-    } catch (error) {
-      const message = `cannot read the config file ${configPath}: ${(error as Error).message}`;
-      throw new GatepostError('invalid_options', `invalid options: ${message}`, [{ path: 'configPath', message }]);
-    }
+  try {
+    return { ...rest, config: await readFile(configPath, 'utf8') };
+  } catch (error) {
+    const message = `cannot read the config file ${configPath}: ${(error as Error).message}`;
+    throw new GatepostError('invalid_options', `invalid options: ${message}`, [{ path: 'configPath', message }]);
   }
-  // The engine also takes its snake_case names: a value given that way is not defaulted again.
-  const given = (camel: string, snake: string): boolean => out[camel] !== undefined || out[snake] !== undefined;
-  if (!given('apiKey', 'api_key')) out.apiKey = fromEnv('DATADOG_API_KEY', 'DD_API_KEY');
-  if (!given('appKey', 'app_key')) out.appKey = fromEnv('DATADOG_APP_KEY', 'DD_APP_KEY');
-  if (!given('site', 'site') && !given('apiUrl', 'api_url')) out.site = fromEnv('DATADOG_SITE', 'DD_SITE');
-  out.seed ??= randomSeed();
-  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
-  return out as unknown as EngineOptions;
-}
-
-function loop(engine: Engine, stopAt: StopAt, opts: { fetch?: FetchFunction; signal?: AbortSignal; onEvent?: EvaluateOptions['onEvent'] }) {
-  return runLoop(engine, {
-    route: nodeRoute(opts.fetch, env()),
-    signal: opts.signal,
-    onEvent: opts.onEvent,
-    stopAt,
-  });
 }
 
 /**
@@ -105,24 +81,13 @@ function loop(engine: Engine, stopAt: StopAt, opts: { fetch?: FetchFunction; sig
  * resolves with a `cancelled` outcome carrying a `snapshot` for `resume`.
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationOutcome> {
-  const engine = new Engine(await engineOptions(options), Date.now());
-  const result = await loop(engine, 'done', options);
-  if (!result.done) throw new Error('gatepost: the loop stopped before the outcome');
-  return result.outcome;
+  return evaluateWith(host, await withConfigFile(options));
 }
 
 /** Continue an evaluation from a snapshot (of a cancelled outcome, of `start`/`check`, or of
  * another language's engine). Keys default to the environment, as in `evaluate`. */
 export async function resume(snapshot: string, options: ResumeOptions = {}): Promise<EvaluationOutcome> {
-  const engine = Engine.resume(
-    snapshot,
-    options.apiKey ?? fromEnv('DATADOG_API_KEY', 'DD_API_KEY'),
-    options.appKey ?? fromEnv('DATADOG_APP_KEY', 'DD_APP_KEY'),
-    Date.now(),
-  );
-  const result = await loop(engine, 'done', options);
-  if (!result.done) throw new Error('gatepost: the loop stopped before the outcome');
-  return result.outcome;
+  return resumeWith(host, snapshot, options);
 }
 
 /**
@@ -131,24 +96,13 @@ export async function resume(snapshot: string, options: ResumeOptions = {}): Pro
  * `nextCheckAt`, Unix-epoch ms). Trigger retries happen inside, within the trigger budget.
  */
 export async function start(options: EvaluateOptions): Promise<StartResult> {
-  const engine = new Engine(await engineOptions(options), Date.now());
-  const result = await loop(engine, 'evaluation_id', options);
-  if (result.done) return { done: true, outcome: result.outcome };
-  return { done: false, snapshot: result.snapshot, evaluationId: engine.evaluationId ?? '', nextCheckAt: result.nextCheckAt };
+  return startWith(host, await withConfigFile(options));
 }
 
 /** Resume a `start` snapshot, send whatever is due now, and return as soon as the engine wants to
  * wait (it never sleeps) or is done. */
 export async function check(snapshot: string, options: CheckOptions = {}): Promise<CheckResult> {
-  const engine = Engine.resume(
-    snapshot,
-    options.apiKey ?? fromEnv('DATADOG_API_KEY', 'DD_API_KEY'),
-    options.appKey ?? fromEnv('DATADOG_APP_KEY', 'DD_APP_KEY'),
-    Date.now(),
-  );
-  const result = await loop(engine, 'future_wait', options);
-  if (result.done) return { done: true, outcome: result.outcome };
-  return { done: false, snapshot: result.snapshot, nextCheckAt: result.nextCheckAt };
+  return checkWith(host, snapshot, options);
 }
 
 /** Validate a pipeline config offline (text or object): every problem with its JSON path (and line

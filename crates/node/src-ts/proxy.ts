@@ -1,7 +1,7 @@
 // HTTPS_PROXY / HTTP_PROXY / NO_PROXY for Node, whose global fetch ignores them. When a proxy
 // applies, the request goes through undici's fetch with a ProxyAgent (loaded only then, so a plain
 // run pays nothing for it).
-import type { RouteFor } from './http';
+import type { RouteFor } from './driver';
 import type { FetchFunction } from './types';
 
 type Env = Record<string, string | undefined>;
@@ -59,10 +59,9 @@ interface Undici {
 
 const agents = new Map<string, object>();
 
-/** Route each URL: the user's fetch as given; else the global fetch, or undici's fetch through a
- * ProxyAgent when the environment names a proxy for that URL. */
-export function nodeRoute(userFetch: FetchFunction | undefined, env: Env): RouteFor {
-  if (userFetch !== undefined) return () => ({ fetch: userFetch });
+/** Route each URL through the global fetch, or undici's fetch through a ProxyAgent when the
+ * environment names a proxy for that URL. (A `fetch` the user gives is used as it is.) */
+export function nodeRoute(env: Env): RouteFor {
   return (url) => {
     const proxy = proxyFor(url, env);
     if (proxy === undefined) return { fetch: globalThis.fetch as FetchFunction };

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { startRequest } from '../dist/http.js';
+import { startRequest } from '../dist/driver.js';
 import { classifyFetchError, proxyFor } from '../dist/index.js';
 
 const direct = () => ({ fetch: globalThis.fetch });
@@ -173,6 +173,52 @@ test('fetch errors map to transport kinds by their code', () => {
   assert.equal(classifyFetchError(new DOMException('t', 'TimeoutError')), 'timeout');
   assert.equal(classifyFetchError(wrap(err('EWHATEVER'))), 'other');
   assert.equal(classifyFetchError('a string'), 'other');
+});
+
+test("a browser's opaque redirect (status 0, no headers) is fed as a 302", async () => {
+  const opaque = () => ({ fetch: async () => ({ type: 'opaqueredirect', status: 0, headers: new Headers(), body: null }) });
+  const input = await startRequest(send('http://gatepost.test/x'), opaque).result;
+  assert.deepEqual(input, { type: 'response', request_id: 7, status: 302, headers: [], body: '' });
+});
+
+test('a response without a stream (an injected fetch) is read through arrayBuffer', async () => {
+  const bytes = new TextEncoder().encode('\uFEFF{"ok":true}');
+  const plain = () => ({ fetch: async () => ({ status: 200, headers: new Headers(), body: null, arrayBuffer: async () => bytes.buffer }) });
+  const input = await startRequest(send('http://gatepost.test/x'), plain).result;
+  assert.equal(input.body, '\uFEFF{"ok":true}');
+  const small = await startRequest(send('http://gatepost.test/x', { max_body_bytes: 4 }), plain).result;
+  assert.equal(small.kind, 'body_too_large');
+});
+
+test('an error message that quotes a header value never carries it', async () => {
+  const quoting = () => ({
+    fetch: async (_url, init) => {
+      throw new TypeError(`invalid header value ${init.headers.get('dd-api-key')}`, { cause: Object.assign(new Error('x'), { code: 'EWHATEVER' }) });
+    },
+  });
+  const input = await startRequest(send('http://gatepost.test/x'), quoting).result;
+  assert.equal(input.type, 'transport_error');
+  assert.doesNotMatch(input.message, /test-api-key-http/);
+  assert.match(input.message, /<redacted>/);
+});
+
+test('a header value the runtime refuses is other, not a network failure, and is not quoted', async () => {
+  let called = false;
+  const never = () => ({ fetch: async () => ((called = true), new Response('')) });
+  const input = await startRequest(send('http://gatepost.test/x', { headers: [['DD-API-KEY', 'test-api-key-http\nx']] }), never).result;
+  assert.equal(input.kind, 'other');
+  assert.equal(called, false);
+  assert.doesNotMatch(input.message, /test-api-key-http/);
+});
+
+test('fetch errors of browsers and timed-out connects map like the other hosts', () => {
+  const wrap = (cause) => Object.assign(new TypeError('fetch failed'), { cause });
+  const err = (code) => Object.assign(new Error(code), { code });
+  assert.equal(classifyFetchError(new TypeError('Failed to fetch')), 'connect');
+  assert.equal(classifyFetchError(wrap(err('ETIMEDOUT'))), 'timeout');
+  assert.equal(classifyFetchError(wrap(err('UND_ERR_CONNECT_TIMEOUT'))), 'timeout');
+  assert.equal(classifyFetchError(wrap(err('UND_ERR_CONNECT'))), 'connect');
+  assert.equal(classifyFetchError(wrap(new Error('unable to get local issuer certificate'))), 'tls');
 });
 
 test('proxies: HTTPS_PROXY for https, HTTP_PROXY for http, NO_PROXY and loopback go direct', () => {

@@ -92,3 +92,26 @@ test('an onEvent that throws rejects the loop and aborts the request in flight',
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(aborted, true);
 });
+
+test('a wait for anything but the response abandons the request in flight', async () => {
+  let aborted = false;
+  const route = () => ({
+    fetch: (url, init) =>
+      new Promise((resolve, reject) => {
+        setTimeout(() => resolve(new Response('late')), 10);
+        init.signal.addEventListener('abort', () => ((aborted = true), reject(new Error('aborted'))));
+      }),
+  });
+  const engine = scripted([[send(1), wait(Date.now() + 60, 'backoff')], [done()]]);
+  await runLoop(engine, { route, stopAt: 'done' });
+  assert.equal(aborted, true);
+  assert.deepEqual(engine.inputs, [{ type: 'timeout' }]);
+});
+
+test('a wait beyond what one timer holds does not end at once', async () => {
+  const controller = new AbortController();
+  const engine = scripted([[wait(Date.now() + 2 ** 32)], [done('cancelled')]]);
+  setTimeout(() => controller.abort(), 30);
+  await runLoop(engine, { route: okFetch(), stopAt: 'done', signal: controller.signal });
+  assert.deepEqual(engine.inputs, [{ type: 'cancel' }]);
+});

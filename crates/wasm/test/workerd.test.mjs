@@ -27,6 +27,7 @@ function workerModules() {
     { type: "ESModule", path: "/worker/src/handler.js", contents: text(path.join(edge, "handler.js")) },
     { type: "ESModule", path: "/worker/src/@gatepost/wasm/web", contents: text(path.join(web, "gatepost.js")) },
     { type: "ESModule", path: "/worker/src/@gatepost/wasm/gatepost_wasm.js", contents: text(path.join(web, "gatepost_wasm.js")) },
+    { type: "ESModule", path: "/worker/src/@gatepost/wasm/driver.js", contents: text(path.join(web, "driver.js")) },
     {
       type: "CompiledWasm",
       path: "/worker/src/@gatepost/wasm/web/gatepost_wasm_bg.wasm",
