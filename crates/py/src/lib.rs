@@ -33,14 +33,36 @@ fn unix_now_ms() -> u64 {
 /// `now` as the engine takes it: Unix-epoch milliseconds, the current time when absent. An `int`
 /// or a `float` (`time.time() * 1000`) is accepted; every time stays below 2^53, where a float is
 /// still exact.
-fn resolve_now(now: Option<f64>) -> PyResult<u64> {
+fn resolve_now(py: Python<'_>, now: Option<f64>) -> PyResult<u64> {
     match now {
         None => Ok(unix_now_ms()),
         Some(t) if t.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&t) => Ok(t as u64),
-        Some(_) => Err(PyValueError::new_err(
-            "now must be Unix-epoch milliseconds: a number from 0 to 2**53",
+        Some(_) => Err(raise(
+            py,
+            Error::new(
+                gatepost_core::ErrorCode::InvalidInput,
+                "now must be Unix-epoch milliseconds: a number from 0 to 2**53",
+            ),
         )),
     }
+}
+
+/// A Python object to JSON; a value that has no JSON form (too deep, a NaN, an int beyond 64 bits)
+/// raises the coded gatepost error `code`, as the other bindings do.
+fn to_json_as(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    code: gatepost_core::ErrorCode,
+    what: &str,
+) -> PyResult<Value> {
+    to_value(obj).map_err(|e| {
+        // A type with no JSON form stays a TypeError, as Python code expects.
+        if e.is_instance_of::<PyTypeError>(py) {
+            return e;
+        }
+        let reason = e.value(py).to_string();
+        raise(py, Error::new(code, format!("invalid {what}: {reason}")))
+    })
 }
 
 /// How deeply nested a Python object may be: serde_json's own limit for JSON text. Deeper (or
@@ -174,7 +196,12 @@ fn raise(py: Python<'_>, error: Error) -> PyErr {
 /// Engine options from what the Python user wrote: snake_case names, durations in seconds
 /// (`timeout=60`) or the engine's `_ms` names. The mapping is core's, shared with every binding.
 fn options_from_py(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Options> {
-    let value = to_value(options)?;
+    let value = to_json_as(
+        py,
+        options,
+        gatepost_core::ErrorCode::InvalidOptions,
+        "options",
+    )?;
     Options::from_host_value(value).map_err(|e| raise(py, e))
 }
 
@@ -201,7 +228,7 @@ impl PyEngine {
     fn new(py: Python<'_>, options: &Bound<'_, PyAny>, now: Option<f64>) -> PyResult<Self> {
         let options = options_from_py(py, options)?;
         let inner =
-            gatepost_core::Engine::new(options, resolve_now(now)?).map_err(|e| raise(py, e))?;
+            gatepost_core::Engine::new(options, resolve_now(py, now)?).map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
 
@@ -215,7 +242,7 @@ impl PyEngine {
         now: Option<f64>,
     ) -> PyResult<Self> {
         let options = options_from_py(py, options)?;
-        let inner = gatepost_core::Engine::attach(evaluation_id, options, resolve_now(now)?)
+        let inner = gatepost_core::Engine::attach(evaluation_id, options, resolve_now(py, now)?)
             .map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
@@ -243,10 +270,16 @@ impl PyEngine {
                 )
             })?
         } else {
-            to_value(snapshot)?
+            to_json_as(
+                py,
+                snapshot,
+                gatepost_core::ErrorCode::InvalidSnapshot,
+                "snapshot",
+            )?
         };
-        let inner = gatepost_core::Engine::resume(snapshot, api_key, app_key, resolve_now(now)?)
-            .map_err(|e| raise(py, e))?;
+        let inner =
+            gatepost_core::Engine::resume(snapshot, api_key, app_key, resolve_now(py, now)?)
+                .map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
     }
 
@@ -259,7 +292,7 @@ impl PyEngine {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let value = to_value(input)?;
+        let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
         let input: Input = serde_json::from_value(value).map_err(|e| {
             raise(
                 py,
@@ -270,14 +303,14 @@ impl PyEngine {
             )
         })?;
         self.inner
-            .handle(input, resolve_now(now)?)
+            .handle(input, resolve_now(py, now)?)
             .map_err(|e| raise(py, e))
     }
 
     /// What to do next: a dict whose ``type`` is ``send_request``, ``wait`` or ``done``.
     #[pyo3(signature = (now = None))]
     fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let action = self.inner.poll(resolve_now(now)?);
+        let action = self.inner.poll(resolve_now(py, now)?);
         ser_to_py(py, &action)
     }
 
@@ -320,7 +353,12 @@ fn validate<'py>(
     let input = if config.is_instance_of::<PyString>() {
         ConfigInput::Text(config.extract()?)
     } else {
-        ConfigInput::Value(to_value(config)?)
+        ConfigInput::Value(to_json_as(
+            py,
+            config,
+            gatepost_core::ErrorCode::InvalidConfig,
+            "config",
+        )?)
     };
     ser_to_py(py, &gatepost_core::validate(&input, version))
 }
@@ -335,7 +373,13 @@ fn render(
     format: &str,
     color: bool,
 ) -> PyResult<String> {
-    let outcome: Outcome = serde_json::from_value(to_value(outcome)?).map_err(|e| {
+    let outcome: Outcome = serde_json::from_value(to_json_as(
+        py,
+        outcome,
+        gatepost_core::ErrorCode::InvalidInput,
+        "outcome",
+    )?)
+    .map_err(|e| {
         raise(
             py,
             Error::new(

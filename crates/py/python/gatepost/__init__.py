@@ -33,6 +33,7 @@ from gatepost._driver import (
     evaluate,
     evaluate_async,
     options,
+    read_config_file,
     resume,
     resume_async,
     start,
@@ -99,9 +100,9 @@ def validate(
             "invalid options: give exactly one of config and config_path",
             problems=[Problem("config", "give exactly one of config and config_path")],
         )
+    source: str | dict[str, Any]
     if config_path is not None:
-        with open(config_path, encoding="utf-8") as handle:
-            source: str | dict[str, Any] = handle.read()
+        source = read_config_file(config_path)
     elif isinstance(config, Mapping):
         source = dict(config)
     else:

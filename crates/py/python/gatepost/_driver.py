@@ -21,6 +21,23 @@ from gatepost.types import Action, Event, SendRequest, Snapshot
 if TYPE_CHECKING:
     from gatepost._transport_async import AsyncTransport
 
+#: A config file larger than this is refused: far above any real one, and a mistaken path such
+#: as ``/dev/zero`` must fail with a clear error instead of reading until memory runs out.
+MAX_CONFIG_FILE_BYTES = 16 << 20
+
+
+def read_config_file(path: str | os.PathLike[str]) -> str:
+    """The text of the config file at ``path``, refused if it is larger than 16 MiB."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_CONFIG_FILE_BYTES + 1)
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        message = f"larger than {MAX_CONFIG_FILE_BYTES >> 20} MiB: is it the right file?"
+        raise OptionsError(
+            f"invalid options: config_path: {message}", problems=[Problem("config_path", message)]
+        )
+    return data.decode("utf-8")
+
+
 # asyncio, logging and the HTTP stacks are imported where they are first needed, so that
 # `import gatepost` stays cheap for short-lived steps (see the README's numbers).
 
@@ -126,8 +143,7 @@ def options(
             problems=[Problem("config_path", "config and config_path exclude each other")],
         )
     if config_path is not None:
-        with open(config_path, encoding="utf-8") as handle:
-            config = handle.read()
+        config = read_config_file(config_path)
     if api_url is None and site is None:
         site = _first_env("DATADOG_SITE", "DD_SITE")
     values: dict[str, Any] = {

@@ -99,8 +99,8 @@ class OptionsError(GatepostError, ValueError):
     code = "invalid_options"
 
 
-class UsageError(GatepostError):
-    """The low-level engine was used wrongly (an input it cannot understand); state is unchanged."""
+class UsageError(GatepostError, ValueError):
+    """The low-level engine was used wrongly (a bad input or ``now``); its state is unchanged."""
 
     code = "invalid_input"
 
