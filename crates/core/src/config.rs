@@ -96,6 +96,10 @@ pub struct ParsedConfig {
 /// The longest rule duration the API accepts, in seconds (two hours).
 pub const MAX_DURATION_S: u64 = 7200;
 
+/// The longest warm-up gatepost accepts, in seconds. The API documents no maximum; a day bounds
+/// every number the engine derives from it (and keeps it far below 2^53 milliseconds).
+pub const MAX_WARMUP_S: u64 = 86_400;
+
 /// Faulty deployment detection needs enough traffic to compare; the docs recommend at least this.
 pub const RECOMMENDED_FDD_DURATION_S: u64 = 900;
 
@@ -830,7 +834,7 @@ impl Checker<'_, '_> {
         let duration_s = self.duration(&level, path, &mut out).unwrap_or(0);
         let mut warmup_s = 0;
         if let Some(node) = level.get("warmup")
-            && let Some(v) = self.seconds(node, &child_path(path, "warmup"), None)
+            && let Some(v) = self.seconds(node, &child_path(path, "warmup"), Some(MAX_WARMUP_S))
         {
             warmup_s = v;
             out.insert("warmup".into(), Value::from(v));
@@ -1112,6 +1116,7 @@ mod schema {
         duration: u64,
         /// Seconds to wait before evaluating.
         #[serde(default)]
+        #[schemars(range(max = 86400))]
         warmup: u64,
         /// Fail when a matching monitor has no data (server default true).
         #[serde(rename = "failOnNoData", default)]

@@ -385,14 +385,19 @@ fn whole_float_durations_are_sent_as_integers() {
 }
 
 #[test]
-fn warmup_is_a_non_negative_number() {
+fn warmup_is_a_bounded_non_negative_number() {
     assert_eq!(
         one_problem(monitor(json!({"query": "a", "warmup": -5}))).message,
         "-5 is below the minimum 0"
     );
     assert_eq!(
-        ok_value(monitor(json!({"query": "a", "warmup": 99999}))).rules[0].warmup_s,
-        99999
+        ok_value(monitor(json!({"query": "a", "warmup": 86400}))).rules[0].warmup_s,
+        86400
+    );
+    // Found by the hardening suite: u64::MAX was accepted, breaking the "below 2^53" rule.
+    assert_eq!(
+        one_problem(monitor(json!({"query": "a", "warmup": u64::MAX}))).message,
+        "18446744073709551615 is above the maximum 86400"
     );
 }
 
