@@ -2,8 +2,9 @@
 //!
 //! This crate converts types and maps errors; it decides nothing. Everything the engine needs from
 //! the world — the time, the jitter seed, the HTTP responses — is passed in by the JS host (the
-//! driver in `js/gatepost.js`), so the module imports nothing but its own wasm-bindgen glue: no
-//! clock, no randomness, no `fetch`. A test (`test/imports.test.mjs`) holds it to that.
+//! driver shared with `@gatepost/node`, `crates/node/src-ts/driver.ts`, through `js/gatepost.js`),
+//! so the module imports nothing but its own wasm-bindgen glue: no clock, no randomness, no
+//! `fetch`. A test (`test/imports.test.mjs`) holds it to that.
 //!
 //! What crosses the boundary is the engine's own JSON, as text: options (read by
 //! [`gatepost_core::Options::from_host_value`], so camelCase names and seconds work as in every
