@@ -13,7 +13,7 @@
  * parts: `configPath`, `process.env`, `node:crypto` and the proxy from the environment.
  */
 import { webcrypto } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { checkWith, evaluateWith, resumeWith, startWith, type Host } from './driver';
 import { Engine } from './engine';
 import { GatepostError, native } from './errors';
@@ -56,6 +56,32 @@ const host: Host<Engine> = {
   route: nodeRoute(process.env),
 };
 
+/**
+ * A config file larger than this is refused, as in the CLI and the Python package: a mistaken path
+ * such as `/dev/zero` must fail with a clear error instead of reading until memory runs out.
+ */
+const MAX_CONFIG_FILE_BYTES = 16 << 20;
+
+/** The config file's text, read in chunks and refused past {@link MAX_CONFIG_FILE_BYTES}. */
+async function readConfigFile(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 << 10);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > MAX_CONFIG_FILE_BYTES) throw new Error('larger than 16 MiB: is it the right file?');
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** `configPath` (Node only) read into `config`; anything else is left to the shared driver. */
 async function withConfigFile(options: EvaluateOptions): Promise<EvaluateOptions> {
   if (typeof options !== 'object' || options === null) return options;
@@ -67,7 +93,7 @@ async function withConfigFile(options: EvaluateOptions): Promise<EvaluateOptions
     ]);
   }
   try {
-    return { ...rest, config: await readFile(configPath, 'utf8') };
+    return { ...rest, config: await readConfigFile(configPath) };
   } catch (error) {
     const message = `cannot read the config file ${configPath}: ${(error as Error).message}`;
     throw new GatepostError('invalid_options', `invalid options: ${message}`, [{ path: 'configPath', message }]);

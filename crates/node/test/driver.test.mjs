@@ -170,6 +170,8 @@ test('configPath reads the config file; config and configPath together are refus
   assert.equal(outcome.cause, 'gate_passed');
   await assert.rejects(evaluate({ ...base(), service: 'pass', configPath: file, config: '{}' }), (e) => e instanceof GatepostError && e.code === 'invalid_options');
   await assert.rejects(evaluate({ ...base(), service: 'pass', configPath: path.join(dir, 'missing.json') }), (e) => e instanceof GatepostError && e.problems[0].path === 'configPath');
+  // Found by the hardening suite: an endless file is refused, not read until memory runs out.
+  await assert.rejects(evaluate({ ...base(), service: 'pass', configPath: '/dev/zero' }), (e) => e instanceof GatepostError && e.code === 'invalid_options' && /larger than 16 MiB/.test(e.message));
 });
 
 test('invalid options and config reject with GatepostError carrying every problem', async () => {
