@@ -109,7 +109,7 @@ pub fn gate(args: &GateArgs) -> u8 {
         Ok(engine) => engine,
         Err(e) => return engine_error(&e, args.config.as_deref(), &mut logger),
     };
-    print_parameters(args, &options, &mut logger);
+    print_parameters(args, &options, &engine, now, &mut logger);
 
     let state_file = args.state_file.as_ref().map(|path| StateTarget {
         path: path.clone(),
@@ -200,7 +200,7 @@ fn target(
 /// When the evaluation must end (epoch ms), for the live status line's "time left". Read from the
 /// snapshot because a resumed evaluation keeps the deadline it started with.
 fn deadline_of(engine: &Engine) -> Option<u64> {
-    engine.snapshot().get("deadline").and_then(|d| d.as_u64())
+    Some(engine.deadline())
 }
 
 /// Start a new evaluation, or resume the one kept in `--state-file`.
@@ -415,7 +415,13 @@ fn shell_quote(word: &str) -> String {
 }
 
 /// The parameters, printed first like datadog-ci does (so a log shows what was asked).
-fn print_parameters(args: &GateArgs, options: &Options, logger: &mut Logger) {
+fn print_parameters(
+    args: &GateArgs,
+    options: &Options,
+    engine: &Engine,
+    now: u64,
+    logger: &mut Logger,
+) {
     let endpoint = gatepost_core::site::resolve(
         options.site.as_deref(),
         options.api_url.as_deref(),
@@ -441,13 +447,20 @@ fn print_parameters(args: &GateArgs, options: &Options, logger: &mut Logger) {
         None => lines.push("  rules        preconfigured in Datadog".to_string()),
     }
     lines.push(format!("  api          {endpoint}"));
-    let timeout = options
-        .timeout_ms
-        .unwrap_or(gatepost_core::options::DEFAULT_TIMEOUT_MS);
+    // The engine's own values: a resumed evaluation keeps the timeout it started with.
+    let left = engine.deadline().saturating_sub(now);
+    let timeout = if left < engine.timeout_ms() {
+        format!(
+            "{} from the first run, {} left",
+            human_duration(engine.timeout_ms()),
+            human_duration(left)
+        )
+    } else {
+        human_duration(engine.timeout_ms())
+    };
     lines.push(format!(
-        "  timeout      {}, {}",
-        human_duration(timeout),
-        if options.fail_on_error {
+        "  timeout      {timeout}, {}",
+        if engine.fail_on_error() {
             "fail on errors (--fail-on-error)"
         } else {
             "pass on API errors and timeout (fail-open; --fail-on-error to fail)"

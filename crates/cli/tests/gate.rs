@@ -368,6 +368,8 @@ fn sigterm_prints_the_wait_command_and_the_state_file_resumes() {
     // The snapshot keeps the first API's URL, so the resumed run polls the first server.
     assert_eq!(r.code, 0, "{r}");
     assert!(r.stderr.contains("Resuming evaluation"), "{r}");
+    // The resumed run keeps the first run's deadline, and says so.
+    assert!(r.stderr.contains("from the first run"), "{r}");
     assert_eq!(api.triggers(), 1, "{r}");
     assert_eq!(api2.triggers(), 0, "{r}");
     assert!(

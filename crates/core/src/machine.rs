@@ -423,6 +423,22 @@ impl Engine {
         self.state.evaluation_id.as_deref()
     }
 
+    /// When the evaluation gives up: its start plus `timeout_ms`. A resumed evaluation keeps the
+    /// deadline it started with.
+    pub fn deadline(&self) -> u64 {
+        self.state.deadline
+    }
+
+    /// The overall timeout this evaluation started with.
+    pub fn timeout_ms(&self) -> u64 {
+        self.state.timeout_ms
+    }
+
+    /// Whether an outage or a timeout fails the gate (instead of passing fail-open).
+    pub fn fail_on_error(&self) -> bool {
+        self.state.fail_on_error
+    }
+
     /// The outcome, once the evaluation is over.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.state.outcome.as_ref()
