@@ -17,9 +17,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $want" ]; then
   cargo install wasm-bindgen-cli --version "$want" --locked || setup_ok=1
 fi
 command -v wasm-pack >/dev/null 2>&1 || cargo install wasm-pack --locked || setup_ok=1
-# wasm-opt (npm binaryen, never Debian's), tsc, json-schema-to-typescript and miniflare (the
-# Workers runtime, workerd, for the edge example), under crates/wasm.
-for tool in wasm-opt tsc json2ts miniflare; do
+# wasm-opt (npm binaryen, never Debian's), tsc and miniflare (the Workers runtime, workerd, for the
+# edge example), under crates/wasm.
+for tool in wasm-opt tsc miniflare; do
   if [ ! -e "$crate/node_modules/.bin/$tool" ] && [ ! -d "$crate/node_modules/$tool" ]; then
     (cd "$crate" && npm install --no-audit --no-fund) || setup_ok=1
     break

@@ -22,7 +22,7 @@ import type {
   Problem,
   ResumeOptions,
   StartResult,
-} from './types';
+} from './api-types';
 
 /** The engine surface the loop needs (both packages' `Engine` classes have it). */
 export interface EngineLike {

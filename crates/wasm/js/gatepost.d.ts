@@ -1,109 +1,33 @@
-// Types of the shared JS API (the same in @gatepost/node and @gatepost/wasm). Outcome, Event,
-// Action, Input and Config are generated from the engine's JSON Schemas into ./types.d.ts at build
-// time (scripts/gen-types.mjs), so the data types are never hand-copied.
-import type { Action, Config, Event, Input, Outcome } from "./types";
+// The declarations of @gatepost/wasm. The option and result types are the JS API's, shared with
+// @gatepost/node: the build emits them from crates/node/src-ts/api-types.ts into ./api-types.d.ts,
+// and the engine's data types (Outcome, Event, Action, Input, Problem, Config) from the JSON
+// Schemas into ./generated/schemas.d.ts, so none of them is hand-copied. Declared here: what only
+// this package has (its Engine, GatepostError and functions over the wasm module).
+import type {
+  Action,
+  CheckOptions,
+  CheckResult,
+  EngineOptions,
+  EvaluateOptions,
+  EvaluationOutcome,
+  Event,
+  Input,
+  Outcome,
+  Problem,
+  RenderTextOptions,
+  ResumeOptions,
+  StartResult,
+  ValidateOptions,
+  Validation as SharedValidation,
+} from "./api-types";
 
-export type { Action, Config, Event, Input, Outcome };
+export type * from "./api-types";
 
-/** One problem in options or in a config file, named by its JSON path. */
-export interface Problem {
-  /** A JSON path into what the user wrote (`rules[1].options.duration`), `""` for the whole. */
-  path: string;
-  message: string;
-  hint?: string;
-  /** 1-based, when the config was given as text. */
-  line?: number;
-  column?: number;
-}
-
-/** What the engine needs to know about one evaluation: the CLI's options, in camelCase. */
-export interface EngineOptions {
-  service: string;
-  env: string;
-  identifier?: string;
-  version?: string;
-  primaryTag?: string;
-  /** Inline (JIT) rules: the pipeline config file as text (errors then carry line and column) or
-   * as an object. Absent: the gate is configured in Datadog. */
-  config?: string | object;
-  monitorsQueryVariable?: string;
-  /** A Datadog site (`datadoghq.eu`...). Excludes `apiUrl`. */
-  site?: string;
-  /** An explicit base URL: an emulator, or your own proxy that adds the keys (in a browser, the
-   * only sensible choice: keys must never ship to a page). */
-  apiUrl?: string;
-  /** Allow `http://` to a host that is not loopback. */
-  allowInsecureHttp?: boolean;
-  /** Optional when `apiUrl` points at a proxy that adds the keys. */
-  apiKey?: string;
-  appKey?: string;
-  /** Overall timeout in seconds (default 10800), counted from the start. */
-  timeout?: number;
-  /** Seconds between two polls of the result (default 15). */
-  pollInterval?: number;
-  /** Seconds one HTTP request may take (default 30). */
-  requestTimeout?: number;
-  /** Seconds to obtain an evaluation id before giving up with `api_unavailable` (default 60). */
-  triggerBudget?: number;
-  /** Fail instead of passing when the API is unavailable or the timeout is reached. */
-  failOnError?: boolean;
-  /** Seed of the retry jitter; random (`crypto.getRandomValues`) by default. Below 2**53. */
-  seed?: number;
-}
-
-/** A `fetch` function: the runtime's own, or your own (a proxy, a test double). */
-export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
-
-export interface EvaluateOptions extends EngineOptions {
-  /** Cancels the evaluation: it then resolves with a `cancelled` outcome carrying `snapshot`. */
-  signal?: AbortSignal;
-  fetch?: FetchFunction;
-  /** Called with every event (started, progress, retrying, warning...) as it happens. */
-  onEvent?: (event: Event) => void;
-}
-
-/** An outcome as returned by `evaluate`/`resume`: `snapshot` is set when it was cancelled, so the
- * evaluation can be continued with `resume(snapshot)`. */
-export type EvaluationOutcome = Outcome & { snapshot?: string };
-
-export interface ResumeOptions {
-  apiKey?: string;
-  appKey?: string;
-  signal?: AbortSignal;
-  fetch?: FetchFunction;
-  onEvent?: (event: Event) => void;
-}
-
-export interface CheckOptions {
-  apiKey?: string;
-  appKey?: string;
-  fetch?: FetchFunction;
-}
-
-export type StartResult =
-  | { done: false; snapshot: string; evaluationId: string; nextCheckAt: number }
-  | { done: true; outcome: Outcome };
-
-export type CheckResult =
-  | { done: false; snapshot: string; nextCheckAt: number }
-  | { done: true; outcome: Outcome };
-
-export interface Validation {
-  valid: boolean;
-  problems: Problem[];
-  warnings: Problem[];
+/** The result of `validate`. Here `configuration` is `null` (not absent) when the config is not
+ * valid: the engine's JSON is passed through as it is. */
+export interface Validation extends Omit<SharedValidation, "configuration"> {
   /** The `configuration` that would be sent (the API's snake_case), when valid. */
   configuration?: object | null;
-}
-
-export interface ValidateOptions {
-  /** The version being deployed: Faulty Deployment Detection rules need one. */
-  version?: string;
-}
-
-export interface RenderTextOptions {
-  /** ANSI colours (only for a terminal). */
-  color?: boolean;
 }
 
 /**

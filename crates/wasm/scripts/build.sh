@@ -6,8 +6,11 @@
 #   pkg/node/     `--target nodejs`: Node (the package's "node" entry; what the Node tests use)
 #
 # Each target is wasm-bindgen's glue plus the JS API (js/gatepost.js), the host driver shared with
-# @gatepost/node (crates/node/src-ts/driver.ts, compiled here to an ES module, driver.js), the API
-# types (js/gatepost.d.ts) and the data types generated from schemas/ (types.d.ts). The .wasm is built
+# @gatepost/node (crates/node/src-ts/driver.ts, compiled here to an ES module, driver.js), and the
+# types: this package's own declarations (js/gatepost.d.ts) over the JS API types shared with
+# @gatepost/node (api-types.d.ts, emitted from crates/node/src-ts/api-types.ts) and the data types
+# generated from schemas/ (generated/schemas.d.ts, from crates/node/src-ts/generated/schemas.ts,
+# which the Node suite keeps current). The .wasm is built
 # with the workspace's `wasm-release` profile (opt-level z, fat LTO, one codegen unit, panic=abort)
 # and shrunk with `wasm-opt -Oz` from the npm `binaryen` package (Debian's binaryen 108 emits
 # modules that crash; see TOOLCHAIN.md). Prints, and writes to target/test-results/wasm-size.txt,
@@ -73,8 +76,9 @@ build_wasm() {
 [ "$js_only" = 1 ] || build_wasm
 wasm="$out/web/gatepost_wasm_bg.wasm"
 
-# The shared driver, compiled with DOM types only (js/tsconfig.driver.json): a Node-only call in
-# it fails this build. Only driver.js is kept; its type-only imports are erased.
+# The shared driver and types, compiled with DOM types only (js/tsconfig.driver.json): a Node-only
+# call or type in them fails this build. Kept: driver.js (its type-only imports are erased) and the
+# declarations of the shared types.
 driver_tmp=$(mktemp -d)
 trap 'rm -rf "$driver_tmp"' EXIT
 "$bin/tsc" -p "$crate/js/tsconfig.driver.json" --outDir "$driver_tmp"
@@ -85,9 +89,20 @@ trap 'rm -rf "$driver_tmp"' EXIT
 } >"$out/web/driver.js"
 cp "$out/web/driver.js" "$out/bundler/driver.js"
 
-node "$crate/scripts/gen-types.mjs" "$out/web/types.d.ts"
+for file in api-types.d.ts generated/schemas.d.ts; do
+  mkdir -p "$(dirname "$out/web/$file")"
+  {
+    printf '// Emitted by scripts/build.sh from crates/node/src-ts/%s, shared with @gatepost/node\n' "${file%.d.ts}.ts"
+    printf '// (that file says how it is made): never edit this one.\n'
+    cat "$driver_tmp/$file"
+  } >"$out/web/$file"
+done
 for dir in web bundler node; do
-  [ "$dir" = web ] || cp "$out/web/types.d.ts" "$out/$dir/types.d.ts"
+  if [ "$dir" != web ]; then
+    mkdir -p "$out/$dir/generated"
+    cp "$out/web/api-types.d.ts" "$out/$dir/api-types.d.ts"
+    cp "$out/web/generated/schemas.d.ts" "$out/$dir/generated/schemas.d.ts"
+  fi
   cp "$crate/js/gatepost.d.ts" "$out/$dir/gatepost.d.ts"
 done
 cp "$crate/js/gatepost.js" "$out/bundler/gatepost.js"

@@ -1,0 +1,116 @@
+// The option and result types of the JS API shared by @gatepost/node and @gatepost/wasm, written
+// once: the Node package compiles this file with the rest of src-ts/; the wasm package's build
+// (crates/wasm/scripts/build.sh) emits its declarations next to its own, so the two packages can
+// never drift apart. Runtime-neutral like driver.ts: nothing here may name a Node type (Node-only
+// options, such as `configPath`, are added in types.ts). Outcome, Event, Action, Input, Problem and
+// Config are the engine's data documents, generated from its JSON Schemas (generated/schemas.ts).
+import type {
+  Action,
+  ApiError,
+  Cause,
+  Config,
+  Event,
+  Input,
+  Outcome,
+  Phase,
+  Problem,
+  RuleResult,
+  TransportErrorKind,
+  Verdict,
+  WaitReason,
+} from './generated/schemas';
+
+export type { Action, ApiError, Cause, Config, Event, Input, Outcome, Phase, Problem, RuleResult, TransportErrorKind, Verdict, WaitReason };
+
+/** What the engine needs to know about one evaluation: the CLI's options, in camelCase. */
+export interface EngineOptions {
+  service: string;
+  env: string;
+  identifier?: string;
+  version?: string;
+  primaryTag?: string;
+  /** Inline (JIT) rules: the pipeline config file as text (errors then carry line and column) or
+   * as an object (type it with `Config`). Absent: the gate is configured in Datadog. */
+  config?: string | object;
+  monitorsQueryVariable?: string;
+  /** A Datadog site (`datadoghq.eu`...). Excludes `apiUrl`. */
+  site?: string;
+  /** An explicit base URL: an emulator, or your own proxy that adds the keys (in a browser, the
+   * only sensible choice: keys must never ship to a page). */
+  apiUrl?: string;
+  /** Allow `http://` to a host that is not loopback. */
+  allowInsecureHttp?: boolean;
+  /** Defaults to `DATADOG_API_KEY` or `DD_API_KEY` where the runtime has an environment; optional
+   * when `apiUrl` points at a proxy that adds the keys. */
+  apiKey?: string;
+  /** Defaults to `DATADOG_APP_KEY` or `DD_APP_KEY` where the runtime has an environment. */
+  appKey?: string;
+  /** Overall timeout in seconds (default 10800), counted from the start. */
+  timeout?: number;
+  /** Seconds between two polls of the result (default 15). */
+  pollInterval?: number;
+  /** Seconds one HTTP request may take (default 30). */
+  requestTimeout?: number;
+  /** Seconds to obtain an evaluation id before giving up with `api_unavailable` (default 60). */
+  triggerBudget?: number;
+  /** Fail instead of passing when the API is unavailable or the timeout is reached. */
+  failOnError?: boolean;
+  /** Seed of the retry jitter; random (from the runtime's CSPRNG) by default. Below 2**53. */
+  seed?: number;
+}
+
+/** A `fetch` function: the runtime's own, undici's, or your own (a proxy, agents, a test double). */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+/** The options of `evaluate` and `start` in every runtime (the Node package adds `configPath`). */
+export interface EvaluateOptions extends EngineOptions {
+  /** Cancels the evaluation: it then resolves with a `cancelled` outcome carrying `snapshot`. */
+  signal?: AbortSignal;
+  fetch?: FetchFunction;
+  /** Called with every event (started, progress, retrying, warning...) as it happens. */
+  onEvent?: (event: Event) => void;
+}
+
+/** An outcome as returned by `evaluate`/`resume`: `snapshot` is set when it was cancelled, so the
+ * evaluation can be continued with `resume(snapshot)`. */
+export type EvaluationOutcome = Outcome & { snapshot?: string };
+
+export interface ResumeOptions {
+  apiKey?: string;
+  appKey?: string;
+  signal?: AbortSignal;
+  fetch?: FetchFunction;
+  onEvent?: (event: Event) => void;
+}
+
+export interface CheckOptions {
+  apiKey?: string;
+  appKey?: string;
+  fetch?: FetchFunction;
+}
+
+export type StartResult =
+  | { done: false; snapshot: string; evaluationId: string; nextCheckAt: number }
+  | { done: true; outcome: Outcome };
+
+export type CheckResult =
+  | { done: false; snapshot: string; nextCheckAt: number }
+  | { done: true; outcome: Outcome };
+
+export interface Validation {
+  valid: boolean;
+  problems: Problem[];
+  warnings: Problem[];
+  /** The `configuration` that would be sent (the API's snake_case), when valid. */
+  configuration?: object;
+}
+
+export interface ValidateOptions {
+  /** The version being deployed: Faulty Deployment Detection rules need one. */
+  version?: string;
+}
+
+export interface RenderTextOptions {
+  /** ANSI colours, only for a terminal (in Node: `process.stdout.isTTY && !process.env.NO_COLOR`). */
+  color?: boolean;
+}
