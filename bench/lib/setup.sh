@@ -132,7 +132,9 @@ tool_versions() {
   local v
   echo "| gatepost | $("$GATEPOST" --version 2>/dev/null) (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ', with local changes')) |"
   echo "| datadog-ci | $("$DATADOG_CI" version 2>/dev/null | tail -n1 || echo "?"), deployment plugin $DATADOG_CI_VERSION |"
-  echo "| curl/jq script | ${CURLJQ:+${CURLJQ#"$ROOT"/}}${CURLJQ:-(not present)}, $(curl --version | head -n1 | cut -d' ' -f1-2), $(jq --version) |"
+  local script="(not present)"
+  [[ -n $CURLJQ ]] && script=${CURLJQ#"$ROOT"/}
+  echo "| curl/jq script | $script, $(curl --version | head -n1 | cut -d' ' -f1-2), $(jq --version) |"
   echo "| rustc | $(rustc --version) |"
   echo "| node | $(node --version) |"
   echo "| python | $(python3 --version 2>&1 | cut -d' ' -f2)${PYTHON_BIN:+ (venv: $("$PYTHON_BIN" --version 2>&1 | cut -d' ' -f2))} |"

@@ -66,7 +66,7 @@ section_startup() {
   md "A gate whose rule passes at once (\`bench/configs/pass-now.json\`, duration 0), against a fresh"
   md "emulator per client; $rss_runs runs. For the curl/jq script GNU time reports the largest single"
   md "process of its tree (sh, curl or jq), not their sum." ""
-  md "| client | peak RSS median (min–max), MiB | vs gatepost | wall median, s | exit codes |"
+  md "| client | peak RSS median (min–max), MiB | vs gatepost | wall median, s (GNU time, 10 ms resolution) | exit codes |"
   md "|---|---|---|---|---|"
   local c gp_eval=''
   for c in "${CLIENTS_ALL[@]}"; do
