@@ -14,7 +14,13 @@ from gatepost import Engine
 
 ID = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"
 TRIGGERED = json.dumps(
-    {"data": {"id": ID, "type": "deployment_gates_evaluation_response", "attributes": {"evaluation_id": ID}}}
+    {
+        "data": {
+            "id": ID,
+            "type": "deployment_gates_evaluation_response",
+            "attributes": {"evaluation_id": ID},
+        }
+    }
 )
 IN_PROGRESS = json.dumps(
     {
@@ -25,19 +31,34 @@ IN_PROGRESS = json.dumps(
                 "dry_run": False,
                 "evaluation_id": ID,
                 "gate_status": "in_progress",
-                "rules": [{"name": "Service monitors", "status": "in_progress", "dry_run": False}],
+                "rules": [
+                    {
+                        "name": "Service monitors",
+                        "status": "in_progress",
+                        "dry_run": False,
+                    }
+                ],
             },
         }
     }
 )
-HEADERS = [["content-type", "application/json"], ["date", "Sun, 22 Nov 2026 00:00:00 GMT"]]
+HEADERS = [
+    ["content-type", "application/json"],
+    ["date", "Sun, 22 Nov 2026 00:00:00 GMT"],
+]
 
 
 def run(count: int) -> float:
     now = 0
     engine = Engine(
-        {"service": "checkout", "env": "prod", "api_key": "bench-api-key", "app_key": "bench-app-key",
-         "seed": 1, "timeout": 1e9},
+        {
+            "service": "checkout",
+            "env": "prod",
+            "api_key": "bench-api-key",
+            "app_key": "bench-app-key",
+            "seed": 1,
+            "timeout": 1e9,
+        },
         now,
     )
     pending = engine.poll(now)["request_id"]
@@ -52,7 +73,16 @@ def run(count: int) -> float:
                 return action
 
     now += 10
-    engine.handle({"type": "response", "request_id": pending, "status": 202, "headers": HEADERS, "body": TRIGGERED}, now)
+    engine.handle(
+        {
+            "type": "response",
+            "request_id": pending,
+            "status": 202,
+            "headers": HEADERS,
+            "body": TRIGGERED,
+        },
+        now,
+    )
     wait = drain()
     engine.drain_events()
     started = time.perf_counter()
@@ -60,7 +90,14 @@ def run(count: int) -> float:
         if wait["reason"] == "awaiting_response":
             now += 20
             engine.handle(
-                {"type": "response", "request_id": pending, "status": 200, "headers": HEADERS, "body": IN_PROGRESS}, now
+                {
+                    "type": "response",
+                    "request_id": pending,
+                    "status": 200,
+                    "headers": HEADERS,
+                    "body": IN_PROGRESS,
+                },
+                now,
             )
         else:
             now = wait["until"]
@@ -75,7 +112,9 @@ def run(count: int) -> float:
 def main() -> None:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     run(min(2_000, steps))
-    print(f"python: {run(steps):.2f} µs per step (handle + polls until wait), {steps} steps")
+    print(
+        f"python: {run(steps):.2f} µs per step (handle + polls until wait), {steps} steps"
+    )
 
 
 if __name__ == "__main__":

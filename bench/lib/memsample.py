@@ -63,8 +63,16 @@ def main() -> None:
         samples += 1
         time.sleep(interval)
     with open(out, "w") as f:
-        json.dump({"peak_rss_kib": peak_rss, "peak_pss_kib": peak_pss, "peak_processes": peak_procs,
-                   "samples": samples, "interval_s": interval}, f)
+        json.dump(
+            {
+                "peak_rss_kib": peak_rss,
+                "peak_pss_kib": peak_pss,
+                "peak_processes": peak_procs,
+                "samples": samples,
+                "interval_s": interval,
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":
