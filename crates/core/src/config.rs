@@ -693,6 +693,36 @@ impl Checker<'_, '_> {
         Some((Value::Object(rule), summary))
     }
 
+    /// A rule's required string field `key`: a missing one is a problem at the rule (with
+    /// `missing_hint`), a value of another kind a problem at the field.
+    fn required_string<'n>(
+        &mut self,
+        level: &Level<'n>,
+        node: &Node,
+        path: &str,
+        key: &str,
+        missing_hint: &str,
+    ) -> Option<(&'n String, &'n Node)> {
+        let Some(field) = level.get(key) else {
+            self.problem_hint(
+                path,
+                node.pos,
+                format!("a rule needs a \"{key}\""),
+                missing_hint,
+            );
+            return None;
+        };
+        let NodeValue::String(text) = &field.value else {
+            self.problem(
+                &child_path(path, key),
+                field.pos,
+                format!("must be a string, not {}", field.kind()),
+            );
+            return None;
+        };
+        Some((text, field))
+    }
+
     fn rule_name(
         &mut self,
         level: &Level<'_>,
@@ -701,23 +731,13 @@ impl Checker<'_, '_> {
         names: &mut BTreeMap<String, String>,
     ) -> Option<String> {
         let name_path = child_path(path, "name");
-        let Some(name_node) = level.get("name") else {
-            self.problem_hint(
-                path,
-                node.pos,
-                "a rule needs a \"name\"",
-                "names identify rules in results and must be unique",
-            );
-            return None;
-        };
-        let NodeValue::String(name) = &name_node.value else {
-            self.problem(
-                &name_path,
-                name_node.pos,
-                format!("must be a string, not {}", name_node.kind()),
-            );
-            return None;
-        };
+        let (name, name_node) = self.required_string(
+            level,
+            node,
+            path,
+            "name",
+            "names identify rules in results and must be unique",
+        )?;
         if name.trim().is_empty() {
             self.problem(&name_path, name_node.pos, "must not be empty");
             return None;
@@ -737,23 +757,13 @@ impl Checker<'_, '_> {
 
     fn rule_type(&mut self, level: &Level<'_>, node: &Node, path: &str) -> Option<&'static str> {
         let type_path = child_path(path, "type");
-        let Some(type_node) = level.get("type") else {
-            self.problem_hint(
-                path,
-                node.pos,
-                "a rule needs a \"type\"",
-                "use \"monitor\" or \"faulty_deployment_detection\"",
-            );
-            return None;
-        };
-        let NodeValue::String(t) = &type_node.value else {
-            self.problem(
-                &type_path,
-                type_node.pos,
-                format!("must be a string, not {}", type_node.kind()),
-            );
-            return None;
-        };
+        let (t, type_node) = self.required_string(
+            level,
+            node,
+            path,
+            "type",
+            "use \"monitor\" or \"faulty_deployment_detection\"",
+        )?;
         if let Some(known) = RULE_TYPES.iter().find(|k| **k == t) {
             return Some(known);
         }
