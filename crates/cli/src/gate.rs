@@ -616,7 +616,7 @@ pub fn status(args: &StatusArgs) -> u8 {
         Input::Response { status, body, .. } => {
             eprintln!(
                 "error: the API answered {status} for evaluation {id}{}",
-                api_error_details(&body)
+                api_error_details(status, &body)
             );
             if status == 404 {
                 eprintln!(
@@ -635,35 +635,23 @@ pub fn status(args: &StatusArgs) -> u8 {
 
 /// A result body for people: status, URL and rules with reasons.
 fn describe_result(id: &str, body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return format!("evaluation {id}: the API's answer is not JSON:\n{body}");
+    // Read by the engine's own parser, so status shows exactly what a gate run would see.
+    let result = match gatepost_core::machine::parse_result(body, id) {
+        Ok(result) => result,
+        Err(problem) => return format!("evaluation {id}: {problem}:\n{body}"),
     };
-    let attrs = &value["data"]["attributes"];
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    let mode = |dry_run: bool| if dry_run { " (dry run)" } else { "" };
     let mut out = vec![format!(
         "evaluation {id}: {}{}",
-        text(&attrs["gate_status"]),
-        if attrs["dry_run"].as_bool() == Some(true) {
-            " (dry run)"
-        } else {
-            ""
-        }
+        result.gate_status.as_deref().unwrap_or("?"),
+        mode(result.dry_run)
     )];
-    if let Some(url) = attrs["evaluation_url"].as_str() {
+    if let Some(url) = &result.evaluation_url {
         out.push(format!("  {url}"));
     }
-    for rule in attrs["rules"].as_array().into_iter().flatten() {
-        let mut line = format!(
-            "  - {}: {}{}",
-            text(&rule["name"]),
-            text(&rule["status"]),
-            if rule["dry_run"].as_bool() == Some(true) {
-                " (dry run)"
-            } else {
-                ""
-            }
-        );
-        if let Some(reason) = rule["reason"].as_str() {
+    for rule in &result.rules {
+        let mut line = format!("  - {}: {}{}", rule.name, rule.status, mode(rule.dry_run));
+        if let Some(reason) = &rule.reason {
             line.push_str(&format!("\n      Reason: {reason}"));
         }
         out.push(line);
@@ -671,22 +659,9 @@ fn describe_result(id: &str, body: &str) -> String {
     out.join("\n")
 }
 
-fn api_error_details(body: &str) -> String {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return String::new();
-    };
-    let details: Vec<String> = value["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| match e {
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => other["detail"]
-                .as_str()
-                .or(other["title"].as_str())
-                .map(str::to_string),
-        })
-        .collect();
+/// The server's error details (read by the engine's parser), as `: detail; detail`.
+fn api_error_details(status: u16, body: &str) -> String {
+    let details = gatepost_core::machine::api_error(status, body).details;
     if details.is_empty() {
         String::new()
     } else {

@@ -101,14 +101,15 @@ struct RuleTiming {
     due_after_ms: u64,
 }
 
-/// The last result the server reported.
+/// An evaluation's result as the server reported it (the attributes of a poll response).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-struct LastResult {
-    gate_status: Option<String>,
-    gate_id: Option<String>,
-    dry_run: bool,
-    evaluation_url: Option<String>,
-    rules: Vec<RuleResult>,
+pub struct EvaluationResult {
+    /// `in_progress`, `pass`, `fail` (or whatever the server said).
+    pub gate_status: Option<String>,
+    pub gate_id: Option<String>,
+    pub dry_run: bool,
+    pub evaluation_url: Option<String>,
+    pub rules: Vec<RuleResult>,
 }
 
 /// Everything the engine knows, except the keys. This is what a snapshot holds.
@@ -158,7 +159,7 @@ struct State {
     trigger_not_found: u32,
     requests: u32,
     last_problem: Option<String>,
-    last_result: Option<LastResult>,
+    last_result: Option<EvaluationResult>,
     last_progress: Option<(u32, u32)>,
     warned_unknown_status: bool,
     outcome: Option<Outcome>,
@@ -839,7 +840,7 @@ impl Engine {
         self.schedule_poll(now);
     }
 
-    fn on_result(&mut self, result: LastResult, now: u64) {
+    fn on_result(&mut self, result: EvaluationResult, now: u64) {
         self.state.failures = 0;
         self.state.last_problem = None;
         let status = result.gate_status.clone().unwrap_or_default();
@@ -1233,8 +1234,9 @@ fn parse_trigger(body: &str) -> Result<String, String> {
     Ok(id.to_ascii_lowercase())
 }
 
-/// The result attributes from a poll response, or why the body is malformed.
-fn parse_result(body: &str, expected_id: &str) -> Result<LastResult, String> {
+/// The result attributes from a poll response, or why the body is malformed. Hosts that show a
+/// result without deciding on it (`gatepost status`) read it through this too.
+pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, String> {
     let value: Value =
         serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
     let attrs = value
@@ -1264,7 +1266,7 @@ fn parse_result(body: &str, expected_id: &str) -> Result<LastResult, String> {
             .collect(),
         Some(_) => return Err("malformed response body (rules is not an array)".to_string()),
     };
-    Ok(LastResult {
+    Ok(EvaluationResult {
         gate_status: Some(truncate(gate_status, 60)),
         gate_id: text(attrs.get("gate_id")),
         dry_run: attrs
@@ -1278,7 +1280,7 @@ fn parse_result(body: &str, expected_id: &str) -> Result<LastResult, String> {
 }
 
 /// The server's error details: `errors[].detail`/`title` or plain strings.
-fn api_error(status: u16, body: &str) -> ApiError {
+pub fn api_error(status: u16, body: &str) -> ApiError {
     let details = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("errors").and_then(Value::as_array).cloned())
