@@ -108,14 +108,7 @@ pub(crate) fn parse_time(text: &str) -> Option<u64> {
     if zone != "Z" && zone != "+00:00" {
         return None;
     }
-    // days_from_civil.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = gatepost_core::backoff::days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + s;
     u64::try_from(secs).ok().map(|s| s * 1000 + frac_ms)
 }
