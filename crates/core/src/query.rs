@@ -35,26 +35,37 @@
 //!   `triggered`, `muted_left` and `muted_elapsed` take a duration such as `30m`, `2h`, `1d`
 //!   (units `s m h d w`, optionally after `<`, `<=`, `>`, `>=`).
 //!
-//! # Matching ([`Query::matches`])
+//! # Matching (the full rules, with the reason for each choice: `docs/query-semantics.md`)
+//!
+//! A monitor is made of its own fields (id, name, message, type, tags, query scope, status, muted,
+//! creator) and its groups. The whole boolean query is evaluated once per group, against the
+//! monitor's own fields plus that one group: the monitor matches when the query holds for at least
+//! one group, and exactly those groups are the ones a gate evaluates ([`Query::matching_groups`]).
+//! So `NOT group:"team:a"` drops the `team:a` groups, not the monitor. A monitor without groups is
+//! evaluated once, with no group: every `group:` term is false then (so `NOT group:x` is true).
 //!
 //! - free text and `title`/`message`: case-insensitive substring of the name (free text: name or
 //!   message);
 //! - a bare number: the monitor id;
-//! - `service:x`, `env:x`: a monitor tag *or* a scope tag `service:x`;
+//! - `service:x`, `env:x` and any other `key:value`: a static monitor tag `key:value` (never a
+//!   query-scope tag, never a group);
 //! - `tag:t`: a monitor tag equal to `t` (`tag:"team:payment"` or `tag:use_deployment_gates`);
-//! - `scope:"k:v"`: a scope tag equal to `k:v`;
-//! - `group:"k:v"`: a group (`k:v` or `k:v,k2:v2`) having the component `k:v`;
-//! - `status`, `group_status`: the monitor's overall status (the model has no per-group status);
+//! - `scope:"k:v"`: a tag of the monitor query's scope equal to `k:v`;
+//! - `group:"k:v"`: the group being evaluated (`k:v` or `k:v,k2:v2`) is, or has the component, `k:v`;
+//! - `status`: the monitor's overall status; `group_status`: the evaluated group's status (the
+//!   monitor's status when it has no groups);
 //! - `muted`, `type` (the full type or its first word: `type:metric` matches `metric alert`),
 //!   `creator` (equal, or a wildcard pattern);
 //! - `notification:x`: the message mentions `@x`;
 //! - `metric`, `triggered`, `muted_left`, `muted_elapsed`: not in the monitor model, so they match
-//!   every monitor (a documented no-op; the parser still checks their syntax);
-//! - any other `key:value`: a monitor tag `key:value`.
+//!   every monitor (a documented no-op; the parser still checks their syntax).
 //!
-//! The matcher never adds `muted:false` by itself: the server does that for gate queries, so the
-//! emulator excludes muted monitors before matching.
+//! [`Query::matching_groups`] is the search: it never adds `muted:false`. [`Query::gate_selection`]
+//! and [`evaluate`] are what a gate's monitor rule selects: the search plus the `muted:false` the
+//! service adds, so a muted monitor is never selected.
 
+use crate::error::{Error, ErrorCode, Problem};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A syntax error, with the 1-based column (in characters) where it was found.
@@ -97,12 +108,21 @@ pub struct MonitorView<'a> {
     pub tags: &'a [String],
     /// Tags in the monitor query's scope (`service:checkout`, `env:prod`).
     pub scope: &'a [String],
-    /// Group names, each `k:v` or `k:v,k2:v2`.
-    pub groups: &'a [String],
+    /// The monitor's groups (none for a simple monitor).
+    pub groups: &'a [GroupView<'a>],
     /// Overall status: `OK`, `Alert`, `Warn`, `No Data`.
     pub status: &'a str,
     pub muted: bool,
     pub creator: &'a str,
+}
+
+/// One group of a multi-alert monitor, as the matcher sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    /// `k:v` or `k:v,k2:v2`.
+    pub name: &'a str,
+    /// The group's status: `OK`, `Alert`, `Warn`, `No Data`.
+    pub status: &'a str,
 }
 
 /// Where a node came from in the query text: 1-based character columns, `end` exclusive.
@@ -279,12 +299,45 @@ impl Query {
         &self.expr
     }
 
-    /// Whether the monitor matches the query (a `group:` term matches when any group does).
+    /// Whether the monitor matches the query: for at least one of its groups, or with no group
+    /// when it has none (see [`Query::matching_groups`]).
     pub fn matches(&self, monitor: &MonitorView<'_>) -> bool {
-        eval(&self.expr, monitor)
+        self.matching_groups(monitor).is_some()
     }
 
-    /// Whether the query has `group:` terms (then only matching groups are evaluated).
+    /// Whether the query holds for the monitor's own fields plus `group` (an index into
+    /// `monitor.groups`; `None`: no group, so every `group:` term is false).
+    pub fn holds(&self, monitor: &MonitorView<'_>, group: Option<usize>) -> bool {
+        let ctx = Ctx {
+            m: monitor,
+            group: group.and_then(|i| monitor.groups.get(i)),
+        };
+        eval(&self.expr, &ctx)
+    }
+
+    /// The search: `None` when the monitor does not match; otherwise the indices of the groups
+    /// for which the query holds (never empty for a monitor with groups; empty for a monitor
+    /// without groups, which is then evaluated as a whole). Muted monitors are not excluded here.
+    pub fn matching_groups(&self, monitor: &MonitorView<'_>) -> Option<Vec<usize>> {
+        if monitor.groups.is_empty() {
+            return self.holds(monitor, None).then(Vec::new);
+        }
+        let groups: Vec<usize> = (0..monitor.groups.len())
+            .filter(|&i| self.holds(monitor, Some(i)))
+            .collect();
+        (!groups.is_empty()).then_some(groups)
+    }
+
+    /// What a gate's monitor rule selects: [`Query::matching_groups`] plus the `muted:false` the
+    /// service adds to every gate query, so a muted monitor is never selected.
+    pub fn gate_selection(&self, monitor: &MonitorView<'_>) -> Option<Vec<usize>> {
+        if monitor.muted {
+            return None;
+        }
+        self.matching_groups(monitor)
+    }
+
+    /// Whether the query has `group:` terms.
     pub fn has_group_terms(&self) -> bool {
         fn walk(e: &Expr) -> bool {
             match &e.kind {
@@ -295,28 +348,6 @@ impl Query {
             }
         }
         walk(&self.expr)
-    }
-
-    /// Whether one group (`k:v` or `k:v,k2:v2`) satisfies the query's `group:` terms.
-    ///
-    /// Without the monitor, terms on other fields are *unknown* (three-valued logic): the group
-    /// is refused only when its `group:` terms alone make the query false. So
-    /// `env:prod group:"team:a"` keeps only `team:a` groups, `NOT group:"team:a"` drops them, and
-    /// `service:x OR group:"service:x"` keeps every group (the monitor may match through its
-    /// tag). [`Query::matches_group`] decides exactly, given the monitor.
-    pub fn group_matches(&self, group: &str) -> bool {
-        eval_group_only(&self.expr, group) != Some(false)
-    }
-
-    /// Whether the monitor, considering only this one of its groups, matches the query: the
-    /// exact form of [`Query::group_matches`], for evaluating a monitor group by group.
-    pub fn matches_group(&self, monitor: &MonitorView<'_>, group: &str) -> bool {
-        let groups = [group.to_string()];
-        let view = MonitorView {
-            groups: &groups,
-            ..*monitor
-        };
-        eval(&self.expr, &view)
     }
 }
 
@@ -701,12 +732,7 @@ fn field_term(field: Field, value: Pattern, column: usize) -> Result<Term, Query
     let has_wildcard = !value.quoted && value.text.contains(['*', '?']);
     let ok = has_wildcard
         || match field {
-            Field::Status | Field::GroupStatus => {
-                matches!(
-                    normalize_status(&value.text).as_str(),
-                    "alert" | "warn" | "nodata" | "ok"
-                )
-            }
+            Field::Status | Field::GroupStatus => is_status(&value.text),
             Field::Muted => {
                 value.text.eq_ignore_ascii_case("true") || value.text.eq_ignore_ascii_case("false")
             }
@@ -815,16 +841,31 @@ fn group_has(group: &str, value: &Pattern) -> bool {
     value.matches_exact(group) || group.split(',').any(|c| value.matches_exact(c.trim()))
 }
 
-fn eval(expr: &Expr, m: &MonitorView<'_>) -> bool {
+/// What one evaluation sees: the monitor's own fields and at most one of its groups.
+struct Ctx<'m, 'a> {
+    m: &'m MonitorView<'a>,
+    group: Option<&'m GroupView<'a>>,
+}
+
+fn eval(expr: &Expr, ctx: &Ctx<'_, '_>) -> bool {
     match &expr.kind {
-        ExprKind::And(xs) => xs.iter().all(|x| eval(x, m)),
-        ExprKind::Or(xs) => xs.iter().any(|x| eval(x, m)),
-        ExprKind::Not(x) => !eval(x, m),
-        ExprKind::Term(term) => term_matches(term, m),
+        ExprKind::And(xs) => xs.iter().all(|x| eval(x, ctx)),
+        ExprKind::Or(xs) => xs.iter().any(|x| eval(x, ctx)),
+        ExprKind::Not(x) => !eval(x, ctx),
+        ExprKind::Term(term) => term_matches(term, ctx),
     }
 }
 
-fn term_matches(term: &Term, m: &MonitorView<'_>) -> bool {
+fn status_matches(v: &Pattern, status: &str) -> bool {
+    let wanted = Pattern {
+        text: normalize_status(&v.text),
+        quoted: v.quoted,
+    };
+    wanted.matches_exact(&normalize_status(status))
+}
+
+fn term_matches(term: &Term, ctx: &Ctx<'_, '_>) -> bool {
+    let m = ctx.m;
     let (field, v) = match term {
         Term::Id(id) => return m.id == *id,
         Term::Text(p) => return p.matches_within(m.name) || p.matches_within(m.message),
@@ -833,14 +874,8 @@ fn term_matches(term: &Term, m: &MonitorView<'_>) -> bool {
     match field {
         Field::Title => v.matches_within(m.name),
         Field::Message => v.matches_within(m.message),
-        Field::Status | Field::GroupStatus => {
-            let status = normalize_status(m.status);
-            let wanted = Pattern {
-                text: normalize_status(&v.text),
-                quoted: v.quoted,
-            };
-            wanted.matches_exact(&status)
-        }
+        Field::Status => status_matches(v, m.status),
+        Field::GroupStatus => status_matches(v, ctx.group.map_or(m.status, |g| g.status)),
         Field::Muted => v
             .text
             .eq_ignore_ascii_case(if m.muted { "true" } else { "false" }),
@@ -849,16 +884,9 @@ fn term_matches(term: &Term, m: &MonitorView<'_>) -> bool {
             v.matches_exact(m.monitor_type) || v.matches_exact(first_word)
         }
         Field::Creator => v.matches_exact(m.creator),
-        Field::Service | Field::Env => {
-            let key = field.name();
-            m.tags
-                .iter()
-                .chain(m.scope.iter())
-                .any(|t| tag_kv_matches(t, key, v))
-        }
         Field::Tag => m.tags.iter().any(|t| v.matches_exact(t)),
         Field::Scope => m.scope.iter().any(|t| v.matches_exact(t)),
-        Field::Group => m.groups.iter().any(|g| group_has(g, v)),
+        Field::Group => ctx.group.is_some_and(|g| group_has(g.name, v)),
         Field::Notification => {
             let wanted = Pattern {
                 text: v.text.trim_start_matches('@').to_string(),
@@ -870,37 +898,166 @@ fn term_matches(term: &Term, m: &MonitorView<'_>) -> bool {
                 .any(|handle| wanted.matches_exact(handle))
         }
         Field::Metric | Field::Triggered | Field::MutedLeft | Field::MutedElapsed => true,
-        Field::TagKey(key) => m.tags.iter().any(|t| tag_kv_matches(t, key, v)),
+        // Static tags only: the docs list query-scope tags under `scope:` and groups under
+        // `group:`, so `service:x` never reaches either.
+        Field::Service | Field::Env | Field::TagKey(_) => {
+            let key = field.name();
+            m.tags.iter().any(|t| tag_kv_matches(t, key, v))
+        }
     }
 }
 
-/// Three-valued evaluation of the `group:` terms alone; other terms are unknown (`None`).
-fn eval_group_only(expr: &Expr, group: &str) -> Option<bool> {
-    match &expr.kind {
-        ExprKind::And(xs) => {
-            let mut all_true = true;
-            for x in xs {
-                match eval_group_only(x, group) {
-                    Some(false) => return Some(false),
-                    Some(true) => {}
-                    None => all_true = false,
-                }
-            }
-            all_true.then_some(true)
-        }
-        ExprKind::Or(xs) => {
-            let mut all_false = true;
-            for x in xs {
-                match eval_group_only(x, group) {
-                    Some(true) => return Some(true),
-                    Some(false) => {}
-                    None => all_false = false,
-                }
-            }
-            if all_false { Some(false) } else { None }
-        }
-        ExprKind::Not(x) => eval_group_only(x, group).map(|b| !b),
-        ExprKind::Term(Term::Field(Field::Group, v)) => Some(group_has(group, v)),
-        ExprKind::Term(_) => None,
+// ---------------------------------------------------------------------------------------------
+// A pure, serialisable entry point: the query-semantics corpus and every binding run this.
+
+/// A monitor as data (JSON in the corpus and the bindings), for [`evaluate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub message: String,
+    /// `metric alert`, `query alert`, `service check`, ...
+    #[serde(rename = "type", default)]
+    pub monitor_type: String,
+    /// Static monitor tags (`team:payment`, `use_deployment_gates`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Tags in the monitor query's scope (`service:checkout`, `env:prod`).
+    #[serde(default)]
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// Overall status: `OK` (the default), `Alert`, `Warn` or `No Data`.
+    #[serde(default = "ok_status")]
+    pub status: String,
+    #[serde(default)]
+    pub muted: bool,
+    #[serde(default)]
+    pub creator: String,
+}
+
+/// One group of a [`Monitor`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// `k:v` or `k:v,k2:v2`.
+    pub name: String,
+    /// `OK` (the default), `Alert`, `Warn` or `No Data`.
+    #[serde(default = "ok_status")]
+    pub status: String,
+}
+
+fn ok_status() -> String {
+    "OK".into()
+}
+
+/// A monitor a gate's monitor rule selects, with the groups it evaluates (in the monitor's
+/// order; empty for a monitor without groups, which is evaluated as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Match {
+    pub id: u64,
+    pub groups: Vec<String>,
+}
+
+impl Monitor {
+    /// Run `f` on the borrowed view the matcher takes.
+    fn with_view<R>(&self, f: impl FnOnce(&MonitorView<'_>) -> R) -> R {
+        let groups: Vec<GroupView<'_>> = self
+            .groups
+            .iter()
+            .map(|g| GroupView {
+                name: &g.name,
+                status: &g.status,
+            })
+            .collect();
+        f(&MonitorView {
+            id: self.id,
+            name: &self.name,
+            message: &self.message,
+            monitor_type: &self.monitor_type,
+            tags: &self.tags,
+            scope: &self.scope,
+            groups: &groups,
+            status: &self.status,
+            muted: self.muted,
+            creator: &self.creator,
+        })
     }
+}
+
+/// What a gate's monitor rule with this query selects from `monitors`, in their order: the
+/// per-group search ([`Query::matching_groups`]) plus the `muted:false` the service adds.
+pub fn evaluate(query: &Query, monitors: &[Monitor]) -> Vec<Match> {
+    monitors
+        .iter()
+        .filter_map(|monitor| {
+            let groups = monitor.with_view(|view| query.gate_selection(view))?;
+            Some(Match {
+                id: monitor.id,
+                groups: groups
+                    .into_iter()
+                    .map(|i| monitor.groups[i].name.clone())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// [`evaluate`] over JSON, for the bindings: `monitors` is an array of [`Monitor`] objects.
+/// Errors name the place: the query's column, or `monitors[2].groups[0].status`.
+pub fn evaluate_json(query: &str, monitors: &serde_json::Value) -> Result<Vec<Match>, Error> {
+    let parsed = parse(query).map_err(|e| {
+        let mut problem = Problem::new("query", e.message.clone());
+        problem.column = u32::try_from(e.column).ok();
+        Error::with_problems(
+            ErrorCode::InvalidInput,
+            format!("invalid query: {e}"),
+            vec![problem],
+        )
+    })?;
+    let invalid = |path: String, message: String| {
+        Error::with_problems(
+            ErrorCode::InvalidInput,
+            format!("invalid monitors: {path}: {message}"),
+            vec![Problem::new(path, message)],
+        )
+    };
+    let Some(items) = monitors.as_array() else {
+        return Err(invalid(
+            "monitors".into(),
+            "expected an array of monitors".into(),
+        ));
+    };
+    let mut list = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let monitor: Monitor = serde_json::from_value(item.clone())
+            .map_err(|e| invalid(format!("monitors[{i}]"), e.to_string()))?;
+        let statuses = std::iter::once((format!("monitors[{i}].status"), &monitor.status)).chain(
+            monitor
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(j, g)| (format!("monitors[{i}].groups[{j}].status"), &g.status)),
+        );
+        for (path, status) in statuses {
+            if !is_status(status) {
+                return Err(invalid(
+                    path,
+                    format!("unknown status \"{status}\": expected OK, Alert, Warn or \"No Data\""),
+                ));
+            }
+        }
+        list.push(monitor);
+    }
+    Ok(evaluate(&parsed, &list))
+}
+
+fn is_status(s: &str) -> bool {
+    matches!(
+        normalize_status(s).as_str(),
+        "alert" | "warn" | "nodata" | "ok"
+    )
 }

@@ -1,6 +1,6 @@
 //! The monitor query matcher over the monitor model the emulator uses.
 
-use gatepost_core::query::{self, MonitorView};
+use gatepost_core::query::{self, GroupView, MonitorView};
 
 struct Monitor {
     id: u64,
@@ -9,7 +9,7 @@ struct Monitor {
     monitor_type: &'static str,
     tags: Vec<String>,
     scope: Vec<String>,
-    groups: Vec<String>,
+    groups: Vec<(&'static str, &'static str)>,
     status: &'static str,
     muted: bool,
     creator: &'static str,
@@ -20,7 +20,14 @@ fn strings(xs: &[&str]) -> Vec<String> {
 }
 
 impl Monitor {
-    fn view(&self) -> MonitorView<'_> {
+    fn group_views(&self) -> Vec<GroupView<'_>> {
+        self.groups
+            .iter()
+            .map(|&(name, status)| GroupView { name, status })
+            .collect()
+    }
+
+    fn view<'a>(&'a self, groups: &'a [GroupView<'a>]) -> MonitorView<'a> {
         MonitorView {
             id: self.id,
             name: self.name,
@@ -28,7 +35,7 @@ impl Monitor {
             monitor_type: self.monitor_type,
             tags: &self.tags,
             scope: &self.scope,
-            groups: &self.groups,
+            groups,
             status: self.status,
             muted: self.muted,
             creator: self.creator,
@@ -44,7 +51,10 @@ fn checkout() -> Monitor {
         monitor_type: "query alert",
         tags: strings(&["team:payment", "use_deployment_gates", "Service:checkout"]),
         scope: strings(&["env:prod", "service:transaction-backend"]),
-        groups: strings(&["host:a,region:us-east-1", "host:b,region:eu-west-1"]),
+        groups: vec![
+            ("host:a,region:us-east-1", "OK"),
+            ("host:b,region:eu-west-1", "No Data"),
+        ],
         status: "No Data",
         muted: false,
         creator: "alice@example.com",
@@ -59,7 +69,7 @@ fn frontend() -> Monitor {
         monitor_type: "metric alert",
         tags: strings(&["team:frontend", "env:staging"]),
         scope: strings(&["service:web"]),
-        groups: strings(&["team:frontend"]),
+        groups: vec![("team:frontend", "OK")],
         status: "OK",
         muted: true,
         creator: "bob@example.com",
@@ -67,9 +77,19 @@ fn frontend() -> Monitor {
 }
 
 fn matches(q: &str, m: &Monitor) -> bool {
+    let groups = m.group_views();
     query::parse(q)
         .unwrap_or_else(|e| panic!("{q}: {e}"))
-        .matches(&m.view())
+        .matches(&m.view(&groups))
+}
+
+/// The names of the groups the query holds for (`None`: the monitor does not match).
+fn groups_of(q: &str, m: &Monitor) -> Option<Vec<&'static str>> {
+    let groups = m.group_views();
+    let indices = query::parse(q)
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+        .matching_groups(&m.view(&groups))?;
+    Some(indices.into_iter().map(|i| m.groups[i].0).collect())
 }
 
 #[track_caller]
@@ -102,13 +122,20 @@ fn a_bare_number_is_the_monitor_id() {
 }
 
 #[test]
-fn service_and_env_match_tags_or_scope() {
-    only_checkout("service:transaction-backend");
+fn service_and_env_match_static_tags_only() {
     only_checkout("service:checkout");
-    only_checkout("env:prod");
+    only_checkout("SERVICE:CHECK*");
     assert!(matches("env:staging", &frontend()));
-    assert!(matches("service:web", &frontend()));
-    only_checkout("service:TRANSACTION-*");
+    // Query-scope tags are `scope:`'s, never `service:`/`env:`'s.
+    assert!(!matches("service:transaction-backend", &checkout()));
+    assert!(!matches("env:prod", &checkout()));
+    assert!(!matches("service:web", &frontend()));
+    only_checkout("scope:\"service:transaction-backend\"");
+    // Nor do they reach into groups.
+    let mut m = checkout();
+    m.groups = vec![("service:api", "OK")];
+    assert!(!matches("service:api", &m));
+    assert!(matches("group:\"service:api\"", &m));
 }
 
 #[test]
@@ -185,8 +212,8 @@ fn fields_outside_the_model_match_everything() {
 
 #[test]
 fn boolean_operators() {
-    only_checkout("env:prod team:payment");
-    only_checkout("env:prod AND NOT team:frontend");
+    only_checkout("scope:\"env:prod\" team:payment");
+    only_checkout("scope:\"env:prod\" AND NOT team:frontend");
     only_checkout("-team:frontend");
     assert!(matches("team:payment OR team:frontend", &frontend()));
     assert!(!matches("team:payment AND team:frontend", &frontend()));
@@ -195,11 +222,18 @@ fn boolean_operators() {
 }
 
 #[test]
-fn api_md_examples_match_as_documented() {
-    only_checkout("env:prod service:transaction-backend");
-    only_checkout(
-        "env:prod (service:transaction-backend OR group:\"service:transaction-backend\" OR scope:\"service:transaction-backend\")",
-    );
+fn the_docs_examples() {
+    // checkout has env:prod and service:transaction-backend only in its query scope.
+    let second = "env:prod (service:transaction-backend OR group:\"service:transaction-backend\" OR scope:\"service:transaction-backend\")";
+    assert!(!matches(
+        "env:prod service:transaction-backend",
+        &checkout()
+    ));
+    assert!(!matches(second, &checkout()));
+    let mut tagged = checkout();
+    tagged.tags.push("env:prod".into());
+    assert!(!matches("env:prod service:transaction-backend", &tagged));
+    assert!(matches(second, &tagged), "through scope:");
     only_checkout("tag:\"use_deployment_gates\" team:payment");
     only_checkout("tag:\"use_deployment_gates\" AND (NOT group:(\"team:frontend\"))");
 }
@@ -215,30 +249,105 @@ fn group_terms_are_detected() {
     assert!(!query::parse("service:group").unwrap().has_group_terms());
 }
 
-#[test]
-fn group_matches_uses_only_the_group_terms() {
-    let q = query::parse("env:prod group:\"region:us-east-1\"").unwrap();
-    assert!(q.group_matches("host:a,region:us-east-1"));
-    assert!(!q.group_matches("host:b,region:eu-west-1"));
-
-    let q = query::parse("tag:x AND NOT group:(\"team:frontend\")").unwrap();
-    assert!(!q.group_matches("team:frontend"));
-    assert!(q.group_matches("team:backend"));
-
-    // The monitor may match through its tag: without the monitor, every group is kept.
-    let q = query::parse("service:x OR group:\"service:x\"").unwrap();
-    assert!(q.group_matches("service:y"));
-
-    // No group terms: every group.
-    assert!(query::parse("env:prod").unwrap().group_matches("host:a"));
+fn teams() -> Monitor {
+    Monitor {
+        id: 11,
+        name: "Errors by team",
+        message: "",
+        monitor_type: "metric alert",
+        tags: strings(&["use_deployment_gates", "env:prod"]),
+        scope: strings(&["service:web"]),
+        groups: vec![("team:frontend", "Alert"), ("team:backend", "OK")],
+        status: "Alert",
+        muted: false,
+        creator: "c",
+    }
 }
 
 #[test]
-fn matches_group_decides_exactly_with_the_monitor() {
-    let m = checkout();
-    let q = query::parse("service:nope OR group:\"region:us-east-1\"").unwrap();
-    assert!(q.matches_group(&m.view(), "host:a,region:us-east-1"));
-    assert!(!q.matches_group(&m.view(), "host:b,region:eu-west-1"));
-    let q = query::parse("service:transaction-backend OR group:\"region:us-east-1\"").unwrap();
-    assert!(q.matches_group(&m.view(), "host:b,region:eu-west-1"));
+fn the_whole_query_is_evaluated_per_group() {
+    let m = teams();
+    let q = "tag:\"use_deployment_gates\" AND (NOT group:(\"team:frontend\"))";
+    assert_eq!(groups_of(q, &m), Some(vec!["team:backend"]));
+    assert_eq!(
+        groups_of("-group:\"team:frontend\"", &m),
+        Some(vec!["team:backend"])
+    );
+    assert_eq!(groups_of("NOT group:team:*", &m), None);
+    assert_eq!(
+        groups_of("group:(\"team:frontend\" OR \"team:backend\")", &m),
+        Some(vec!["team:frontend", "team:backend"])
+    );
+    // No group terms: the query holds for every group or none.
+    assert_eq!(
+        groups_of("env:prod", &m),
+        Some(vec!["team:frontend", "team:backend"])
+    );
+    assert_eq!(groups_of("env:dev", &m), None);
+    // OR with a monitor-level term keeps every group when the monitor term holds.
+    assert_eq!(
+        groups_of("env:prod OR group:\"team:frontend\"", &m),
+        Some(vec!["team:frontend", "team:backend"])
+    );
+    assert_eq!(
+        groups_of("env:dev OR group:\"team:frontend\"", &m),
+        Some(vec!["team:frontend"])
+    );
+    // group_status is the evaluated group's; status the monitor's.
+    assert_eq!(groups_of("group_status:ok", &m), Some(vec!["team:backend"]));
+    assert_eq!(groups_of("status:ok", &m), None);
+}
+
+#[test]
+fn a_monitor_without_groups_is_evaluated_with_no_group() {
+    let mut m = teams();
+    m.groups.clear();
+    assert_eq!(groups_of("NOT group:\"team:frontend\"", &m), Some(vec![]));
+    assert_eq!(groups_of("group:\"team:frontend\"", &m), None);
+    assert_eq!(groups_of("group:*", &m), None);
+    assert_eq!(groups_of("group_status:alert", &m), Some(vec![]));
+}
+
+#[test]
+fn the_gate_selection_excludes_muted_monitors() {
+    let m = frontend();
+    let groups = m.group_views();
+    let q = query::parse("team:frontend").unwrap();
+    assert!(
+        q.matches(&m.view(&groups)),
+        "the search sees muted monitors"
+    );
+    assert_eq!(q.gate_selection(&m.view(&groups)), None);
+    let q = query::parse("muted:true").unwrap();
+    assert_eq!(q.gate_selection(&m.view(&groups)), None);
+}
+
+#[test]
+fn evaluate_json_names_bad_input() {
+    let e = query::evaluate_json("a (", &serde_json::json!([])).unwrap_err();
+    assert_eq!(e.problems[0].path, "query");
+    assert_eq!(e.problems[0].column, Some(3));
+    let e = query::evaluate_json("a", &serde_json::json!({})).unwrap_err();
+    assert_eq!(e.problems[0].path, "monitors");
+    let e = query::evaluate_json(
+        "a",
+        &serde_json::json!([{"id": 1}, {"id": 2, "groups": [{"name": "k:v", "status": "red"}]}]),
+    )
+    .unwrap_err();
+    assert_eq!(e.problems[0].path, "monitors[1].groups[0].status");
+    let e = query::evaluate_json("a", &serde_json::json!([{"id": 1, "tagz": []}])).unwrap_err();
+    assert_eq!(e.problems[0].path, "monitors[0]");
+    assert!(e.message.contains("tagz"), "{}", e.message);
+    let ok = query::evaluate_json(
+        "team:a",
+        &serde_json::json!([{"id": 1, "tags": ["team:a"], "groups": [{"name": "k:v"}]}, {"id": 2}]),
+    )
+    .unwrap();
+    assert_eq!(
+        ok,
+        vec![query::Match {
+            id: 1,
+            groups: vec!["k:v".into()]
+        }]
+    );
 }

@@ -1,6 +1,6 @@
 //! The query parser never panics, and every error points inside the query.
 
-use gatepost_core::query::{self, MonitorView};
+use gatepost_core::query::{self, GroupView, MonitorView};
 use proptest::prelude::*;
 
 /// Fragments that exercise the grammar's corners far more often than random characters would.
@@ -48,15 +48,23 @@ proptest! {
                 prop_assert!(span.start >= 1 && span.start < span.end && span.end <= chars + 1);
                 // Matching never panics either.
                 let tags = vec!["service:a".to_string(), "x".to_string()];
-                let groups = vec!["k:v,k2:v2".to_string()];
+                let groups = [
+                    GroupView { name: "k:v,k2:v2", status: "Alert" },
+                    GroupView { name: "k:w", status: "OK" },
+                ];
                 let view = MonitorView {
                     id: 42, name: "n", message: "m @h", monitor_type: "metric alert",
                     tags: &tags, scope: &tags, groups: &groups, status: "OK", muted: false,
                     creator: "c",
                 };
-                let _ = q.matches(&view);
-                let _ = q.group_matches("k:v");
-                let _ = q.matches_group(&view, "k:v");
+                let selected = q.matching_groups(&view).unwrap_or_default();
+                // The negation selects exactly the other groups: NOT composes per group.
+                if let Ok(not) = query::parse(&format!("NOT ({text})")) {
+                    let others = not.matching_groups(&view).unwrap_or_default();
+                    let mut all: Vec<usize> = selected.iter().chain(&others).copied().collect();
+                    all.sort_unstable();
+                    prop_assert_eq!(all, vec![0, 1], "{} / NOT", text);
+                }
             }
             Err(e) => {
                 prop_assert!(e.column >= 1, "column {} in {:?}", e.column, text);
