@@ -7,7 +7,7 @@
 use crate::rules::{FddRule, MonitorRule, RuleDef, RuleKind};
 use crate::stats;
 use crate::world::{ApmService, FddParameters, Monitor, MonitorState, World};
-use gatepost_core::query::MonitorView;
+use gatepost_core::query::{GroupView, MonitorView};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -159,11 +159,14 @@ fn select_monitors<'w>(
     let mut selected = Vec::new();
     if let Some((text, query)) = &rule.query {
         for monitor in &world.monitors {
-            // The service always adds `muted:false` to the query.
-            if monitor.muted {
-                continue;
-            }
-            let group_names: Vec<String> = monitor.groups.iter().map(|g| g.name.clone()).collect();
+            let groups: Vec<GroupView<'_>> = monitor
+                .groups
+                .iter()
+                .map(|g| GroupView {
+                    name: &g.name,
+                    status: g.state_at(at_ms).as_str(),
+                })
+                .collect();
             let view = MonitorView {
                 id: monitor.id,
                 name: &monitor.name,
@@ -171,20 +174,21 @@ fn select_monitors<'w>(
                 monitor_type: &monitor.monitor_type,
                 tags: &monitor.tags,
                 scope: &monitor.scope,
-                groups: &group_names,
+                groups: &groups,
                 status: monitor.state_at(at_ms).as_str(),
                 muted: monitor.muted,
                 creator: &monitor.creator,
             };
-            if !query.matches(&view) {
+            // Core's gate selection: the per-group search plus the service's `muted:false`.
+            let Some(indices) = query.gate_selection(&view) else {
                 continue;
-            }
+            };
+            // Without `group:` terms the monitor is judged as a whole; with them, its selected
+            // groups (none for a monitor without groups: "no groups found").
             let groups = query.has_group_terms().then(|| {
-                monitor
-                    .groups
+                indices
                     .iter()
-                    .filter(|g| query.matches_group(&view, &g.name))
-                    .map(|g| g.name.as_str())
+                    .map(|&i| monitor.groups[i].name.as_str())
                     .collect()
             });
             selected.push((monitor, groups));
@@ -245,9 +249,13 @@ fn monitor_violation_at(
         };
         match groups {
             None => judge(monitor.state_at(at_ms), link),
+            // A monitor without groups selected by a query with `group:` terms (through
+            // `NOT group:`): judged as a whole unless the rule asks to fail on no groups.
             Some(names) if names.is_empty() => {
                 if rule.fail_on_no_groups_found {
                     no_groups.push(link);
+                } else {
+                    judge(monitor.state_at(at_ms), link);
                 }
             }
             Some(names) => {

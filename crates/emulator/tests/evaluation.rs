@@ -193,6 +193,42 @@ fn no_groups_found_fails_only_when_asked() {
 }
 
 #[test]
+fn not_group_selects_groups_over_time_and_judges_monitors_without_groups_whole() {
+    let w = monitors_world();
+    // Monitor 3 keeps only region:us (its eu group goes No Data at 60 s); monitor 1 has no groups,
+    // so NOT group: holds for it and it is judged whole: it alerts at 120 s.
+    let q = "team:(payments OR regions) -group:\"region:eu\"";
+    let r = request(monitor_rule(q, 300), None, None);
+    assert_eq!(at(&w, &r, 119.0).api_status, Status::InProgress);
+    let failed = at(&w, &r, 120.0);
+    assert_eq!(
+        failed.rules[0].reason.as_deref(),
+        Some("One or more monitors in ALERT state: http://127.0.0.1:9999/monitors/1")
+    );
+    // With fail_on_no_groups_found, that monitor without groups is "no matching groups" at once.
+    let strict = request(
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {
+            "query": q, "duration": 300, "fail_on_no_groups_found": true}}]}),
+        None,
+        None,
+    );
+    assert_eq!(
+        at(&w, &strict, 0.0).rules[0].reason.as_deref(),
+        Some("No matching groups found for monitors: http://127.0.0.1:9999/monitors/1")
+    );
+    // group_status: reads each group's state at that moment: at the start no group is No Data.
+    let r = request(
+        monitor_rule("team:regions group_status:\"No Data\"", 300),
+        None,
+        None,
+    );
+    assert_eq!(
+        at(&w, &r, 30.0).rules[0].reason.as_deref(),
+        Some("No monitors match the query: team:regions group_status:\"No Data\"")
+    );
+}
+
+#[test]
 fn warmup_ignores_what_happens_before_the_window() {
     let w = monitors_world();
     // Monitor 3's eu group goes No Data at 60 s and stays there: with a 90 s warmup the window

@@ -890,3 +890,88 @@ fn every_counted_endpoint_is_served() {
     }
     assert_eq!(served, ENDPOINT_COUNT);
 }
+
+/// Trigger, then read the one result (rules use `duration: 0`, so it is final at once).
+fn evaluate_once(emu: &RunningEmulator, body: &Value) -> Value {
+    let reply = call(
+        emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(body),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let id = reply.json()["data"]["id"].as_str().unwrap().to_string();
+    let result = call(
+        emu,
+        "GET",
+        &format!("/api/v2/deployments/gates/evaluation/{id}"),
+        None,
+    );
+    assert_eq!(result.status, 200, "{}", result.body);
+    result.json()["data"]["attributes"].clone()
+}
+
+const DOCS_NOT_GROUP: &str = r#"tag:"use_deployment_gates" AND (NOT group:("team:frontend"))"#;
+
+#[test]
+fn the_docs_not_group_example_evaluates_only_the_other_groups() {
+    let world = json!({
+        "monitors": [{"id": 7, "name": "errors by team", "tags": ["use_deployment_gates"],
+            "groups": [{"name": "team:frontend", "state": "Alert"},
+                       {"name": "team:backend", "state": "OK"}]}],
+        "gates": [{"id": "9d6a4c1e-1f2b-4c3d-8e4f-5a6b7c8d9e0f", "service": "checkout", "env": "prod",
+            "rules": [{"name": "Docs example", "type": "monitor",
+                "options": {"query": DOCS_NOT_GROUP, "duration": 0}}]}]
+    });
+    let emu = emulator(world);
+    // Just in time.
+    let attrs = evaluate_once(&emu, &inline(DOCS_NOT_GROUP));
+    assert_eq!(attrs["gate_status"], "pass", "{attrs}");
+    // Preconfigured.
+    let attrs = evaluate_once(
+        &emu,
+        &trigger_body(json!({"service": "checkout", "env": "prod"})),
+    );
+    assert_eq!(attrs["gate_status"], "pass", "{attrs}");
+    // The same monitor fails through its frontend group, and as a whole.
+    let attrs = evaluate_once(
+        &emu,
+        &inline(r#"tag:"use_deployment_gates" group:"team:frontend""#),
+    );
+    assert_eq!(attrs["gate_status"], "fail");
+    let reason = attrs["rules"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.ends_with("/monitors/7 (group team:frontend)"),
+        "{reason}"
+    );
+    let attrs = evaluate_once(&emu, &inline(r#"tag:"use_deployment_gates""#));
+    assert_eq!(attrs["gate_status"], "fail");
+}
+
+#[test]
+fn service_matches_static_tags_not_the_query_scope() {
+    let emu = emulator(json!({"monitors": [
+        {"id": 1, "name": "scoped only", "scope": ["service:checkout"], "state": "Alert"},
+        {"id": 2, "name": "tagged", "tags": ["service:checkout"]}
+    ]}));
+    // Monitor 1 (in Alert) has service:checkout only in its query scope: not selected.
+    let attrs = evaluate_once(&emu, &inline("service:checkout"));
+    assert_eq!(attrs["gate_status"], "pass", "{attrs}");
+    // scope: selects it.
+    let attrs = evaluate_once(&emu, &inline(r#"scope:"service:checkout""#));
+    assert_eq!(attrs["gate_status"], "fail");
+    assert!(
+        attrs["rules"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("/monitors/1"),
+        "{attrs}"
+    );
+    // With nothing statically tagged, service: matches no monitor at all.
+    let attrs = evaluate_once(&emu, &inline("service:checkout -tagged"));
+    assert_eq!(attrs["gate_status"], "fail");
+    assert_eq!(
+        attrs["rules"][0]["reason"],
+        "No monitors match the query: service:checkout -tagged"
+    );
+}
