@@ -401,6 +401,30 @@ fn render(
     }
 }
 
+/// The monitors a Deployment Gates monitor rule with ``query`` selects from ``monitors``.
+///
+/// Each monitor is a dict: ``id`` and optionally ``name``, ``message``, ``type``, ``tags``,
+/// ``scope``, ``groups`` (``[{"name", "status"}]``), ``status``, ``muted``, ``creator``. Returns
+/// ``[{"id", "groups"}]`` in the monitors' order, ``groups`` being the groups evaluated (``[]``:
+/// the monitor as a whole). Rules: ``docs/query-semantics.md``. A bad query or monitor raises
+/// ``UsageError`` naming the place.
+#[pyfunction]
+fn match_monitors<'py>(
+    py: Python<'py>,
+    query: &str,
+    monitors: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let monitors = to_json_as(
+        py,
+        monitors,
+        gatepost_core::ErrorCode::InvalidInput,
+        "monitors",
+    )?;
+    let matches =
+        gatepost_core::query::evaluate_json(query, &monitors).map_err(|e| raise(py, e))?;
+    ser_to_py(py, &matches)
+}
+
 /// The JSON Schema of the outcome document.
 #[pyfunction]
 fn outcome_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -414,6 +438,7 @@ fn gatepost_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(match_monitors, m)?)?;
     m.add("__version__", gatepost_core::VERSION)?;
     Ok(())
 }

@@ -13,7 +13,8 @@ Example::
 
 Entry points: :func:`evaluate` / :func:`evaluate_async` (to the verdict), :func:`resume` /
 :func:`resume_async` (from a snapshot), :func:`start` / :func:`check` (short-lived runtimes),
-:func:`validate` (offline config check), :class:`Engine` (bring your own HTTP stack).
+:func:`validate` (offline config check), :func:`match_monitors` (what a monitor rule's query
+selects), :class:`Engine` (bring your own HTTP stack).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gatepost import _core
-from gatepost._core import Engine
+from gatepost._core import Engine, match_monitors
 from gatepost._driver import (
     CancelHandler,
     ConfigSource,
@@ -73,6 +74,7 @@ __all__ = [
     "check",
     "evaluate",
     "evaluate_async",
+    "match_monitors",
     "options",
     "outcome_schema",
     "resume",

@@ -1,11 +1,11 @@
 """The native engine (Rust, pyo3). Use it through :mod:`gatepost`."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, final
 
-from gatepost.types import Action, Event, Input, Snapshot
+from gatepost.types import Action, Event, Input, MonitorMatch, QueryMonitor, Snapshot
 
-__all__ = ["Engine", "__version__", "outcome_schema", "render", "validate"]
+__all__ = ["Engine", "__version__", "match_monitors", "outcome_schema", "render", "validate"]
 
 __version__: str
 
@@ -46,3 +46,6 @@ def render(
     color: bool = False,
 ) -> str: ...
 def outcome_schema() -> dict[str, Any]: ...
+def match_monitors(
+    query: str, monitors: Sequence[QueryMonitor | Mapping[str, Any]]
+) -> list[MonitorMatch]: ...

@@ -14,6 +14,9 @@ __all__ = [
     "Done",
     "Event",
     "Input",
+    "MonitorMatch",
+    "QueryMonitor",
+    "QueryMonitorGroup",
     "Response",
     "SendRequest",
     "Snapshot",
@@ -122,3 +125,38 @@ class Event(_EventRequired, total=False):
     request_id: int
     verdict: str
     cause: str
+
+
+class _QueryMonitorGroupRequired(TypedDict):
+    name: str
+
+
+class QueryMonitorGroup(_QueryMonitorGroupRequired, total=False):
+    """One group of a monitor: ``k:v`` or ``k:v,k2:v2``; ``status`` defaults to ``OK``."""
+
+    status: str
+
+
+class _QueryMonitorRequired(TypedDict):
+    id: int
+
+
+class QueryMonitor(_QueryMonitorRequired, total=False):
+    """A monitor for :func:`gatepost.match_monitors`; only ``id`` is required."""
+
+    name: str
+    message: str
+    type: str
+    tags: list[str]
+    scope: list[str]
+    groups: list[QueryMonitorGroup]
+    status: str
+    muted: bool
+    creator: str
+
+
+class MonitorMatch(TypedDict):
+    """A selected monitor and the groups evaluated (``[]``: the monitor as a whole)."""
+
+    id: int
+    groups: list[str]
