@@ -3,7 +3,7 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use gatepost_core::query::{self, MonitorView};
+use gatepost_core::query::{self, GroupView, MonitorView};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -14,7 +14,7 @@ struct Monitor {
     monitor_type: String,
     tags: Vec<String>,
     scope: Vec<String>,
-    groups: Vec<String>,
+    groups: Vec<(String, u8)>,
     status: u8,
     muted: bool,
     creator: String,
@@ -42,7 +42,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(m) = Monitor::arbitrary(&mut u) else {
         return;
     };
-    let status = ["OK", "Alert", "Warn", "No Data"][usize::from(m.status % 4)];
+    const STATUSES: [&str; 4] = ["OK", "Alert", "Warn", "No Data"];
+    let status = STATUSES[usize::from(m.status % 4)];
+    let groups: Vec<GroupView<'_>> = m
+        .groups
+        .iter()
+        .map(|(name, s)| GroupView {
+            name,
+            status: STATUSES[usize::from(s % 4)],
+        })
+        .collect();
     let view = MonitorView {
         id: m.id,
         name: &m.name,
@@ -50,19 +59,27 @@ fuzz_target!(|data: &[u8]| {
         monitor_type: &m.monitor_type,
         tags: &m.tags,
         scope: &m.scope,
-        groups: &m.groups,
+        groups: &groups,
         status,
         muted: m.muted,
         creator: &m.creator,
     };
-    let whole = query.matches(&view);
     let _ = query.has_group_terms();
-    for group in &m.groups {
-        let exact = query.matches_group(&view, group);
-        // The three-valued group filter never drops a group the exact matcher keeps.
-        if exact {
-            assert!(query.group_matches(group), "group filter dropped {group:?}");
+    // The selection is exactly the groups for which the query holds, and never empty for a
+    // monitor with groups; the gate selection only adds muted:false.
+    let selected = query.matching_groups(&view);
+    match &selected {
+        Some(indices) => {
+            assert!(groups.is_empty() == indices.is_empty());
+            for (i, _) in groups.iter().enumerate() {
+                assert_eq!(indices.contains(&i), query.holds(&view, Some(i)));
+            }
         }
+        None if groups.is_empty() => assert!(!query.holds(&view, None)),
+        None => assert!((0..groups.len()).all(|i| !query.holds(&view, Some(i)))),
     }
-    let _ = whole;
+    assert_eq!(
+        query.gate_selection(&view),
+        if m.muted { None } else { selected }
+    );
 });
