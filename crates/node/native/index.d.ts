@@ -42,6 +42,12 @@ export type JsEngine = Engine
 /** The version of the engine inside this addon. */
 export declare function engineVersion(): string
 
+/**
+ * The monitors (and their groups) a monitor rule with this query selects: core's
+ * `query::evaluate_json`, semantics in `docs/query-semantics.md`.
+ */
+export declare function matchMonitors(query: string, monitors: Array<object>): Array<{ id: number; groups: Array<string> }>
+
 /** The outcome as markdown (CI step summaries). */
 export declare function renderMarkdown(outcome: object): string
 

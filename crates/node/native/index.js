@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.JsEngine = nativeBinding.JsEngine
 module.exports.engineVersion = nativeBinding.engineVersion
+module.exports.matchMonitors = nativeBinding.matchMonitors
 module.exports.renderMarkdown = nativeBinding.renderMarkdown
 module.exports.renderText = nativeBinding.renderText
 module.exports.validate = nativeBinding.validate

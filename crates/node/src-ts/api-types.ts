@@ -114,3 +114,27 @@ export interface RenderTextOptions {
   /** ANSI colours, only for a terminal (in Node: `process.stdout.isTTY && !process.env.NO_COLOR`). */
   color?: boolean;
 }
+
+/** A monitor for `matchMonitors`: only `id` is required (see docs/query-semantics.md). */
+export interface QueryMonitor {
+  id: number;
+  name?: string;
+  message?: string;
+  /** `metric alert`, `query alert`, `service check`, ... */
+  type?: string;
+  /** Static monitor tags (`team:payment`). */
+  tags?: string[];
+  /** Tags in the monitor query's scope (its `from` clause). */
+  scope?: string[];
+  groups?: Array<{ name: string; status?: string }>;
+  /** `OK` (default), `Alert`, `Warn` or `No Data`. */
+  status?: string;
+  muted?: boolean;
+  creator?: string;
+}
+
+/** A monitor a monitor rule selects, with the groups it evaluates (`[]`: the monitor as a whole). */
+export interface MonitorMatch {
+  id: number;
+  groups: string[];
+}

@@ -24,7 +24,9 @@ import type {
   CheckResult,
   EvaluateOptions,
   EvaluationOutcome,
+  MonitorMatch,
   Outcome,
+  QueryMonitor,
   RenderTextOptions,
   ResumeOptions,
   StartResult,
@@ -138,6 +140,13 @@ export function validate(config: string | object, options: ValidateOptions = {})
   const out: Validation = { valid: v.valid, problems: v.problems, warnings: v.warnings };
   if (v.configuration !== undefined && v.configuration !== null) out.configuration = v.configuration;
   return out;
+}
+
+/** The monitors (and their groups) a monitor rule with this query selects, in the monitors' order
+ * (docs/query-semantics.md). Throws `invalid_input` for a query that does not parse or a malformed
+ * monitor, with the place in `problems`. */
+export function matchMonitors(query: string, monitors: QueryMonitor[]): MonitorMatch[] {
+  return native(() => binding.matchMonitors(query, monitors));
 }
 
 /** The outcome for terminals and CI logs. */

@@ -21,6 +21,7 @@ export interface NativeBinding {
     warnings: import('./types').Problem[];
     configuration?: object | null;
   };
+  matchMonitors(query: string, monitors: object[]): import('./types').MonitorMatch[];
   renderText(outcome: Outcome, color?: boolean | null): string;
   renderMarkdown(outcome: Outcome): string;
   engineVersion(): string;

@@ -244,6 +244,18 @@ pub fn render_markdown(env: Env, outcome: Value) -> Result<String> {
     Ok(report::render_markdown(&outcome))
 }
 
+/// The monitors (and their groups) a monitor rule with this query selects: core's
+/// `query::evaluate_json`, semantics in `docs/query-semantics.md`.
+#[napi(
+    ts_args_type = "query: string, monitors: Array<object>",
+    ts_return_type = "Array<{ id: number; groups: Array<string> }>"
+)]
+pub fn match_monitors(env: Env, query: String, monitors: Value) -> Result<Value> {
+    let matches = gatepost_core::query::evaluate_json(&query, &integral_numbers(monitors))
+        .map_err(|e| throw(&env, e))?;
+    serde_json::to_value(matches).map_err(internal)
+}
+
 /// The version of the engine inside this addon.
 #[napi]
 pub fn engine_version() -> &'static str {
