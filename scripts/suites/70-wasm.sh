@@ -51,7 +51,7 @@ cargo build --locked -p gatepost --features emulator
 record_check wasm-emulator-build $?
 
 log "wasm tests in Node: corpus, imports, targets, driver, edge example (Node and workerd), tsc"
-(cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/imports.test.mjs test/targets.test.mjs \
+(cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/queries.test.mjs test/imports.test.mjs test/targets.test.mjs \
   test/driver.test.mjs test/edge.test.mjs test/workerd.test.mjs test/typescript.test.mjs)
 status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")

@@ -12,8 +12,10 @@ import type {
   EvaluationOutcome,
   Event,
   Input,
+  MonitorMatch,
   Outcome,
   Problem,
+  QueryMonitor,
   RenderTextOptions,
   ResumeOptions,
   StartResult,
@@ -78,6 +80,10 @@ export declare function check(snapshot: string, options?: CheckOptions): Promise
 
 /** Validate a pipeline config offline. */
 export declare function validate(config: string | object, options?: ValidateOptions): Validation;
+
+/** The monitors (and their groups) a monitor rule with this query selects, in the monitors' order.
+ * Throws `invalid_input` for a query that does not parse or a malformed monitor. */
+export declare function matchMonitors(query: string, monitors: QueryMonitor[]): MonitorMatch[];
 
 export declare function renderText(outcome: Outcome, options?: RenderTextOptions): string;
 

@@ -117,6 +117,11 @@ export function validate(config, options = {}) {
   return JSON.parse(wasm.validateConfig(toJson(config, "invalid_config", "config"), options?.version ?? undefined));
 }
 
+/** The monitors (and their groups) a monitor rule with this query selects (docs/query-semantics.md). */
+export function matchMonitors(query, monitors) {
+  return JSON.parse(wasm.matchMonitors(String(query), toJson(monitors, "invalid_input", "monitors")));
+}
+
 /** Render an outcome as text (the same text as the CLI and every other binding). */
 export function renderText(outcome, options = {}) {
   return wasm.renderText(toJson(outcome, "invalid_input", "outcome"), Boolean(options?.color));

@@ -123,6 +123,20 @@ pub fn validate_config(config: &str, version: Option<String>) -> Result<String, 
     )))
 }
 
+/// The monitors (and groups) a monitor rule with this query selects: core's
+/// `query::evaluate_json` over the monitors as JSON text; the matches as JSON text.
+#[wasm_bindgen(js_name = matchMonitors)]
+pub fn match_monitors(query: &str, monitors: &str) -> Result<String, JsValue> {
+    let monitors: serde_json::Value = serde_json::from_str(monitors).map_err(|e| {
+        to_js_error(CoreError::new(
+            ErrorCode::InvalidInput,
+            format!("invalid monitors: {e}"),
+        ))
+    })?;
+    let matches = gatepost_core::query::evaluate_json(query, &monitors).map_err(to_js_error)?;
+    Ok(to_json(&matches))
+}
+
 /// The outcome (JSON text) as text for terminals and logs, the same as every other gatepost host.
 #[wasm_bindgen(js_name = renderText)]
 pub fn render_text(outcome: &str, color: bool) -> Result<String, JsValue> {
