@@ -1,7 +1,7 @@
-//! The monitor search query syntax (see API.md "Monitor search syntax"): a lexer, a
-//! recursive-descent parser into an AST with spans, and a matcher over a monitor model. Config
-//! validation uses the parser in every language; the emulator uses the matcher to decide which
-//! monitors (and which of their groups) a `monitor` rule evaluates.
+//! The monitor search query syntax (`docs/query-semantics.md`): a lexer, a recursive-descent
+//! parser into an AST with spans, and a matcher over a monitor model. Config validation uses the
+//! parser in every language; the emulator and every binding's `match_monitors` use the matcher to
+//! decide which monitors (and which of their groups) a `monitor` rule evaluates.
 //!
 //! # Grammar
 //!

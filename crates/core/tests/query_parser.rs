@@ -1,4 +1,4 @@
-//! The monitor search query parser: each grammar feature, each error, the API.md examples, and
+//! The monitor search query parser: each grammar feature, each error, the docs' example queries, and
 //! the precedence choices documented in `gatepost_core::query`.
 
 use gatepost_core::query::{self, Expr, ExprKind, Field, Pattern, Span, Term};
@@ -171,7 +171,7 @@ fn every_documented_field_parses() {
 }
 
 #[test]
-fn api_md_example_queries_parse() {
+fn the_docs_example_queries_parse() {
     assert_eq!(
         tree(
             "env:prod (service:transaction-backend OR group:\"service:transaction-backend\" OR scope:\"service:transaction-backend\")"
