@@ -910,48 +910,33 @@ fn term_matches(term: &Term, ctx: &Ctx<'_, '_>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // A pure, serialisable entry point: the query-semantics corpus and every binding run this.
 
-/// A monitor as data (JSON in the corpus and the bindings), for [`evaluate`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A monitor as data (JSON in the corpus and the bindings: the keys are the field names, `type`
+/// for `monitor_type`), for [`evaluate`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Monitor {
     pub id: u64,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub message: String,
     /// `metric alert`, `query alert`, `service check`, ...
-    #[serde(rename = "type", default)]
     pub monitor_type: String,
     /// Static monitor tags (`team:payment`, `use_deployment_gates`).
-    #[serde(default)]
     pub tags: Vec<String>,
     /// Tags in the monitor query's scope (`service:checkout`, `env:prod`).
-    #[serde(default)]
     pub scope: Vec<String>,
-    #[serde(default)]
     pub groups: Vec<Group>,
-    /// Overall status: `OK` (the default), `Alert`, `Warn` or `No Data`.
-    #[serde(default = "ok_status")]
+    /// Overall status: `OK` (the JSON default), `Alert`, `Warn` or `No Data`.
     pub status: String,
-    #[serde(default)]
     pub muted: bool,
-    #[serde(default)]
     pub creator: String,
 }
 
 /// One group of a [`Monitor`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     /// `k:v` or `k:v,k2:v2`.
     pub name: String,
-    /// `OK` (the default), `Alert`, `Warn` or `No Data`.
-    #[serde(default = "ok_status")]
+    /// `OK` (the JSON default), `Alert`, `Warn` or `No Data`.
     pub status: String,
-}
-
-fn ok_status() -> String {
-    "OK".into()
 }
 
 /// A monitor a gate's monitor rule selects, with the groups it evaluates (in the monitor's
@@ -1031,28 +1016,129 @@ pub fn evaluate_json(query: &str, monitors: &serde_json::Value) -> Result<Vec<Ma
             "expected an array of monitors".into(),
         ));
     };
-    let mut list = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let monitor: Monitor = serde_json::from_value(item.clone())
-            .map_err(|e| invalid(format!("monitors[{i}]"), e.to_string()))?;
-        let statuses = std::iter::once((format!("monitors[{i}].status"), &monitor.status)).chain(
-            monitor
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(j, g)| (format!("monitors[{i}].groups[{j}].status"), &g.status)),
-        );
-        for (path, status) in statuses {
-            if !is_status(status) {
-                return Err(invalid(
-                    path,
-                    format!("unknown status \"{status}\": expected OK, Alert, Warn or \"No Data\""),
+    let list = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| monitor_from_json(item, &format!("monitors[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|(path, message)| invalid(path, message))?;
+    Ok(evaluate(&parsed, &list))
+}
+
+type Invalid = (String, String);
+
+/// Read a monitor by hand rather than through a serde derive: it keeps the wasm module small,
+/// and every error names its exact path (`monitors[1].groups[0].status`).
+fn monitor_from_json(value: &serde_json::Value, path: &str) -> Result<Monitor, Invalid> {
+    let fields = object(value, path, "a monitor object")?;
+    let mut monitor = Monitor {
+        status: "OK".into(),
+        ..Monitor::default()
+    };
+    let mut has_id = false;
+    for (key, v) in fields {
+        let at = format!("{path}.{key}");
+        match key.as_str() {
+            "id" => {
+                monitor.id = v
+                    .as_u64()
+                    .ok_or_else(|| (at, "expected a monitor id (a whole number)".to_string()))?;
+                has_id = true;
+            }
+            "name" => monitor.name = string(v, &at)?,
+            "message" => monitor.message = string(v, &at)?,
+            "type" => monitor.monitor_type = string(v, &at)?,
+            "creator" => monitor.creator = string(v, &at)?,
+            "status" => monitor.status = status(v, &at)?,
+            "tags" => monitor.tags = strings(v, &at)?,
+            "scope" => monitor.scope = strings(v, &at)?,
+            "muted" => {
+                monitor.muted = v
+                    .as_bool()
+                    .ok_or_else(|| (at, "expected true or false".to_string()))?;
+            }
+            "groups" => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| (at.clone(), "expected an array of groups".to_string()))?;
+                for (j, g) in items.iter().enumerate() {
+                    let gpath = format!("{at}[{j}]");
+                    let mut group = Group {
+                        name: String::new(),
+                        status: "OK".into(),
+                    };
+                    let mut has_name = false;
+                    for (gkey, gv) in object(g, &gpath, "a group object")? {
+                        let gat = format!("{gpath}.{gkey}");
+                        match gkey.as_str() {
+                            "name" => {
+                                group.name = string(gv, &gat)?;
+                                has_name = true;
+                            }
+                            "status" => group.status = status(gv, &gat)?,
+                            _ => return Err((gat, "unknown field (name, status)".into())),
+                        }
+                    }
+                    if !has_name {
+                        return Err((gpath, "missing field name".into()));
+                    }
+                    monitor.groups.push(group);
+                }
+            }
+            _ => {
+                return Err((
+                    at,
+                    "unknown field (id, name, message, type, tags, scope, groups, status, muted, \
+                     creator)"
+                        .into(),
                 ));
             }
         }
-        list.push(monitor);
     }
-    Ok(evaluate(&parsed, &list))
+    if !has_id {
+        return Err((path.to_string(), "missing field id".into()));
+    }
+    Ok(monitor)
+}
+
+fn object<'v>(
+    value: &'v serde_json::Value,
+    path: &str,
+    what: &str,
+) -> Result<&'v serde_json::Map<String, serde_json::Value>, Invalid> {
+    value
+        .as_object()
+        .ok_or_else(|| (path.to_string(), format!("expected {what}")))
+}
+
+fn string(value: &serde_json::Value, path: &str) -> Result<String, Invalid> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| (path.to_string(), "expected a string".into()))
+}
+
+fn strings(value: &serde_json::Value, path: &str) -> Result<Vec<String>, Invalid> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| (path.to_string(), "expected an array of strings".to_string()))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| string(v, &format!("{path}[{i}]")))
+        .collect()
+}
+
+fn status(value: &serde_json::Value, path: &str) -> Result<String, Invalid> {
+    let text = string(value, path)?;
+    if is_status(&text) {
+        Ok(text)
+    } else {
+        Err((
+            path.to_string(),
+            format!("unknown status \"{text}\": expected OK, Alert, Warn or \"No Data\""),
+        ))
+    }
 }
 
 fn is_status(s: &str) -> bool {

@@ -336,8 +336,14 @@ fn evaluate_json_names_bad_input() {
     .unwrap_err();
     assert_eq!(e.problems[0].path, "monitors[1].groups[0].status");
     let e = query::evaluate_json("a", &serde_json::json!([{"id": 1, "tagz": []}])).unwrap_err();
+    assert_eq!(e.problems[0].path, "monitors[0].tagz");
+    assert!(e.message.contains("unknown field"), "{}", e.message);
+    let e =
+        query::evaluate_json("a", &serde_json::json!([{"id": 1, "tags": ["a", 2]}])).unwrap_err();
+    assert_eq!(e.problems[0].path, "monitors[0].tags[1]");
+    let e = query::evaluate_json("a", &serde_json::json!([{"name": "x"}])).unwrap_err();
     assert_eq!(e.problems[0].path, "monitors[0]");
-    assert!(e.message.contains("tagz"), "{}", e.message);
+    assert!(e.message.contains("missing field id"), "{}", e.message);
     let ok = query::evaluate_json(
         "team:a",
         &serde_json::json!([{"id": 1, "tags": ["team:a"], "groups": [{"name": "k:v"}]}, {"id": 2}]),
