@@ -1,7 +1,10 @@
 //! Evaluation semantics on a virtual clock: every test steps world time by hand, nothing sleeps.
 
 use gatepost_emulator::World;
-use gatepost_emulator::eval::{EvaluationRequest, GateOutcome, Status, evaluate};
+use gatepost_emulator::eval::{
+    EvaluationRequest, FailedMonitor, GateOutcome, Status, evaluate, gate_finished_after_ms,
+    rule_finished_after_ms,
+};
 use gatepost_emulator::rules::parse_configuration;
 use serde_json::{Value, json};
 
@@ -77,6 +80,26 @@ fn monitor_rule_fails_as_soon_as_a_matching_monitor_alerts() {
     assert_eq!(
         failed.rules[0].reason.as_deref(),
         Some("One or more monitors in ALERT state: http://127.0.0.1:9999/monitors/1")
+    );
+    assert_eq!(
+        failed.rules[0].failures.monitors,
+        vec![FailedMonitor {
+            id: "1".into(),
+            name: "checkout errors".into(),
+            state: "ALERT".into(),
+            url: "http://127.0.0.1:9999/monitors/1".into(),
+        }]
+    );
+    assert!(at(&w, &r, 119.0).rules[0].failures.monitors.is_empty());
+    // The moment it became final, found from any later time.
+    assert_eq!(gate_finished_after_ms(&w, &r, 119_000, LINKS), None);
+    assert_eq!(
+        gate_finished_after_ms(&w, &r, 5_000_000, LINKS),
+        Some(120_000)
+    );
+    assert_eq!(
+        rule_finished_after_ms(&w, &r, 0, 5_000_000, LINKS),
+        Some(120_000)
     );
 }
 
@@ -224,19 +247,23 @@ fn monitor_ids_variant_checks_the_named_monitors_and_groups() {
     let w = monitors_world();
     let r = request(
         json!({"rules": [{"type": "monitor", "name": "m",
-            "options": {"monitor_ids": [{"id": 3, "groups": ["region:us"]}, {"id": 2}], "duration": 120}}]}),
+            "options": {"monitor_ids": [{"id": "3", "groups": ["region:us"]}, {"id": "2", "groups": []}], "duration": 120}}]}),
         None,
         None,
     );
     assert_eq!(at(&w, &r, 120.0).api_status, Status::Pass);
     let missing = request(
-        json!({"rules": [{"type": "monitor", "name": "m", "options": {"monitor_ids": [{"id": 77}]}}]}),
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {"monitor_ids": [{"id": "77", "groups": []}]}}]}),
         None,
         None,
     );
     assert_eq!(
         at(&w, &missing, 0.0).rules[0].reason.as_deref(),
         Some("Monitor 77 not found")
+    );
+    assert!(
+        at(&w, &missing, 0.0).rules[0].failures.monitors.is_empty(),
+        "a missing monitor is not a failing one"
     );
 }
 
@@ -327,6 +354,11 @@ fn fdd_fails_on_a_new_error_type_as_soon_as_it_appears() {
             "Faulty deployment detected for version v2: new error type NullPointerException on GET /cart"
         )
     );
+    assert_eq!(
+        failed.rules[0].failures.faulty_apm_resources,
+        vec!["GET /cart"]
+    );
+    assert!(failed.rules[0].failures.monitors.is_empty());
 }
 
 #[test]
