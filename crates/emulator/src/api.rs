@@ -1,5 +1,6 @@
-//! The HTTP API of API.md: evaluation trigger and result, gate and rule CRUD, the evaluations
-//! list, with the real service's status codes and error bodies, plus key checks, rate limits and
+//! The published Deployment Gates API (`schemas/api/`): evaluation trigger and result, gate and
+//! rule CRUD, the evaluations and rule-evaluations lists, with the real service's status codes
+//! and error bodies, plus key checks, rate limits and
 //! fault plans (applied by [`gatekeeper`] before any handler runs).
 
 use crate::eval::{self, EvaluationRequest, RuleOutcome, Status};
