@@ -2,9 +2,30 @@
 //! value produce the same problems, the text ones always with a position inside the text.
 
 use gatepost_core::config::{self, ValidateContext};
-use gatepost_core::{ConfigInput, Problem};
+use gatepost_core::{Action, ConfigInput, Engine, Options, Problem};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
+
+#[path = "support/api_schemas.rs"]
+mod api_schemas;
+
+/// The trigger body the engine builds for a config it accepts fits the published API's
+/// trigger-request schema (`schemas/api/`). A config the engine refuses sends nothing.
+fn trigger_body_fits(doc: &Value, version: bool) -> Result<(), String> {
+    let mut options = json!({"service": "web", "env": "prod", "api_key": "k", "app_key": "a",
+        "config": doc});
+    if version {
+        options["version"] = json!("v1");
+    }
+    let Ok(mut engine) = Options::from_host_value(options).and_then(|o| Engine::new(o, 0)) else {
+        return Ok(());
+    };
+    let Action::SendRequest { body, .. } = engine.poll(0) else {
+        return Err("the engine did not send the trigger first".into());
+    };
+    let body: Value = serde_json::from_str(&body.unwrap_or_default()).map_err(|e| e.to_string())?;
+    api_schemas::schemas().validate("trigger-request", &body)
+}
 
 /// Keys the validator knows (in both spellings), near-misses, and strangers.
 const KEYS: &[&str] = &[
@@ -198,6 +219,7 @@ proptest! {
                     sorted(b.warnings.iter().map(key).collect())
                 );
                 // What is sent is a configuration the API can read.
+                prop_assert!(trigger_body_fits(&doc, version).is_ok(), "{:?}", trigger_body_fits(&doc, version));
                 prop_assert!(a.configuration["dry_run"].is_boolean());
                 prop_assert!(!a.configuration["rules"].as_array().unwrap().is_empty());
             }

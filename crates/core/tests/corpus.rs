@@ -8,6 +8,9 @@ use gatepost_core::{Action, Engine, Input, Options};
 use serde_json::Value;
 use std::path::PathBuf;
 
+#[path = "support/api_schemas.rs"]
+mod api_schemas;
+
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios")
 }
@@ -75,6 +78,36 @@ fn assert_no_keys(what: &str, value: &Value, keys: &[String]) -> Result<(), Stri
 
 fn value_type(value: &Value) -> Option<&str> {
     value.get("type").and_then(Value::as_str)
+}
+
+/// Scenarios whose request body is known not to fit `schemas/api/` yet, each with the reason.
+/// The client side of the wire-fidelity work (monitor ids as strings) removes the need for this
+/// entry; once a scenario here fits, delete it (the runner says so).
+const KNOWN_MISFITS: &[(&str, &str)] = &[(
+    "config_every_known_key_in_camel_case",
+    "core sends monitor_ids[].id as a number; the published model says a string",
+)];
+
+/// Every request body the engine builds must fit the published API's schema for its operation
+/// (`schemas/api/`).
+fn check_request_body(action: &Value) -> Result<(), String> {
+    if value_type(action) != Some("send_request") {
+        return Ok(());
+    }
+    let method = action["method"].as_str().unwrap_or_default();
+    let url = action["url"].as_str().unwrap_or_default();
+    let path = url.find("/api/").map_or(url, |i| &url[i..]);
+    let schemas = api_schemas::schemas();
+    let (Some(schema), Some(body)) = (schemas.request_schema(method, path), action.get("body"))
+    else {
+        return Ok(());
+    };
+    let body: Value = match body {
+        Value::String(text) => serde_json::from_str(text)
+            .map_err(|e| format!("{method} {path}: body is not JSON: {e}"))?,
+        other => other.clone(),
+    };
+    schemas.validate(schema, &body)
 }
 
 fn run_scenario(scenario: &Value) -> Result<(), String> {
@@ -167,6 +200,7 @@ fn run_scenario(scenario: &Value) -> Result<(), String> {
             .collect();
         for (n, action) in actions.iter().enumerate() {
             assert_no_keys(&format!("{at} action {n}"), action, &keys)?;
+            check_request_body(action).map_err(|e| format!("{at} action {n}: {e}"))?;
         }
         assert_no_keys(
             &format!("{at} events"),
@@ -212,12 +246,24 @@ fn conformance_corpus() {
             let name = scenario["name"].as_str().unwrap_or("(unnamed)").to_string();
             assert!(names.insert(name.clone()), "duplicate scenario name {name}");
             count += 1;
-            if let Err(e) = run_scenario(scenario) {
-                failures.push(format!("{file} / {name}: {e}"));
+            let known = KNOWN_MISFITS.iter().find(|(n, _)| *n == name);
+            match (run_scenario(scenario), known) {
+                (Ok(()), None) => {}
+                (Ok(()), Some(_)) => {
+                    eprintln!("{name} now fits schemas/api: remove it from KNOWN_MISFITS")
+                }
+                (Err(e), Some((_, why))) if e.contains("does not fit schemas/api") => {
+                    eprintln!("known misfit {name}: {why}")
+                }
+                (Err(e), _) => failures.push(format!("{file} / {name}: {e}")),
             }
         }
     }
-    eprintln!("{count} scenarios run, {} failed", failures.len());
+    eprintln!(
+        "{count} scenarios run, {} failed; {} request bodies checked against schemas/api",
+        failures.len(),
+        api_schemas::schemas().checked()
+    );
     assert!(
         failures.is_empty(),
         "{} of {count} scenarios failed:\n{}",

@@ -1,10 +1,13 @@
-//! The HTTP API of API.md: evaluation trigger and result, gate and rule CRUD, the evaluations
-//! list, with the real service's status codes and error bodies, plus key checks, rate limits and
+//! The published Deployment Gates API (`schemas/api/`): evaluation trigger and result, gate and
+//! rule CRUD, the evaluations and rule-evaluations lists, with the real service's status codes
+//! and error bodies, plus key checks, rate limits and
 //! fault plans (applied by [`gatekeeper`] before any handler runs).
 
-use crate::eval::{EvaluationRequest, RuleOutcome, Status};
-use crate::rules::{self, RuleKind};
-use crate::state::{Evaluation, Gate, Rule, Shared, new_id, parse_time, rfc3339, unix_ms};
+use crate::eval::{self, EvaluationRequest, RuleOutcome, Status};
+use crate::rules::{self, RuleKind, StoredRequest};
+use crate::state::{
+    EvaluatedRule, Evaluation, Gate, Rule, Shared, new_id, parse_time, rfc3339, unix_ms,
+};
 use crate::world::{Endpoint, FaultKind, FaultStep};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -14,7 +17,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/deployments/gates/evaluation/{id}", get(get_evaluation))
         .route("/deployment_gates", get(list_gates).post(create_gate))
         .route("/deployment_gates/evaluations", get(list_evaluations))
+        .route(
+            "/deployment_gates/evaluations/rules",
+            get(list_rule_evaluations),
+        )
         .route(
             "/deployment_gates/{gate_id}",
             get(get_gate).put(update_gate).delete(delete_gate),
@@ -56,7 +62,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// The number of method + path combinations the API serves (both prefixes), for the docs.
-pub const API_OPERATIONS_PER_PREFIX: usize = 13;
+pub const API_OPERATIONS_PER_PREFIX: usize = 14;
 
 async fn api_not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not found")
@@ -342,10 +348,23 @@ fn optional_bool(
     }
 }
 
-fn check_uuid(id: &str) -> Result<(), ApiError> {
+/// A path id must be a UUID: `attribute "gate_id" Invalid id`, as the service says it.
+fn check_uuid(attribute: &str, id: &str) -> Result<(), ApiError> {
     uuid::Uuid::parse_str(id)
         .map(|_| ())
-        .map_err(|_| bad_request("attribute \"id\" Invalid id"))
+        .map_err(|_| bad_request(format!("attribute \"{attribute}\" Invalid id")))
+}
+
+/// A required string attribute of a CRUD body: `attribute "env" is required` when missing or
+/// empty (the recorded answer to `"env": ""`).
+fn crud_string(attrs: &serde_json::Map<String, Value>, key: &str) -> Result<String, ApiError> {
+    match attrs.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_) | Value::Null) | None => {
+            Err(bad_request(format!("attribute \"{key}\" is required")))
+        }
+        Some(_) => Err(bad_request(format!("attribute \"{key}\" must be a string"))),
+    }
 }
 
 /// The prefix for links in a response: the emulator's own base URL, or, when it listens on
@@ -386,9 +405,21 @@ async fn trigger_evaluation(
         Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
-    let (gate_id, dry_run, rule_defs) = match attrs.get("configuration") {
+    let evaluated = |rule_id: Option<&str>, options: Option<&Value>| EvaluatedRule {
+        id: new_id(),
+        rule_id: rule_id.map(str::to_string),
+        options: options.cloned().unwrap_or_else(|| json!({})),
+    };
+    let (gate_id, dry_run, rule_defs, evaluated_rules) = match attrs.get("configuration") {
         Some(config) if !config.is_null() => match rules::parse_configuration(config) {
-            Ok((dry_run, defs)) => (None, dry_run, defs),
+            Ok((dry_run, defs)) => {
+                let given = config["rules"].as_array().cloned().unwrap_or_default();
+                let evaluated_rules = given
+                    .iter()
+                    .map(|r| evaluated(None, r.get("options").filter(|o| o.is_object())))
+                    .collect();
+                (None, dry_run, defs, evaluated_rules)
+            }
             Err(detail) => return bad_request(detail).into_response(),
         },
         _ => match inner.gate_by_key(&service, &env, &identifier) {
@@ -396,6 +427,10 @@ async fn trigger_evaluation(
                 Some(gate.id.clone()),
                 gate.dry_run,
                 gate.rules.iter().map(|r| r.def.clone()).collect(),
+                gate.rules
+                    .iter()
+                    .map(|r| evaluated(Some(&r.id), Some(&r.options)))
+                    .collect(),
             ),
             _ => {
                 return api_error(
@@ -428,6 +463,7 @@ async fn trigger_evaluation(
             dry_run,
             rules: rule_defs,
         },
+        rules: evaluated_rules,
         triggered_world_ms: state.world_now_ms(),
         created_ms: unix_ms(),
         link_base: link_base(&state, &headers),
@@ -447,7 +483,7 @@ fn rules_json(rules: &[RuleOutcome]) -> Value {
 }
 
 async fn get_evaluation(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    if let Err(r) = check_uuid(&id) {
+    if let Err(r) = check_uuid("id", &id) {
         return r.into_response();
     }
     let now = state.world_now_ms();
@@ -489,49 +525,83 @@ fn created_by() -> Value {
 }
 
 fn gate_json(gate: &Gate) -> Value {
-    let mut attributes = json!({
+    let attributes = json!({
         "service": gate.service,
         "env": gate.env,
         "identifier": gate.identifier,
         "dry_run": gate.dry_run,
         "created_at": rfc3339(gate.created_ms),
         "created_by": created_by(),
+        // The service fills these in at creation already.
+        "updated_at": rfc3339(gate.updated_ms.unwrap_or(gate.created_ms)),
+        "updated_by": created_by(),
     });
-    if let Some(updated) = gate.updated_ms {
-        attributes["updated_at"] = json!(rfc3339(updated));
-        attributes["updated_by"] = created_by();
-    }
     json!({"id": gate.id, "type": "deployment_gate", "attributes": attributes})
 }
 
 fn rule_attributes(gate_id: &str, rule: &Rule) -> Value {
-    let mut attributes = json!({
+    let mut options = rule.options.clone();
+    // FDD options in responses always carry `excluded_resources` (the published response model).
+    if matches!(rule.def.kind, RuleKind::FaultyDeploymentDetection(_))
+        && let Value::Object(map) = &mut options
+    {
+        map.entry("excluded_resources").or_insert_with(|| json!([]));
+    }
+    json!({
         "name": rule.def.name,
         "type": rule.def.rule_type(),
-        "options": rule.options,
+        "options": options,
         "dry_run": rule.def.dry_run,
         "gate_id": gate_id,
         "created_at": rfc3339(rule.created_ms),
         "created_by": created_by(),
-    });
-    if let Some(updated) = rule.updated_ms {
-        attributes["updated_at"] = json!(rfc3339(updated));
-        attributes["updated_by"] = created_by();
-    }
-    attributes
+        "updated_at": rfc3339(rule.updated_ms.unwrap_or(rule.created_ms)),
+        "updated_by": created_by(),
+    })
 }
 
 fn rule_json(gate_id: &str, rule: &Rule) -> Value {
     json!({"data": {"id": rule.id, "type": "deployment_rule", "attributes": rule_attributes(gate_id, rule)}})
 }
 
-/// `page[size]` (within `1..=max`, default `default`) and `page[cursor]` (an offset).
-fn paging(
-    params: &BTreeMap<String, String>,
-    default: usize,
-    max: usize,
-) -> Result<(usize, usize), ApiError> {
-    let size = match params.get("page[size]") {
+/// The query string as pairs, repeated keys kept (`filter[env]=a&filter[env]=b`).
+type Params = Vec<(String, String)>;
+
+/// The last value of a single-valued parameter.
+fn param<'p>(params: &'p Params, key: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every value of a multi-valued parameter, repeated or comma-separated (`None`: not given).
+fn param_values(params: &Params, key: &str) -> Option<Vec<String>> {
+    let values: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k == key)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+fn bool_param(params: &Params, key: &str) -> Result<Option<bool>, ApiError> {
+    match param(params, key) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(bad_request(format!("{key} must be true or false"))),
+    }
+}
+
+/// `page[size]` (within `1..=max`, default `default`) and `page[cursor]` (the opaque cursor a
+/// previous page's `meta.page.next_cursor` gave: an offset here).
+fn paging(params: &Params, default: usize, max: usize) -> Result<(usize, usize), ApiError> {
+    let size = match param(params, "page[size]") {
         None => default,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => n,
@@ -542,9 +612,8 @@ fn paging(
             }
         },
     };
-    let offset = match params.get("page[cursor]") {
-        None => 0,
-        Some(c) if c.is_empty() => 0,
+    let offset = match param(params, "page[cursor]") {
+        None | Some("") => 0,
         Some(c) => c
             .parse::<usize>()
             .map_err(|_| bad_request("page[cursor] is not a valid cursor"))?,
@@ -552,30 +621,48 @@ fn paging(
     Ok((size, offset))
 }
 
-fn page_meta(offset: usize, size: usize, total: usize) -> Value {
-    let next = (offset + size < total).then(|| (offset + size).to_string());
-    json!({"page": {"cursor": offset.to_string(), "next_cursor": next, "size": size, "total_count": total}})
+/// `meta.page`: the cursor used (when one was), the next one (absent on the last page), the size.
+fn page_meta(params: &Params, offset: usize, size: usize, total: usize) -> Value {
+    let mut page = json!({ "size": size });
+    if let Some(cursor) = param(params, "page[cursor]").filter(|c| !c.is_empty()) {
+        page["cursor"] = json!(cursor);
+    }
+    if offset + size < total {
+        page["next_cursor"] = json!((offset + size).to_string());
+    }
+    json!({ "page": page })
 }
 
-async fn list_gates(
-    State(state): State<AppState>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Response {
-    let (size, offset) = match paging(&params, 50, 1000) {
-        Ok(p) => p,
+async fn list_gates(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+    let filters = (|| {
+        let (size, offset) = paging(&params, 50, 1000)?;
+        Ok::<_, ApiError>((size, offset, bool_param(&params, "filter[dry_run]")?))
+    })();
+    let (size, offset, dry_run) = match filters {
+        Ok(f) => f,
         Err(r) => return r.into_response(),
     };
+    let text = |key: &str| param(&params, key);
     let inner = state.lock();
-    let data: Vec<Value> = inner
+    let matching: Vec<&Gate> = inner
         .gates
+        .iter()
+        .filter(|g| {
+            text("filter[service]").is_none_or(|v| v == g.service)
+                && text("filter[env]").is_none_or(|v| v == g.env)
+                && text("filter[identifier]").is_none_or(|v| v == g.identifier)
+                && dry_run.is_none_or(|d| d == g.dry_run)
+        })
+        .collect();
+    let data: Vec<Value> = matching
         .iter()
         .skip(offset)
         .take(size)
-        .map(gate_json)
+        .map(|g| gate_json(g))
         .collect();
     json_response(
         StatusCode::OK,
-        json!({"data": data, "meta": page_meta(offset, size, inner.gates.len())}),
+        json!({"data": data, "meta": page_meta(&params, offset, size, matching.len())}),
     )
 }
 
@@ -586,8 +673,8 @@ async fn create_gate(State(state): State<AppState>, body: Bytes) -> Response {
     };
     let parsed = (|| {
         Ok::<_, ApiError>((
-            required_string(&attrs, "service")?,
-            required_string(&attrs, "env")?,
+            crud_string(&attrs, "service")?,
+            crud_string(&attrs, "env")?,
             optional_string(&attrs, "identifier")?.unwrap_or_else(crate::world::default_identifier),
             optional_bool(&attrs, "dry_run")?.unwrap_or(false),
         ))
@@ -598,10 +685,8 @@ async fn create_gate(State(state): State<AppState>, body: Bytes) -> Response {
     };
     let mut inner = state.lock();
     if inner.gate_by_key(&service, &env, &identifier).is_some() {
-        return bad_request(format!(
-            "a gate already exists for service {service}, env {env}, and identifier {identifier}"
-        ))
-        .into_response();
+        return bad_request("Gate already exists with the given env, service and identifier")
+            .into_response();
     }
     let gate = Gate {
         id: new_id(),
@@ -618,21 +703,18 @@ async fn create_gate(State(state): State<AppState>, body: Bytes) -> Response {
     json_response(StatusCode::OK, body)
 }
 
-fn gate_not_found(id: &str) -> Response {
-    api_error(
-        StatusCode::NOT_FOUND,
-        format!("deployment gate with id {id} not found"),
-    )
+fn gate_not_found() -> Response {
+    api_error(StatusCode::NOT_FOUND, "Gate does not exist")
 }
 
 async fn get_gate(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
-    if let Err(r) = check_uuid(&gate_id) {
+    if let Err(r) = check_uuid("id", &gate_id) {
         return r.into_response();
     }
     let inner = state.lock();
     match inner.gates.iter().find(|g| g.id == gate_id) {
         Some(gate) => json_response(StatusCode::OK, json!({"data": gate_json(gate)})),
-        None => gate_not_found(&gate_id),
+        None => gate_not_found(),
     }
 }
 
@@ -641,16 +723,24 @@ async fn update_gate(
     Path(gate_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_uuid(&gate_id) {
+    if let Err(r) = check_uuid("id", &gate_id) {
         return r.into_response();
     }
     let attrs = match attributes(&body) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
+    // The published update model requires `data.id`; the service ignores its value (the
+    // recordings send another gate's id and update the gate of the path).
+    let has_id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .is_some_and(|v| v["data"]["id"].is_string());
+    if !has_id {
+        return bad_request("attribute \"id\" is required").into_response();
+    }
     let dry_run = match optional_bool(&attrs, "dry_run") {
         Ok(Some(d)) => d,
-        Ok(None) => return bad_request("required dry_run field is missing").into_response(),
+        Ok(None) => return bad_request("attribute \"dry_run\" is required").into_response(),
         Err(r) => return r.into_response(),
     };
     let mut inner = state.lock();
@@ -660,30 +750,30 @@ async fn update_gate(
             gate.updated_ms = Some(unix_ms());
             json_response(StatusCode::OK, json!({"data": gate_json(gate)}))
         }
-        None => gate_not_found(&gate_id),
+        None => gate_not_found(),
     }
 }
 
 async fn delete_gate(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
-    if let Err(r) = check_uuid(&gate_id) {
+    if let Err(r) = check_uuid("id", &gate_id) {
         return r.into_response();
     }
     let mut inner = state.lock();
     let before = inner.gates.len();
     inner.gates.retain(|g| g.id != gate_id);
     if inner.gates.len() == before {
-        return gate_not_found(&gate_id);
+        return gate_not_found();
     }
     StatusCode::NO_CONTENT.into_response()
 }
 
 async fn list_rules(State(state): State<AppState>, Path(gate_id): Path<String>) -> Response {
-    if let Err(r) = check_uuid(&gate_id) {
+    if let Err(r) = check_uuid("gate_id", &gate_id) {
         return r.into_response();
     }
     let inner = state.lock();
     let Some(gate) = inner.gates.iter().find(|g| g.id == gate_id) else {
-        return gate_not_found(&gate_id);
+        return gate_not_found();
     };
     let rules: Vec<Value> = gate
         .rules
@@ -696,52 +786,25 @@ async fn list_rules(State(state): State<AppState>, Path(gate_id): Path<String>) 
     )
 }
 
-/// Build a rule from request attributes, starting from `base` (the rule being updated).
-fn rule_from_attributes(
-    attrs: &serde_json::Map<String, Value>,
-    base: Option<&Rule>,
-) -> Result<(rules::RuleDef, Value), ApiError> {
-    let mut merged = serde_json::Map::new();
-    if let Some(base) = base {
-        merged.insert("name".into(), json!(base.def.name));
-        merged.insert("type".into(), json!(base.def.rule_type()));
-        merged.insert("options".into(), base.options.clone());
-        merged.insert("dry_run".into(), json!(base.def.dry_run));
-    }
-    for key in ["name", "type", "options", "dry_run"] {
-        if let Some(v) = attrs.get(key) {
-            merged.insert(key.into(), v.clone());
-        }
-    }
-    let value = Value::Object(merged);
-    let def = rules::parse_rule(&value).map_err(|e| bad_request(format!("invalid rule: {e}")))?;
-    let options = value
-        .get("options")
-        .cloned()
-        .filter(|o| !o.is_null())
-        .unwrap_or_else(|| json!({}));
-    Ok((def, options))
-}
-
 async fn create_rule(
     State(state): State<AppState>,
     Path(gate_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_uuid(&gate_id) {
+    if let Err(r) = check_uuid("gate_id", &gate_id) {
         return r.into_response();
     }
     let attrs = match attributes(&body) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let (def, options) = match rule_from_attributes(&attrs, None) {
+    let (def, options) = match rules::parse_stored_rule(&attrs, StoredRequest::Create) {
         Ok(r) => r,
-        Err(r) => return r.into_response(),
+        Err(detail) => return bad_request(detail).into_response(),
     };
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
-        return gate_not_found(&gate_id);
+        return gate_not_found();
     };
     if gate.rules.iter().any(|r| r.def.name == def.name) {
         return bad_request(format!(
@@ -762,27 +825,25 @@ async fn create_rule(
     json_response(StatusCode::OK, body)
 }
 
-fn rule_not_found(id: &str) -> Response {
-    api_error(
-        StatusCode::NOT_FOUND,
-        format!("deployment rule with id {id} not found"),
-    )
+/// The service answers this for a missing rule and for a rule of a missing gate alike.
+fn rule_not_found() -> Response {
+    api_error(StatusCode::NOT_FOUND, "Rule does not exist")
 }
 
 async fn get_rule(
     State(state): State<AppState>,
     Path((gate_id, rule_id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
+    if let Err(r) = check_uuid("gate_id", &gate_id).and_then(|_| check_uuid("id", &rule_id)) {
         return r.into_response();
     }
     let inner = state.lock();
     let Some(gate) = inner.gates.iter().find(|g| g.id == gate_id) else {
-        return gate_not_found(&gate_id);
+        return rule_not_found();
     };
     match gate.rules.iter().find(|r| r.id == rule_id) {
         Some(rule) => json_response(StatusCode::OK, rule_json(&gate.id, rule)),
-        None => rule_not_found(&rule_id),
+        None => rule_not_found(),
     }
 }
 
@@ -791,7 +852,7 @@ async fn update_rule(
     Path((gate_id, rule_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
+    if let Err(r) = check_uuid("gate_id", &gate_id).and_then(|_| check_uuid("id", &rule_id)) {
         return r.into_response();
     }
     let attrs = match attributes(&body) {
@@ -800,14 +861,18 @@ async fn update_rule(
     };
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
-        return gate_not_found(&gate_id);
+        return rule_not_found();
     };
     let Some(index) = gate.rules.iter().position(|r| r.id == rule_id) else {
-        return rule_not_found(&rule_id);
+        return rule_not_found();
     };
-    let (def, options) = match rule_from_attributes(&attrs, Some(&gate.rules[index])) {
+    // An update replaces the rule (no merge) and never changes its type.
+    let request = StoredRequest::Update {
+        rule_type: gate.rules[index].def.rule_type(),
+    };
+    let (def, options) = match rules::parse_stored_rule(&attrs, request) {
         Ok(r) => r,
-        Err(r) => return r.into_response(),
+        Err(detail) => return bad_request(detail).into_response(),
     };
     if gate
         .rules
@@ -833,83 +898,175 @@ async fn delete_rule(
     State(state): State<AppState>,
     Path((gate_id, rule_id)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = check_uuid(&gate_id).and_then(|_| check_uuid(&rule_id)) {
+    if let Err(r) = check_uuid("gate_id", &gate_id).and_then(|_| check_uuid("id", &rule_id)) {
         return r.into_response();
     }
     let mut inner = state.lock();
     let Some(gate) = inner.gates.iter_mut().find(|g| g.id == gate_id) else {
-        return gate_not_found(&gate_id);
+        return rule_not_found();
     };
     let before = gate.rules.len();
     gate.rules.retain(|r| r.id != rule_id);
     if gate.rules.len() == before {
-        return rule_not_found(&rule_id);
+        return rule_not_found();
     }
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// One evaluation as the evaluations list shows it.
-pub(crate) fn evaluation_json(evaluation: &Evaluation, state: &Shared, now: u64) -> Value {
+/// How far back the evaluation lists look by default, and at most.
+const DEFAULT_WINDOW_MS: u64 = 24 * 3600 * 1000;
+const MAX_WINDOW_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// The filters both evaluation lists share: the start-time window (`filter[from]` inclusive,
+/// `filter[to]` exclusive, 24 h by default, 30 days at most) and the deployment's coordinates
+/// (several values, repeated or comma-separated, OR-ed).
+struct EvaluationFilters {
+    from: u64,
+    to: u64,
+    service: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    identifier: Option<Vec<String>>,
+    version: Option<Vec<String>>,
+    status: Option<Vec<Status>>,
+    gate_id: Option<String>,
+}
+
+fn statuses(params: &Params) -> Result<Option<Vec<Status>>, ApiError> {
+    param_values(params, "filter[status]")
+        .map(|values| {
+            values
+                .iter()
+                .map(|v| match v.as_str() {
+                    "pass" => Ok(Status::Pass),
+                    "fail" => Ok(Status::Fail),
+                    "in_progress" => Ok(Status::InProgress),
+                    other => Err(bad_request(format!(
+                        "filter[status] must be pass, fail or in_progress, not {other}"
+                    ))),
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+impl EvaluationFilters {
+    fn parse(params: &Params, now_ms: u64) -> Result<EvaluationFilters, ApiError> {
+        let time = |key: &str| match param(params, key) {
+            None => Ok(None),
+            Some(t) => parse_time(t)
+                .map(Some)
+                .ok_or_else(|| bad_request(format!("{key} is not a valid time"))),
+        };
+        // `filter[to]` defaults to the request time; +1 keeps an evaluation started in the same
+        // millisecond as the request inside the exclusive bound.
+        let to = time("filter[to]")?.unwrap_or(now_ms + 1);
+        let from = time("filter[from]")?.unwrap_or(to.saturating_sub(DEFAULT_WINDOW_MS));
+        if to <= from {
+            return Err(bad_request("filter[to] must be after filter[from]"));
+        }
+        if to - from > MAX_WINDOW_MS {
+            return Err(bad_request("the time window may span no more than 30 days"));
+        }
+        Ok(EvaluationFilters {
+            from,
+            to,
+            service: param_values(params, "filter[service]"),
+            env: param_values(params, "filter[env]"),
+            identifier: param_values(params, "filter[identifier]"),
+            version: param_values(params, "filter[version]"),
+            status: statuses(params)?,
+            gate_id: param(params, "filter[gate_id]").map(str::to_string),
+        })
+    }
+
+    /// Whether an evaluation's window and coordinates match (status is checked by the caller:
+    /// the gate's for gate evaluations, the rule's for rule evaluations).
+    fn matches(&self, evaluation: &Evaluation) -> bool {
+        let r = &evaluation.request;
+        let any = |wanted: &Option<Vec<String>>, actual: &str| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|v| v == actual))
+        };
+        (self.from..self.to).contains(&evaluation.created_ms)
+            && any(&self.service, &r.service)
+            && any(&self.env, &r.env)
+            && any(&self.identifier, &r.identifier)
+            && any(&self.version, r.version.as_deref().unwrap_or_default())
+            && self
+                .gate_id
+                .as_ref()
+                .is_none_or(|g| Some(g) == evaluation.gate_id.as_ref())
+    }
+
+    fn status_matches(&self, status: Status) -> bool {
+        self.status.as_ref().is_none_or(|s| s.contains(&status))
+    }
+}
+
+/// `finished_at` and `duration_seconds` of something that started with `evaluation` and became
+/// final `finished_world_ms` world milliseconds after the trigger (`None`: still running).
+fn finish_fields(
+    evaluation: &Evaluation,
+    state: &Shared,
+    finished_world_ms: Option<u64>,
+) -> (Value, Value) {
+    match finished_world_ms {
+        Some(world_ms) => {
+            let wall = evaluation.wall_ms(world_ms, state.time_scale);
+            (
+                json!(rfc3339(wall)),
+                json!(wall.saturating_sub(evaluation.created_ms) / 1000),
+            )
+        }
+        None => (Value::Null, Value::Null),
+    }
+}
+
+/// One evaluation as the published evaluations list shows it. `status` is the recorded (real)
+/// result, so a dry-run gate that failed shows `fail` here while its result said `pass`.
+fn evaluation_json(evaluation: &Evaluation, state: &Shared, now: u64) -> Value {
+    let elapsed = now.saturating_sub(evaluation.triggered_world_ms);
     let outcome = evaluation.outcome(&state.world, now);
+    let finished = eval::gate_finished_after_ms(
+        &state.world,
+        &evaluation.request,
+        elapsed,
+        &evaluation.link_base,
+    );
+    let (finished_at, duration_seconds) = finish_fields(evaluation, state, finished);
     let r = &evaluation.request;
     json!({
         "id": evaluation.id,
-        "type": "deployment_gates_evaluation",
+        "type": "deployment_gate_evaluation",
         "attributes": {
-            "evaluation_id": evaluation.id,
-            "evaluation_url": evaluation.url(),
-            "gate_id": evaluation.gate_id,
-            "service": r.service,
-            "env": r.env,
-            "identifier": r.identifier,
-            "version": r.version,
-            "primary_tag": r.primary_tag,
             "dry_run": r.dry_run,
-            "gate_status": outcome.api_status,
-            "real_gate_status": outcome.real_status,
-            "rules": rules_json(&outcome.rules),
-            "created_at": rfc3339(evaluation.created_ms),
+            "duration_seconds": duration_seconds,
+            "env": r.env,
+            "evaluation_id": evaluation.id,
+            "finished_at": finished_at,
+            "gate_id": evaluation.gate_id,
+            "identifier": r.identifier,
+            "service": r.service,
+            "started_at": rfc3339(evaluation.created_ms),
+            "status": outcome.real_status,
+            "version": r.version.clone().unwrap_or_default(),
         },
     })
 }
 
-async fn list_evaluations(
-    State(state): State<AppState>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Response {
-    let (size, offset) = match paging(&params, 50, 100) {
+async fn list_evaluations(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+    let parsed = (|| {
+        let (size, offset) = paging(&params, 50, 100)?;
+        let filters = EvaluationFilters::parse(&params, unix_ms())?;
+        let dry_run = bool_param(&params, "filter[dry_run]")?;
+        Ok::<_, ApiError>((size, offset, filters, dry_run))
+    })();
+    let (size, offset, filters, dry_run) = match parsed {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
-    let time = |key: &str| match params.get(key) {
-        None => Ok(None),
-        Some(t) => parse_time(t)
-            .map(Some)
-            .ok_or_else(|| bad_request(format!("{key} is not a valid time"))),
-    };
-    let (from, to) = match (time("filter[from]"), time("filter[to]")) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
-    let status_filter = match params.get("filter[status]").map(String::as_str) {
-        None => None,
-        Some("pass") => Some(Status::Pass),
-        Some("fail") => Some(Status::Fail),
-        Some("in_progress") => Some(Status::InProgress),
-        Some(other) => {
-            return bad_request(format!(
-                "filter[status] must be pass, fail or in_progress, not {other}"
-            ))
-            .into_response();
-        }
-    };
-    let dry_run_filter = match params.get("filter[dry_run]").map(String::as_str) {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return bad_request("filter[dry_run] must be true or false").into_response(),
-    };
-    let text = |key: &str| params.get(key).map(String::as_str);
+    let evaluation_id = param(&params, "filter[evaluation_id]");
     let now = state.world_now_ms();
     let inner = state.lock();
     let matching: Vec<&Evaluation> = inner
@@ -917,17 +1074,10 @@ async fn list_evaluations(
         .iter()
         .rev()
         .filter(|e| {
-            let r = &e.request;
-            from.is_none_or(|f| e.created_ms >= f)
-                && to.is_none_or(|t| e.created_ms <= t)
-                && text("filter[service]").is_none_or(|v| v == r.service)
-                && text("filter[env]").is_none_or(|v| v == r.env)
-                && text("filter[identifier]").is_none_or(|v| v == r.identifier)
-                && text("filter[version]").is_none_or(|v| Some(v) == r.version.as_deref())
-                && text("filter[evaluation_id]").is_none_or(|v| v == e.id)
-                && text("filter[gate_id]").is_none_or(|v| Some(v) == e.gate_id.as_deref())
-                && dry_run_filter.is_none_or(|d| d == r.dry_run)
-                && status_filter.is_none_or(|s| e.outcome(&state.world, now).api_status == s)
+            filters.matches(e)
+                && evaluation_id.is_none_or(|v| v == e.id)
+                && dry_run.is_none_or(|d| d == e.request.dry_run)
+                && filters.status_matches(e.outcome(&state.world, now).real_status)
         })
         .collect();
     let data: Vec<Value> = matching
@@ -938,7 +1088,136 @@ async fn list_evaluations(
         .collect();
     json_response(
         StatusCode::OK,
-        json!({"data": data, "meta": page_meta(offset, size, matching.len())}),
+        json!({"data": data, "meta": page_meta(&params, offset, size, matching.len())}),
+    )
+}
+
+/// The configuration a rule was evaluated with, as the rule-evaluations endpoint shows it: the
+/// options given, `monitor_ids` as plain ids, `warmup` omitted when zero, the include list
+/// under its published name.
+fn evaluated_configuration(options: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    let Some(options) = options.as_object() else {
+        return Value::Object(out);
+    };
+    for (key, value) in options {
+        match key.as_str() {
+            "monitor_ids" => {
+                let ids: Vec<Value> = value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.get("id").cloned())
+                    .collect();
+                out.insert(key.clone(), Value::Array(ids));
+            }
+            "warmup" if value.as_u64() == Some(0) => {}
+            "included_resources" => {
+                out.insert("allowed_resources".into(), value.clone());
+            }
+            _ if !value.is_null() => {
+                out.insert(key.clone(), value.clone());
+            }
+            _ => {}
+        }
+    }
+    Value::Object(out)
+}
+
+async fn list_rule_evaluations(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+) -> Response {
+    let parsed = (|| {
+        let (size, offset) = paging(&params, 50, 100)?;
+        let filters = EvaluationFilters::parse(&params, unix_ms())?;
+        let dry_run = bool_param(&params, "filter[dry_run]")?;
+        let gate_dry_run = bool_param(&params, "filter[gate_dry_run]")?;
+        Ok::<_, ApiError>((size, offset, filters, dry_run, gate_dry_run))
+    })();
+    let (size, offset, filters, dry_run, gate_dry_run) = match parsed {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let gate_evaluation_id = param(&params, "filter[gate_evaluation_id]");
+    let evaluation_id = param(&params, "filter[evaluation_id]");
+    let rule_id = param(&params, "filter[rule_id]");
+    let types = param_values(&params, "filter[type]");
+    let names = param_values(&params, "filter[name]");
+    let now = state.world_now_ms();
+    let inner = state.lock();
+    let mut data = Vec::new();
+    let mut total = 0;
+    for evaluation in inner.evaluations.iter().rev() {
+        if !filters.matches(evaluation)
+            || gate_evaluation_id.is_some_and(|v| v != evaluation.id)
+            || gate_dry_run.is_some_and(|d| d != evaluation.request.dry_run)
+        {
+            continue;
+        }
+        let outcome = evaluation.outcome(&state.world, now);
+        let elapsed = now.saturating_sub(evaluation.triggered_world_ms);
+        let r = &evaluation.request;
+        for (index, ((def, rule), result)) in r
+            .rules
+            .iter()
+            .zip(&evaluation.rules)
+            .zip(&outcome.rules)
+            .enumerate()
+        {
+            let wanted = evaluation_id.is_none_or(|v| v == rule.id)
+                && rule_id.is_none_or(|v| Some(v) == rule.rule_id.as_deref())
+                && types
+                    .as_ref()
+                    .is_none_or(|t| t.iter().any(|t| t == def.rule_type()))
+                && names.as_ref().is_none_or(|n| n.contains(&def.name))
+                && dry_run.is_none_or(|d| d == def.dry_run)
+                && filters.status_matches(result.status);
+            if !wanted {
+                continue;
+            }
+            total += 1;
+            if total <= offset || data.len() >= size {
+                continue;
+            }
+            let finished = eval::rule_finished_after_ms(
+                &state.world,
+                r,
+                index,
+                elapsed,
+                &evaluation.link_base,
+            );
+            let (finished_at, duration_seconds) = finish_fields(evaluation, &state, finished);
+            data.push(json!({
+                "id": rule.id,
+                "type": "deployment_gate_rule_evaluation",
+                "attributes": {
+                    "configuration": evaluated_configuration(&rule.options),
+                    "dry_run": def.dry_run,
+                    "duration_seconds": duration_seconds,
+                    "env": r.env,
+                    "evaluation_id": rule.id,
+                    "failures": result.failures,
+                    "finished_at": finished_at,
+                    "gate_dry_run": r.dry_run,
+                    "gate_evaluation_id": evaluation.id,
+                    "gate_id": evaluation.gate_id,
+                    "identifier": r.identifier,
+                    "name": def.name,
+                    "reason": result.reason.clone().unwrap_or_default(),
+                    "rule_id": rule.rule_id,
+                    "service": r.service,
+                    "started_at": rfc3339(evaluation.created_ms),
+                    "status": result.status,
+                    "type": def.rule_type(),
+                    "version": r.version.clone().unwrap_or_default(),
+                },
+            }));
+        }
+    }
+    json_response(
+        StatusCode::OK,
+        json!({"data": data, "meta": page_meta(&params, offset, size, total)}),
     )
 }
 

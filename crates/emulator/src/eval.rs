@@ -54,7 +54,34 @@ pub struct RuleOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub dry_run: bool,
+    /// What made the rule fail, as the rule-evaluations endpoint reports it (not part of the
+    /// result body).
+    #[serde(skip)]
+    pub failures: Failures,
 }
+
+/// The structured details of a failed rule (`failures` of a rule evaluation): the monitors
+/// that failed a monitor rule, the APM resources an FDD rule found faulty. `narratives` are
+/// Datadog's FDD write-ups, which the emulator has none of.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Failures {
+    pub faulty_apm_resources: Vec<String>,
+    pub monitors: Vec<FailedMonitor>,
+    pub narratives: Vec<serde_json::Value>,
+}
+
+/// A monitor that failed a rule, and the state it was in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedMonitor {
+    pub id: String,
+    pub name: String,
+    /// `ALERT` or `NO_DATA`, as the reasons spell it.
+    pub state: String,
+    pub url: String,
+}
+
+/// A rule's status, its reason and its failure details.
+type Verdict = (Status, Option<String>, Failures);
 
 /// A gate's result at some moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,17 +105,14 @@ pub fn evaluate(
         .rules
         .iter()
         .map(|rule| {
-            let (status, reason) = match &rule.kind {
-                RuleKind::Monitor(m) => evaluate_monitor_rule(world, m, elapsed_ms, link_base),
-                RuleKind::FaultyDeploymentDetection(f) => {
-                    evaluate_fdd_rule(world, f, request, elapsed_ms)
-                }
-            };
+            let (status, reason, failures) =
+                rule_verdict(world, request, rule, elapsed_ms, link_base);
             RuleOutcome {
                 name: rule.name.clone(),
                 status,
                 reason,
                 dry_run: rule.dry_run,
+                failures,
             }
         })
         .collect();
@@ -111,6 +135,65 @@ pub fn evaluate(
     }
 }
 
+fn rule_verdict(
+    world: &World,
+    request: &EvaluationRequest,
+    rule: &RuleDef,
+    elapsed_ms: u64,
+    link_base: &str,
+) -> Verdict {
+    match &rule.kind {
+        RuleKind::Monitor(m) => evaluate_monitor_rule(world, m, elapsed_ms, link_base),
+        RuleKind::FaultyDeploymentDetection(f) => evaluate_fdd_rule(world, f, request, elapsed_ms),
+    }
+}
+
+/// The first moment in `0..=elapsed_ms` at which `is_final` holds, if it holds at `elapsed_ms`.
+/// Results never change once final, so bisection finds it.
+fn first_final(elapsed_ms: u64, is_final: impl Fn(u64) -> bool) -> Option<u64> {
+    if !is_final(elapsed_ms) {
+        return None;
+    }
+    let (mut low, mut high) = (0u64, elapsed_ms);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if is_final(mid) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    Some(high)
+}
+
+/// World milliseconds after the trigger at which the gate's real result became final, if it
+/// is final `elapsed_ms` after the trigger.
+pub fn gate_finished_after_ms(
+    world: &World,
+    request: &EvaluationRequest,
+    elapsed_ms: u64,
+    link_base: &str,
+) -> Option<u64> {
+    first_final(elapsed_ms, |t| {
+        evaluate(world, request, t, link_base).real_status != Status::InProgress
+    })
+}
+
+/// World milliseconds after the trigger at which rule `index`'s result became final, if it is
+/// final `elapsed_ms` after the trigger.
+pub fn rule_finished_after_ms(
+    world: &World,
+    request: &EvaluationRequest,
+    index: usize,
+    elapsed_ms: u64,
+    link_base: &str,
+) -> Option<u64> {
+    let rule = request.rules.get(index)?;
+    first_final(elapsed_ms, |t| {
+        rule_verdict(world, request, rule, t, link_base).0 != Status::InProgress
+    })
+}
+
 /// A monitor rule watches `[warmup, warmup + duration]`; it fails at the first moment in that
 /// window when the matching set is empty or too large, or a matching monitor (or matching group)
 /// is in ALERT or NO DATA.
@@ -119,11 +202,11 @@ pub fn evaluate_monitor_rule(
     rule: &MonitorRule,
     elapsed_ms: u64,
     link_base: &str,
-) -> (Status, Option<String>) {
+) -> Verdict {
     let start = rule.warmup_s * 1000;
     let end = start + rule.duration_s * 1000;
     if elapsed_ms < start {
-        return (Status::InProgress, None);
+        return (Status::InProgress, None, Failures::default());
     }
     let horizon = elapsed_ms.min(end);
     let mut moments = BTreeSet::from([start]);
@@ -135,15 +218,20 @@ pub fn evaluate_monitor_rule(
             .filter(|&t| t > start && t <= horizon),
     );
     for t in moments {
-        if let Some(reason) = monitor_violation_at(world, rule, t, link_base) {
-            return (Status::Fail, Some(reason));
+        if let Some((reason, monitors)) = monitor_violation_at(world, rule, t, link_base) {
+            let failures = Failures {
+                monitors,
+                ..Failures::default()
+            };
+            return (Status::Fail, Some(reason), failures);
         }
     }
-    if elapsed_ms >= end {
-        (Status::Pass, None)
+    let status = if elapsed_ms >= end {
+        Status::Pass
     } else {
-        (Status::InProgress, None)
-    }
+        Status::InProgress
+    };
+    (status, None, Failures::default())
 }
 
 /// A selected monitor and the names of the groups to evaluate (`None`: its overall state).
@@ -227,35 +315,55 @@ fn select_monitors<'w>(
     Ok(selected)
 }
 
+/// Why a monitor rule fails at one moment, with the monitors to blame (none when the query
+/// itself is the problem).
 fn monitor_violation_at(
     world: &World,
     rule: &MonitorRule,
     at_ms: u64,
     link_base: &str,
-) -> Option<String> {
+) -> Option<(String, Vec<FailedMonitor>)> {
     let selected = match select_monitors(world, rule, at_ms) {
         Ok(selected) => selected,
-        Err(reason) => return Some(reason),
+        Err(reason) => return Some((reason, Vec::new())),
     };
     let mut alert = Vec::new();
     let mut no_data = Vec::new();
     let mut no_groups = Vec::new();
+    let mut failed: Vec<FailedMonitor> = Vec::new();
     for (monitor, groups) in selected {
         let link = format!("{link_base}/monitors/{}", monitor.id);
-        let mut judge = |state: MonitorState, what: String| match state {
-            MonitorState::Alert => alert.push(what),
-            MonitorState::NoData if rule.fail_on_no_data => no_data.push(what),
-            _ => {}
+        let mut judge = |state: MonitorState, what: String| {
+            let label = match state {
+                MonitorState::Alert => {
+                    alert.push(what);
+                    "ALERT"
+                }
+                MonitorState::NoData if rule.fail_on_no_data => {
+                    no_data.push(what);
+                    "NO_DATA"
+                }
+                _ => return,
+            };
+            let id = monitor.id.to_string();
+            if !failed.iter().any(|f| f.id == id) {
+                failed.push(FailedMonitor {
+                    id,
+                    name: monitor.name.clone(),
+                    state: label.to_string(),
+                    url: link.clone(),
+                });
+            }
         };
         match groups {
-            None => judge(monitor.state_at(at_ms), link),
+            None => judge(monitor.state_at(at_ms), link.clone()),
             // A monitor without groups selected by a query with `group:` terms (through
             // `NOT group:`): judged as a whole unless the rule asks to fail on no groups.
             Some(names) if names.is_empty() => {
                 if rule.fail_on_no_groups_found {
-                    no_groups.push(link);
+                    no_groups.push(link.clone());
                 } else {
-                    judge(monitor.state_at(at_ms), link);
+                    judge(monitor.state_at(at_ms), link.clone());
                 }
             }
             Some(names) => {
@@ -291,7 +399,7 @@ fn monitor_violation_at(
             no_groups.join(", ")
         ));
     }
-    (!reasons.is_empty()).then(|| reasons.join("; "))
+    (!reasons.is_empty()).then(|| (reasons.join("; "), failed))
 }
 
 /// Traffic of one resource in one scope: requests, errors and error types.
@@ -405,7 +513,7 @@ pub fn evaluate_fdd_rule(
     rule: &FddRule,
     request: &EvaluationRequest,
     elapsed_ms: u64,
-) -> (Status, Option<String>) {
+) -> Verdict {
     let params: &FddParameters = &world.fdd;
     let end = rule.duration_s * 1000;
     let finished = elapsed_ms >= end;
@@ -413,6 +521,7 @@ pub fn evaluate_fdd_rule(
         return (
             Status::Fail,
             Some("Faulty Deployment Detection needs the deployed version".into()),
+            Failures::default(),
         );
     };
     let Some(service) = world
@@ -427,9 +536,10 @@ pub fn evaluate_fdd_rule(
                     "No APM data for service {} in env {}: nothing to compare",
                     request.service, request.env
                 )),
+                Failures::default(),
             )
         } else {
-            (Status::InProgress, None)
+            (Status::InProgress, None, Failures::default())
         };
     };
     if matches!(service.service_type.as_str(), "database" | "inferred") {
@@ -439,6 +549,7 @@ pub fn evaluate_fdd_rule(
                 "Faulty Deployment Detection is not available for {} services ({})",
                 service.service_type, service.service
             )),
+            Failures::default(),
         );
     }
     let horizon = elapsed_ms.min(end);
@@ -451,6 +562,7 @@ pub fn evaluate_fdd_rule(
     let mut findings: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut reported_types: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut faulty: BTreeSet<&str> = BTreeSet::new();
     let mut any_data = false;
     for scope in fdd_scopes(service, request) {
         for &resource in &resources {
@@ -478,6 +590,7 @@ pub fn evaluate_fdd_rule(
                     && reported_types.insert((resource.to_string(), kind.clone()))
                 {
                     findings.push(format!("new error type {kind} on {label}"));
+                    faulty.insert(resource);
                 }
             }
             if !finished {
@@ -496,6 +609,7 @@ pub fn evaluate_fdd_rule(
                 && (c.baseline_rate == 0.0
                     || c.new_rate >= c.baseline_rate * params.min_relative_increase);
             if material && c.p_value < params.significance {
+                faulty.insert(resource);
                 findings.push(format!(
                     "error rate {} on {label} vs {} on previous versions (p = {:.1e})",
                     percent(c.new_rate),
@@ -506,16 +620,21 @@ pub fn evaluate_fdd_rule(
         }
     }
     if !findings.is_empty() {
+        let failures = Failures {
+            faulty_apm_resources: faulty.into_iter().map(str::to_string).collect(),
+            ..Failures::default()
+        };
         return (
             Status::Fail,
             Some(format!(
                 "Faulty deployment detected for version {version}: {}",
                 findings.join("; ")
             )),
+            failures,
         );
     }
     if !finished {
-        return (Status::InProgress, None);
+        return (Status::InProgress, None, Failures::default());
     }
     if resources.is_empty() || !any_data {
         let tag = request
@@ -529,14 +648,10 @@ pub fn evaluate_fdd_rule(
                 "No APM traffic for version {version} of {} in {}{tag}: nothing to compare",
                 request.service, request.env
             )),
+            Failures::default(),
         );
     }
-    if notes.is_empty() {
-        (Status::Pass, None)
-    } else {
-        (
-            Status::Pass,
-            Some(format!("Not enough data to judge: {}", notes.join("; "))),
-        )
-    }
+    let reason =
+        (!notes.is_empty()).then(|| format!("Not enough data to judge: {}", notes.join("; ")));
+    (Status::Pass, reason, Failures::default())
 }

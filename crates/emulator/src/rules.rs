@@ -2,11 +2,9 @@
 //! configurations, the rules CRUD and preconfigured gates all go through [`parse_rule`]), with the
 //! real service's error wording where it is known (`invalid rule type: moniyor`).
 
+use gatepost_core::config::{MAX_DURATION_S, MAX_WARMUP_S};
 use gatepost_core::query::{self, Query};
 use serde_json::{Map, Value};
-
-/// The longest `duration` the API accepts, in seconds.
-pub const MAX_DURATION_S: u64 = 7200;
 
 /// A validated rule.
 #[derive(Debug, Clone)]
@@ -34,7 +32,8 @@ pub struct MonitorRule {
     pub fail_on_no_groups_found: bool,
 }
 
-/// One entry of the `monitor_ids` variant: a monitor id and, optionally, the groups to evaluate.
+/// One entry of the `monitor_ids` variant: a monitor id (the API spells it as a decimal string)
+/// and the groups to evaluate (empty: every group).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorRef {
     pub id: u64,
@@ -161,30 +160,32 @@ fn parse_monitor_options(options: &Map<String, Value>) -> Result<MonitorRule, St
         query,
         monitor_ids,
         duration_s: seconds(options, "duration", 0, MAX_DURATION_S)?,
-        warmup_s: seconds(options, "warmup", 0, MAX_DURATION_S)?,
+        warmup_s: seconds(options, "warmup", 0, MAX_WARMUP_S)?,
         fail_on_no_data: boolean(options, "fail_on_no_data", true)?,
         fail_on_no_groups_found: boolean(options, "fail_on_no_groups_found", false)?,
     })
 }
 
 fn parse_monitor_ref(value: &Value) -> Result<MonitorRef, String> {
-    let bad = || "invalid monitor options: monitor_ids entries are {\"id\": N, \"groups\": [..]}";
-    let obj = value.as_object().ok_or_else(|| bad().to_string())?;
+    let bad = || {
+        "invalid monitor options: monitor_ids entries are {\"id\": \"<decimal id>\", \"groups\": [..]}"
+            .to_string()
+    };
+    let obj = value.as_object().ok_or_else(bad)?;
+    if obj.keys().any(|k| k != "id" && k != "groups") {
+        return Err(bad());
+    }
     let id = obj
         .get("id")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad().to_string())?;
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or_else(bad)?;
     let groups = match obj.get("groups") {
-        None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|g| {
-                g.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad().to_string())
-            })
+            .map(|g| g.as_str().map(str::to_string).ok_or_else(bad))
             .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(bad().to_string()),
+        _ => return Err(bad()),
     };
     Ok(MonitorRef { id, groups })
 }
@@ -254,6 +255,62 @@ fn string_list(options: &Map<String, Value>, key: &str) -> Result<Option<Vec<Str
     }
 }
 
+/// Which CRUD request a stored rule comes from: a create names the rule's type, an update keeps
+/// the stored rule's (the published update model has no `type`).
+#[derive(Debug, Clone, Copy)]
+pub enum StoredRequest<'a> {
+    Create,
+    Update { rule_type: &'a str },
+}
+
+/// Parse the attributes of a rule create or update (`POST`/`PUT .../rules`) as the published
+/// models have them: a create needs `name`, `type` and `options`; an update replaces the rule and
+/// needs `name`, `options` and `dry_run`. Stored options take no key outside the published
+/// option models (so no `included_resources`, which only inline rules accept). Returns the rule
+/// and its options as stored; errors use the service's wording (`attribute "name" is required`).
+pub fn parse_stored_rule(
+    attrs: &Map<String, Value>,
+    request: StoredRequest<'_>,
+) -> Result<(RuleDef, Value), String> {
+    let required: &[&str] = match request {
+        StoredRequest::Create => &["name", "type", "options"],
+        StoredRequest::Update { .. } => &["name", "options", "dry_run"],
+    };
+    for key in required {
+        if attrs.get(*key).is_none_or(Value::is_null) {
+            return Err(format!("attribute \"{key}\" is required"));
+        }
+    }
+    let rule_type = match request {
+        StoredRequest::Create => match attrs.get("type").and_then(Value::as_str) {
+            Some(t @ ("monitor" | "faulty_deployment_detection")) => t,
+            _ => {
+                return Err(
+                    "attribute \"type\" must be one of \"monitor faulty_deployment_detection\""
+                        .into(),
+                );
+            }
+        },
+        StoredRequest::Update { rule_type } => rule_type,
+    };
+    let options = attrs.get("options").cloned().unwrap_or(Value::Null);
+    if rule_type == "faulty_deployment_detection" && options.get("included_resources").is_some() {
+        return Err(
+            "invalid faulty deployment detection options: unknown property included_resources"
+                .into(),
+        );
+    }
+    let mut rule = Map::new();
+    rule.insert("type".into(), Value::from(rule_type));
+    for key in ["name", "options", "dry_run"] {
+        if let Some(v) = attrs.get(key) {
+            rule.insert(key.into(), v.clone());
+        }
+    }
+    let def = parse_rule(&Value::Object(rule))?;
+    Ok((def, options))
+}
+
 /// Parse a whole `configuration` (`{"dry_run", "rules"}`) of an inline evaluation request.
 /// Errors read like the real service's: `invalid configuration: invalid rule at index 0: ...`.
 pub fn parse_configuration(value: &Value) -> Result<(bool, Vec<RuleDef>), String> {
@@ -307,8 +364,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("9000 is above the maximum 7200"), "{err}");
+        let err = parse_rule(&json!({"type": "monitor", "name": "m",
+            "options": {"monitor_ids": [{"id": 3, "groups": []}]}}))
+        .unwrap_err();
+        assert!(
+            err.contains("monitor_ids entries"),
+            "a number id is refused: {err}"
+        );
+        let err = parse_rule(&json!({"type": "monitor", "name": "m",
+            "options": {"monitor_ids": [{"id": "3"}]}}))
+        .unwrap_err();
+        assert!(
+            err.contains("monitor_ids entries"),
+            "groups are required: {err}"
+        );
+        let warmup = MAX_WARMUP_S + 1;
+        let err = parse_rule(&json!({"type": "monitor", "name": "m",
+            "options": {"query": "a", "warmup": warmup}}))
+        .unwrap_err();
+        assert!(
+            err.contains(&format!("above the maximum {MAX_WARMUP_S}")),
+            "{err}"
+        );
+        assert!(
+            parse_rule(&json!({"type": "monitor", "name": "m",
+            "options": {"query": "a", "warmup": MAX_WARMUP_S}}))
+            .is_ok()
+        );
         let ok = parse_rule(&json!({"type": "monitor", "name": "m",
-            "options": {"monitor_ids": [{"id": 3, "groups": ["region:eu"]}], "warmup": 30}}))
+            "options": {"monitor_ids": [{"id": "3", "groups": ["region:eu"]}], "warmup": 30}}))
         .unwrap();
         assert_eq!(ok.completes_after_ms(), 30_000);
     }
@@ -337,6 +421,55 @@ mod tests {
             }
             RuleKind::Monitor(_) => panic!("wrong kind"),
         }
+    }
+
+    #[test]
+    fn stored_rules_follow_the_published_create_and_update_models() {
+        let attrs = |v: Value| v.as_object().unwrap().clone();
+        let create = StoredRequest::Create;
+        let err =
+            parse_stored_rule(&attrs(json!({"name": "m", "type": "monitor"})), create).unwrap_err();
+        assert_eq!(err, "attribute \"options\" is required");
+        let err = parse_stored_rule(
+            &attrs(json!({"name": "m", "type": "fdd", "options": {}})),
+            create,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "attribute \"type\" must be one of \"monitor faulty_deployment_detection\""
+        );
+        let err = parse_stored_rule(
+            &attrs(json!({"name": "f", "type": "faulty_deployment_detection",
+                "options": {"included_resources": ["a"]}})),
+            create,
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown property included_resources"), "{err}");
+        let update = StoredRequest::Update {
+            rule_type: "monitor",
+        };
+        let err = parse_stored_rule(
+            &attrs(json!({"name": "m", "options": {"query": "a"}})),
+            update,
+        )
+        .unwrap_err();
+        assert_eq!(err, "attribute \"dry_run\" is required");
+        let (def, options) = parse_stored_rule(
+            &attrs(
+                json!({"name": "m", "options": {"query": "a"}, "dry_run": true,
+                "type": "faulty_deployment_detection"}),
+            ),
+            update,
+        )
+        .unwrap();
+        assert_eq!(
+            def.rule_type(),
+            "monitor",
+            "an update never changes the type"
+        );
+        assert!(def.dry_run);
+        assert_eq!(options, json!({"query": "a"}));
     }
 
     #[test]

@@ -136,13 +136,30 @@ pub(crate) struct Evaluation {
     pub id: String,
     pub gate_id: Option<String>,
     pub request: EvaluationRequest,
+    /// One entry per rule of `request.rules`, in the same order.
+    pub rules: Vec<EvaluatedRule>,
     pub triggered_world_ms: u64,
     pub created_ms: u64,
     /// Prefix of the links in this evaluation's reasons and URL.
     pub link_base: String,
 }
 
+/// One rule of an evaluation as the rule-evaluations endpoint names it.
+pub(crate) struct EvaluatedRule {
+    /// The rule evaluation's own id.
+    pub id: String,
+    /// The stored rule's id; `None` for a rule sent inline.
+    pub rule_id: Option<String>,
+    /// The rule's options as given (the evaluated configuration is built from them).
+    pub options: Value,
+}
+
 impl Evaluation {
+    /// Wall-clock milliseconds of a moment `world_ms` world milliseconds after the trigger.
+    pub fn wall_ms(&self, world_ms: u64, time_scale: f64) -> u64 {
+        self.created_ms + (world_ms as f64 / time_scale.max(f64::MIN_POSITIVE)) as u64
+    }
+
     pub fn outcome(&self, world: &World, now_world_ms: u64) -> GateOutcome {
         eval::evaluate(
             world,

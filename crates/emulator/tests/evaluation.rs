@@ -1,11 +1,17 @@
 //! Evaluation semantics on a virtual clock: every test steps world time by hand, nothing sleeps.
 
 use gatepost_emulator::World;
-use gatepost_emulator::eval::{EvaluationRequest, GateOutcome, Status, evaluate};
+use gatepost_emulator::eval::{
+    EvaluationRequest, FailedMonitor, GateOutcome, Status, evaluate, gate_finished_after_ms,
+    rule_finished_after_ms,
+};
 use gatepost_emulator::rules::parse_configuration;
 use serde_json::{Value, json};
 
 const LINKS: &str = "http://127.0.0.1:9999";
+
+#[path = "../../core/tests/support/api_schemas.rs"]
+mod api_schemas;
 
 fn world(value: Value) -> World {
     World::from_json(&value.to_string()).expect("valid world")
@@ -29,8 +35,33 @@ fn monitor_rule(query: &str, duration: u64) -> Value {
         "options": {"query": query, "duration": duration}}]})
 }
 
+/// The outcome `seconds` after the trigger. Every outcome is also held to the published API:
+/// its rules as a result body carries them, its failures as a rule evaluation carries them.
 fn at(world: &World, request: &EvaluationRequest, seconds: f64) -> GateOutcome {
-    evaluate(world, request, (seconds * 1000.0) as u64, LINKS)
+    let outcome = evaluate(world, request, (seconds * 1000.0) as u64, LINKS);
+    let id = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9";
+    let result = json!({"data": {"id": id, "type": "deployment_gates_evaluation_result_response",
+        "attributes": {"dry_run": request.dry_run, "evaluation_id": id, "evaluation_url": LINKS,
+            "gate_id": null, "gate_status": outcome.api_status, "rules": outcome.rules}}});
+    let schemas = api_schemas::schemas();
+    schemas
+        .validate("result-response", &result)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for rule in &outcome.rules {
+        let item = json!({"data": [{"id": id, "type": "deployment_gate_rule_evaluation",
+            "attributes": {"configuration": {}, "dry_run": rule.dry_run, "duration_seconds": null,
+                "env": "prod", "evaluation_id": id, "failures": rule.failures,
+                "finished_at": null, "gate_dry_run": request.dry_run, "gate_evaluation_id": id,
+                "gate_id": null, "identifier": "default", "name": rule.name,
+                "reason": rule.reason.clone().unwrap_or_default(), "rule_id": null,
+                "service": "checkout", "started_at": "2026-01-01T00:00:00Z",
+                "status": rule.status, "type": "monitor", "version": ""}}],
+            "meta": {"page": {"size": 50}}});
+        schemas
+            .validate("rule-evaluations-list-response", &item)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    outcome
 }
 
 fn monitors_world() -> World {
@@ -77,6 +108,26 @@ fn monitor_rule_fails_as_soon_as_a_matching_monitor_alerts() {
     assert_eq!(
         failed.rules[0].reason.as_deref(),
         Some("One or more monitors in ALERT state: http://127.0.0.1:9999/monitors/1")
+    );
+    assert_eq!(
+        failed.rules[0].failures.monitors,
+        vec![FailedMonitor {
+            id: "1".into(),
+            name: "checkout errors".into(),
+            state: "ALERT".into(),
+            url: "http://127.0.0.1:9999/monitors/1".into(),
+        }]
+    );
+    assert!(at(&w, &r, 119.0).rules[0].failures.monitors.is_empty());
+    // The moment it became final, found from any later time.
+    assert_eq!(gate_finished_after_ms(&w, &r, 119_000, LINKS), None);
+    assert_eq!(
+        gate_finished_after_ms(&w, &r, 5_000_000, LINKS),
+        Some(120_000)
+    );
+    assert_eq!(
+        rule_finished_after_ms(&w, &r, 0, 5_000_000, LINKS),
+        Some(120_000)
     );
 }
 
@@ -260,19 +311,23 @@ fn monitor_ids_variant_checks_the_named_monitors_and_groups() {
     let w = monitors_world();
     let r = request(
         json!({"rules": [{"type": "monitor", "name": "m",
-            "options": {"monitor_ids": [{"id": 3, "groups": ["region:us"]}, {"id": 2}], "duration": 120}}]}),
+            "options": {"monitor_ids": [{"id": "3", "groups": ["region:us"]}, {"id": "2", "groups": []}], "duration": 120}}]}),
         None,
         None,
     );
     assert_eq!(at(&w, &r, 120.0).api_status, Status::Pass);
     let missing = request(
-        json!({"rules": [{"type": "monitor", "name": "m", "options": {"monitor_ids": [{"id": 77}]}}]}),
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {"monitor_ids": [{"id": "77", "groups": []}]}}]}),
         None,
         None,
     );
     assert_eq!(
         at(&w, &missing, 0.0).rules[0].reason.as_deref(),
         Some("Monitor 77 not found")
+    );
+    assert!(
+        at(&w, &missing, 0.0).rules[0].failures.monitors.is_empty(),
+        "a missing monitor is not a failing one"
     );
 }
 
@@ -363,6 +418,11 @@ fn fdd_fails_on_a_new_error_type_as_soon_as_it_appears() {
             "Faulty deployment detected for version v2: new error type NullPointerException on GET /cart"
         )
     );
+    assert_eq!(
+        failed.rules[0].failures.faulty_apm_resources,
+        vec!["GET /cart"]
+    );
+    assert!(failed.rules[0].failures.monitors.is_empty());
 }
 
 #[test]
@@ -543,8 +603,9 @@ fn final_results_never_change() {
             None,
         );
         let mut settled: Option<GateOutcome> = None;
-        for second in 0..=3600 {
-            let outcome = at(&w, &r, f64::from(second));
+        for second in 0..=3600u64 {
+            // `evaluate` directly: 3601 steps; the settled outcome is held to the API below.
+            let outcome = evaluate(&w, &r, second * 1000, LINKS);
             if let Some(done) = &settled {
                 assert_eq!(&outcome, done, "{name} changed at {second} s");
             } else if outcome.api_status != Status::InProgress
@@ -557,6 +618,7 @@ fn final_results_never_change() {
             }
         }
         assert!(settled.is_some(), "{name} never settled");
+        assert_eq!(settled, Some(at(&w, &r, 3600.0)));
     }
 }
 

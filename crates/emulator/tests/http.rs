@@ -8,6 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+#[path = "../../core/tests/support/api_schemas.rs"]
+mod api_schemas;
+
 const API_KEY: &str = "fake-api-key-0123456789abcdef";
 const APP_KEY: &str = "fake-app-key-fedcba9876543210";
 
@@ -29,8 +32,29 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.1 request with `Connection: close`; `Err` when the connection breaks.
+/// One HTTP/1.1 request with `Connection: close`; `Err` when the connection breaks. Every API
+/// exchange is held to the published contract (`schemas/api/`): the response body always, the
+/// request body when the emulator accepted it.
 fn send(
+    emulator: &RunningEmulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> std::io::Result<Reply> {
+    let reply = send_unchecked(emulator, method, path, headers, body)?;
+    if path.starts_with("/api/") && method != "OPTIONS" {
+        let schemas = api_schemas::schemas();
+        if let Err(e) = schemas.check_exchange(method, path, body, reply.status, &reply.body) {
+            panic!("{e}");
+        }
+        eprintln!("schema-checked {method} {path} -> {}", reply.status);
+    }
+    Ok(reply)
+}
+
+/// [`send`] without the contract check, for deliberately broken answers (fault plans).
+fn send_unchecked(
     emulator: &RunningEmulator,
     method: &str,
     path: &str,
@@ -357,7 +381,7 @@ fn fault_plans_are_served_in_order() {
     ]}}));
     let body = inline("service:checkout");
     let post = || {
-        send(
+        send_unchecked(
             &emu,
             "POST",
             "/api/v2/deployments/gates/evaluation",
@@ -460,6 +484,9 @@ fn gates_and_rules_can_be_created_read_updated_and_deleted() {
     );
     assert!(attrs["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(attrs["created_by"]["id"].is_string());
+    // As recorded: the update fields are there from the start.
+    assert_eq!(attrs["updated_at"], attrs["created_at"]);
+    assert_eq!(attrs["updated_by"], attrs["created_by"]);
     let gate_id = gate["data"]["id"].as_str().unwrap().to_string();
 
     let duplicate = call(
@@ -470,6 +497,21 @@ fn gates_and_rules_can_be_created_read_updated_and_deleted() {
         "type": "deployment_gate", "attributes": {"service": "checkout", "env": "prod"}}})),
     );
     assert_eq!(duplicate.status, 400);
+    assert_eq!(
+        duplicate.json()["errors"][0]["detail"],
+        "Gate already exists with the given env, service and identifier"
+    );
+    let no_env = call(
+        &emu,
+        "POST",
+        "/api/v2/deployment_gates",
+        Some(&json!({"data": {
+        "type": "deployment_gate", "attributes": {"service": "checkout", "env": ""}}})),
+    );
+    assert_eq!(
+        (no_env.status, no_env.json()["errors"][0]["detail"].clone()),
+        (400, json!("attribute \"env\" is required"))
+    );
 
     // A gate without rules is "no gate found" for the trigger.
     let trigger = trigger_body(json!({"service": "checkout", "env": "prod"}));
@@ -515,6 +557,56 @@ fn gates_and_rules_can_be_created_read_updated_and_deleted() {
         "attributes": {"name": "other", "type": "monitor", "options": {"query": "x", "bogus": 1}}}})),
     );
     assert_eq!(unknown_option.status, 400);
+    let detail = |reply: Reply| reply.json()["errors"][0]["detail"].clone();
+    let no_options = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "other", "type": "monitor"}}})),
+    );
+    assert_eq!(no_options.status, 400);
+    assert_eq!(detail(no_options), "attribute \"options\" is required");
+    let bad_type = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "other", "type": "fdd", "options": {"excluded_resources": []}}}})),
+    );
+    assert_eq!(
+        detail(bad_type),
+        "attribute \"type\" must be one of \"monitor faulty_deployment_detection\""
+    );
+    let number_id = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "ids", "type": "monitor", "options": {"monitor_ids": [{"id": 1}]}}}})),
+    );
+    assert_eq!(
+        number_id.status, 400,
+        "monitor ids are strings, groups required"
+    );
+    let fdd = call(
+        &emu,
+        "POST",
+        &rules_path,
+        Some(&json!({"data": {"type": "deployment_rule",
+        "attributes": {"name": "APM", "type": "faulty_deployment_detection", "options": {}}}})),
+    );
+    assert_eq!(fdd.status, 200, "{}", fdd.body);
+    assert_eq!(
+        fdd.json()["data"]["attributes"]["options"],
+        json!({"excluded_resources": []}),
+        "FDD options always carry excluded_resources in responses"
+    );
+    let fdd_id = fdd.json()["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(&emu, "DELETE", &format!("{rules_path}/{fdd_id}"), None).status,
+        204
+    );
 
     let list = call(&emu, "GET", &rules_path, None).json();
     assert_eq!(list["data"]["type"], "list_deployment_rules");
@@ -541,26 +633,58 @@ fn gates_and_rules_can_be_created_read_updated_and_deleted() {
     assert_eq!(result["data"]["attributes"]["gate_id"], gate_id.as_str());
     assert_eq!(result["data"]["attributes"]["gate_status"], "pass");
 
-    let updated = call(
+    // An update replaces the rule: name, options and dry_run are required, the type stays.
+    let partial = call(
         &emu,
         "PUT",
         &format!("{rules_path}/{rule_id}"),
         Some(&json!({"data": {
         "type": "deployment_rule", "attributes": {"dry_run": true, "options": {"query": "service:search"}}}})),
     );
+    assert_eq!(partial.status, 400);
+    assert_eq!(detail(partial), "attribute \"name\" is required");
+    let updated = call(
+        &emu,
+        "PUT",
+        &format!("{rules_path}/{rule_id}"),
+        Some(&json!({"data": {
+        "type": "deployment_rule", "attributes": {"name": "Search monitors", "dry_run": true,
+            "options": {"query": "service:search"}}}})),
+    );
     assert_eq!(updated.status, 200, "{}", updated.body);
-    assert_eq!(updated.json()["data"]["attributes"]["dry_run"], true);
-    assert!(updated.json()["data"]["attributes"]["updated_at"].is_string());
+    let updated = updated.json();
+    assert_eq!(updated["data"]["attributes"]["dry_run"], true);
+    assert_eq!(updated["data"]["attributes"]["name"], "Search monitors");
+    assert_eq!(updated["data"]["attributes"]["type"], "monitor");
+    assert_eq!(
+        updated["data"]["attributes"]["options"],
+        json!({"query": "service:search"}),
+        "replaced, not merged: the old duration is gone"
+    );
 
     let gate_path = format!("/api/v2/deployment_gates/{gate_id}");
     let put = call(
         &emu,
         "PUT",
         &gate_path,
-        Some(&json!({"data": {"type": "deployment_gate",
-        "attributes": {"dry_run": true}}})),
+        Some(
+            &json!({"data": {"type": "deployment_gate", "id": "12345678-1234-1234-1234-123456789012",
+        "attributes": {"dry_run": true}}}),
+        ),
     );
     assert_eq!(put.json()["data"]["attributes"]["dry_run"], true);
+    assert_eq!(
+        put.json()["data"]["id"],
+        gate_id.as_str(),
+        "data.id is ignored"
+    );
+    let no_id = call(
+        &emu,
+        "PUT",
+        &gate_path,
+        Some(&json!({"data": {"type": "deployment_gate", "attributes": {"dry_run": true}}})),
+    );
+    assert_eq!(no_id.status, 400, "the update model requires data.id");
     assert_eq!(
         call(&emu, "GET", &gate_path, None).json()["data"]["attributes"]["dry_run"],
         true
@@ -570,16 +694,119 @@ fn gates_and_rules_can_be_created_read_updated_and_deleted() {
         call(&emu, "DELETE", &format!("{rules_path}/{rule_id}"), None).status,
         204
     );
+    let gone = call(&emu, "GET", &format!("{rules_path}/{rule_id}"), None);
     assert_eq!(
-        call(&emu, "GET", &format!("{rules_path}/{rule_id}"), None).status,
-        404
+        (gone.status, detail(gone)),
+        (404, json!("Rule does not exist"))
     );
     assert_eq!(call(&emu, "DELETE", &gate_path, None).status, 204);
-    assert_eq!(call(&emu, "GET", &gate_path, None).status, 404);
+    let gone = call(&emu, "GET", &gate_path, None);
     assert_eq!(
-        call(&emu, "GET", "/api/v2/deployment_gates/nope", None).status,
-        400
+        (gone.status, detail(gone)),
+        (404, json!("Gate does not exist"))
     );
+    // As recorded: a rule of a missing gate is a missing rule.
+    let gone = call(&emu, "GET", &format!("{rules_path}/{rule_id}"), None);
+    assert_eq!(
+        (gone.status, detail(gone)),
+        (404, json!("Rule does not exist"))
+    );
+    let bad = call(&emu, "GET", "/api/v2/deployment_gates/nope", None);
+    assert_eq!(
+        (bad.status, detail(bad)),
+        (400, json!("attribute \"id\" Invalid id"))
+    );
+    let bad = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/nope/rules/nope",
+        None,
+    );
+    assert_eq!(detail(bad), "attribute \"gate_id\" Invalid id");
+    let bad = call(
+        &emu,
+        "DELETE",
+        &format!("/api/v2/deployment_gates/{gate_id}/rules/nope"),
+        None,
+    );
+    assert_eq!(detail(bad), "attribute \"id\" Invalid id");
+}
+
+#[test]
+fn gate_lists_page_with_cursors_and_filter() {
+    let emu = emulator(json!({}));
+    for (service, env, dry_run) in [
+        ("a", "prod", false),
+        ("b", "prod", true),
+        ("c", "staging", false),
+    ] {
+        let reply = call(
+            &emu,
+            "POST",
+            "/api/v2/deployment_gates",
+            Some(&json!({"data": {"type": "deployment_gate",
+                "attributes": {"service": service, "env": env, "dry_run": dry_run}}})),
+        );
+        assert_eq!(reply.status, 200);
+    }
+    let services = |reply: &Value| -> Vec<String> {
+        reply["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["attributes"]["service"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = call(&emu, "GET", "/api/v2/deployment_gates", None).json();
+    assert_eq!(services(&all), ["a", "b", "c"]);
+    assert_eq!(
+        all["meta"]["page"],
+        json!({"size": 50}),
+        "no next_cursor, no total"
+    );
+    let first = call(&emu, "GET", "/api/v2/deployment_gates?page[size]=2", None).json();
+    assert_eq!(services(&first), ["a", "b"]);
+    let cursor = first["meta"]["page"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployment_gates?page[size]=2&page[cursor]={cursor}"),
+        None,
+    )
+    .json();
+    assert_eq!(services(&last), ["c"]);
+    assert_eq!(last["meta"]["page"], json!({"cursor": cursor, "size": 2}));
+    for (query, expected) in [
+        ("filter[env]=prod", vec!["a", "b"]),
+        ("filter[dry_run]=true", vec!["b"]),
+        ("filter[service]=c&filter[env]=staging", vec!["c"]),
+        ("filter[identifier]=other", vec![]),
+    ] {
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployment_gates?{query}"),
+            None,
+        );
+        assert_eq!(services(&reply.json()), expected, "{query}");
+    }
+    for bad in [
+        "page[size]=0",
+        "page[size]=1001",
+        "page[cursor]=zz",
+        "filter[dry_run]=maybe",
+    ] {
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployment_gates?{bad}"),
+            None,
+        );
+        assert_eq!(reply.status, 400, "{bad}");
+    }
 }
 
 #[test]
@@ -637,7 +864,84 @@ fn evaluations_list_filters_and_pages_newest_first() {
     )
     .json();
     assert_eq!(next["data"][0]["id"], ids[0].as_str());
-    assert_eq!(next["meta"]["page"]["next_cursor"], Value::Null);
+    assert!(
+        next["meta"]["page"].get("next_cursor").is_none(),
+        "absent on the last page"
+    );
+
+    // The published item: type and fields.
+    let item = &all["data"][1];
+    assert_eq!(item["type"], "deployment_gate_evaluation");
+    let attrs = &item["attributes"];
+    assert_eq!(attrs["status"], "fail");
+    assert_eq!(attrs["version"], "", "empty when no version was given");
+    assert_eq!(attrs["gate_id"], Value::Null, "just-in-time");
+    assert!(attrs["finished_at"].is_string() && attrs["duration_seconds"].is_u64());
+    assert_eq!(
+        attrs["started_at"], attrs["finished_at"],
+        "decided at the trigger"
+    );
+
+    // Several values, repeated or comma-separated, OR-ed; status is the recorded result.
+    for query in [
+        "filter[status]=fail&filter[status]=pass",
+        "filter[status]=fail,pass",
+        "filter[env]=prod,staging&filter[service]=checkout",
+    ] {
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployment_gates/evaluations?{query}"),
+            None,
+        );
+        assert_eq!(reply.json()["data"].as_array().unwrap().len(), 3, "{query}");
+    }
+    // `filter[to]` is exclusive; the window is 30 days at most and must not be empty.
+    let started = attrs["started_at"].as_str().unwrap().to_string();
+    let until = call(
+        &emu,
+        "GET",
+        &format!(
+            "/api/v2/deployment_gates/evaluations?filter[to]={started}&filter[evaluation_id]={}",
+            ids[1]
+        ),
+        None,
+    );
+    assert_eq!(until.json()["data"], json!([]));
+    let from = call(
+        &emu,
+        "GET",
+        &format!(
+            "/api/v2/deployment_gates/evaluations?filter[from]={started}&filter[evaluation_id]={}",
+            ids[1]
+        ),
+        None,
+    );
+    assert_eq!(
+        from.json()["data"].as_array().unwrap().len(),
+        1,
+        "filter[from] is inclusive"
+    );
+    for bad in [
+        "filter[from]=2026-01-01T00:00:00Z&filter[to]=2026-03-01T00:00:00Z",
+        "filter[from]=2026-01-02T00:00:00Z&filter[to]=2026-01-01T00:00:00Z",
+        "filter[status]=done",
+    ] {
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployment_gates/evaluations?{bad}"),
+            None,
+        );
+        assert_eq!(reply.status, 400, "{bad}");
+    }
+    let old = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations?filter[from]=2026-01-01T00:00:00Z&filter[to]=2026-01-02T00:00:00Z",
+        None,
+    );
+    assert_eq!(old.json()["data"], json!([]), "outside the window");
 
     assert_eq!(
         call(
@@ -657,6 +961,166 @@ fn evaluations_list_filters_and_pages_newest_first() {
     )
     .json();
     assert_eq!(other["data"], json!([]));
+}
+
+#[test]
+fn rule_evaluations_carry_structured_failures() {
+    let emu = emulator(json!({"monitors": [
+        {"id": 1, "name": "checkout errors", "tags": ["service:checkout", "env:prod"], "state": "Alert"},
+        {"id": 2, "name": "checkout latency", "tags": ["service:checkout", "env:prod"]}
+    ]}));
+    let gate = call(
+        &emu,
+        "POST",
+        "/api/v2/deployment_gates",
+        Some(&json!({"data": {"type": "deployment_gate",
+            "attributes": {"service": "checkout", "env": "prod", "dry_run": true}}})),
+    )
+    .json();
+    let gate_id = gate["data"]["id"].as_str().unwrap().to_string();
+    let rule = call(
+        &emu,
+        "POST",
+        &format!("/api/v2/deployment_gates/{gate_id}/rules"),
+        Some(&json!({"data": {"type": "deployment_rule", "attributes": {
+            "name": "Checkout monitors", "type": "monitor",
+            "options": {"monitor_ids": [{"id": "1", "groups": []}, {"id": "2", "groups": []}], "warmup": 0}}}})),
+    )
+    .json();
+    let rule_id = rule["data"]["id"].as_str().unwrap().to_string();
+    let stored = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&trigger_body(json!({"service": "checkout", "env": "prod"}))),
+    )
+    .json()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inline_id = call(
+        &emu,
+        "POST",
+        "/api/v2/deployments/gates/evaluation",
+        Some(&trigger_body(
+            json!({"service": "checkout", "env": "prod", "version": "v7",
+            "configuration": {"rules": [
+                {"type": "monitor", "name": "Latency", "dry_run": true,
+                 "options": {"query": "\"checkout latency\"", "duration": 0}}]}}),
+        )),
+    )
+    .json()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let all = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations/rules",
+        None,
+    )
+    .json();
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
+    assert!(all["meta"]["page"].get("next_cursor").is_none());
+
+    let failed = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployment_gates/evaluations/rules?filter[gate_evaluation_id]={stored}"),
+        None,
+    )
+    .json();
+    let item = &failed["data"][0];
+    assert_eq!(item["type"], "deployment_gate_rule_evaluation");
+    let attrs = &item["attributes"];
+    assert_eq!(attrs["evaluation_id"], item["id"]);
+    assert_eq!(attrs["gate_evaluation_id"], stored.as_str());
+    assert_eq!(attrs["gate_id"], gate_id.as_str());
+    assert_eq!(attrs["rule_id"], rule_id.as_str());
+    assert_eq!(attrs["status"], "fail");
+    assert_eq!(attrs["gate_dry_run"], true);
+    assert_eq!(attrs["dry_run"], false);
+    assert_eq!(attrs["version"], "");
+    assert_eq!(
+        attrs["configuration"],
+        json!({"monitor_ids": ["1", "2"]}),
+        "ids as evaluated, warmup 0 omitted"
+    );
+    assert_eq!(
+        attrs["failures"],
+        json!({"faulty_apm_resources": [], "narratives": [], "monitors": [
+            {"id": "1", "name": "checkout errors", "state": "ALERT",
+             "url": format!("{}/monitors/1", emu.base_url())}]})
+    );
+    assert!(attrs["reason"].as_str().unwrap().contains("ALERT"));
+
+    let passed = call(
+        &emu,
+        "GET",
+        &format!(
+            "/api/v2/deployment_gates/evaluations/rules?filter[gate_evaluation_id]={inline_id}"
+        ),
+        None,
+    )
+    .json();
+    let attrs = &passed["data"][0]["attributes"];
+    assert_eq!(attrs["status"], "pass");
+    assert_eq!(
+        (attrs["rule_id"].clone(), attrs["gate_id"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(attrs["dry_run"], true);
+    assert_eq!(attrs["reason"], "");
+    assert_eq!(attrs["version"], "v7");
+    assert_eq!(
+        attrs["failures"],
+        json!({"faulty_apm_resources": [], "monitors": [], "narratives": []})
+    );
+
+    for (query, expected) in [
+        (format!("filter[rule_id]={rule_id}"), 1),
+        ("filter[status]=pass,fail".to_string(), 2),
+        ("filter[status]=in_progress".to_string(), 0),
+        ("filter[type]=faulty_deployment_detection".to_string(), 0),
+        ("filter[name]=Latency&filter[name]=Other".to_string(), 1),
+        ("filter[dry_run]=true".to_string(), 1),
+        ("filter[gate_dry_run]=true".to_string(), 1),
+        ("filter[version]=v7".to_string(), 1),
+        ("page[size]=1".to_string(), 1),
+    ] {
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployment_gates/evaluations/rules?{query}"),
+            None,
+        );
+        assert_eq!(
+            reply.json()["data"].as_array().unwrap().len(),
+            expected,
+            "{query}"
+        );
+    }
+    let first = call(
+        &emu,
+        "GET",
+        "/api/v2/deployment_gates/evaluations/rules?page[size]=1",
+        None,
+    )
+    .json();
+    let cursor = first["meta"]["page"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = call(
+        &emu,
+        "GET",
+        &format!("/api/v2/deployment_gates/evaluations/rules?page[size]=1&page[cursor]={cursor}"),
+        None,
+    )
+    .json();
+    assert_ne!(second["data"][0]["id"], first["data"][0]["id"]);
+    assert!(second["meta"]["page"].get("next_cursor").is_none());
 }
 
 #[test]
@@ -825,10 +1289,10 @@ fn every_counted_endpoint_is_served() {
         assert_eq!(trigger.status, 202);
         served += 1;
         let id = trigger.json()["data"]["id"].as_str().unwrap().to_string();
-        let put_rule =
-            json!({"data": {"type": "deployment_rule", "attributes": {"dry_run": true}}});
-        let put_gate =
-            json!({"data": {"type": "deployment_gate", "attributes": {"dry_run": true}}});
+        let put_rule = json!({"data": {"type": "deployment_rule", "attributes": {
+            "name": "m", "dry_run": true, "options": {"query": "service:checkout"}}}});
+        let put_gate = json!({"data": {"type": "deployment_gate", "id": gate_id,
+            "attributes": {"dry_run": true}}});
         let checks: Vec<(&str, String, Option<&Value>, u16)> = vec![
             (
                 "GET",
@@ -840,6 +1304,12 @@ fn every_counted_endpoint_is_served() {
             (
                 "GET",
                 format!("{prefix}/deployment_gates/evaluations"),
+                None,
+                200,
+            ),
+            (
+                "GET",
+                format!("{prefix}/deployment_gates/evaluations/rules"),
                 None,
                 200,
             ),
