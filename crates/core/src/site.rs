@@ -56,21 +56,25 @@ impl Endpoint {
     }
 }
 
-/// Whether `site` is shaped like a Datadog site: a plain host name (lowercase letters, digits,
-/// `-`, at least two labels) one of whose labels is `datadoghq`. New sites appear over time, so
-/// such a site is accepted with a warning rather than refused.
+/// Whether `site` is shaped like a Datadog site: one label (lowercase letters, digits, `-`) in
+/// front of `datadoghq.com` or `datadoghq.eu`, as every regional site is (`us3.`, `ap1.`, `uk1.`).
+/// New sites appear over time, so such a site is accepted with a warning rather than refused;
+/// anything else (a typo such as `datadoghq.co`) is refused, so keys never go to a domain that is
+/// not Datadog's.
 pub fn looks_like_datadog_site(site: &str) -> bool {
-    let labels: Vec<&str> = site.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-        && labels.contains(&"datadoghq")
+    let Some(label) = site
+        .strip_suffix(".datadoghq.com")
+        .or_else(|| site.strip_suffix(".datadoghq.eu"))
+    else {
+        return false;
+    };
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A resolved endpoint, and a warning when the site is not one gatepost knows.
