@@ -743,44 +743,36 @@ impl Checker<'_, '_> {
             }
             return None;
         };
-        let (options, duration_s, warmup_s) = if rule_type == "monitor" {
-            if options_node.is_none() {
-                self.problem_hint(
-                    path,
-                    node.pos,
-                    "a monitor rule needs \"options\" with a \"query\"",
-                    "add \"options\": {\"query\": \"service:my-service env:prod\"}",
-                );
-                return None;
-            }
-            let (options, d, w) = self.rule_options(
-                options_members?,
-                &options_path,
-                options_pos,
-                Some(rule_type),
-            )?;
-            (Some(options), d, w)
-        } else {
-            if self.ctx.version.is_none_or(|v| v.trim().is_empty()) {
-                self.problem_hint(
-                    path,
-                    node.pos,
-                    "a faulty_deployment_detection rule needs the version being deployed",
-                    "pass it with --version (version= in the libraries)",
-                );
-            }
-            match options_node {
-                // Options are optional for this type: none written, none sent.
-                None => (None, 0, 0),
-                Some(_) => {
-                    let (options, d, w) = self.rule_options(
-                        options_members?,
-                        &options_path,
-                        options_pos,
-                        Some(rule_type),
-                    )?;
-                    (Some(options), d, w)
-                }
+        if rule_type == "monitor" && options_node.is_none() {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a monitor rule needs \"options\" with a \"query\"",
+                "add \"options\": {\"query\": \"service:my-service env:prod\"}",
+            );
+            return None;
+        }
+        if rule_type == "faulty_deployment_detection"
+            && self.ctx.version.is_none_or(|v| v.trim().is_empty())
+        {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a faulty_deployment_detection rule needs the version being deployed",
+                "pass it with --version (version= in the libraries)",
+            );
+        }
+        // Options not written (allowed for faulty_deployment_detection) are not sent.
+        let (options, duration_s, warmup_s) = match options_node {
+            None => (None, 0, 0),
+            Some(_) => {
+                let (options, d, w) = self.rule_options(
+                    options_members?,
+                    &options_path,
+                    options_pos,
+                    Some(rule_type),
+                )?;
+                (Some(options), d, w)
             }
         };
         let name = name?;
