@@ -101,7 +101,8 @@ pub enum LogFormat {
 #[command(next_help_heading = "Where requests go")]
 pub struct ApiArgs {
     /// Datadog site: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu,
-    /// ap1.datadoghq.com, ap2.datadoghq.com [env: DATADOG_SITE, DD_SITE]
+    /// ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com; another REGION.datadoghq.com
+    /// is used with a warning [env: DATADOG_SITE, DD_SITE]
     #[arg(long, value_name = "SITE")]
     pub site: Option<String>,
     /// Send requests to this base URL instead (a proxy or an emulator). Plain http is allowed only
@@ -186,6 +187,10 @@ pub struct GateArgs {
     /// Without it, the gate and its rules must exist in Datadog.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Pass keys of the config file that gatepost does not know (options newer than gatepost)
+    /// through to the API with a warning, instead of refusing the file.
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
     #[command(flatten)]
     pub timing: TimingArgs,
     /// Keep the evaluation's state in this file while it runs; a retried or restarted job with the
@@ -250,6 +255,10 @@ pub struct ValidateArgs {
     /// The version that would be deployed (Faulty Deployment Detection rules need one).
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
+    /// Unknown keys are warnings (and would be sent unchanged) instead of problems, as with
+    /// `gate --allow-unknown-keys`.
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
     /// `json` prints the validation result (problems, warnings, the translated configuration).
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,

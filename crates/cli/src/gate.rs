@@ -101,6 +101,7 @@ pub fn gate(args: &GateArgs) -> u8 {
         request_timeout_ms: timing.request_timeout_ms,
         max_body_bytes: None,
         fail_on_error: args.timing.fail_on_error,
+        allow_unknown_keys: args.allow_unknown_keys,
         seed: args.seed.unwrap_or_else(|| now_ms() % (1 << 52)),
     };
 
@@ -500,15 +501,27 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let validation = gatepost_core::validate(&ConfigInput::Text(text), args.version.as_deref());
+    let validation = gatepost_core::validate(
+        &ConfigInput::Text(text),
+        args.version.as_deref(),
+        args.allow_unknown_keys,
+    );
     if args.output == OutputFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&validation).expect("a validation serialises")
         );
     } else {
-        for w in &validation.warnings {
-            eprintln!("warning: {}", located(&file, w));
+        // Problems and warnings together, in the order they appear in the file.
+        let mut all: Vec<(&str, &Problem)> = validation
+            .problems
+            .iter()
+            .map(|p| ("error", p))
+            .chain(validation.warnings.iter().map(|w| ("warning", w)))
+            .collect();
+        all.sort_by_key(|(_, p)| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+        for (level, p) in all {
+            eprintln!("{level}: {}", located(&file, p));
         }
         if validation.valid {
             let rules = validation
@@ -522,9 +535,6 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                 if rules == 1 { "" } else { "s" }
             );
         } else {
-            for p in &validation.problems {
-                eprintln!("error: {}", located(&file, p));
-            }
             let n = validation.problems.len();
             eprintln!("{file}: {n} problem{} found", if n == 1 { "" } else { "s" });
         }

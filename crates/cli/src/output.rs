@@ -149,7 +149,7 @@ impl Logger {
     pub fn event(&mut self, event: &Event) {
         let level = match &event.kind {
             EventKind::Retrying { .. } | EventKind::Warning { .. } => Level::Warn,
-            EventKind::Ignored { .. } => Level::Debug,
+            EventKind::Ignored { .. } | EventKind::Debug { .. } => Level::Debug,
             _ => Level::Info,
         };
         self.log(level, &event.message, Some(event));

@@ -121,6 +121,117 @@ fn failed_gate_exits_1_with_rule_reasons() {
     assert!(r.stdout.contains(EVALUATION_ID), "{r}");
 }
 
+fn failed_result() -> Reply {
+    Reply::result(
+        "fail",
+        false,
+        &[
+            ("Service monitors", "fail", Some("monitors in ALERT"), false),
+            ("APM Faulty Deployment Detection", "fail", None, false),
+        ],
+    )
+}
+
+#[test]
+fn failed_gate_names_the_failing_monitors_and_resources() {
+    let api = FakeApi::start(vec![Reply::accepted()], vec![failed_result()]);
+    api.set_details(vec![Reply::json(
+        200,
+        serde_json::json!({"data": [
+            {"id": "0b6a3c1e-8d7f-4a2b-9c5d-1e2f3a4b5c6d", "type": "deployment_gate_rule_evaluation",
+             "attributes": {"name": "Service monitors", "status": "fail", "gate_evaluation_id": EVALUATION_ID,
+               "failures": {"monitors": [{"id": "34330981", "state": "Alert",
+                 "url": "https://app.datadoghq.com/monitors/34330981"}],
+                 "faulty_apm_resources": [], "narratives": []}}},
+            {"id": "1c7b4d2f-9e80-4b3c-8d6e-2f3a4b5c6d7e", "type": "deployment_gate_rule_evaluation",
+             "attributes": {"name": "APM Faulty Deployment Detection", "status": "fail",
+               "failures": {"monitors": [], "faulty_apm_resources": ["GET /checkout"], "narratives": []}}}],
+         "meta": {"page": {"size": 50}}}),
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let r = run(gate(&api).env("GITHUB_STEP_SUMMARY", &summary));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stdout.contains(
+            "Failing monitor: 34330981 (Alert) https://app.datadoghq.com/monitors/34330981"
+        ),
+        "{r}"
+    );
+    assert!(r.stdout.contains("Faulty resource: GET /checkout"), "{r}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("#### What failed"), "{md}");
+    assert!(md.contains("Faulty resource: `GET /checkout`"), "{md}");
+    let details: Vec<_> = api
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.contains("/evaluations/rules"))
+        .collect();
+    assert_eq!(details.len(), 1, "one details request");
+    assert_eq!(
+        details[0].path,
+        format!(
+            "/api/v2/deployment_gates/evaluations/rules?filter%5Bgate_evaluation_id%5D={EVALUATION_ID}"
+        )
+    );
+    assert!(details[0].header("DD-API-KEY").is_some());
+
+    let r = run(gate(&api).args(["--output", "json"]));
+    let v = r.json();
+    assert_eq!(v["rules"][0]["failures"]["monitors"][0]["id"], "34330981");
+    assert_eq!(
+        v["rules"][1]["failures"]["faulty_apm_resources"][0],
+        "GET /checkout"
+    );
+}
+
+#[test]
+fn failure_details_missing_changes_nothing() {
+    // The fake answers 404 for the details: same exit code, the reasons, no failure lines.
+    let api = FakeApi::start(vec![Reply::accepted()], vec![failed_result()]);
+    let r = run(&mut gate(&api));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stdout.contains("Reason: monitors in ALERT"), "{r}");
+    assert!(!r.stdout.contains("Failing monitor"), "{r}");
+    assert!(
+        !r.stderr.contains("failure details"),
+        "silent unless verbose:\n{r}"
+    );
+}
+
+#[test]
+fn unknown_config_key_refused_before_sending_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.json");
+    std::fs::write(
+        &config,
+        r#"{"rules": [{"type": "monitor", "name": "m",
+            "options": {"query": "service:checkout", "durration": 300}}]}"#,
+    )
+    .unwrap();
+    let api = FakeApi::start(vec![Reply::accepted()], vec![pass()]);
+    let r = run(gate(&api).arg("--config").arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains("rules[0].options.durration")
+            && r.stderr.contains("did you mean \"duration\"?"),
+        "{r}"
+    );
+    assert!(api.seen().is_empty(), "nothing was sent");
+
+    let r = run(gate(&api)
+        .arg("--allow-unknown-keys")
+        .arg("--config")
+        .arg(&config));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("passed through unchanged"), "{r}");
+    let body: serde_json::Value = serde_json::from_str(&api.seen()[0].body).unwrap();
+    assert_eq!(
+        body["data"]["attributes"]["configuration"]["rules"][0]["options"]["durration"],
+        300
+    );
+}
+
 #[test]
 fn dry_run_passes_but_reports_the_real_result() {
     let api = FakeApi::start(
@@ -178,6 +289,8 @@ fn jit_gate_sends_the_translated_config() {
     let conf = &attrs["configuration"];
     assert_eq!(conf["dry_run"], false);
     assert_eq!(conf["rules"][0]["dry_run"], true);
+    // The second rule says nothing about dry run, so nothing is sent for it.
+    assert!(conf["rules"][1].get("dry_run").is_none(), "{conf}");
     assert_eq!(
         conf["rules"][1]["options"]["excluded_resources"][0],
         "GET /health"

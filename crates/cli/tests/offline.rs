@@ -133,6 +133,59 @@ fn validate_lists_every_problem_with_line_and_column_and_exits_2() {
 }
 
 #[test]
+fn validate_says_everything_at_once_in_line_order_and_keeps_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        &dir,
+        "gate.json",
+        r#"{"rules": [
+  {"type": "monitor", "name": "m",
+   "options": {"query": "env:prod", "durration": 300,
+               "duration": 9000,
+               "failOnNoDatta": true}},
+  {"type": "faulty_deployment_detection", "name": "f", "options": {"duration": 60}}
+]}
+"#,
+    );
+    let r = run(gatepost()
+        .args(["validate", "--version", "v1", "--config"])
+        .arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:") || l.starts_with("warning:"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{r}");
+    for (line, (level, what)) in lines.iter().zip([
+        ("error", "gate.json:3:37: rules[0].options.durration"),
+        ("error", "gate.json:4:28: rules[0].options.duration"),
+        ("error", "gate.json:5:16: rules[0].options.failOnNoDatta"),
+        ("warning", "gate.json:6:80: rules[1].options.duration"),
+    ]) {
+        assert!(
+            line.starts_with(&format!("{level}: ")) && line.contains(what),
+            "{line}\n{r}"
+        );
+    }
+    assert!(r.stderr.contains("3 problems found"), "{r}");
+
+    // Opting in: the unknown keys are warnings, the duration is still a problem.
+    let r = run(gatepost()
+        .args([
+            "validate",
+            "--allow-unknown-keys",
+            "--version",
+            "v1",
+            "--config",
+        ])
+        .arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("1 problem found"), "{r}");
+    assert_eq!(r.stderr.matches("warning:").count(), 3, "{r}");
+}
+
+#[test]
 fn validate_accepts_a_good_config() {
     let dir = tempfile::tempdir().unwrap();
     let config = write(

@@ -9,14 +9,17 @@
 //!   `excluded_resources`, and for the include list `includedResources`/`included_resources`/
 //!   `allowedResources`/`allowed_resources`) and sends the API's names (`allowed_resources` for the
 //!   include list, as the API spec calls it);
-//! - always sends `dry_run` explicitly, for the gate and for each rule;
-//! - reports *every* problem at once, each with its JSON path (`rules[1].options.duration`, `""`
-//!   for the document), a hint where one helps, and the line and column when the config came as
-//!   text;
-//! - rejects unknown keys at the top and rule levels (with a "did you mean" hint for typos) and a
-//!   key given twice, in one spelling or two;
-//! - warns about unknown *option* keys and passes them through unchanged, so options Datadog adds
-//!   later keep working;
+//! - sends what the user wrote and nothing else: `dry_run` (for the gate or for a rule) only where
+//!   the file gives it, `options` of a faulty deployment detection rule only when written. A rule's
+//!   `dry_run` overrides the gate's on the server, so an injected `false` would re-arm the rules of
+//!   a gate the user set to dry run;
+//! - reports *every* problem and every warning at once, in the order they appear in the file, each
+//!   with its JSON path (`rules[1].options.duration`, `""` for the document), a hint where one
+//!   helps, and the line and column when the config came as text;
+//! - rejects an unknown key at any level (with a "did you mean" hint for typos), as the API does
+//!   for stored rules, unless [`ValidateContext::allow_unknown_keys`] is set: then it is a warning
+//!   and the key is passed through unchanged, so options Datadog adds later can be used at once;
+//! - rejects a key given twice, in one spelling or two;
 //! - parses the monitor `query` with [`crate::query`]: a query that does not parse is a problem
 //!   for `validate` ([`ValidateContext::strict_queries`]) and a warning when evaluating.
 //!
@@ -27,16 +30,18 @@
 //! use gatepost_core::config::{self, ValidateContext};
 //! use gatepost_core::ConfigInput;
 //!
-//! let text = r#"{"dryRun": false, "rules": [
+//! let text = r#"{"dryRun": true, "rules": [
 //!   {"type": "monitor", "name": "Service monitors",
 //!    "options": {"query": "service:checkout env:prod", "duration": 300, "failOnNoData": true}},
 //!   {"type": "faulty_deployment_detection", "name": "APM",
 //!    "options": {"duration": 900, "excludedResources": ["GET /healthcheck"]}}]}"#;
-//! let ctx = ValidateContext { version: Some("v1.2.3"), strict_queries: true };
+//! let ctx = ValidateContext { version: Some("v1.2.3"), strict_queries: true, ..Default::default() };
 //! let parsed = config::parse(&ConfigInput::Text(text.into()), &ctx).unwrap();
+//! assert_eq!(parsed.configuration["dry_run"], true);
 //! assert_eq!(parsed.configuration["rules"][0]["options"]["fail_on_no_data"], true);
 //! assert_eq!(parsed.configuration["rules"][1]["options"]["excluded_resources"][0], "GET /healthcheck");
-//! assert_eq!(parsed.configuration["rules"][1]["dry_run"], false);
+//! // No rule says `dryRun`, so no rule carries `dry_run`: the gate's dry run applies to all.
+//! assert!(parsed.configuration["rules"][1].get("dry_run").is_none());
 //!
 //! let bad = r#"{"rules": [{"type": "monitor", "name": "m", "dryrun": true,
 //!   "options": {"query": "service:\"checkout", "duration": 9000}}]}"#;
@@ -44,10 +49,10 @@
 //! let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
 //! assert_eq!(lines, [
 //!     "rules[0].dryrun (line 1, column 45): unknown key \"dryrun\" at rules[0]; did you mean \"dryRun\"?",
-//!     "rules[0].options.duration (line 2, column 58): 9000 is above the maximum 7200; durations are in seconds; 7200 is 2 hours",
 //!     "rules[0].options.query (line 2, column 33): column 9: unclosed quote; monitor search syntax: \
 //!      field:value terms (service:web env:prod), AND / OR / NOT in upper case, parentheses, \
 //!      \"quoted values\" for spaces and colons",
+//!     "rules[0].options.duration (line 2, column 58): 9000 is above the maximum 7200; durations are in seconds; 7200 is 2 hours",
 //! ]);
 //! ```
 
@@ -67,6 +72,9 @@ pub struct ValidateContext<'a> {
     /// `true` for `validate`: a monitor query that does not parse is a problem. `false` when
     /// evaluating: it is a warning, because the server has the last word.
     pub strict_queries: bool,
+    /// An unknown key is a warning and is passed through unchanged, instead of a problem. For
+    /// options the server knows and gatepost does not yet.
+    pub allow_unknown_keys: bool,
 }
 
 /// A rule as the engine needs to know it (for progress and for timing the polls).
@@ -74,6 +82,8 @@ pub struct ValidateContext<'a> {
 pub struct RuleSummary {
     pub name: String,
     pub rule_type: String,
+    /// Whether the rule runs as a dry run: its own `dryRun` when the file gives one, else the
+    /// gate's.
     pub dry_run: bool,
     /// `options.duration` in seconds (0 when absent).
     pub duration_s: u64,
@@ -84,20 +94,31 @@ pub struct RuleSummary {
 /// A valid config, translated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedConfig {
-    /// The `configuration` object to send (`{"dry_run": .., "rules": [..]}`), snake_case.
+    /// The `configuration` object to send (`{"rules": [..]}`, plus `dry_run` when the file gives
+    /// it), snake_case.
     pub configuration: Value,
+    /// The gate's dry run as written (`false` when the file does not say).
     pub dry_run: bool,
     pub rules: Vec<RuleSummary>,
-    /// Things worth saying that do not stop the evaluation (unknown option keys passed through,
-    /// a query the local parser could not read when not strict, ...).
+    /// Things worth saying that do not stop the evaluation (unknown keys passed through on
+    /// request, a query the local parser could not read when not strict, ...), in file order.
+    pub warnings: Vec<Problem>,
+}
+
+/// An invalid config: every problem, and the warnings found along the way, each in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
 }
 
 /// The longest rule duration the API accepts, in seconds (two hours).
 pub const MAX_DURATION_S: u64 = 7200;
 
-/// The longest warm-up gatepost accepts, in seconds. The API documents no maximum; a day bounds
-/// every number the engine derives from it (and keeps it far below 2^53 milliseconds).
+/// The longest warm-up gatepost accepts, in seconds: our choice, since the published API gives
+/// `warmup` a minimum of 0 and no maximum. A day is far longer than any deploy waits, and bounds
+/// every number the engine derives from it (far below 2^53 milliseconds). The emulator applies
+/// this same constant, so the client and the emulator accept the same configs.
 pub const MAX_WARMUP_S: u64 = 86_400;
 
 /// Faulty deployment detection needs enough traffic to compare; the docs recommend at least this.
@@ -110,13 +131,21 @@ const QUERY_SYNTAX_HINT: &str = "monitor search syntax: field:value terms (servi
 /// The rule types the API knows.
 pub const RULE_TYPES: [&str; 2] = ["monitor", "faulty_deployment_detection"];
 
-/// Parse, translate and validate a config. On failure, returns *every* problem found.
+/// Parse, translate and validate a config. On failure, returns *every* problem found, in file
+/// order ([`check`] also keeps the warnings).
 pub fn parse(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedConfig, Vec<Problem>> {
+    check(input, ctx).map_err(|invalid| invalid.problems)
+}
+
+/// Parse, translate and validate a config; on failure, every problem and every warning.
+pub fn check(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedConfig, Invalid> {
     let (root, text) = match input {
         ConfigInput::Text(text) => {
             let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-            let value =
-                serde_json::from_str::<Value>(text).map_err(|e| vec![syntax_problem(&e)])?;
+            let value = serde_json::from_str::<Value>(text).map_err(|e| Invalid {
+                problems: vec![syntax_problem(&e)],
+                warnings: Vec::new(),
+            })?;
             let root = json::read(text).unwrap_or_else(|| Node::from_value(&value));
             (root, Some(text))
         }
@@ -129,14 +158,20 @@ pub fn parse(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedCon
         warnings: Vec::new(),
     };
     let parsed = checker.config(&root);
+    let (mut problems, mut warnings) = (checker.problems, checker.warnings);
+    // In the order a reader meets them in the file (stable: the order found when positions tie or
+    // the config came as data without positions).
+    for list in [&mut problems, &mut warnings] {
+        list.sort_by_key(|p| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+    }
     match parsed {
-        Some((configuration, dry_run, rules)) if checker.problems.is_empty() => Ok(ParsedConfig {
+        Some((configuration, dry_run, rules)) if problems.is_empty() => Ok(ParsedConfig {
             configuration,
             dry_run,
             rules,
-            warnings: checker.warnings,
+            warnings,
         }),
-        _ => Err(checker.problems),
+        _ => Err(Invalid { problems, warnings }),
     }
 }
 
@@ -216,6 +251,7 @@ fn syntax_problem(e: &serde_json::Error) -> Problem {
 }
 
 /// A known key: the API's name and the spellings accepted for it (the one hints suggest first).
+#[derive(Clone, Copy)]
 struct KeySpec {
     api: &'static str,
     spellings: &'static [&'static str],
@@ -389,19 +425,41 @@ impl Checker<'_, '_> {
         level
     }
 
-    /// Unknown keys at the top or rule level are problems: the API would reject or ignore them.
-    fn reject_unknown(&mut self, level: &Level<'_>, specs: &[KeySpec], path: &str, also: &[&str]) {
+    /// Unknown keys, at any level: a problem (the API refuses them), or, with
+    /// [`ValidateContext::allow_unknown_keys`], a warning and the key passed through into `out`.
+    ///
+    /// `misplaced`: keys that belong inside `"options"`; `elsewhere`: the option keys of the other
+    /// rule type and its name, for a specific message.
+    fn unknown_keys(
+        &mut self,
+        level: &Level<'_>,
+        specs: &[KeySpec],
+        path: &str,
+        misplaced: &[&str],
+        elsewhere: Option<(&[KeySpec], &str)>,
+        mut out: Option<&mut Map<String, Value>>,
+    ) {
         let spellings: Vec<&str> = specs
             .iter()
             .flat_map(|s| s.spellings.iter().copied())
             .collect();
+        let allow = self.ctx.allow_unknown_keys;
         for member in &level.unknown {
             let where_ = if path.is_empty() {
                 "the top level".to_string()
             } else {
                 path.to_string()
             };
-            let message = format!("unknown key \"{}\" at {where_}", member.key);
+            let mut message = format!("unknown key \"{}\" at {where_}", member.key);
+            if let Some((other, kind)) = elsewhere
+                && other
+                    .iter()
+                    .any(|s| s.spellings.contains(&member.key.as_str()))
+            {
+                message.push_str(&format!(
+                    ": it is an option of {kind} rules, not of this rule's type"
+                ));
+            }
             let key_path = child_path(path, &member.key);
             let hint = if let Some((_, flag)) = COMMAND_OPTIONS
                 .iter()
@@ -411,7 +469,7 @@ impl Checker<'_, '_> {
                     "\"{}\" is not part of the config file; pass it as {flag}",
                     member.key
                 )
-            } else if also.contains(&member.key.as_str()) {
+            } else if misplaced.contains(&member.key.as_str()) {
                 format!("\"{}\" belongs inside \"options\"", member.key)
             } else if let Some(s) = did_you_mean(&member.key, &spellings) {
                 format!("did you mean \"{s}\"?")
@@ -421,9 +479,27 @@ impl Checker<'_, '_> {
                     .map(|s| format!("\"{s}\""))
                     .collect::<Vec<_>>()
                     .join(", ");
-                format!("known keys here: {known}")
+                if allow {
+                    format!("known keys here: {known}")
+                } else {
+                    format!(
+                        "known keys here: {known}; to pass a key newer than gatepost through, \
+                         use --allow-unknown-keys (allow_unknown_keys in the libraries)"
+                    )
+                }
             };
-            self.problem_hint(&key_path, member.key_pos, message, hint);
+            if allow {
+                message.push_str("; passed through unchanged (allow_unknown_keys)");
+                self.warn(
+                    Problem::new(key_path, message).with_hint(hint),
+                    member.key_pos,
+                );
+                if let Some(out) = out.as_deref_mut() {
+                    out.insert(member.key.clone(), member.value.to_value());
+                }
+            } else {
+                self.problem_hint(&key_path, member.key_pos, message, hint);
+            }
         }
     }
 
@@ -553,6 +629,13 @@ impl Checker<'_, '_> {
         ok
     }
 
+    /// A boolean written at `level`'s `api` key, if any (checked, `None` when not a boolean).
+    fn flag(&mut self, level: &Level<'_>, api: &str, path: &str) -> Option<bool> {
+        let node = level.get(api)?;
+        let p = child_path(path, &level.known[api].key);
+        self.boolean(node, &p)
+    }
+
     fn config(&mut self, root: &Node) -> Option<(Value, bool, Vec<RuleSummary>)> {
         let NodeValue::Object(members) = &root.value else {
             self.problem_hint(
@@ -564,7 +647,8 @@ impl Checker<'_, '_> {
             return None;
         };
         let level = self.level(members, TOP_KEYS, "");
-        self.reject_unknown(&level, TOP_KEYS, "", &[]);
+        let mut configuration = Map::new();
+        self.unknown_keys(&level, TOP_KEYS, "", &[], None, Some(&mut configuration));
         if let Some(schema) = level.get("$schema")
             && !matches!(schema.value, NodeValue::String(_))
         {
@@ -574,13 +658,8 @@ impl Checker<'_, '_> {
                 format!("must be a string, not {}", schema.kind()),
             );
         }
-        let dry_run = match level.get("dry_run") {
-            Some(node) => {
-                let path = level.known["dry_run"].key.clone();
-                self.boolean(node, &path).unwrap_or(false)
-            }
-            None => false,
-        };
+        // Sent only when written: the server's default applies otherwise.
+        let dry_run = self.flag(&level, "dry_run", "");
         let Some(rules_node) = level.get("rules") else {
             self.problem_hint(
                 "",
@@ -610,17 +689,19 @@ impl Checker<'_, '_> {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut rules = Vec::new();
         let mut summaries = Vec::new();
+        let gate_dry_run = dry_run.unwrap_or(false);
         for (i, rule_node) in rule_nodes.iter().enumerate() {
-            if let Some((rule, summary)) = self.rule(rule_node, &index_path("rules", i), &mut names)
-            {
+            let path = index_path("rules", i);
+            if let Some((rule, summary)) = self.rule(rule_node, &path, &mut names, gate_dry_run) {
                 rules.push(rule);
                 summaries.push(summary);
             }
         }
-        let mut configuration = Map::new();
-        configuration.insert("dry_run".into(), Value::Bool(dry_run));
+        if let Some(d) = dry_run {
+            configuration.insert("dry_run".into(), Value::Bool(d));
+        }
         configuration.insert("rules".into(), Value::Array(rules));
-        Some((Value::Object(configuration), dry_run, summaries))
+        Some((Value::Object(configuration), gate_dry_run, summaries))
     }
 
     fn rule(
@@ -628,6 +709,7 @@ impl Checker<'_, '_> {
         node: &Node,
         path: &str,
         names: &mut BTreeMap<String, String>,
+        gate_dry_run: bool,
     ) -> Option<(Value, RuleSummary)> {
         let members = self.object(node, path, "a rule")?;
         let level = self.level(members, RULE_KEYS, path);
@@ -636,57 +718,76 @@ impl Checker<'_, '_> {
             .chain(FDD_OPTION_KEYS)
             .flat_map(|s| s.spellings.iter().copied())
             .collect();
-        self.reject_unknown(&level, RULE_KEYS, path, &option_keys);
+        let mut rule = Map::new();
+        self.unknown_keys(&level, RULE_KEYS, path, &option_keys, None, Some(&mut rule));
 
         let name = self.rule_name(&level, node, path, names);
         let rule_type = self.rule_type(&level, node, path);
-        let dry_run = match level.get("dry_run") {
-            Some(n) => {
-                let p = child_path(path, &level.known["dry_run"].key);
-                self.boolean(n, &p).unwrap_or(false)
-            }
-            None => false,
-        };
+        // A rule's `dry_run` overrides the gate's on the server: sent only when written.
+        let dry_run = self.flag(&level, "dry_run", path);
         let options_path = child_path(path, "options");
-        let options_members: Option<&[Member]> = match level.get("options") {
+        let options_node = level.get("options");
+        let options_members: Option<&[Member]> = match options_node {
             Some(n) => self.object(n, &options_path, "\"options\""),
             None => Some(&[]),
         };
-        let options_pos = level.get("options").and_then(|n| n.pos).or(node.pos);
+        let options_pos = options_node.and_then(|n| n.pos).or(node.pos);
 
-        let rule_type = rule_type?;
-        let (options, duration_s, warmup_s) = if rule_type == "monitor" {
-            if level.get("options").is_none() {
-                self.problem_hint(
-                    path,
-                    node.pos,
-                    "a monitor rule needs \"options\" with a \"query\"",
-                    "add \"options\": {\"query\": \"service:my-service env:prod\"}",
-                );
-                return None;
+        let Some(rule_type) = rule_type else {
+            // The type is missing or unknown: still check what the options say, against the keys
+            // of every rule type, so one run reports everything.
+            if options_node.is_some()
+                && let Some(members) = options_members
+            {
+                self.rule_options(members, &options_path, options_pos, None);
             }
-            self.monitor_options(options_members?, &options_path, options_pos)?
-        } else {
-            if self.ctx.version.is_none_or(|v| v.trim().is_empty()) {
-                self.problem_hint(
-                    path,
-                    node.pos,
-                    "a faulty_deployment_detection rule needs the version being deployed",
-                    "pass it with --version (version= in the libraries)",
-                );
+            return None;
+        };
+        if rule_type == "monitor" && options_node.is_none() {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a monitor rule needs \"options\" with a \"query\"",
+                "add \"options\": {\"query\": \"service:my-service env:prod\"}",
+            );
+            return None;
+        }
+        if rule_type == "faulty_deployment_detection"
+            && self.ctx.version.is_none_or(|v| v.trim().is_empty())
+        {
+            self.problem_hint(
+                path,
+                node.pos,
+                "a faulty_deployment_detection rule needs the version being deployed",
+                "pass it with --version (version= in the libraries)",
+            );
+        }
+        // Options not written (allowed for faulty_deployment_detection) are not sent.
+        let (options, duration_s, warmup_s) = match options_node {
+            None => (None, 0, 0),
+            Some(_) => {
+                let (options, d, w) = self.rule_options(
+                    options_members?,
+                    &options_path,
+                    options_pos,
+                    Some(rule_type),
+                )?;
+                (Some(options), d, w)
             }
-            self.fdd_options(options_members?, &options_path, options_pos)?
         };
         let name = name?;
-        let mut rule = Map::new();
         rule.insert("type".into(), Value::String(rule_type.to_string()));
         rule.insert("name".into(), Value::String(name.clone()));
-        rule.insert("dry_run".into(), Value::Bool(dry_run));
-        rule.insert("options".into(), Value::Object(options));
+        if let Some(d) = dry_run {
+            rule.insert("dry_run".into(), Value::Bool(d));
+        }
+        if let Some(options) = options {
+            rule.insert("options".into(), Value::Object(options));
+        }
         let summary = RuleSummary {
             name,
             rule_type: rule_type.to_string(),
-            dry_run,
+            dry_run: dry_run.unwrap_or(gate_dry_run),
             duration_s,
             warmup_s,
         };
@@ -780,46 +881,6 @@ impl Checker<'_, '_> {
         None
     }
 
-    /// Unknown option keys: a warning, and the key is passed through unchanged.
-    fn pass_through_unknown(
-        &mut self,
-        level: &Level<'_>,
-        specs: &[KeySpec],
-        other_specs: &[KeySpec],
-        path: &str,
-        rule_kind: &str,
-        out: &mut Map<String, Value>,
-    ) {
-        let spellings: Vec<&str> = specs
-            .iter()
-            .flat_map(|s| s.spellings.iter().copied())
-            .collect();
-        for member in &level.unknown {
-            let belongs_elsewhere = other_specs
-                .iter()
-                .any(|s| s.spellings.contains(&member.key.as_str()));
-            let mut warning = Problem::new(
-                child_path(path, &member.key),
-                if belongs_elsewhere {
-                    format!(
-                        "\"{}\" is not an option of {rule_kind} rules; passed through unchanged",
-                        member.key
-                    )
-                } else {
-                    format!(
-                        "unknown option \"{}\" at {path}; passed through unchanged",
-                        member.key
-                    )
-                },
-            );
-            if let Some(s) = did_you_mean(&member.key, &spellings) {
-                warning = warning.with_hint(format!("did you mean \"{s}\"?"));
-            }
-            self.warn(warning, member.key_pos);
-            out.insert(member.key.clone(), member.value.to_value());
-        }
-    }
-
     fn duration(
         &mut self,
         level: &Level<'_>,
@@ -832,14 +893,30 @@ impl Checker<'_, '_> {
         Some(v)
     }
 
-    fn monitor_options(
+    /// A rule's options, for a rule of type `kind` (`None` when the type is missing or unknown:
+    /// then every option of every type is checked, and nothing is built to be sent).
+    fn rule_options(
         &mut self,
         members: &[Member],
         path: &str,
         pos: Option<Pos>,
+        kind: Option<&str>,
     ) -> Option<(Map<String, Value>, u64, u64)> {
         let before = self.problems.len();
-        let level = self.level(members, MONITOR_OPTION_KEYS, path);
+        let any_type: Vec<KeySpec> = MONITOR_OPTION_KEYS
+            .iter()
+            .chain(FDD_OPTION_KEYS.iter().filter(|k| k.api != "duration"))
+            .copied()
+            .collect();
+        let (specs, elsewhere): (&[KeySpec], Option<(&[KeySpec], &str)>) = match kind {
+            Some("monitor") => (
+                MONITOR_OPTION_KEYS,
+                Some((FDD_OPTION_KEYS, "faulty_deployment_detection")),
+            ),
+            Some(_) => (FDD_OPTION_KEYS, Some((MONITOR_OPTION_KEYS, "monitor"))),
+            None => (&any_type, None),
+        };
+        let level = self.level(members, specs, path);
         let mut out = Map::new();
         let duration_s = self.duration(&level, path, &mut out).unwrap_or(0);
         let mut warmup_s = 0;
@@ -850,11 +927,8 @@ impl Checker<'_, '_> {
             out.insert("warmup".into(), Value::from(v));
         }
         for flag in ["fail_on_no_data", "fail_on_no_groups_found"] {
-            if let Some(node) = level.get(flag) {
-                let p = child_path(path, &level.known[flag].key);
-                if let Some(b) = self.boolean(node, &p) {
-                    out.insert(flag.into(), Value::Bool(b));
-                }
+            if let Some(b) = self.flag(&level, flag, path) {
+                out.insert(flag.into(), Value::Bool(b));
             }
         }
         match (level.get("query"), level.get("monitor_ids")) {
@@ -864,12 +938,13 @@ impl Checker<'_, '_> {
                 "give either \"query\" or \"monitor_ids\", not both",
                 "a monitor rule selects its monitors one way",
             ),
-            (None, None) => self.problem_hint(
+            (None, None) if kind == Some("monitor") => self.problem_hint(
                 path,
                 pos,
                 "a monitor rule needs a \"query\" (or \"monitor_ids\")",
                 "for example \"query\": \"service:my-service env:prod\"",
             ),
+            (None, None) => {}
             (Some(query), None) => {
                 if self.query(query, &child_path(path, "query")) {
                     out.insert("query".into(), query.to_value());
@@ -882,14 +957,42 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        self.pass_through_unknown(
-            &level,
-            MONITOR_OPTION_KEYS,
-            FDD_OPTION_KEYS,
-            path,
-            "monitor",
-            &mut out,
-        );
+        if kind == Some("faulty_deployment_detection")
+            && let Some(node) = level.get("duration")
+            && (1..RECOMMENDED_FDD_DURATION_S).contains(&duration_s)
+        {
+            self.warn(
+                Problem::new(
+                    child_path(path, "duration"),
+                    format!(
+                        "{duration_s} s is shorter than the {RECOMMENDED_FDD_DURATION_S} s \
+                         recommended for faulty deployment detection"
+                    ),
+                )
+                .with_hint("short windows may not see enough traffic to compare versions"),
+                node.pos,
+            );
+        }
+        for list in ["excluded_resources", "allowed_resources"] {
+            if let Some(node) = level.get(list) {
+                let p = child_path(path, &level.known[list].key);
+                if self.string_list(node, &p) {
+                    out.insert(list.into(), node.to_value());
+                }
+            }
+        }
+        if let (Some(ex), Some(al)) = (
+            level.known.get("excluded_resources"),
+            level.known.get("allowed_resources"),
+        ) {
+            self.problem_hint(
+                path,
+                pos,
+                format!("\"{}\" and \"{}\" cannot both be given", ex.key, al.key),
+                "list the resources to exclude or the ones to include, not both",
+            );
+        }
+        self.unknown_keys(&level, specs, path, &[], elsewhere, Some(&mut out));
         (self.problems.len() == before).then_some((out, duration_s, warmup_s))
     }
 
@@ -933,13 +1036,16 @@ impl Checker<'_, '_> {
         true
     }
 
+    /// `monitor_ids`: entries `{"id": "<decimal id>", "groups": [...]}`, both required, as the
+    /// published API defines them. A number id is a problem (with a hint to quote it): gatepost
+    /// sends what the user wrote, and the API takes a string.
     fn monitor_ids(&mut self, node: &Node, path: &str) -> Option<Value> {
         let NodeValue::Array(items) = &node.value else {
             self.problem(
                 path,
                 node.pos,
                 format!(
-                    "must be an array of {{\"id\": ..., \"groups\": [...]}}, not {}",
+                    "must be an array of {{\"id\": \"...\", \"groups\": [...]}}, not {}",
                     node.kind()
                 ),
             );
@@ -959,89 +1065,59 @@ impl Checker<'_, '_> {
             let level = self.level(members, MONITOR_ID_KEYS, &item_path);
             let mut entry = Map::new();
             match level.get("id") {
-                Some(id) => match &id.value {
-                    NodeValue::Number(n) if n.as_u64().is_some_and(|v| v > 0) => {
-                        entry.insert("id".into(), id.to_value());
+                Some(id) => {
+                    let id_path = child_path(&item_path, "id");
+                    match &id.value {
+                        NodeValue::String(s)
+                            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            entry.insert("id".into(), id.to_value());
+                        }
+                        NodeValue::Number(n) => self.problem_hint(
+                            &id_path,
+                            id.pos,
+                            "must be a string: the API takes monitor ids as strings",
+                            format!("write \"{n}\" in quotes"),
+                        ),
+                        _ => self.problem_hint(
+                            &id_path,
+                            id.pos,
+                            format!("must be a monitor's decimal id, not {}", id.to_value()),
+                            "for example \"id\": \"12345\"",
+                        ),
                     }
-                    _ => self.problem(
-                        &child_path(&item_path, "id"),
-                        id.pos,
-                        format!("must be a positive monitor id, not {}", id.to_value()),
-                    ),
-                },
-                None => self.problem(&item_path, item.pos, "a monitor entry needs an \"id\""),
+                }
+                None => self.problem_hint(
+                    &item_path,
+                    item.pos,
+                    "a monitor entry needs an \"id\"",
+                    "for example {\"id\": \"12345\", \"groups\": []}",
+                ),
             }
-            if let Some(groups) = level.get("groups")
-                && self.string_list(groups, &child_path(&item_path, "groups"))
-            {
-                entry.insert("groups".into(), groups.to_value());
+            match level.get("groups") {
+                Some(groups) => {
+                    if self.string_list(groups, &child_path(&item_path, "groups")) {
+                        entry.insert("groups".into(), groups.to_value());
+                    }
+                }
+                None => self.problem_hint(
+                    &item_path,
+                    item.pos,
+                    "a monitor entry needs \"groups\"",
+                    "\"groups\": [] evaluates every group of the monitor",
+                ),
             }
-            self.pass_through_unknown(
+            self.unknown_keys(
                 &level,
                 MONITOR_ID_KEYS,
-                &[],
                 &item_path,
-                "monitor_ids entries of monitor",
-                &mut entry,
+                &[],
+                None,
+                Some(&mut entry),
             );
             out.push(Value::Object(entry));
         }
         (self.problems.len() == before).then_some(Value::Array(out))
-    }
-
-    fn fdd_options(
-        &mut self,
-        members: &[Member],
-        path: &str,
-        pos: Option<Pos>,
-    ) -> Option<(Map<String, Value>, u64, u64)> {
-        let before = self.problems.len();
-        let level = self.level(members, FDD_OPTION_KEYS, path);
-        let mut out = Map::new();
-        let duration_s = self.duration(&level, path, &mut out).unwrap_or(0);
-        if let Some(node) = level.get("duration")
-            && (1..RECOMMENDED_FDD_DURATION_S).contains(&duration_s)
-        {
-            self.warn(
-                Problem::new(
-                    child_path(path, "duration"),
-                    format!(
-                        "{duration_s} s is shorter than the {RECOMMENDED_FDD_DURATION_S} s \
-                         recommended for faulty deployment detection"
-                    ),
-                )
-                .with_hint("short windows may not see enough traffic to compare versions"),
-                node.pos,
-            );
-        }
-        for list in ["excluded_resources", "allowed_resources"] {
-            if let Some(node) = level.get(list) {
-                let p = child_path(path, &level.known[list].key);
-                if self.string_list(node, &p) {
-                    out.insert(list.into(), node.to_value());
-                }
-            }
-        }
-        if let (Some(ex), Some(al)) = (
-            level.known.get("excluded_resources"),
-            level.known.get("allowed_resources"),
-        ) {
-            self.problem_hint(
-                path,
-                pos,
-                format!("\"{}\" and \"{}\" cannot both be given", ex.key, al.key),
-                "list the resources to exclude or the ones to include, not both",
-            );
-        }
-        self.pass_through_unknown(
-            &level,
-            FDD_OPTION_KEYS,
-            MONITOR_OPTION_KEYS,
-            path,
-            "faulty_deployment_detection",
-            &mut out,
-        );
-        (self.problems.len() == before).then_some((out, duration_s, 0))
     }
 }
 
@@ -1108,8 +1184,10 @@ mod schema {
         },
     }
 
-    /// Monitor rule options: `query` or `monitorIds`. Unknown options are passed through.
+    /// Monitor rule options: `query` or `monitorIds`. Unknown options are refused (passed
+    /// through only with `--allow-unknown-keys`).
     #[derive(JsonSchema, Default)]
+    #[schemars(deny_unknown_fields)]
     #[schemars(extend("oneOf" = [
         {"required": ["query"]},
         {"required": ["monitorIds"]},
@@ -1124,9 +1202,9 @@ mod schema {
         #[serde(default)]
         #[schemars(range(max = 7200))]
         duration: u64,
-        /// Seconds to wait before evaluating.
+        /// Seconds to wait before evaluating (gatepost's bound: one day; the API sets none).
         #[serde(default)]
-        #[schemars(range(max = 86400))]
+        #[schemars(range(max = super::MAX_WARMUP_S))]
         warmup: u64,
         /// Fail when a matching monitor has no data (server default true).
         #[serde(rename = "failOnNoData", default)]
@@ -1150,20 +1228,22 @@ mod schema {
         monitor_ids_snake: Vec<MonitorId>,
     }
 
-    /// One monitor, optionally restricted to some of its groups.
+    /// One monitor and the groups of it to evaluate.
     #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields)]
     pub(super) struct MonitorId {
-        #[schemars(range(min = 1))]
-        id: u64,
-        /// Group names (`k:v` or `k:v,k2:v2`).
-        #[serde(default)]
+        /// The monitor's decimal id, as a string (`"12345"`).
+        #[schemars(regex(pattern = r"^[0-9]+$"))]
+        id: String,
+        /// The exact group names to evaluate (`k:v` or `k:v,k2:v2`); `[]` evaluates every group.
         #[schemars(inner(length(min = 1)))]
         groups: Vec<String>,
     }
 
     /// Faulty Deployment Detection options. Give either an exclude list or an include list.
-    /// Unknown options are passed through.
+    /// Unknown options are refused (passed through only with `--allow-unknown-keys`).
     #[derive(JsonSchema, Default)]
+    #[schemars(deny_unknown_fields)]
     pub(super) struct FddOptions {
         /// Seconds to observe (900 or more recommended).
         #[serde(default)]

@@ -50,6 +50,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<String>,
     },
+    /// Detail for troubleshooting only (hosts show it when asked to be verbose), e.g. failure
+    /// details that could not be fetched.
+    Debug { code: String },
     /// A response arrived for a request the engine had already given up on; it was ignored.
     Ignored { request_id: u64 },
     /// The evaluation is over.

@@ -23,7 +23,10 @@ use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind, Phase};
 use crate::io::{Action, Input, TransportErrorKind, WaitReason};
 use crate::options::{self, ConfigInput, Options};
-use crate::outcome::{ApiError, Cause, OUTCOME_SCHEMA_VERSION, Outcome, RuleResult, Verdict};
+use crate::outcome::{
+    ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
+    RuleResult, Verdict,
+};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -53,23 +56,30 @@ pub struct Validation {
     pub configuration: Option<Value>,
 }
 
-/// Validate a config offline, strictly (a query that does not parse is a problem).
-pub fn validate(config: &ConfigInput, version: Option<&str>) -> Validation {
+/// Validate a config offline, strictly (a query that does not parse is a problem), exactly as
+/// `gate` would before sending it. Every problem and every warning, in file order; an unknown key
+/// is a problem unless `allow_unknown_keys` (then a warning, and the key is kept).
+pub fn validate(
+    config: &ConfigInput,
+    version: Option<&str>,
+    allow_unknown_keys: bool,
+) -> Validation {
     let ctx = ValidateContext {
         version,
         strict_queries: true,
+        allow_unknown_keys,
     };
-    match config::parse(config, &ctx) {
+    match config::check(config, &ctx) {
         Ok(parsed) => Validation {
             valid: true,
             problems: Vec::new(),
             warnings: parsed.warnings,
             configuration: Some(parsed.configuration),
         },
-        Err(problems) => Validation {
+        Err(invalid) => Validation {
             valid: false,
-            problems,
-            warnings: Vec::new(),
+            problems: invalid.problems,
+            warnings: invalid.warnings,
             configuration: None,
         },
     }
@@ -81,6 +91,8 @@ pub fn validate(config: &ConfigInput, version: Option<&str>) -> Validation {
 enum RequestKind {
     Trigger,
     Poll,
+    /// The one request for a failed evaluation's rule failure details.
+    Details,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +174,10 @@ struct State {
     last_result: Option<EvaluationResult>,
     last_progress: Option<(u32, u32)>,
     warned_unknown_status: bool,
+    /// The final result failed: one request for the rules' failure details is to be made before
+    /// the outcome.
+    #[serde(default)]
+    details_due: bool,
     outcome: Option<Outcome>,
 }
 
@@ -236,12 +252,12 @@ impl Engine {
                 ));
             }
         }
-        let endpoint = match site::resolve(
+        let endpoint = match site::resolve_checked(
             options.site.as_deref(),
             options.api_url.as_deref(),
             options.allow_insecure_http,
         ) {
-            Ok(endpoint) => Some(endpoint),
+            Ok(resolved) => Some(resolved),
             Err(problem) => {
                 problems.push(problem);
                 None
@@ -324,15 +340,26 @@ impl Engine {
                 problems,
             ));
         }
-        let endpoint = endpoint.expect("no problems means the endpoint resolved");
+        let site::Resolved { endpoint, warning } =
+            endpoint.expect("no problems means the endpoint resolved");
 
         let mut events = Vec::new();
+        if let Some(warning) = warning {
+            events.push(Event::new(
+                EventKind::Warning {
+                    code: "unknown_site".into(),
+                    path: Some(warning.path.clone()),
+                },
+                format!("warning: {warning}"),
+            ));
+        }
         let (configuration, rules) = match &options.config {
             None => (None, Vec::new()),
             Some(input) => {
                 let ctx = ValidateContext {
                     version: options.version.as_deref(),
                     strict_queries: false,
+                    allow_unknown_keys: options.allow_unknown_keys,
                 };
                 let parsed = config::parse(input, &ctx).map_err(|problems| {
                     Error::with_problems(
@@ -406,6 +433,7 @@ impl Engine {
             last_result: None,
             last_progress: None,
             warned_unknown_status: false,
+            details_due: false,
             outcome: None,
         };
         if attached {
@@ -533,7 +561,14 @@ impl Engine {
             Input::Cancel => {
                 if self.state.outcome.is_none() {
                     self.state.in_flight = None;
-                    self.finish(Finish::Cancelled, now);
+                    // With the result in, only the optional details were outstanding: the verdict
+                    // stands.
+                    let finish = if self.state.details_due {
+                        Finish::Gate
+                    } else {
+                        Finish::Cancelled
+                    };
+                    self.finish(finish, now);
                 }
             }
             Input::Timeout => {
@@ -556,6 +591,7 @@ impl Engine {
                 match flight.kind {
                     RequestKind::Trigger => self.on_trigger_reply(status, &headers, &body, now),
                     RequestKind::Poll => self.on_poll_reply(status, &headers, &body, now),
+                    RequestKind::Details => self.on_details_reply(status, &body, now),
                 }
             }
             Input::TransportError {
@@ -566,7 +602,10 @@ impl Engine {
                 let Some(flight) = self.take_in_flight(request_id) else {
                     return Ok(());
                 };
-                if kind == TransportErrorKind::Tls {
+                if flight.kind == RequestKind::Details {
+                    let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
+                    self.details_unavailable(&error, now);
+                } else if kind == TransportErrorKind::Tls {
                     // A certificate we do not trust is not an outage: never fail-open on it.
                     let detail = format!("TLS failure: {}", truncate(&message, 300));
                     self.finish(
@@ -658,7 +697,12 @@ impl Engine {
     }
 
     fn out_of_time(&self) -> Finish {
-        if self.state.evaluation_id.is_none() && self.state.trigger_deadline < self.state.deadline {
+        if self.state.details_due {
+            // The result is in; only the details ran out of time.
+            Finish::Gate
+        } else if self.state.evaluation_id.is_none()
+            && self.state.trigger_deadline < self.state.deadline
+        {
             Finish::ApiUnavailable
         } else {
             Finish::Timeout
@@ -682,6 +726,12 @@ impl Engine {
                     Some(trigger_body(s)),
                 )
             }
+            Some(id) if s.details_due => (
+                RequestKind::Details,
+                "GET",
+                s.endpoint.rule_evaluations_url(id),
+                None,
+            ),
             Some(id) => {
                 s.polls = s.polls.saturating_add(1);
                 s.last_poll_at = Some(now);
@@ -775,6 +825,47 @@ impl Engine {
         }
     }
 
+    /// The failure details' reply: any answer but a readable 2xx is silent (a debug event) and
+    /// the verdict is the one already known.
+    fn on_details_reply(&mut self, status: u16, body: &str, now: u64) {
+        if !(200..=299).contains(&status) {
+            self.details_unavailable(&format!("HTTP {status}"), now);
+            return;
+        }
+        let expected = self.state.evaluation_id.clone().unwrap_or_default();
+        match parse_rule_failures(body, &expected) {
+            Ok(found) => {
+                if let Some(result) = &mut self.state.last_result {
+                    for (name, failures) in found {
+                        if let Some(rule) = result
+                            .rules
+                            .iter_mut()
+                            .find(|r| r.name == name && r.failures.is_none())
+                        {
+                            rule.failures = Some(failures);
+                        }
+                    }
+                }
+                self.finish(Finish::Gate, now);
+            }
+            Err(problem) => self.details_unavailable(&problem, now),
+        }
+    }
+
+    /// The failure details could not be had: say so quietly and give the verdict.
+    fn details_unavailable(&mut self, why: &str, now: u64) {
+        self.events.push(Event::new(
+            EventKind::Debug {
+                code: "failure_details_unavailable".into(),
+            },
+            format!(
+                "the rules' failure details are not available ({}); the verdict stands",
+                truncate(why, 200)
+            ),
+        ));
+        self.finish(Finish::Gate, now);
+    }
+
     /// Statuses that mean the same in both phases.
     fn on_error_status(
         &mut self,
@@ -846,7 +937,21 @@ impl Engine {
         let status = result.gate_status.clone().unwrap_or_default();
         self.state.last_result = Some(result);
         match status.as_str() {
-            "pass" | "fail" => self.finish(Finish::Gate, now),
+            "pass" | "fail" => {
+                let failed = self.state.last_result.as_ref().is_some_and(|r| {
+                    r.gate_status.as_deref() == Some("fail")
+                        || r.rules.iter().any(|x| x.status == "fail")
+                });
+                if failed && now < self.state.deadline {
+                    // One more request, for what failed (the monitors, the resources): sent at
+                    // once, bounded by the deadline, and never able to change the verdict.
+                    self.state.details_due = true;
+                    self.state.next_send_at = now;
+                    self.state.next_reason = WaitReason::PollInterval;
+                } else {
+                    self.finish(Finish::Gate, now);
+                }
+            }
             other => {
                 if other != "in_progress" && !self.state.warned_unknown_status {
                     self.state.warned_unknown_status = true;
@@ -961,6 +1066,10 @@ impl Engine {
         headers: &[(String, String)],
         now: u64,
     ) {
+        if kind == RequestKind::Details {
+            self.details_unavailable(error.unwrap_or("error"), now);
+            return;
+        }
         let s = &mut self.state;
         s.failures = s.failures.saturating_add(1);
         let attempt = s.failures;
@@ -982,7 +1091,7 @@ impl Engine {
         s.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
             RequestKind::Trigger => Phase::Trigger,
-            RequestKind::Poll => Phase::Poll,
+            RequestKind::Poll | RequestKind::Details => Phase::Poll,
         };
         let at = now.saturating_add(delay);
         self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
@@ -995,7 +1104,7 @@ impl Engine {
         let delay_ms = self.state.next_send_at.saturating_sub(now);
         let what = match kind {
             RequestKind::Trigger => "trigger request",
-            RequestKind::Poll => "poll",
+            RequestKind::Poll | RequestKind::Details => "poll",
         };
         self.events.push(Event::new(
             EventKind::Retrying {
@@ -1151,6 +1260,7 @@ impl Engine {
             outcome.message.clone(),
         ));
         self.state.in_flight = None;
+        self.state.details_due = false;
         self.state.outcome = Some(outcome);
     }
 }
@@ -1261,6 +1371,7 @@ pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, S
                 status: text(r.get("status")).unwrap_or_else(|| "unknown".into()),
                 reason: text(r.get("reason")).filter(|s| !s.is_empty()),
                 dry_run: r.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
+                failures: None,
             })
             .take(1000)
             .collect(),
@@ -1277,6 +1388,89 @@ pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, S
             .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         rules,
     })
+}
+
+/// Most failing monitors, resources or narratives kept per rule (a hostile body cannot grow the
+/// outcome without bound).
+pub const MAX_FAILURES_PER_RULE: usize = 50;
+
+/// The failure details of a rule-evaluations response (`GET /api/v2/deployment_gates/evaluations/
+/// rules`), by rule name: `data[].attributes.{name, failures{monitors, faulty_apm_resources,
+/// narratives}}`. Every field may be absent; entries of another gate evaluation are skipped, and so
+/// are rules whose failures are empty.
+pub fn parse_rule_failures(
+    body: &str,
+    evaluation_id: &str,
+) -> Result<Vec<(String, RuleFailures)>, String> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
+    let items = value
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or("malformed response body (no data array)")?;
+    let text = |v: Option<&Value>, max: usize| v.and_then(Value::as_str).map(|s| truncate(s, max));
+    // Ids are strings in the published model; a number is read as its digits.
+    let id = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => Some(truncate(s, 100)),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for item in items.iter().take(1000) {
+        let Some(attrs) = item.get("attributes") else {
+            continue;
+        };
+        if let Some(gate_eval) = attrs.get("gate_evaluation_id").and_then(Value::as_str)
+            && !gate_eval.eq_ignore_ascii_case(evaluation_id)
+        {
+            continue;
+        }
+        let (Some(name), Some(failures)) = (text(attrs.get("name"), 2000), attrs.get("failures"))
+        else {
+            continue;
+        };
+        let monitors: Vec<FailedMonitor> = list(failures.get("monitors"))
+            .iter()
+            .filter_map(|m| {
+                Some(FailedMonitor {
+                    id: id(m.get("id"))?,
+                    name: text(m.get("name"), 300),
+                    state: text(m.get("state"), 60),
+                    url: text(m.get("url"), 2000)
+                        .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                })
+            })
+            .take(MAX_FAILURES_PER_RULE)
+            .collect();
+        let faulty_apm_resources: Vec<String> = list(failures.get("faulty_apm_resources"))
+            .iter()
+            .filter_map(|r| text(Some(r), 500))
+            .take(MAX_FAILURES_PER_RULE)
+            .collect();
+        let narratives: Vec<Narrative> = list(failures.get("narratives"))
+            .iter()
+            .filter_map(|n| {
+                Some(Narrative {
+                    id: id(n.get("id"))?,
+                    hostgroup: text(n.get("hostgroup"), 300),
+                })
+            })
+            .take(MAX_FAILURES_PER_RULE)
+            .collect();
+        if monitors.is_empty() && faulty_apm_resources.is_empty() && narratives.is_empty() {
+            continue;
+        }
+        out.push((
+            name,
+            RuleFailures {
+                monitors,
+                faulty_apm_resources,
+                narratives,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The server's error details: `errors[].detail`/`title` or plain strings.

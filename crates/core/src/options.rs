@@ -87,6 +87,10 @@ pub struct Options {
     /// Fail (exit 1) instead of passing when the API is unavailable or the timeout is reached.
     #[serde(default)]
     pub fail_on_error: bool,
+    /// Unknown keys in the config file are warnings and are sent unchanged, instead of problems
+    /// (for server options newer than gatepost).
+    #[serde(default)]
+    pub allow_unknown_keys: bool,
     /// Seed of the jitter PRNG (below 2^53 so it survives a JS number).
     #[serde(default)]
     pub seed: u64,
@@ -109,6 +113,7 @@ impl fmt::Debug for Options {
             .field("app_key", &redact(&self.app_key))
             .field("timeout_ms", &self.timeout_ms)
             .field("fail_on_error", &self.fail_on_error)
+            .field("allow_unknown_keys", &self.allow_unknown_keys)
             .field("seed", &self.seed)
             .finish_non_exhaustive()
     }
@@ -160,6 +165,7 @@ const HOST_KEYS: &[(&str, &str)] = &[
     ("app_key", "appKey"),
     ("max_body_bytes", "maxBodyBytes"),
     ("fail_on_error", "failOnError"),
+    ("allow_unknown_keys", "allowUnknownKeys"),
     ("seed", "seed"),
     ("timeout_ms", "timeoutMs"),
     ("trigger_budget_ms", "triggerBudgetMs"),

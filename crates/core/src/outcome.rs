@@ -64,6 +64,48 @@ pub struct RuleResult {
     pub reason: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
+    /// What failed, when the rule failed and the API gave details (one extra request after a
+    /// failed result; absent when the details were not available).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<RuleFailures>,
+}
+
+/// A failed rule's details, from the API's rule evaluations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RuleFailures {
+    /// The monitors that made a monitor rule fail.
+    #[serde(default)]
+    pub monitors: Vec<FailedMonitor>,
+    /// The APM resources faulty deployment detection found faulty (`GET /checkout`).
+    #[serde(default)]
+    pub faulty_apm_resources: Vec<String>,
+    /// Faulty deployment detection narratives (their ids and host groups).
+    #[serde(default)]
+    pub narratives: Vec<Narrative>,
+}
+
+/// A monitor that failed a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FailedMonitor {
+    /// The monitor id.
+    pub id: String,
+    /// The monitor's name, when the API gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The state that failed the rule (`Alert`, `No Data`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Where to inspect the monitor over the evaluation window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A faulty deployment detection narrative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Narrative {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostgroup: Option<String>,
 }
 
 /// The result of an evaluation.

@@ -7,7 +7,7 @@
 //! (fail-open) or when nothing was evaluated (skipped).
 
 use crate::machine::seconds;
-use crate::outcome::{Cause, Outcome, RuleResult};
+use crate::outcome::{Cause, FailedMonitor, Outcome, RuleFailures, RuleResult};
 
 /// How text output may be decorated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,9 +120,50 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
             if let Some(reason) = &rule.reason {
                 out.push_str(&format!("        Reason: {reason}\n"));
             }
+            if let Some(failures) = &rule.failures {
+                for line in failure_lines(failures, |t| t.to_string()) {
+                    out.push_str(&format!("        {line}\n"));
+                }
+            }
         }
     }
     out
+}
+
+/// `123 "Checkout errors" (Alert)`.
+fn monitor_label(m: &FailedMonitor, quote: impl Fn(&str) -> String) -> String {
+    let mut label = quote(&m.id);
+    if let Some(name) = &m.name {
+        label.push_str(&format!(" \"{name}\""));
+    }
+    if let Some(state) = &m.state {
+        label.push_str(&format!(" ({state})"));
+    }
+    label
+}
+
+/// One line per failing monitor, faulty resource and narrative; `quote` formats ids and names
+/// (plain for text, code spans for markdown).
+fn failure_lines(f: &RuleFailures, quote: impl Fn(&str) -> String) -> Vec<String> {
+    let mut lines = Vec::new();
+    for m in &f.monitors {
+        let mut line = format!("Failing monitor: {}", monitor_label(m, &quote));
+        if let Some(url) = &m.url {
+            line.push_str(&format!(" {url}"));
+        }
+        lines.push(line);
+    }
+    for r in &f.faulty_apm_resources {
+        lines.push(format!("Faulty resource: {}", quote(r)));
+    }
+    for n in &f.narratives {
+        let mut line = format!("Narrative: {}", quote(&n.id));
+        if let Some(group) = &n.hostgroup {
+            line.push_str(&format!(" (host group {group})"));
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// Escape text for a markdown table cell.
@@ -189,8 +230,27 @@ pub fn render_markdown(outcome: &Outcome) -> String {
                 cell(rule.reason.as_deref().unwrap_or(""))
             ));
         }
+        let failed: Vec<(&RuleResult, &RuleFailures)> = outcome
+            .rules
+            .iter()
+            .filter_map(|r| r.failures.as_ref().map(|f| (r, f)))
+            .collect();
+        if !failed.is_empty() {
+            out.push_str("\n#### What failed\n\n");
+            for (rule, failures) in failed {
+                out.push_str(&format!("- **{}**\n", cell(&rule.name)));
+                for line in failure_lines(failures, code_span) {
+                    out.push_str(&format!("  - {}\n", line.replace(['\n', '\r'], " ")));
+                }
+            }
+        }
     }
     out
+}
+
+/// Text as a markdown code span (backticks inside are turned into quotes).
+fn code_span(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'").replace(['\n', '\r'], " "))
 }
 
 /// Render the outcome as JSON (`schemas/outcome.schema.json`).
@@ -234,12 +294,14 @@ mod tests {
                     status: "fail".into(),
                     reason: Some("monitor 1 in ALERT".into()),
                     dry_run: false,
+                    failures: None,
                 },
                 RuleResult {
                     name: "fdd".into(),
                     status: "pass".into(),
                     reason: None,
                     dry_run: true,
+                    failures: None,
                 },
             ],
             would_fail: false,
@@ -263,6 +325,52 @@ mod tests {
         assert!(text.contains("4 in 21.3 s"), "{text}");
         assert!(!text.contains('\x1b'));
         assert!(render_text(&failed(), TextStyle { color: true }).contains(RED));
+    }
+
+    #[test]
+    fn failure_details_are_named_in_text_and_markdown() {
+        let mut outcome = failed();
+        outcome.rules[0].failures = Some(RuleFailures {
+            monitors: vec![FailedMonitor {
+                id: "34330981".into(),
+                name: Some("Checkout | errors".into()),
+                state: Some("Alert".into()),
+                url: Some("https://app.datadoghq.com/monitors/34330981".into()),
+            }],
+            faulty_apm_resources: vec!["GET /`checkout`".into()],
+            narratives: vec![crate::outcome::Narrative {
+                id: "n-1".into(),
+                hostgroup: Some("region:us-east-1".into()),
+            }],
+        });
+        let text = render_text(&outcome, TextStyle::default());
+        assert!(
+            text.contains(
+                "        Failing monitor: 34330981 \"Checkout | errors\" (Alert) \
+                 https://app.datadoghq.com/monitors/34330981\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("        Faulty resource: GET /`checkout`\n"),
+            "{text}"
+        );
+        assert!(text.contains("        Narrative: n-1 (host group region:us-east-1)\n"));
+        let md = render_markdown(&outcome);
+        assert!(
+            md.contains("#### What failed\n\n- **monitors \\| prod**\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("  - Failing monitor: `34330981` \"Checkout | errors\" (Alert)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("  - Faulty resource: `GET /'checkout'`\n"),
+            "{md}"
+        );
+        // Without details, no section.
+        assert!(!render_markdown(&failed()).contains("What failed"));
     }
 
     #[test]

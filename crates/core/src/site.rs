@@ -2,7 +2,7 @@
 
 use crate::error::Problem;
 
-/// The sites that serve Deployment Gates.
+/// The sites that serve Deployment Gates, as the published API lists them.
 pub const SITES: &[&str] = &[
     "datadoghq.com",
     "us3.datadoghq.com",
@@ -10,6 +10,7 @@ pub const SITES: &[&str] = &[
     "datadoghq.eu",
     "ap1.datadoghq.com",
     "ap2.datadoghq.com",
+    "uk1.datadoghq.com",
 ];
 
 /// Government sites, where Deployment Gates are not available.
@@ -37,6 +38,15 @@ impl Endpoint {
         )
     }
 
+    /// The rule evaluations of one gate evaluation (with their failure details).
+    /// `evaluation_id` must already be checked to be a UUID.
+    pub fn rule_evaluations_url(&self, evaluation_id: &str) -> String {
+        format!(
+            "{}/api/v2/deployment_gates/evaluations/rules?filter%5Bgate_evaluation_id%5D={evaluation_id}",
+            self.base_url
+        )
+    }
+
     /// The Datadog app page of an evaluation, for a known site.
     pub fn evaluation_page(&self, evaluation_id: &str) -> Option<String> {
         let site = self.site.as_deref()?;
@@ -46,18 +56,59 @@ impl Endpoint {
     }
 }
 
+/// Whether `site` is shaped like a Datadog site: one label (lowercase letters, digits, `-`) in
+/// front of `datadoghq.com` or `datadoghq.eu`, as every regional site is (`us3.`, `ap1.`, `uk1.`).
+/// New sites appear over time, so such a site is accepted with a warning rather than refused;
+/// anything else (a typo such as `datadoghq.co`) is refused, so keys never go to a domain that is
+/// not Datadog's.
+pub fn looks_like_datadog_site(site: &str) -> bool {
+    let Some(label) = site
+        .strip_suffix(".datadoghq.com")
+        .or_else(|| site.strip_suffix(".datadoghq.eu"))
+    else {
+        return false;
+    };
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A resolved endpoint, and a warning when the site is not one gatepost knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub endpoint: Endpoint,
+    pub warning: Option<Problem>,
+}
+
 /// Resolve `site` / `api_url` into an endpoint, or say what is wrong with them.
 pub fn resolve(
     site: Option<&str>,
     api_url: Option<&str>,
     allow_insecure_http: bool,
 ) -> Result<Endpoint, Problem> {
+    resolve_checked(site, api_url, allow_insecure_http).map(|r| r.endpoint)
+}
+
+/// [`resolve`], keeping the warning about a site that is not in [`SITES`] but looks like a
+/// Datadog site (the request goes to `api.<site>` anyway, as datadog-ci does with any `DD_SITE`).
+pub fn resolve_checked(
+    site: Option<&str>,
+    api_url: Option<&str>,
+    allow_insecure_http: bool,
+) -> Result<Resolved, Problem> {
     match (site, api_url) {
         (Some(_), Some(_)) => Err(Problem::new(
             "api_url",
             "give either site or api_url, not both",
         )),
-        (_, Some(url)) => resolve_url(url, allow_insecure_http),
+        (_, Some(url)) => resolve_url(url, allow_insecure_http).map(|endpoint| Resolved {
+            endpoint,
+            warning: None,
+        }),
         (site, None) => {
             let site = site
                 .unwrap_or("datadoghq.com")
@@ -69,13 +120,25 @@ pub fn resolve(
                 .strip_prefix("app.")
                 .or_else(|| site.strip_prefix("api."))
                 .unwrap_or(site);
-            if GOV_SITES.contains(&site) {
+            if GOV_SITES.contains(&site) || site.ends_with(".ddog-gov.com") {
                 return Err(Problem::new(
                     "site",
                     format!("Deployment Gates are not available on {site} (a US government site)"),
                 ));
             }
-            if !SITES.contains(&site) {
+            let warning = if SITES.contains(&site) {
+                None
+            } else if looks_like_datadog_site(site) {
+                Some(
+                    Problem::new(
+                        "site",
+                        format!(
+                            "{site:?} is not a Datadog site gatepost knows; sending to https://api.{site} anyway"
+                        ),
+                    )
+                    .with_hint(format!("the known sites are {}", SITES.join(", "))),
+                )
+            } else {
                 return Err(
                     Problem::new("site", format!("unknown Datadog site {site:?}")).with_hint(
                         format!(
@@ -84,10 +147,13 @@ pub fn resolve(
                         ),
                     ),
                 );
-            }
-            Ok(Endpoint {
-                base_url: format!("https://api.{site}"),
-                site: Some(site.to_string()),
+            };
+            Ok(Resolved {
+                endpoint: Endpoint {
+                    base_url: format!("https://api.{site}"),
+                    site: Some(site.to_string()),
+                },
+                warning,
             })
         }
     }

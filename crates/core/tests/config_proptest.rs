@@ -206,7 +206,7 @@ proptest! {
 
     #[test]
     fn text_and_value_agree_and_never_panic(doc in config(), strict in any::<bool>(), version in any::<bool>()) {
-        let ctx = ValidateContext { version: version.then_some("v1"), strict_queries: strict };
+        let ctx = ValidateContext { version: version.then_some("v1"), strict_queries: strict, allow_unknown_keys: false };
         let text = serde_json::to_string_pretty(&doc).unwrap();
         let from_text = config::parse(&ConfigInput::Text(text.clone()), &ctx);
         let from_value = config::parse(&ConfigInput::Value(doc.clone()), &ctx);
@@ -245,7 +245,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,80}") {
-        let ctx = ValidateContext { version: None, strict_queries: true };
+        let ctx = ValidateContext { version: None, strict_queries: true, allow_unknown_keys: false };
         if let Err(problems) = config::parse(&ConfigInput::Text(text), &ctx) {
             prop_assert!(!problems.is_empty());
         }

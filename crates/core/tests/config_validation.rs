@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 const STRICT: ValidateContext<'static> = ValidateContext {
     version: Some("v1.2.3"),
     strict_queries: true,
+    allow_unknown_keys: false,
 };
 
 fn ok_text(text: &str) -> ParsedConfig {
@@ -55,10 +56,9 @@ fn api_md_example_translates_to_the_api_shape() {
     assert_eq!(
         parsed.configuration,
         json!({"dry_run": false, "rules": [
-            {"type": "monitor", "name": "Service monitors", "dry_run": false,
+            {"type": "monitor", "name": "Service monitors",
              "options": {"query": "service:transaction-backend env:production", "duration": 300}},
             {"type": "faulty_deployment_detection", "name": "APM Faulty Deployment Detection",
-             "dry_run": false,
              "options": {"duration": 900, "excluded_resources": ["GET /healthcheck"]}}]})
     );
     assert!(!parsed.dry_run);
@@ -91,7 +91,7 @@ fn camel_case_keys_become_snake_case_at_every_level() {
          "options": {"query": "env:prod", "duration": 60, "warmup": 30,
                      "failOnNoData": false, "failOnNoGroupsFound": true}},
         {"type": "monitor", "name": "ids",
-         "options": {"monitorIds": [{"id": 12, "groups": ["host:a"]}]}},
+         "options": {"monitorIds": [{"id": "12", "groups": ["host:a"]}]}},
         {"type": "faulty_deployment_detection", "name": "f",
          "options": {"duration": 900, "includedResources": ["GET /a"]}},
         {"type": "faulty_deployment_detection", "name": "g",
@@ -102,17 +102,18 @@ fn camel_case_keys_become_snake_case_at_every_level() {
             {"type": "monitor", "name": "m", "dry_run": true,
              "options": {"query": "env:prod", "duration": 60, "warmup": 30,
                          "fail_on_no_data": false, "fail_on_no_groups_found": true}},
-            {"type": "monitor", "name": "ids", "dry_run": false,
-             "options": {"monitor_ids": [{"id": 12, "groups": ["host:a"]}]}},
-            {"type": "faulty_deployment_detection", "name": "f", "dry_run": false,
+            {"type": "monitor", "name": "ids",
+             "options": {"monitor_ids": [{"id": "12", "groups": ["host:a"]}]}},
+            {"type": "faulty_deployment_detection", "name": "f",
              "options": {"duration": 900, "allowed_resources": ["GET /a"]}},
-            {"type": "faulty_deployment_detection", "name": "g", "dry_run": false,
+            {"type": "faulty_deployment_detection", "name": "g",
              "options": {"excluded_resources": ["GET /b"]}}]})
     );
     assert!(parsed.dry_run);
     assert_eq!(parsed.rules[0].warmup_s, 30);
     assert_eq!(parsed.rules[0].duration_s, 60);
-    assert!(parsed.rules[0].dry_run);
+    // Every rule runs dry: the first says so, the others inherit the gate's dry run.
+    assert!(parsed.rules.iter().all(|r| r.dry_run));
 }
 
 #[test]
@@ -134,28 +135,100 @@ fn snake_case_keys_are_accepted_too() {
 }
 
 #[test]
-fn dry_run_is_always_sent_explicitly() {
+fn dry_run_is_sent_only_where_the_file_gives_it() {
+    // Not written anywhere: not sent anywhere (the server's default applies).
     let parsed = ok_value(monitor(json!({"query": "env:prod"})));
-    assert_eq!(parsed.configuration["dry_run"], json!(false));
+    assert_eq!(
+        parsed.configuration,
+        json!({"rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod"}}]})
+    );
+    // A dry-run gate: no rule gets an explicit false that would re-arm it.
+    let parsed = ok_value(json!({"dryRun": true, "rules": [
+        {"type": "monitor", "name": "a", "options": {"query": "env:prod"}},
+        {"type": "monitor", "name": "b", "options": {"query": "env:dev"}}]}));
+    assert_eq!(parsed.configuration["dry_run"], json!(true));
+    for rule in parsed.configuration["rules"].as_array().unwrap() {
+        assert!(rule.get("dry_run").is_none(), "{rule}");
+    }
+    // One rule at dry run: only that rule carries it.
+    let parsed = ok_value(json!({"rules": [
+        {"type": "monitor", "name": "a", "dryRun": true, "options": {"query": "env:prod"}},
+        {"type": "monitor", "name": "b", "options": {"query": "env:dev"}}]}));
+    assert!(parsed.configuration.get("dry_run").is_none());
+    assert_eq!(parsed.configuration["rules"][0]["dry_run"], json!(true));
+    assert!(parsed.configuration["rules"][1].get("dry_run").is_none());
+    assert!(parsed.rules[0].dry_run && !parsed.rules[1].dry_run);
+    // An explicit false is the user's choice, and is sent.
+    let parsed = ok_value(json!({"dryRun": true, "rules": [
+        {"type": "monitor", "name": "a", "dryRun": false, "options": {"query": "env:prod"}}]}));
     assert_eq!(parsed.configuration["rules"][0]["dry_run"], json!(false));
+    assert!(!parsed.rules[0].dry_run);
 }
 
 #[test]
-fn fdd_rule_without_options_sends_empty_options() {
+fn fdd_rule_without_options_sends_no_options() {
     let parsed = ok_value(json!({"rules": [{"type": "faulty_deployment_detection", "name": "f"}]}));
+    assert_eq!(
+        parsed.configuration,
+        json!({"rules": [{"type": "faulty_deployment_detection", "name": "f"}]})
+    );
+    // Written empty: sent empty.
+    let parsed = ok_value(fdd(json!({})));
     assert_eq!(parsed.configuration["rules"][0]["options"], json!({}));
 }
 
 #[test]
-fn unknown_option_keys_warn_and_pass_through_unchanged() {
-    let parsed = ok_value(monitor(
+fn unknown_option_keys_are_problems_with_did_you_mean() {
+    let p = problems(monitor(
         json!({"query": "env:prod", "futureOption": {"a": [1]}, "durration": 5}),
     ));
-    assert_eq!(
-        parsed.configuration["rules"][0]["options"],
-        json!({"query": "env:prod", "futureOption": {"a": [1]}, "durration": 5})
+    assert_eq!(p.len(), 2, "{p:#?}");
+    let typo = p
+        .iter()
+        .find(|w| w.path == "rules[0].options.durration")
+        .unwrap();
+    assert_eq!(typo.hint.as_deref(), Some("did you mean \"duration\"?"));
+    let future = p
+        .iter()
+        .find(|w| w.path == "rules[0].options.futureOption")
+        .unwrap();
+    assert!(
+        future
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("--allow-unknown-keys"),
+        "{future:#?}"
     );
-    assert_eq!(parsed.warnings.len(), 2, "{:#?}", parsed.warnings);
+    let p = one_problem(fdd(
+        json!({"duration": 900, "excludedResource": ["GET /a"]}),
+    ));
+    assert_eq!(p.path, "rules[0].options.excludedResource");
+    assert_eq!(
+        p.hint.as_deref(),
+        Some("did you mean \"excludedResources\"?")
+    );
+}
+
+#[test]
+fn allow_unknown_keys_makes_them_warnings_passed_through_at_every_level() {
+    let ctx = ValidateContext {
+        allow_unknown_keys: true,
+        ..STRICT
+    };
+    let config = json!({"gateKnob": 1, "rules": [
+        {"type": "monitor", "name": "m", "ruleKnob": "x",
+         "options": {"query": "env:prod", "futureOption": {"a": [1]}, "durration": 5,
+                     "monitor_ids_unused": null}}]});
+    let parsed = config::parse(&ConfigInput::Value(config), &ctx).unwrap();
+    assert_eq!(
+        parsed.configuration,
+        json!({"gateKnob": 1, "rules": [
+            {"type": "monitor", "name": "m", "ruleKnob": "x",
+             "options": {"query": "env:prod", "futureOption": {"a": [1]}, "durration": 5,
+                         "monitor_ids_unused": null}}]})
+    );
+    assert_eq!(parsed.warnings.len(), 5, "{:#?}", parsed.warnings);
     let typo = parsed
         .warnings
         .iter()
@@ -166,20 +239,49 @@ fn unknown_option_keys_warn_and_pass_through_unchanged() {
 }
 
 #[test]
-fn an_option_of_the_other_rule_type_warns_specifically() {
-    let parsed = ok_value(fdd(json!({"duration": 900, "query": "env:prod"})));
-    assert_eq!(parsed.warnings.len(), 1);
+fn an_option_of_the_other_rule_type_is_named_specifically() {
+    let p = one_problem(fdd(json!({"duration": 900, "query": "env:prod"})));
     assert!(
-        parsed.warnings[0]
-            .message
-            .contains("not an option of faulty_deployment_detection rules"),
-        "{:#?}",
-        parsed.warnings
+        p.message
+            .contains("it is an option of monitor rules, not of this rule's type"),
+        "{p:#?}"
     );
+}
+
+#[test]
+fn every_problem_and_warning_of_a_file_in_one_run_in_line_order() {
+    let text = r#"{"rules": [
+  {"type": "monitor", "name": "m",
+   "options": {"query": "env:prod", "durration": 300,
+               "duration": 9000,
+               "warmupp": 5}},
+  {"name": "untyped",
+   "options": {"duration": 7201, "excludedResourcez": []}},
+  {"type": "faulty_deployment_detection", "name": "f", "options": {"duration": 60}}]}"#;
+    let invalid = config::check(&ConfigInput::Text(text.into()), &STRICT).unwrap_err();
+    let paths: Vec<&str> = invalid.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
-        parsed.configuration["rules"][0]["options"]["query"],
-        json!("env:prod")
+        paths,
+        [
+            "rules[0].options.durration",
+            "rules[0].options.duration",
+            "rules[0].options.warmupp",
+            "rules[1]",
+            "rules[1].options.duration",
+            "rules[1].options.excludedResourcez",
+        ],
+        "{:#?}",
+        invalid.problems
     );
+    let lines: Vec<u32> = invalid.problems.iter().map(|p| p.line.unwrap()).collect();
+    assert!(lines.is_sorted(), "{lines:?}");
+    // The warning (a short FDD window) is kept although the file is invalid.
+    assert_eq!(invalid.warnings.len(), 1, "{:#?}", invalid.warnings);
+    assert_eq!(invalid.warnings[0].path, "rules[2].options.duration");
+    let v = gatepost_core::validate(&ConfigInput::Text(text.into()), Some("v1"), false);
+    assert!(!v.valid);
+    assert_eq!(v.problems.len(), 6);
+    assert_eq!(v.warnings.len(), 1);
 }
 
 #[test]
@@ -325,22 +427,66 @@ fn monitor_rules_need_exactly_one_of_query_and_monitor_ids() {
 
 #[test]
 fn monitor_ids_entries_are_checked() {
-    let p = problems(monitor(
-        json!({"monitor_ids": [{"id": 0}, {"groups": ["a"]}, {"id": 5, "groups": [""]}, 7]}),
-    ));
-    let got: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+    let p = problems(monitor(json!({"monitor_ids": [
+        {"id": 12, "groups": []},
+        {"groups": ["a"]},
+        {"id": "5", "groups": [""]},
+        7,
+        {"id": "12"},
+        {"id": "abc", "groups": [], "group": []}]})));
+    let got: Vec<(&str, &str)> = p
+        .iter()
+        .map(|p| (p.path.as_str(), p.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
-            "rules[0].options.monitor_ids[0].id",
-            "rules[0].options.monitor_ids[1]",
-            "rules[0].options.monitor_ids[2].groups[0]",
-            "rules[0].options.monitor_ids[3]"
+            (
+                "rules[0].options.monitor_ids[0].id",
+                "must be a string: the API takes monitor ids as strings"
+            ),
+            (
+                "rules[0].options.monitor_ids[1]",
+                "a monitor entry needs an \"id\""
+            ),
+            (
+                "rules[0].options.monitor_ids[2].groups[0]",
+                "must not be empty"
+            ),
+            (
+                "rules[0].options.monitor_ids[3]",
+                "a monitor entry must be an object, not a number"
+            ),
+            (
+                "rules[0].options.monitor_ids[4]",
+                "a monitor entry needs \"groups\""
+            ),
+            (
+                "rules[0].options.monitor_ids[5].id",
+                "must be a monitor's decimal id, not \"abc\""
+            ),
+            (
+                "rules[0].options.monitor_ids[5].group",
+                "unknown key \"group\" at rules[0].options.monitor_ids[5]"
+            ),
         ]
+    );
+    assert_eq!(p[0].hint.as_deref(), Some("write \"12\" in quotes"));
+    assert_eq!(
+        p[4].hint.as_deref(),
+        Some("\"groups\": [] evaluates every group of the monitor")
     );
     assert_eq!(
         one_problem(monitor(json!({"monitor_ids": []}))).message,
         "must hold at least one monitor"
+    );
+    // The published shape is sent as written.
+    let parsed = ok_value(monitor(
+        json!({"monitorIds": [{"id": "12", "groups": []}, {"id": "7", "groups": ["host:a"]}]}),
+    ));
+    assert_eq!(
+        parsed.configuration["rules"][0]["options"],
+        json!({"monitor_ids": [{"id": "12", "groups": []}, {"id": "7", "groups": ["host:a"]}]})
     );
 }
 
@@ -464,6 +610,7 @@ fn fdd_rules_need_a_version() {
         let ctx = ValidateContext {
             version,
             strict_queries: true,
+            allow_unknown_keys: false,
         };
         let p = config::parse(&ConfigInput::Value(cfg.clone()), &ctx).unwrap_err();
         assert_eq!(p.len(), 1);
@@ -476,6 +623,7 @@ fn fdd_rules_need_a_version() {
     let ctx = ValidateContext {
         version: None,
         strict_queries: true,
+        allow_unknown_keys: false,
     };
     config::parse(&ConfigInput::Value(monitor(json!({"query": "a"}))), &ctx)
         .expect("monitor rules need no version");
@@ -506,6 +654,7 @@ fn a_bad_query_is_a_problem_when_strict_and_a_warning_otherwise() {
     let lenient = ValidateContext {
         version: Some("v1"),
         strict_queries: false,
+        allow_unknown_keys: false,
     };
     let parsed = config::parse(&ConfigInput::Text(text.into()), &lenient).unwrap();
     assert_eq!(parsed.warnings.len(), 1);
@@ -521,6 +670,7 @@ fn empty_or_non_string_query_is_always_a_problem() {
     let lenient = ValidateContext {
         version: Some("v1"),
         strict_queries: false,
+        allow_unknown_keys: false,
     };
     for q in [json!(""), json!(5)] {
         assert!(
@@ -624,13 +774,21 @@ fn did_you_mean_ignores_case_and_separators() {
 
 #[test]
 fn validate_reports_the_configuration_or_the_problems() {
-    let v = gatepost_core::validate(&ConfigInput::Value(monitor(json!({"query": "a"}))), None);
+    let v = gatepost_core::validate(
+        &ConfigInput::Value(monitor(json!({"query": "a"}))),
+        None,
+        false,
+    );
     assert!(v.valid);
     assert_eq!(
         v.configuration.unwrap()["rules"][0]["type"],
         json!("monitor")
     );
-    let v = gatepost_core::validate(&ConfigInput::Value(monitor(json!({"query": "(a"}))), None);
+    let v = gatepost_core::validate(
+        &ConfigInput::Value(monitor(json!({"query": "(a"}))),
+        None,
+        false,
+    );
     assert!(!v.valid);
     assert_eq!(
         v.problems[0].message,

@@ -238,9 +238,36 @@ fn a_result_with_huge_strings_and_many_rules_is_truncated() {
         "evaluation_url": format!("https://{long}"), "rules": rules}}})
     .to_string();
     let actions = respond(&mut engine, id, 200, vec![], body, START + 20);
+    // A failed result: one request for the failure details, also hostile.
+    let mut details: Vec<Value> = (1..5_000)
+        .map(|i| {
+            json!({"attributes": {"name": format!("rule {i}"), "failures": {
+            "monitors": [{"id": i, "state": "Alert"}], "faulty_apm_resources": ["GET /x"]}}})
+        })
+        .collect();
+    details.insert(0, json!({"attributes": {"name": "rule 0", "failures": {
+        "monitors": (0..500).map(|m| if m == 0 { json!({"id": m, "name": long, "state": long}) } else { json!({"id": m}) }).collect::<Vec<_>>(),
+        "faulty_apm_resources": (0..500).map(|r| if r == 0 { long.clone() } else { "GET /y".into() }).collect::<Vec<_>>()}}}));
+    let body = json!({"data": details}).to_string();
+    let actions = respond(
+        &mut engine,
+        sent_id(&actions),
+        200,
+        vec![],
+        body,
+        START + 30,
+    );
     let o = outcome(last(&actions));
     assert_eq!(o.cause, Cause::GateFailed);
     assert!(o.rules.len() <= 1000, "{} rules kept", o.rules.len());
+    let f = o.rules[0].failures.as_ref().expect("details attached");
+    assert!(f.monitors.len() <= 50 && f.faulty_apm_resources.len() <= 50);
+    assert!(f.monitors[0].name.as_ref().unwrap().chars().count() <= 301);
+    assert!(
+        o.to_json().len() < 4 * 1024 * 1024,
+        "{} bytes",
+        o.to_json().len()
+    );
     assert!(o.rules[0].reason.as_ref().unwrap().chars().count() <= 2001);
     assert!(o.gate_id.as_ref().unwrap().chars().count() <= 2001);
     assert!(o.message.len() < BOUNDED);
@@ -465,7 +492,7 @@ fn negative_and_overflowing_config_numbers_are_config_problems() {
                 ConfigInput::Value(config.clone()),
                 ConfigInput::Text(config.to_string()),
             ] {
-                let v = validate(&input, None);
+                let v = validate(&input, None, false);
                 let warmup_huge_ok = key == "warmup"
                     && (duration == json!(7201)
                         || duration == json!(u64::MAX)
@@ -495,7 +522,7 @@ fn deeply_nested_config_text_is_a_problem_not_a_crash() {
             "[".repeat(depth),
             "]".repeat(depth)
         );
-        let v = validate(&ConfigInput::Text(text.clone()), None);
+        let v = validate(&ConfigInput::Text(text.clone()), None, false);
         if depth >= 127 {
             assert!(!v.valid, "depth {depth} accepted");
             assert!(!v.problems.is_empty());
@@ -517,7 +544,7 @@ fn a_deep_config_value_from_a_binding_does_not_crash() {
         value = json!([value]);
     }
     let config = json!({"rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod", "x": value}}]});
-    let v = validate(&ConfigInput::Value(config), None);
+    let v = validate(&ConfigInput::Value(config), None, false);
     // Unknown option keys pass through with a warning; what matters is a clear answer.
     assert_eq!(v.valid, v.problems.is_empty());
     let mut deep = json!({});
@@ -738,17 +765,17 @@ fn very_long_evaluation_ids_and_strings() {
     assert!(matches!(actions[0], Action::SendRequest { .. }));
     // A 1 MB config rule name and query: a clear answer.
     let config = json!({"rules": [{"type": "monitor", "name": big, "options": {"query": format!("service:{big}")}}]});
-    let v = validate(&ConfigInput::Value(config), None);
+    let v = validate(&ConfigInput::Value(config), None, false);
     assert_eq!(v.valid, v.problems.is_empty());
     let deep_query = format!("{}env:prod{}", "(".repeat(100_000), ")".repeat(100_000));
     let config =
         json!({"rules": [{"type": "monitor", "name": "m", "options": {"query": deep_query}}]});
-    let v = validate(&ConfigInput::Value(config), None);
+    let v = validate(&ConfigInput::Value(config), None, false);
     assert_eq!(v.valid, v.problems.is_empty());
     let not_query = format!("{}env:prod", "NOT ".repeat(100_000));
     let config =
         json!({"rules": [{"type": "monitor", "name": "m", "options": {"query": not_query}}]});
-    let v = validate(&ConfigInput::Value(config), None);
+    let v = validate(&ConfigInput::Value(config), None, false);
     assert_eq!(v.valid, v.problems.is_empty());
 }
 

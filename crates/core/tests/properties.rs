@@ -5,6 +5,8 @@
 //! - a refused request (400, 401, 403, 413, other 4xx but 404/408/429, 3xx, TLS) is never retried
 //!   and never passes fail-open;
 //! - fail-open happens only for outages and timeouts, and never with `fail_on_error`;
+//! - after a failed result, at most one request for the failure details is made, and whatever it
+//!   gets (a refusal, a fault, a hang) the verdict is the gate's;
 //! - keys appear only in request headers.
 
 use gatepost_core::{Action, Cause, Engine, Input, Options, TransportErrorKind, Verdict};
@@ -126,13 +128,19 @@ proptest! {
         let mut next_reply = 0usize;
         let mut refused = false;
         let mut last_requests = 0u32;
+        let mut details_requests = 0u32;
         for step in 0..10_000 {
             prop_assert!(step < 9_999, "the engine did not terminate");
             match engine.poll(now) {
                 Action::Done { outcome } => {
                     prop_assert!(now <= deadline, "ended at {} past the deadline", now - deadline);
                     prop_assert!(outcome.elapsed_ms <= timeout_s * 1000);
-                    if refused {
+                    if details_requests > 0 {
+                        prop_assert!(
+                            matches!(outcome.cause, Cause::GateFailed | Cause::GatePassed | Cause::DryRun),
+                            "after the details request the verdict is the gate's, not {:?}", outcome.cause
+                        );
+                    } else if refused {
                         prop_assert_eq!(outcome.cause, Cause::ClientError);
                     }
                     if outcome.fail_open {
@@ -158,15 +166,20 @@ proptest! {
                     now = until;
                     engine.handle(Input::Timeout, now).unwrap();
                 }
-                Action::SendRequest { request_id, timeout_ms, body, .. } => {
+                Action::SendRequest { request_id, timeout_ms, body, url, .. } => {
                     prop_assert!(!refused, "a refused request was retried");
+                    let details = url.contains("/deployment_gates/evaluations/rules?");
+                    if details {
+                        details_requests += 1;
+                        prop_assert!(details_requests == 1, "the details are asked for once");
+                    }
                     prop_assert!(now + timeout_ms <= deadline, "a request could outlive the deadline");
                     prop_assert!(body.unwrap_or_default().find(API_KEY).is_none());
                     last_requests += 1;
                     let reply = replies.get(next_reply).cloned().unwrap_or(Reply::Status(200, Body::Result("in_progress"), None));
                     next_reply += 1;
                     let lag = latency[next_reply % latency.len()];
-                    refused = never_retried(&reply) && lag < timeout_ms;
+                    refused = !details && never_retried(&reply) && lag < timeout_ms;
                     let input = match reply {
                         Reply::Hang => { now += timeout_ms; refused = false; Input::Timeout }
                         _ if lag >= timeout_ms => { now += timeout_ms; Input::Timeout }

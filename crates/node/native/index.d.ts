@@ -55,4 +55,4 @@ export declare function renderMarkdown(outcome: object): string
 export declare function renderText(outcome: object, color?: boolean | undefined | null): string
 
 /** Validate a pipeline config (text or object) offline, strictly: every problem with its path. */
-export declare function validate(config: string | object, version?: string | undefined | null): { valid: boolean; problems: Array<object>; warnings: Array<object>; configuration: object | null }
+export declare function validate(config: string | object, version?: string | undefined | null, allowUnknownKeys?: boolean | undefined | null): { valid: boolean; problems: Array<object>; warnings: Array<object>; configuration: object | null }

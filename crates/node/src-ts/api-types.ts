@@ -55,6 +55,9 @@ export interface EngineOptions {
   triggerBudget?: number;
   /** Fail instead of passing when the API is unavailable or the timeout is reached. */
   failOnError?: boolean;
+  /** Unknown keys in the config are warnings and are sent unchanged (for options newer than
+   * gatepost), instead of making the config invalid. */
+  allowUnknownKeys?: boolean;
   /** Seed of the retry jitter; random (from the runtime's CSPRNG) by default. Below 2**53. */
   seed?: number;
 }
@@ -108,6 +111,8 @@ export interface Validation {
 export interface ValidateOptions {
   /** The version being deployed: Faulty Deployment Detection rules need one. */
   version?: string;
+  /** Unknown keys are warnings instead of problems (as `allowUnknownKeys` when evaluating). */
+  allowUnknownKeys?: boolean;
 }
 
 export interface RenderTextOptions {

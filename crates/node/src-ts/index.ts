@@ -136,7 +136,10 @@ export async function check(snapshot: string, options: CheckOptions = {}): Promi
 /** Validate a pipeline config offline (text or object): every problem with its JSON path (and line
  * and column for text); a query that does not parse is a problem here. */
 export function validate(config: string | object, options: ValidateOptions = {}): Validation {
-  const v = native(() => binding.validate(config, options.version), 'invalid_config');
+  const v = native(
+    () => binding.validate(config, options.version, options.allowUnknownKeys ?? false),
+    'invalid_config',
+  );
   const out: Validation = { valid: v.valid, problems: v.problems, warnings: v.warnings };
   if (v.configuration !== undefined && v.configuration !== null) out.configuration = v.configuration;
   return out;

@@ -15,7 +15,7 @@ export interface NativeBinding {
     attach(evaluationId: string, options: object, now: number): NativeEngine;
     resume(snapshot: string, apiKey: string | undefined | null, appKey: string | undefined | null, now: number): NativeEngine;
   };
-  validate(config: string | object, version?: string | null): {
+  validate(config: string | object, version?: string | null, allowUnknownKeys?: boolean | null): {
     valid: boolean;
     problems: import('./types').Problem[];
     warnings: import('./types').Problem[];

@@ -214,15 +214,24 @@ impl JsEngine {
 
 /// Validate a pipeline config (text or object) offline, strictly: every problem with its path.
 #[napi(
-    ts_args_type = "config: string | object, version?: string | undefined | null",
+    ts_args_type = "config: string | object, version?: string | undefined | null, allowUnknownKeys?: boolean | undefined | null",
     ts_return_type = "{ valid: boolean; problems: Array<object>; warnings: Array<object>; configuration: object | null }"
 )]
-pub fn validate(config: Value, version: Option<String>) -> Result<Value> {
+pub fn validate(
+    config: Value,
+    version: Option<String>,
+    allow_unknown_keys: Option<bool>,
+) -> Result<Value> {
     let config = match config {
         Value::String(text) => ConfigInput::Text(text),
         other => ConfigInput::Value(integral_numbers(other)),
     };
-    serde_json::to_value(gatepost_core::validate(&config, version.as_deref())).map_err(internal)
+    serde_json::to_value(gatepost_core::validate(
+        &config,
+        version.as_deref(),
+        allow_unknown_keys.unwrap_or(false),
+    ))
+    .map_err(internal)
 }
 
 /// The outcome as text for terminals and CI logs (`color` adds ANSI colours).

@@ -342,13 +342,15 @@ impl PyEngine {
 /// Validate a pipeline config offline: every problem with its path (and line/column for text).
 ///
 /// ``config`` is the file's text or an already-parsed dict. Returns a dict with ``valid``,
-/// ``problems``, ``warnings`` and the ``configuration`` that would be sent.
+/// ``problems``, ``warnings`` and the ``configuration`` that would be sent. With
+/// ``allow_unknown_keys``, unknown keys are warnings (kept) instead of problems.
 #[pyfunction]
-#[pyo3(signature = (config, version = None))]
+#[pyo3(signature = (config, version = None, allow_unknown_keys = false))]
 fn validate<'py>(
     py: Python<'py>,
     config: &Bound<'py, PyAny>,
     version: Option<&str>,
+    allow_unknown_keys: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let input = if config.is_instance_of::<PyString>() {
         ConfigInput::Text(config.extract()?)
@@ -360,7 +362,10 @@ fn validate<'py>(
             "config",
         )?)
     };
-    ser_to_py(py, &gatepost_core::validate(&input, version))
+    ser_to_py(
+        py,
+        &gatepost_core::validate(&input, version, allow_unknown_keys),
+    )
 }
 
 /// Render an outcome dict (the ``outcome`` of a ``done`` action) as ``text``, ``markdown`` or

@@ -65,6 +65,67 @@ def test_validate_valid_config_returns_what_would_be_sent() -> None:
     assert result.configuration["dry_run"] is True
 
 
+def test_validate_refuses_unknown_keys_unless_allowed() -> None:
+    config = {
+        "rules": [
+            {"type": "monitor", "name": "m", "options": {"query": "env:prod", "durration": 300}}
+        ]
+    }
+    result = gatepost.validate(config)
+    assert not result.valid
+    assert [p.path for p in result.problems] == ["rules[0].options.durration"]
+    assert result.problems[0].hint == 'did you mean "duration"?'
+    allowed = gatepost.validate(config, allow_unknown_keys=True)
+    assert allowed.valid, allowed.problems
+    assert [w.path for w in allowed.warnings] == ["rules[0].options.durration"]
+    assert allowed.configuration is not None
+    assert allowed.configuration["rules"][0]["options"]["durration"] == 300
+    # Sent only what was written: no dry_run anywhere.
+    assert "dry_run" not in allowed.configuration
+    assert "dry_run" not in allowed.configuration["rules"][0]
+
+
+def test_rule_failures_become_dataclasses() -> None:
+    document = {
+        "schema_version": 1,
+        "verdict": "fail",
+        "exit_code": 1,
+        "cause": "gate_failed",
+        "fail_open": False,
+        "message": "the gate failed",
+        "evaluation_id": EVALUATION_ID,
+        "evaluation_url": None,
+        "gate_id": None,
+        "gate_status": "fail",
+        "dry_run": False,
+        "rules": [
+            {
+                "name": "m",
+                "status": "fail",
+                "dry_run": False,
+                "failures": {
+                    "monitors": [{"id": "34330981", "state": "Alert"}],
+                    "faulty_apm_resources": ["GET /checkout"],
+                    "narratives": [{"id": "n-1"}],
+                },
+            },
+            {"name": "p", "status": "pass", "dry_run": False},
+        ],
+        "would_fail": False,
+        "requests": 3,
+        "elapsed_ms": 10,
+    }
+    outcome = gatepost.Outcome.from_dict(document)
+    failures = outcome.rules[0].failures
+    assert failures == gatepost.RuleFailures(
+        monitors=[gatepost.FailedMonitor(id="34330981", state="Alert")],
+        faulty_apm_resources=["GET /checkout"],
+        narratives=[gatepost.Narrative(id="n-1")],
+    )
+    assert outcome.rules[1].failures is None
+    assert "Failing monitor: 34330981 (Alert)" in outcome.render()
+
+
 def test_validate_needs_exactly_one_source() -> None:
     with pytest.raises(gatepost.OptionsError):
         gatepost.validate()

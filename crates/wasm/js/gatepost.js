@@ -114,7 +114,13 @@ function adopt(raw) {
 
 /** Validate a pipeline config offline. Never throws for a bad config: `valid` says it. */
 export function validate(config, options = {}) {
-  return JSON.parse(wasm.validateConfig(toJson(config, "invalid_config", "config"), options?.version ?? undefined));
+  return JSON.parse(
+    wasm.validateConfig(
+      toJson(config, "invalid_config", "config"),
+      options?.version ?? undefined,
+      Boolean(options?.allowUnknownKeys),
+    ),
+  );
 }
 
 /** The monitors (and their groups) a monitor rule with this query selects (docs/query-semantics.md). */

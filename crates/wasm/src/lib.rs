@@ -110,7 +110,11 @@ impl RawEngine {
 /// the parsed object) offline and strictly. Returns the validation as JSON text; never throws for a
 /// bad config.
 #[wasm_bindgen(js_name = validateConfig)]
-pub fn validate_config(config: &str, version: Option<String>) -> Result<String, JsValue> {
+pub fn validate_config(
+    config: &str,
+    version: Option<String>,
+    allow_unknown_keys: Option<bool>,
+) -> Result<String, JsValue> {
     let config: ConfigInput = from_json_text(config).map_err(|e| {
         to_js_error(CoreError::new(
             ErrorCode::InvalidConfig,
@@ -120,6 +124,7 @@ pub fn validate_config(config: &str, version: Option<String>) -> Result<String, 
     Ok(to_json(&gatepost_core::validate(
         &config,
         version.as_deref(),
+        allow_unknown_keys.unwrap_or(false),
     )))
 }
 

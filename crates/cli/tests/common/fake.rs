@@ -1,5 +1,7 @@
 //! A scripted Deployment Gates API on loopback for fault tests whose exact timing matters: each
-//! endpoint (trigger = POST, result = GET) replies from its own script, repeating the last step.
+//! endpoint (trigger = POST, result = GET, the rule evaluations with failure details = GET
+//! `/api/v2/deployment_gates/evaluations/rules`) replies from its own script, repeating the last
+//! step; the details answer 404 when no script is set.
 //! The emulator's fault plans cover the same ground from a world file; this server lets a test
 //! pin one reply at a time.
 
@@ -83,6 +85,7 @@ impl Seen {
 struct Scripts {
     trigger: Vec<Reply>,
     result: Vec<Reply>,
+    details: Vec<Reply>,
     seen: Vec<Seen>,
 }
 
@@ -100,6 +103,7 @@ impl FakeApi {
         let inner = Arc::new(Mutex::new(Scripts {
             trigger,
             result,
+            details: Vec::new(),
             seen: Vec::new(),
         }));
         let shared = inner.clone();
@@ -123,6 +127,11 @@ impl FakeApi {
     /// Replace the result script (e.g. the evaluation finishes while the job is interrupted).
     pub fn set_result(&self, result: Vec<Reply>) {
         self.inner.lock().unwrap().result = result;
+    }
+
+    /// Script the rule evaluations endpoint (the failure details of a failed gate).
+    pub fn set_details(&self, details: Vec<Reply>) {
+        self.inner.lock().unwrap().details = details;
     }
 
     pub fn triggers(&self) -> usize {
@@ -179,6 +188,12 @@ fn serve(mut stream: TcpStream, shared: Arc<Mutex<Scripts>>) {
         let mut s = shared.lock().unwrap();
         let reply = if method == "POST" {
             next(&mut s.trigger)
+        } else if path.starts_with("/api/v2/deployment_gates/evaluations/rules") {
+            if s.details.is_empty() {
+                Reply::json(404, serde_json::json!({"errors": ["Not Found"]}))
+            } else {
+                next(&mut s.details)
+            }
         } else {
             next(&mut s.result)
         };

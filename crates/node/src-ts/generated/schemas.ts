@@ -88,12 +88,65 @@ export interface ApiError {
  */
 export interface RuleResult {
   dry_run?: boolean;
+  /**
+   * What failed, when the rule failed and the API gave details (one extra request after a
+   * failed result; absent when the details were not available).
+   */
+  failures?: RuleFailures | null;
   name: string;
   reason?: string | null;
   /**
    * `pass`, `fail` or `in_progress` (or whatever the server said).
    */
   status: string;
+}
+
+/**
+ * A failed rule's details, from the API's rule evaluations.
+ */
+export interface RuleFailures {
+  /**
+   * The APM resources faulty deployment detection found faulty (`GET /checkout`).
+   */
+  faulty_apm_resources?: string[];
+  /**
+   * The monitors that made a monitor rule fail.
+   */
+  monitors?: FailedMonitor[];
+  /**
+   * Faulty deployment detection narratives (their ids and host groups).
+   */
+  narratives?: Narrative[];
+}
+
+/**
+ * A monitor that failed a rule.
+ */
+export interface FailedMonitor {
+  /**
+   * The monitor id.
+   */
+  id: string;
+  /**
+   * The monitor's name, when the API gives it.
+   */
+  name?: string | null;
+  /**
+   * The state that failed the rule (`Alert`, `No Data`, ...).
+   */
+  state?: string | null;
+  /**
+   * Where to inspect the monitor over the evaluation window.
+   */
+  url?: string | null;
+}
+
+/**
+ * A faulty deployment detection narrative.
+ */
+export interface Narrative {
+  hostgroup?: string | null;
+  id: string;
 }
 
 /**
@@ -127,6 +180,10 @@ export type Event = {
       code: string;
       path?: string | null;
       type: 'warning';
+    }
+  | {
+      code: string;
+      type: 'debug';
     }
   | {
       request_id: number;
@@ -270,7 +327,8 @@ export type Rule =
     };
 
 /**
- * Monitor rule options: `query` or `monitorIds`. Unknown options are passed through.
+ * Monitor rule options: `query` or `monitorIds`. Unknown options are refused (passed
+ * through only with `--allow-unknown-keys`).
  */
 export type MonitorOptions = {
   /**
@@ -310,7 +368,7 @@ export type MonitorOptions = {
    */
   query?: string;
   /**
-   * Seconds to wait before evaluating.
+   * Seconds to wait before evaluating (gatepost's bound: one day; the API sets none).
    */
   warmup?: number;
 } & MonitorOptions1;
@@ -352,19 +410,22 @@ export interface Config {
 }
 
 /**
- * One monitor, optionally restricted to some of its groups.
+ * One monitor and the groups of it to evaluate.
  */
 export interface MonitorId {
   /**
-   * Group names (`k:v` or `k:v,k2:v2`).
+   * The exact group names to evaluate (`k:v` or `k:v,k2:v2`); `[]` evaluates every group.
    */
-  groups?: string[];
-  id: number;
+  groups: string[];
+  /**
+   * The monitor's decimal id, as a string (`"12345"`).
+   */
+  id: string;
 }
 
 /**
  * Faulty Deployment Detection options. Give either an exclude list or an include list.
- * Unknown options are passed through.
+ * Unknown options are refused (passed through only with `--allow-unknown-keys`).
  */
 export interface FddOptions {
   /**

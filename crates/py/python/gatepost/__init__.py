@@ -39,7 +39,16 @@ from gatepost._driver import (
     resume_async,
     start,
 )
-from gatepost._outcome import ApiError, Outcome, Pending, Rule, Validation
+from gatepost._outcome import (
+    ApiError,
+    FailedMonitor,
+    Narrative,
+    Outcome,
+    Pending,
+    Rule,
+    RuleFailures,
+    Validation,
+)
 from gatepost.errors import (
     ConfigError,
     GatepostError,
@@ -59,12 +68,15 @@ __all__ = [
     "ConfigSource",
     "Engine",
     "EventHandler",
+    "FailedMonitor",
     "GatepostError",
+    "Narrative",
     "OptionsError",
     "Outcome",
     "Pending",
     "Problem",
     "Rule",
+    "RuleFailures",
     "SnapshotError",
     "UnknownRequestError",
     "UsageError",
@@ -89,13 +101,16 @@ def validate(
     version: str | None = None,
     *,
     config_path: str | os.PathLike[str] | None = None,
+    allow_unknown_keys: bool = False,
 ) -> Validation:
     """Check a pipeline config offline and return every problem with its path.
 
     ``config`` is the file's text (problems then carry line and column) or a parsed mapping;
     ``config_path`` reads a file. ``version`` is the version to be deployed (Faulty Deployment
     Detection rules need one). A query that does not parse is a problem here (the server has
-    the last word, so :func:`evaluate` only warns).
+    the last word, so :func:`evaluate` only warns). An unknown key is a problem, as the API
+    would refuse it, unless ``allow_unknown_keys`` (then a warning, and it would be sent).
+    Problems and warnings come in the order they appear in the file.
     """
     if (config is None) == (config_path is None):
         raise OptionsError(
@@ -109,7 +124,7 @@ def validate(
         source = dict(config)
     else:
         source = str(config)
-    return Validation.from_dict(_core.validate(source, version))
+    return Validation.from_dict(_core.validate(source, version, allow_unknown_keys))
 
 
 def outcome_schema() -> dict[str, Any]:

@@ -39,7 +39,9 @@ class Engine:
     @property
     def evaluation_id(self) -> str | None: ...
 
-def validate(config: str | Mapping[str, Any], version: str | None = None) -> dict[str, Any]: ...
+def validate(
+    config: str | Mapping[str, Any], version: str | None = None, allow_unknown_keys: bool = False
+) -> dict[str, Any]: ...
 def render(
     outcome: Mapping[str, Any],
     format: Literal["text", "markdown", "json"] = "text",

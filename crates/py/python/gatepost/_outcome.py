@@ -11,7 +11,16 @@ from typing import Any, Literal
 from gatepost import _core
 from gatepost.errors import Problem
 
-__all__ = ["ApiError", "Outcome", "Pending", "Rule", "Validation"]
+__all__ = [
+    "ApiError",
+    "FailedMonitor",
+    "Narrative",
+    "Outcome",
+    "Pending",
+    "Rule",
+    "RuleFailures",
+    "Validation",
+]
 
 Verdict = Literal["pass", "fail"]
 Cause = Literal[
@@ -27,13 +36,61 @@ Cause = Literal[
 
 
 @dataclass(frozen=True)
+class FailedMonitor:
+    """A monitor that failed a rule (``state`` such as ``Alert``; ``url`` to inspect it)."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Narrative:
+    """A faulty deployment detection narrative."""
+
+    id: str
+    hostgroup: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleFailures:
+    """What made a rule fail, from the API's rule evaluations (fetched once after a failure)."""
+
+    monitors: list[FailedMonitor] = field(default_factory=list)
+    faulty_apm_resources: list[str] = field(default_factory=list)
+    narratives: list[Narrative] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> RuleFailures:
+        return cls(
+            monitors=[
+                FailedMonitor(
+                    id=str(m["id"]), name=m.get("name"), state=m.get("state"), url=m.get("url")
+                )
+                for m in document.get("monitors", [])
+            ],
+            faulty_apm_resources=[str(r) for r in document.get("faulty_apm_resources", [])],
+            narratives=[
+                Narrative(id=str(n["id"]), hostgroup=n.get("hostgroup"))
+                for n in document.get("narratives", [])
+            ],
+        )
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One rule's result as the server reported it (``status``: pass, fail or in_progress)."""
+    """One rule's result as the server reported it (``status``: pass, fail or in_progress).
+
+    ``failures`` names the failing monitors and faulty resources when the rule failed and the
+    API gave the details (None otherwise).
+    """
 
     name: str
     status: str
     reason: str | None = None
     dry_run: bool = False
+    failures: RuleFailures | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +156,7 @@ class Outcome:
                     status=r["status"],
                     reason=r.get("reason"),
                     dry_run=bool(r.get("dry_run", False)),
+                    failures=RuleFailures.from_dict(r["failures"]) if r.get("failures") else None,
                 )
                 for r in document.get("rules", [])
             ],
