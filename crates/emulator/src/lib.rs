@@ -21,6 +21,8 @@
 //! `page`, `server`).
 
 mod api;
+mod auth;
+mod cors;
 pub mod eval;
 mod page;
 pub mod rules;
@@ -29,7 +31,10 @@ mod state;
 pub mod stats;
 pub mod world;
 
-pub use server::{EmulatorOptions, RunningEmulator, TlsFiles, serve_blocking, start};
+pub use server::{
+    EmulatorOptions, FD_RESERVE, Limits, MAX_BODY_BYTES, RunningEmulator, TlsFiles, serve_blocking,
+    start,
+};
 pub use world::{World, WorldError};
 
 /// How many method + path combinations the emulator serves: the API under both `/api/v2` and
