@@ -96,10 +96,18 @@ pub fn serve(args: &EmulatorArgs) -> Result<(), String> {
         cors_origins: args.cors_origins.clone(),
         ..gatepost_emulator::EmulatorOptions::new(world)
     };
+    let mut listening = false;
     gatepost_emulator::serve_blocking(options, |addr| {
+        listening = true;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "gatepost emulator listening on {scheme}://{addr}");
         let _ = out.flush();
     })
-    .map_err(|e| format!("the emulator stopped: {e}"))
+    .map_err(|e| {
+        if listening {
+            format!("the emulator stopped: {e}")
+        } else {
+            format!("cannot start the emulator: {e}")
+        }
+    })
 }
