@@ -342,7 +342,8 @@ pub fn serve_blocking(
     let mut prepared = prepare(options)?;
     prepared.access_log = true;
     let cap = connection_cap(prepared.limits.max_connections);
-    if cap < prepared.limits.max_connections {
+    // Said only when it matters (an open-file limit far below the cap), not for the reserve.
+    if cap + FD_RESERVE < prepared.limits.max_connections {
         eprintln!(
             "gatepost emulator: serving at most {cap} connections at once (the open-file limit \
              allows no more)"
