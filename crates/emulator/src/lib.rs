@@ -2,9 +2,11 @@
 //!
 //! A stand-in for Datadog's Deployment Gates API that evaluates rules *for real* against a
 //! [`World`] (monitors with state timelines, APM traffic per version and resource, preconfigured
-//! gates, keys, rate limits and fault plans). It serves the endpoints of the contract in
-//! `shared/API.md` with the real status codes and payloads, an Evaluations page at `/`, CORS for
-//! browser tests, and a time scale so a 300 s rule finishes in seconds.
+//! gates, keys, rate limits and fault plans). It serves the endpoints of the Deployment Gates API
+//! with the real status codes and payloads, an Evaluations page at `/`, CORS for browser demos on
+//! loopback, and a time scale so a 300 s rule finishes in seconds. Keys are required unless the
+//! world says `"open": true`; slow clients time out and connections are capped ([`Limits`]), so
+//! it can be left running as a CI service.
 //!
 //! ```no_run
 //! let world = gatepost_emulator::World::from_path("examples/worlds/healthy.json".as_ref())?;
@@ -18,7 +20,7 @@
 //!
 //! Modules: [`world`] (the world file and its schema), [`rules`] (rule validation), [`eval`]
 //! (pure evaluation on a virtual clock), [`stats`] (the FDD test), and the HTTP layers (`api`,
-//! `page`, `server`).
+//! `auth`, `cors`, `page`, `server`).
 
 mod api;
 mod auth;
