@@ -6,6 +6,8 @@ Starts `gatepost emulator` and, with a raw-socket asyncio client (stdlib only):
   Content-Length, a body far above any sane size, garbage request lines, huge headers — each must
   get an HTTP answer (4xx) or a closed connection, never a crash;
 - holds slow clients (headers dribbled byte by byte) open while normal traffic goes on;
+- with a low open-file limit (300), the connection cap is lowered to fit and the connections
+  beyond it get a quick 503 while the emulator keeps running;
 - opens 10,000 stalled connections (half never finish their headers, half never finish the body
   they announced) and, while they are all open, times normal clients, each of which must be
   answered within 1 s; then every stalled connection must be closed by the emulator after its
@@ -23,13 +25,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import pathlib
 import resource
 import selectors
 import socket
 import statistics
+import subprocess
+import tempfile
 import time
 
-from common import Emulator, check, cli_available, main_guard, ok, skip, world
+from common import CLI, Emulator, check, cli_available, main_guard, ok, skip, world
 
 TRIGGER = "/api/v2/deployments/gates/evaluation"
 HEADERS = "Host: 127.0.0.1\r\nDD-API-KEY: load-api-key\r\nDD-APPLICATION-KEY: load-app-key\r\nContent-Type: application/json\r\n"
@@ -387,6 +392,49 @@ def stalled_connections(count: int) -> None:
         check("the emulator never panicked under stalled connections", "panicked" not in log, log[-500:])
 
 
+def low_file_limit(limit: int = 300, stalled: int = 400) -> None:
+    """An emulator whose hard open-file limit is low: it lowers its connection cap to fit (and says
+    so), refuses connections beyond it at once with 503, keeps running, and serves again once the
+    stalled connections are gone."""
+    raise_open_file_limit(stalled + 500)
+
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    with tempfile.TemporaryDirectory(prefix="gp-emu-low-") as tmp:
+        path = pathlib.Path(tmp) / "world.json"
+        path.write_text(json.dumps(world("healthy")))
+        cmd = [str(CLI), "emulator", "--world", str(path), "--port", "0", "--header-timeout", "3"]
+        err = open(pathlib.Path(tmp) / "err.log", "w+b")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, preexec_fn=lower)  # noqa: PLW1509
+        try:
+            line = proc.stdout.readline().decode() if proc.stdout else ""
+            port = int(line.strip().rsplit(":", 1)[1])
+            cap = limit - 128
+            socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(stalled)]
+            took, status = timed_request(port)
+            check(f"open-file limit {limit}: with {stalled} stalled connections a new client gets 503 at once "
+                  f"({took * 1000:.1f} ms)", status == 503 and took < 1.0, f"{status}, {took:.3f} s")
+            err.seek(0)
+            note = err.read().decode(errors="replace")
+            check(f"open-file limit {limit}: the emulator says it serves at most {cap} connections",
+                  f"serving at most {cap} connections" in note, note[-300:])
+            for sock in socks:
+                sock.close()
+            end = time.monotonic() + 15
+            status = 0
+            while time.monotonic() < end and status != 202:
+                took, status = timed_request(port)
+                if status != 202:
+                    time.sleep(0.2)
+            check(f"open-file limit {limit}: answered again once the stalled connections are gone",
+                  status == 202 and proc.poll() is None, f"{status}, exit {proc.poll()}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            err.close()
+
+
 async def main_async(args: argparse.Namespace) -> None:
     if cli_available():
         skip("emulator load", cli_available())
@@ -411,6 +459,7 @@ def main() -> None:
     asyncio.run(main_async(args))
     if args.stalled and not cli_available():
         stalled_connections(args.stalled)
+        low_file_limit()
 
 
 if __name__ == "__main__":
