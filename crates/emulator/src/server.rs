@@ -94,9 +94,12 @@ impl EmulatorOptions {
 }
 
 impl Default for EmulatorOptions {
-    /// An empty world on loopback.
+    /// An empty, open world on loopback (nothing in it for a key to protect).
     fn default() -> Self {
-        EmulatorOptions::new(World::default())
+        EmulatorOptions::new(World {
+            open: true,
+            ..World::default()
+        })
     }
 }
 

@@ -178,6 +178,10 @@ fn a_world_without_keys_must_say_it_is_open() {
         "{text}"
     );
     assert!(start(EmulatorOptions::new(world(open()))).is_ok());
+    assert!(
+        start(EmulatorOptions::default()).is_ok(),
+        "the empty world is open"
+    );
 }
 
 #[test]
