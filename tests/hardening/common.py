@@ -112,7 +112,7 @@ def free_port() -> int:
 class Emulator:
     """`gatepost emulator` for a world file on a free loopback port; keeps its output."""
 
-    def __init__(self, world: pathlib.Path | dict, time_scale: int = 60) -> None:
+    def __init__(self, world: pathlib.Path | dict, time_scale: int = 60, extra_args: tuple[str, ...] = ()) -> None:
         self.tmp = tempfile.mkdtemp(prefix="gp-emu-")
         if isinstance(world, dict):
             path = pathlib.Path(self.tmp) / "world.json"
@@ -121,7 +121,7 @@ class Emulator:
         self.out_path = pathlib.Path(self.tmp) / "emulator.log"
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [str(CLI), "emulator", "--world", str(world), "--port", "0", "--time-scale", str(time_scale)],
+            [str(CLI), "emulator", "--world", str(world), "--port", "0", "--time-scale", str(time_scale), *extra_args],
             stdout=subprocess.PIPE,
             stderr=self.out,
         )

@@ -313,4 +313,18 @@ pub struct EmulatorArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Seconds a client gets to send its request headers (and to finish a TLS handshake, or
+    /// to start its next request on a kept-alive connection).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub header_timeout: f64,
+    /// Seconds a client gets to send the body it announced (a late body gets 408).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub body_timeout: f64,
+    /// Connections served at once; beyond it, new ones get 503 (lowered to the open-file limit).
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_connections: usize,
+    /// An origin whose web pages may call the API from a browser (repeat for more; `*` for
+    /// any). Default: pages served from this machine (localhost, 127.0.0.1, [::1]) only.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
 }

@@ -7,8 +7,18 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// The key used against an emulator whose world accepts any key, when none is set.
+/// The key used against an emulator whose world is open, when none is set.
 const ANY_KEY: &str = "gatepost-emulator-key";
+
+/// Load a world file, checked for serving: it lists its keys or says `"open": true`.
+fn load_world(path: &Path) -> Result<gatepost_emulator::World, String> {
+    gatepost_emulator::World::from_path(path)
+        .and_then(|world| world.check_keys().map(|()| world))
+        .map_err(|e| {
+            let e = gatepost_emulator::WorldError { file: None, ..e };
+            format!("cannot load the world {}: {e}", path.display())
+        })
+}
 
 /// An emulator running in this process for `gate --emulator`; stops when dropped.
 pub struct InProcess {
@@ -25,18 +35,15 @@ impl InProcess {
 
 /// Start the emulator for `world` on a free loopback port.
 pub fn start_in_process(world: &Path, time_scale: f64) -> Result<InProcess, String> {
-    let world = gatepost_emulator::World::from_path(world)
-        .map_err(|e| format!("cannot load the world {}: {e}", world.display()))?;
+    let world = load_world(world)?;
     let default_key = world
         .api_keys()
         .first()
         .cloned()
         .unwrap_or_else(|| ANY_KEY.to_string());
     let running = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world,
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         time_scale,
-        tls: None,
+        ..gatepost_emulator::EmulatorOptions::new(world)
     })
     .map_err(|e| format!("cannot start the emulator: {e}"))?;
     Ok(InProcess {
@@ -49,14 +56,30 @@ pub fn start_in_process(world: &Path, time_scale: f64) -> Result<InProcess, Stri
 /// `gatepost emulator listening on http://ADDR:PORT` (https with TLS), flushed at once: scripts and
 /// tests wait for it to learn the port.
 pub fn serve(args: &EmulatorArgs) -> Result<(), String> {
-    let world = gatepost_emulator::World::from_path(&args.world)
-        .map_err(|e| format!("cannot load the world {}: {e}", args.world.display()))?;
+    let world = load_world(&args.world)?;
+    let seconds = |value: f64, flag: &str| {
+        if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+            Ok(std::time::Duration::from_secs_f64(value))
+        } else {
+            Err(format!(
+                "{flag} must be a number of seconds above 0 and at most 86400, not {value}"
+            ))
+        }
+    };
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
         return Err(format!(
             "--time-scale must be a positive number, not {}",
             args.time_scale
         ));
     }
+    if args.max_connections == 0 {
+        return Err("--max-connections must be at least 1".to_string());
+    }
+    let limits = gatepost_emulator::Limits {
+        header_timeout: seconds(args.header_timeout, "--header-timeout")?,
+        body_timeout: seconds(args.body_timeout, "--body-timeout")?,
+        max_connections: args.max_connections,
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(gatepost_emulator::TlsFiles {
             cert: cert.clone(),
@@ -66,15 +89,25 @@ pub fn serve(args: &EmulatorArgs) -> Result<(), String> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let options = gatepost_emulator::EmulatorOptions {
-        world,
         bind: SocketAddr::new(args.bind, args.port),
         time_scale: args.time_scale,
         tls,
+        limits,
+        cors_origins: args.cors_origins.clone(),
+        ..gatepost_emulator::EmulatorOptions::new(world)
     };
+    let mut listening = false;
     gatepost_emulator::serve_blocking(options, |addr| {
+        listening = true;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "gatepost emulator listening on {scheme}://{addr}");
         let _ = out.flush();
     })
-    .map_err(|e| format!("the emulator stopped: {e}"))
+    .map_err(|e| {
+        if listening {
+            format!("the emulator stopped: {e}")
+        } else {
+            format!("cannot start the emulator: {e}")
+        }
+    })
 }

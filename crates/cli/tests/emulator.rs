@@ -386,3 +386,66 @@ fn a_gate_that_does_not_exist_fails_with_the_apis_reason() {
     assert_eq!(v["cause"], "client_error", "{r}");
     assert!(r.stdout.contains("no gate found"), "{r}");
 }
+
+#[test]
+fn world_files_that_never_end_or_accept_no_keys_are_refused_at_once() {
+    // `/dev/zero` is stopped by the size cap, not by memory running out.
+    let started = Instant::now();
+    let r = run(gatepost().args(["emulator", "--port", "0", "--world", "/dev/zero"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr.contains(
+            "cannot load the world /dev/zero: cannot read the world file: larger than 16 MiB"
+        ),
+        "{r}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    // A world that lists no keys must say `"open": true`, for the service and in-process alike.
+    let dir = tempfile::tempdir().unwrap();
+    let keyless = dir.path().join("keyless.json");
+    std::fs::write(&keyless, r#"{"monitors": []}"#).unwrap();
+    let served = run(gatepost()
+        .args(["emulator", "--port", "0", "--world"])
+        .arg(&keyless));
+    let in_process = run(&mut gate_emulated(&keyless));
+    for r in [served, in_process] {
+        assert_eq!(r.code, 2, "{r}");
+        assert!(
+            r.stderr.contains("api_keys: the world accepts no keys")
+                && r.stderr.contains("\"open\": true"),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn emulator_service_flags_are_checked() {
+    let healthy = world("healthy.json");
+    for (flags, expected) in [
+        (
+            &["--header-timeout", "0"][..],
+            "--header-timeout must be a number of seconds above 0",
+        ),
+        (
+            &["--body-timeout", "nan"][..],
+            "--body-timeout must be a number of seconds above 0",
+        ),
+        (
+            &["--max-connections", "0"][..],
+            "--max-connections must be at least 1",
+        ),
+        (
+            &["--cors-origin", "dash.example.com"][..],
+            "CORS origin \"dash.example.com\" is not an origin",
+        ),
+    ] {
+        let r = run(gatepost()
+            .args(["emulator", "--port", "0"])
+            .args(flags)
+            .arg("--world")
+            .arg(&healthy));
+        assert_eq!(r.code, 2, "{flags:?}: {r}");
+        assert!(r.stderr.contains(expected), "{flags:?}: {r}");
+    }
+}

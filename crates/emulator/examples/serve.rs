@@ -46,10 +46,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let options = EmulatorOptions {
-        world,
         bind: SocketAddr::new(bind, port),
         time_scale,
         tls,
+        ..EmulatorOptions::new(world)
     };
     gatepost_emulator::serve_blocking(options, |addr| {
         let shown = if addr.ip().is_unspecified() {

@@ -10,7 +10,7 @@ use crate::state::{
 };
 use crate::world::{Endpoint, FaultKind, FaultStep};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -143,13 +143,7 @@ async fn gatekeeper(State(state): State<AppState>, request: Request, next: Next)
             }
         }
     }
-    if !key_accepted(request.headers(), "dd-api-key", &state.world.api_keys)
-        || !key_accepted(
-            request.headers(),
-            "dd-application-key",
-            &state.world.app_keys,
-        )
-    {
+    if !crate::auth::api_allowed(&state.world, request.headers()) {
         return plain_error(StatusCode::FORBIDDEN, "Forbidden");
     }
     let mut limit_headers = None;
@@ -193,14 +187,6 @@ async fn gatekeeper(State(state): State<AppState>, request: Request, next: Next)
         response.headers_mut().extend(headers);
     }
     response
-}
-
-fn key_accepted(headers: &HeaderMap, name: &str, accepted: &[String]) -> bool {
-    accepted.is_empty()
-        || headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|key| accepted.iter().any(|a| a == key))
 }
 
 fn rate_limit_headers(
@@ -1219,43 +1205,4 @@ async fn list_rule_evaluations(
         StatusCode::OK,
         json!({"data": data, "meta": page_meta(&params, offset, size, total)}),
     )
-}
-
-/// CORS for browser callers: every origin, the API's headers, and the rate-limit headers exposed
-/// (with `Date`, which the engine needs to read an HTTP-date `Retry-After`).
-pub(crate) fn add_cors_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(
-            "x-ratelimit-limit, x-ratelimit-period, x-ratelimit-remaining, x-ratelimit-reset, x-ratelimit-name, retry-after, date",
-        ),
-    );
-}
-
-/// The answer to a CORS preflight (`OPTIONS`), which carries no keys and never meets faults.
-/// Whatever headers the browser asks to send are allowed (echoed back), besides the API's own.
-pub(crate) fn preflight(requested_headers: Option<&HeaderValue>) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    let headers = response.headers_mut();
-    add_cors_headers(headers);
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        requested_headers.cloned().unwrap_or(HeaderValue::from_static(
-            "content-type, dd-api-key, dd-application-key, accept, user-agent, x-requested-with",
-        )),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
-    response
 }

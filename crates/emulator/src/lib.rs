@@ -3,8 +3,10 @@
 //! A stand-in for Datadog's Deployment Gates API that evaluates rules *for real* against a
 //! [`World`] (monitors with state timelines, APM traffic per version and resource, preconfigured
 //! gates, keys, rate limits and fault plans). It serves the endpoints of the published Deployment
-//! Gates API (held to `schemas/api/` by its tests) with the real status codes and payloads, an Evaluations page at `/`, CORS for
-//! browser tests, and a time scale so a 300 s rule finishes in seconds.
+//! Gates API (held to `schemas/api/` by its tests) with the real status codes and payloads, an
+//! Evaluations page at `/`, CORS for browser demos on loopback, and a time scale so a 300 s rule
+//! finishes in seconds. Keys are required unless the world says `"open": true`; slow clients time
+//! out and connections are capped ([`Limits`]), so it can be left running as a CI service.
 //!
 //! ```no_run
 //! let world = gatepost_emulator::World::from_path("examples/worlds/healthy.json".as_ref())?;
@@ -18,9 +20,11 @@
 //!
 //! Modules: [`world`] (the world file and its schema), [`rules`] (rule validation), [`eval`]
 //! (pure evaluation on a virtual clock), [`stats`] (the FDD test), and the HTTP layers (`api`,
-//! `page`, `server`).
+//! `auth`, `cors`, `page`, `server`).
 
 mod api;
+mod auth;
+mod cors;
 pub mod eval;
 mod page;
 pub mod rules;
@@ -29,7 +33,10 @@ mod state;
 pub mod stats;
 pub mod world;
 
-pub use server::{EmulatorOptions, RunningEmulator, TlsFiles, serve_blocking, start};
+pub use server::{
+    EmulatorOptions, FD_RESERVE, Limits, MAX_BODY_BYTES, RunningEmulator, TlsFiles, serve_blocking,
+    start,
+};
 pub use world::{World, WorldError};
 
 /// How many method + path combinations the emulator serves: the API under both `/api/v2` and

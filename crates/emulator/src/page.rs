@@ -1,15 +1,18 @@
 //! Server-rendered pages: the Evaluations page (`/`, newest first, with the real status of
 //! dry-run evaluations), one evaluation (`/evaluations/{id}`, where `evaluation_url` points) and
 //! one monitor (`/monitors/{id}`, where rule reasons link). No scripts, no external assets, so
-//! they work offline and in a headless browser.
+//! they work offline and in a headless browser. When the world requires keys, so do the pages
+//! (HTTP Basic credentials from a browser, or the API's key headers; see `auth`); `/healthz`
+//! stays open for health checks.
 
 use crate::api::AppState;
 use crate::eval::{GateOutcome, Status};
 use crate::state::{Evaluation, Shared, rfc3339};
 use crate::world::MonitorState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use std::fmt::Write;
@@ -21,6 +24,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/evaluations/{id}", get(evaluation_page))
         .route("/monitors/{id}", get(monitor_page))
         .route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// Proof that a page request carries keys the world accepts (any request, in an open world).
+pub(crate) struct PageAccess;
+
+impl FromRequestParts<AppState> for PageAccess {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if crate::auth::page_allowed(&state.world, &parts.headers) {
+            Ok(PageAccess)
+        } else {
+            Err(crate::auth::page_login_required())
+        }
+    }
 }
 
 /// The number of page routes (for the docs' endpoint count).
@@ -150,7 +168,7 @@ fn gate_label(evaluation: &Evaluation) -> String {
     label
 }
 
-async fn index(State(state): State<AppState>) -> Html<String> {
+async fn index(_: PageAccess, State(state): State<AppState>) -> Html<String> {
     let now = state.world_now_ms();
     let inner = state.lock();
     let mut body = String::from("<h1>Deployment Gates evaluations</h1>");
@@ -199,7 +217,11 @@ async fn index(State(state): State<AppState>) -> Html<String> {
     )
 }
 
-async fn evaluation_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn evaluation_page(
+    _: PageAccess,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let now = state.world_now_ms();
     let inner = state.lock();
     let Some(evaluation) = inner.evaluations.iter().find(|e| e.id == id) else {
@@ -239,7 +261,11 @@ fn state_class(state: MonitorState) -> &'static str {
     }
 }
 
-async fn monitor_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn monitor_page(
+    _: PageAccess,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let monitor = id
         .parse::<u64>()
         .ok()

@@ -24,10 +24,15 @@ pub struct World {
     /// Free text shown on the Evaluations page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Accepted `DD-API-KEY` values. Empty: any key, or none, is accepted.
+    /// Serve without keys: with `api_keys` empty, any key (or none) is accepted, on the API and
+    /// on the pages. A world that is not open must list `api_keys`; the emulator refuses to
+    /// serve it otherwise. Listed keys are always checked, open or not.
+    #[serde(default)]
+    pub open: bool,
+    /// Accepted `DD-API-KEY` values (required unless the world is `open`).
     #[serde(default)]
     pub api_keys: Vec<String>,
-    /// Accepted `DD-APPLICATION-KEY` values. Empty: any key, or none, is accepted.
+    /// Accepted `DD-APPLICATION-KEY` values. Empty: the application key is not checked.
     #[serde(default)]
     pub app_keys: Vec<String>,
     /// Monitors that monitor rules search.
@@ -641,10 +646,11 @@ impl World {
         Ok(world)
     }
 
-    /// Read, parse and check a world file.
+    /// Read, parse and check a world file (at most [`MAX_WORLD_BYTES`]: a mistaken path such
+    /// as `/dev/zero` is refused at once, not read until memory runs out).
     pub fn from_path(path: &Path) -> Result<World, WorldError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| WorldError {
+        let text = read_limited(path, MAX_WORLD_BYTES).map_err(|e| WorldError {
             file: Some(name.clone()),
             path: String::new(),
             line: None,
@@ -657,9 +663,31 @@ impl World {
         })
     }
 
-    /// Accepted `DD-API-KEY` values; empty means any key (or none) is accepted.
+    /// Accepted `DD-API-KEY` values; empty only in an `open` world, where any key (or none) is
+    /// accepted.
     pub fn api_keys(&self) -> &[String] {
         &self.api_keys
+    }
+
+    /// Whether the world can be served: it lists the keys it accepts, or says `"open": true`.
+    pub fn check_keys(&self) -> Result<(), WorldError> {
+        if self.api_keys.is_empty() && !self.open {
+            return Err(WorldError::at(
+                "api_keys",
+                "the world accepts no keys: list the accepted keys in api_keys (and app_keys), \
+                 or set \"open\": true to accept any key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a request carrying these keys may use the API and the pages: every listed key
+    /// list must contain the key given (an empty list checks nothing; see [`World::check_keys`]).
+    pub fn accepts_keys(&self, api_key: Option<&str>, app_key: Option<&str>) -> bool {
+        let accepted = |list: &[String], key: Option<&str>| {
+            list.is_empty() || key.is_some_and(|key| list.iter().any(|k| k == key))
+        };
+        accepted(&self.api_keys, api_key) && accepted(&self.app_keys, app_key)
     }
 
     /// Checks that types alone cannot express: unique ids, valid gate rules, sane numbers.
@@ -762,6 +790,30 @@ impl World {
     }
 }
 
+/// The largest world file read (far above any real one; examples are a few KiB).
+pub const MAX_WORLD_BYTES: u64 = 16 << 20;
+
+/// Read at most `limit` bytes of UTF-8 text.
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB: is it the right file?", limit >> 20),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is not UTF-8 text",
+        )
+    })
+}
+
 /// serde_json appends " at line L column C"; the error carries those separately.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -834,6 +886,37 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.path, "gates[0].rules[0]");
         assert!(err.message.contains("invalid rule type: moniyor"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_world_file_is_refused_after_the_limit() {
+        let started = std::time::Instant::now();
+        let err = World::from_path(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.file.as_deref(), Some("/dev/zero"));
+        assert!(err.message.contains("larger than 16 MiB"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_world_must_list_keys_or_say_it_is_open() {
+        let closed = World::from_json("{}").unwrap();
+        let err = closed.check_keys().unwrap_err();
+        assert_eq!(err.path, "api_keys");
+        assert!(err.message.contains("\"open\": true"), "{err}");
+        let open = World::from_json(r#"{"open": true}"#).unwrap();
+        assert!(open.check_keys().is_ok());
+        assert!(open.accepts_keys(None, None));
+        assert!(open.accepts_keys(Some("anything"), None));
+        let keyed = World::from_json(r#"{"api_keys": ["a"], "app_keys": ["b"]}"#).unwrap();
+        assert!(keyed.check_keys().is_ok());
+        assert!(keyed.accepts_keys(Some("a"), Some("b")));
+        assert!(!keyed.accepts_keys(Some("a"), None));
+        assert!(!keyed.accepts_keys(Some("b"), Some("a")));
+        assert!(!keyed.accepts_keys(None, Some("b")));
+        // Listed keys hold even in an open world; an empty app key list checks nothing.
+        let both = World::from_json(r#"{"open": true, "api_keys": ["a"]}"#).unwrap();
+        assert!(!both.accepts_keys(Some("x"), None));
+        assert!(both.accepts_keys(Some("a"), Some("whatever")));
     }
 
     #[test]

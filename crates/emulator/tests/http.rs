@@ -1,5 +1,5 @@
 //! The HTTP API on a real loopback socket: payload shapes, status codes, error bodies, keys,
-//! rate limits, faults, CORS, pages and TLS. Rules here use `duration: 0` (decided at the
+//! rate limits, faults, pages and TLS. Rules here use `duration: 0` (decided at the
 //! trigger), so nothing waits on the clock; time-dependent semantics are in `evaluation.rs`.
 
 use gatepost_emulator::{ENDPOINT_COUNT, EmulatorOptions, RunningEmulator, World, start};
@@ -119,7 +119,11 @@ fn call(emulator: &RunningEmulator, method: &str, path: &str, body: Option<&Valu
     .unwrap()
 }
 
-fn emulator(world: Value) -> RunningEmulator {
+/// A world without keys is served open here (keys, CORS and limits: `tests/service.rs`).
+fn emulator(mut world: Value) -> RunningEmulator {
+    if world.get("api_keys").is_none() {
+        world["open"] = json!(true);
+    }
     let world = World::from_json(&world.to_string()).unwrap();
     start(EmulatorOptions::new(world)).unwrap()
 }
@@ -319,8 +323,10 @@ fn keys_are_checked_and_never_echoed() {
     );
     assert_eq!(ok.status, 202);
     let page = send(&emu, "GET", "/", &[], None).unwrap();
-    assert_eq!(page.status, 200, "the page needs no key");
-    for reply in [&reply, &wrong, &ok, &page] {
+    assert_eq!(page.status, 401, "the pages need the keys too");
+    let keyed_page = call(&emu, "GET", "/", None);
+    assert_eq!(keyed_page.status, 200);
+    for reply in [&reply, &wrong, &ok, &page, &keyed_page] {
         assert!(!reply.body.contains(API_KEY) && !reply.body.contains(APP_KEY));
     }
 }
@@ -428,40 +434,6 @@ fn results_404_until_the_evaluation_has_started() {
         None,
     );
     assert_eq!(reply.status, 404);
-}
-
-#[test]
-fn cors_preflight_and_headers_let_browsers_call_the_api() {
-    let emu = emulator(json!({"api_keys": [API_KEY]}));
-    let reply = send(
-        &emu,
-        "OPTIONS",
-        "/api/v2/deployments/gates/evaluation",
-        &[
-            ("Origin", "http://localhost:8080"),
-            ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "dd-api-key, content-type"),
-        ],
-        None,
-    )
-    .unwrap();
-    assert_eq!(reply.status, 204);
-    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
-    assert!(
-        reply
-            .header("access-control-allow-headers")
-            .unwrap()
-            .contains("dd-api-key")
-    );
-    assert!(
-        reply
-            .header("access-control-allow-methods")
-            .unwrap()
-            .contains("POST")
-    );
-    let forbidden = send(&emu, "GET", "/api/v2/deployment_gates", &[], None).unwrap();
-    assert_eq!(forbidden.status, 403);
-    assert_eq!(forbidden.header("access-control-allow-origin"), Some("*"));
 }
 
 #[test]
@@ -1183,7 +1155,7 @@ fn the_pages_show_evaluations_and_the_real_status_of_dry_runs() {
 #[test]
 fn links_use_the_host_header_when_serving_every_interface() {
     let mut options = EmulatorOptions::new(
-        World::from_json(&json!({"monitors": monitors()}).to_string()).unwrap(),
+        World::from_json(&json!({"open": true, "monitors": monitors()}).to_string()).unwrap(),
     );
     options.bind = "0.0.0.0:0".parse().unwrap();
     let emu = start(options).unwrap();
@@ -1218,30 +1190,6 @@ fn links_use_the_host_header_when_serving_every_interface() {
     assert_eq!(
         attrs["rules"][0]["reason"],
         "One or more monitors in ALERT state: http://emulator.ci:8127/monitors/2"
-    );
-}
-
-#[test]
-fn preflight_allows_the_headers_the_browser_asks_for() {
-    let emu = emulator(json!({}));
-    let reply = send(
-        &emu,
-        "OPTIONS",
-        "/api/v2/deployment_gates",
-        &[
-            ("Origin", "http://localhost"),
-            ("Access-Control-Request-Method", "GET"),
-            (
-                "Access-Control-Request-Headers",
-                "dd-api-key, x-custom-trace",
-            ),
-        ],
-        None,
-    )
-    .unwrap();
-    assert_eq!(
-        reply.header("access-control-allow-headers"),
-        Some("dd-api-key, x-custom-trace")
     );
 }
 

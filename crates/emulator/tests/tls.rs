@@ -17,7 +17,7 @@ fn serves_https_with_the_given_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
 
-    let mut options = EmulatorOptions::new(World::from_json("{}").unwrap());
+    let mut options = EmulatorOptions::new(World::from_json(r#"{"open": true}"#).unwrap());
     options.tls = Some(TlsFiles {
         cert: cert_path.clone(),
         key: key_path.clone(),
@@ -49,7 +49,7 @@ fn serves_https_with_the_given_certificate() {
     assert!(text.contains("\"data\":[]"), "{text}");
     emu.shutdown();
 
-    let mut bad = EmulatorOptions::new(World::from_json("{}").unwrap());
+    let mut bad = EmulatorOptions::new(World::from_json(r#"{"open": true}"#).unwrap());
     bad.tls = Some(TlsFiles {
         cert: key_path,
         key: dir.join("missing.pem"),

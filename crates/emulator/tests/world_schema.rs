@@ -37,6 +37,7 @@ fn schema_describes_the_parts_world_authors_use() {
         "live",
         "gates",
         "api_keys",
+        "open",
         "rate_limits",
         "faults",
         "result_not_found_for",
@@ -58,6 +59,9 @@ fn every_example_world_loads() {
         if path.extension().is_some_and(|e| e == "json") {
             let world =
                 gatepost_emulator::World::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+            world
+                .check_keys()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let gate = &world.gates[0];
             assert_eq!(
                 (gate.service.as_str(), gate.env.as_str()),

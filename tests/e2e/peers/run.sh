@@ -116,9 +116,10 @@ same_rules() {
 }
 
 has() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
 
-# The example worlds with keys required, so the peers must send the headers the way the real API
-# expects them.
+# The example worlds with keys required (listed keys are checked even in a world that says "open"),
+# so the peers must send the headers the way the real API expects them.
 with_keys() {
   jq --arg api "$api_key" --arg app "$app_key" '. + {api_keys: [$api], app_keys: [$app]}' \
     "$root/examples/worlds/$1.json" >"$work/$1.json"
@@ -208,18 +209,24 @@ if start_emulator "$(with_keys healthy)" tls; then
   stop_emulator
 fi
 
-# The Evaluations page in headless Chromium, over plain HTTP (DD_API_URL override).
+# The Evaluations page in headless Chromium, over plain HTTP (DD_API_URL override). The world
+# requires keys, so the page does too: the browser signs in with HTTP Basic credentials.
 if [ -z "$chromium_bin" ]; then
   check "chromium is installed" false
-elif start_emulator "$root/examples/worlds/dry-run.json"; then
+elif start_emulator "$(with_keys dry-run)"; then
   DD_API_KEY=$api_key DD_APP_KEY=$app_key DD_API_URL="$base" POLL_INTERVAL=0.2 \
     timeout 60 sh "$here/gate.sh" --service checkout --env prod --version v2 >"$work/page.sh" 2>&1
   check "dry-run over plain HTTP: the API answers pass" [ $? -eq 0 ]
   evaluation_id=$(sed -n 's/^Evaluation ID: //p' "$work/page.sh")
-  timeout 90 "$chromium_bin" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-    --disable-background-networking --disable-quic --no-first-run --disable-component-update \
-    --disable-sync --user-data-dir="$work/chromium" --dump-dom "$base/" \
-    >"$work/page.html" 2>"$work/chromium.err"
+  chromium_page() {
+    timeout 90 "$chromium_bin" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+      --disable-background-networking --disable-quic --no-first-run --disable-component-update \
+      --disable-sync --user-data-dir="$work/chromium" --dump-dom "$1" 2>"$work/chromium.err"
+  }
+  chromium_page "$base/" >"$work/page-nokey.html"
+  check "without keys, chromium gets no Evaluations page" \
+    lacks "$work/page-nokey.html" "Deployment Gates evaluations"
+  chromium_page "http://$api_key:$app_key@${base#http://}/" >"$work/page.html"
   check "chromium renders the Evaluations page" has "$work/page.html" "Deployment Gates evaluations"
   check "the page lists the evaluation" has "$work/page.html" "data-evaluation-id=\"$evaluation_id\""
   check "the page shows the dry run's real status (fail)" \
