@@ -8,6 +8,7 @@
 
 use crate::machine::seconds;
 use crate::outcome::{Cause, Outcome, RuleResult};
+use crate::sanitize::{self, LinkPolicy, line};
 
 /// How text output may be decorated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,11 +68,12 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
     };
     let (icon, color, title) = headline(outcome);
     let mut out = format!("{icon} {}\n", paint(&format!("{BOLD}{color}"), title));
-    out.push_str(&format!("   {}\n", outcome.message));
+    out.push_str(&format!("   {}\n", line(&outcome.message)));
     let mut field = |name: &str, value: &str| {
         out.push_str(&format!(
-            "   {:<12} {value}\n",
-            paint(DIM, &format!("{name}:"))
+            "   {:<12} {}\n",
+            paint(DIM, &format!("{name}:")),
+            line(value)
         ))
     };
     if let Some(reason) = &outcome.skip_reason {
@@ -113,27 +115,41 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
             out.push_str(&format!(
                 "     {} {} ({}, {})\n",
                 rule_icon(rule),
-                rule.name,
-                rule.status,
+                line(&rule.name),
+                line(&rule.status),
                 mode(rule.dry_run)
             ));
             if let Some(reason) = &rule.reason {
-                out.push_str(&format!("        Reason: {reason}\n"));
+                out.push_str(&format!("        Reason: {}\n", line(reason)));
             }
         }
     }
     out
 }
 
-/// Escape text for a markdown table cell.
+/// Text for a markdown table cell or paragraph: inert (see [`sanitize::markdown`]).
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    sanitize::markdown(text)
 }
 
-/// Render the outcome as markdown (a CI step summary).
+/// An evaluation id for markdown: as code when it is a UUID (as the engine ensures), else inert text.
+fn id_label(id: &str) -> String {
+    if crate::machine::is_uuid(id) {
+        format!("`{id}`")
+    } else {
+        cell(id)
+    }
+}
+
+/// Render the outcome as markdown (a CI step summary). The evaluation URL is a link only on a
+/// known Datadog app origin; a host that knows its request uses [`render_markdown_with`].
 pub fn render_markdown(outcome: &Outcome) -> String {
+    render_markdown_with(outcome, &LinkPolicy::datadog_apps())
+}
+
+/// [`render_markdown`], with links only to the origins `links` allows (the request's own site or
+/// `api_url` origin: [`LinkPolicy::for_endpoint`]); any other URL is shown as inert text.
+pub fn render_markdown_with(outcome: &Outcome, links: &LinkPolicy) -> String {
     let (icon, _, title) = headline(outcome);
     let mut out = format!(
         "### {icon} Deployment gate: {title}\n\n{}\n\n",
@@ -160,11 +176,10 @@ pub fn render_markdown(outcome: &Outcome) -> String {
     }
     match (&outcome.evaluation_id, &outcome.evaluation_url) {
         (Some(id), Some(url)) => out.push_str(&format!(
-            "| Evaluation | [`{}`]({}) |\n",
-            cell(id),
-            url.replace(' ', "%20")
+            "| Evaluation | {} |\n",
+            sanitize::markdown_link(&id_label(id), url, links)
         )),
-        (Some(id), None) => out.push_str(&format!("| Evaluation | `{}` |\n", cell(id))),
+        (Some(id), None) => out.push_str(&format!("| Evaluation | {} |\n", id_label(id))),
         _ => {}
     }
     if let Some(error) = &outcome.error {
@@ -297,9 +312,44 @@ mod tests {
             md.contains("| monitors \\| prod | ❌ fail | active | monitor 1 in ALERT |"),
             "{md}"
         );
+        // A plain-http emulator URL is not a Datadog app origin: shown, never linked.
         assert!(
-            md.contains("[`e9d2f04f-4f4b-494b-86e5-52f03e10c8e9`](http://127.0.0.1:9/evaluations/"),
+            md.contains("| Evaluation | `e9d2f04f-4f4b-494b-86e5-52f03e10c8e9` (http\\:"),
             "{md}"
         );
+        let mut linked = failed();
+        linked.evaluation_url = Some("https://app.datadoghq.com/ci/x?q=a b".into());
+        let md = render_markdown(&linked);
+        assert!(
+            md.contains(
+                "[`e9d2f04f-4f4b-494b-86e5-52f03e10c8e9`](https://app.datadoghq.com/ci/x?q=a%20b)"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn hostile_server_text_is_inert_in_every_renderer() {
+        let mut outcome = failed();
+        outcome.rules[0].name = "r\n::warning title=forged::x".into();
+        outcome.rules[0].reason =
+            Some("\u{1b}[2K\u{1b}[1A✅ Gate passed\n::add-mask::k \u{202e}".into());
+        outcome.evaluation_url =
+            Some("https://app.datadoghq.com/x)\n# owned ![i](https://e/x.png)".into());
+        outcome.message = "m\r\n##[error]x".into();
+        for text in [
+            render_text(&outcome, TextStyle::default()),
+            render_markdown(&outcome),
+            render_json(&outcome),
+        ] {
+            for l in text.lines() {
+                assert!(!sanitize::starts_command(l), "{l}");
+                assert!(!l.chars().any(sanitize::is_unsafe), "{l:?}");
+            }
+        }
+        let md = render_markdown(&outcome);
+        let unescaped = crate::sanitize::tests::has_unescaped;
+        assert!(!unescaped(&md, "# owned") && !unescaped(&md, "!["), "{md}");
+        assert!(!unescaped(&md, "##[error]"), "{md}");
     }
 }
