@@ -38,7 +38,7 @@ pub struct Request<'a> {
 impl Request<'_> {
     /// `(name, canonical JSON)` for each field, in the digest's order.
     fn fields(&self) -> Vec<(&'static str, String)> {
-        let text = |v: Option<&str>| canonical(&v.map_or(Value::Null, |s| Value::from(s)));
+        let text = |v: Option<&str>| canonical(&v.map_or(Value::Null, Value::from));
         vec![
             ("api", text(Some(self.api))),
             ("service", text(Some(self.service))),
