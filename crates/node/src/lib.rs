@@ -168,6 +168,35 @@ impl JsEngine {
         Ok(JsEngine { inner })
     }
 
+    /// Continue from a snapshot if it belongs to the request `options` describe, with their policy;
+    /// otherwise start a new evaluation for `options` (a `snapshot_not_resumed` warning event names
+    /// the differences). `resumed` tells which happened.
+    #[napi(
+        factory,
+        ts_args_type = "snapshot: string, options: object, now: number"
+    )]
+    pub fn resume_for(env: Env, snapshot: String, options: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let value: Value = serde_json::from_str(&snapshot).map_err(|e| {
+            throw(
+                &env,
+                CoreError::new(
+                    ErrorCode::InvalidSnapshot,
+                    format!("invalid snapshot: not JSON ({e})"),
+                ),
+            )
+        })?;
+        let options = self::options(&env, options)?;
+        let inner = Engine::resume_for(value, options, now).map_err(|e| throw(&env, e))?;
+        Ok(JsEngine { inner })
+    }
+
+    /// Whether this engine continues a snapshot's evaluation (rather than a new one).
+    #[napi(getter)]
+    pub fn resumed(&self) -> bool {
+        self.inner.resumed()
+    }
+
     /// Feed something that happened (`response`, `transport_error`, `timeout`, `cancel`). A usage
     /// error throws and leaves the state untouched.
     #[napi(ts_args_type = "input: object, now: number")]
