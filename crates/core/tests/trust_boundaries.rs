@@ -44,8 +44,8 @@ fn reply(engine: &mut Engine, id: u64, status: u16, body: Value, now: u64) {
         .unwrap();
 }
 
-/// A snapshot of an evaluation that has an id and was cancelled (what a SIGTERM leaves).
-fn cancelled_snapshot(opts: Options) -> Value {
+/// An engine whose trigger the server accepted (evaluation id `EVAL`).
+fn started(opts: Options) -> Engine {
     let mut engine = Engine::new(opts, START).unwrap();
     let (id, _, _) = send(&mut engine, START);
     reply(
@@ -53,8 +53,14 @@ fn cancelled_snapshot(opts: Options) -> Value {
         id,
         202,
         json!({"data": {"id": EVAL, "attributes": {"evaluation_id": EVAL}}}),
-        START + 100,
+        START + 10,
     );
+    engine
+}
+
+/// A snapshot of an evaluation that has an id and was cancelled (what a SIGTERM leaves).
+fn cancelled_snapshot(opts: Options) -> Value {
+    let mut engine = started(opts);
     engine.handle(Input::Cancel, START + 200).unwrap();
     engine.snapshot()
 }
@@ -149,15 +155,7 @@ fn a_tampered_snapshot_never_passes_for_this_request() {
     assert!(err.message.contains("plain http"), "{}", err.message);
 
     // A planted passing outcome is not believed: the server is asked again.
-    let mut engine = Engine::new(options(json!({})), START).unwrap();
-    let (id, _, _) = send(&mut engine, START);
-    reply(
-        &mut engine,
-        id,
-        202,
-        json!({"data": {"id": EVAL, "attributes": {"evaluation_id": EVAL}}}),
-        START + 10,
-    );
+    let mut engine = started(options(json!({})));
     let (id, _, _) = send(&mut engine, START + 10);
     reply(
         &mut engine,

@@ -101,6 +101,19 @@ fn integral_numbers(value: Value) -> Value {
     }
 }
 
+/// A snapshot's JSON text as a value (`invalid_snapshot` when it is not JSON).
+fn snapshot_value(env: &Env, snapshot: &str) -> Result<Value> {
+    serde_json::from_str(snapshot).map_err(|e| {
+        throw(
+            env,
+            CoreError::new(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: not JSON ({e})"),
+            ),
+        )
+    })
+}
+
 fn options(env: &Env, value: Value) -> Result<Options> {
     Options::from_host_value(integral_numbers(value)).map_err(|e| throw(env, e))
 }
@@ -155,15 +168,7 @@ impl JsEngine {
         now: f64,
     ) -> Result<Self> {
         let now = millis(&env, now)?;
-        let value: Value = serde_json::from_str(&snapshot).map_err(|e| {
-            throw(
-                &env,
-                CoreError::new(
-                    ErrorCode::InvalidSnapshot,
-                    format!("invalid snapshot: not JSON ({e})"),
-                ),
-            )
-        })?;
+        let value = snapshot_value(&env, &snapshot)?;
         let inner = Engine::resume(value, api_key, app_key, now).map_err(|e| throw(&env, e))?;
         Ok(JsEngine { inner })
     }
@@ -177,15 +182,7 @@ impl JsEngine {
     )]
     pub fn resume_for(env: Env, snapshot: String, options: Value, now: f64) -> Result<Self> {
         let now = millis(&env, now)?;
-        let value: Value = serde_json::from_str(&snapshot).map_err(|e| {
-            throw(
-                &env,
-                CoreError::new(
-                    ErrorCode::InvalidSnapshot,
-                    format!("invalid snapshot: not JSON ({e})"),
-                ),
-            )
-        })?;
+        let value = snapshot_value(&env, &snapshot)?;
         let options = self::options(&env, options)?;
         let inner = Engine::resume_for(value, options, now).map_err(|e| throw(&env, e))?;
         Ok(JsEngine { inner })
