@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import time
 
-from common import CLI, VENV_PY, HERE, check, cli_available, key_env, leaks, main_guard, py, python_available, run, skip
+from common import CLI, HERE, VENV_PY, check, cli_available, key_env, leaks, main_guard, py, python_available, run, skip
 from fake_server import FakeApi
 
 EVAL = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"
@@ -68,7 +68,9 @@ def inert(label: str, text: str) -> None:
 
 
 def summary_inert(label: str, markdown: str) -> None:
-    unescaped = lambda needle: any(not markdown[:i].endswith("\\") for i in (m.start() for m in re.finditer(re.escape(needle), markdown)))
+    def unescaped(needle: str) -> bool:
+        return any(not markdown[: m.start()].endswith("\\") for m in re.finditer(re.escape(needle), markdown))
+
     check(f"{label}: summary gains no heading", not any(line.startswith("#") and "Deployment gate" not in line
                                                          for line in markdown.splitlines()), markdown[:600])
     check(f"{label}: summary gains no image or HTML", not unescaped("![") and not unescaped("<img"), markdown[:600])

@@ -88,9 +88,12 @@ def _random_seed() -> int:
 
 
 def _first_env(*names: str) -> str | None:
-    """The first of these variables that is set and not empty. One that is set but not valid
-    UTF-8 (Python holds it with surrogate escapes) raises :class:`OptionsError` naming it, its
-    value not shown: going on without the key would send requests unauthenticated."""
+    """The first of these variables that is set and not empty.
+
+    One that is set but not valid UTF-8 (Python holds it with surrogate escapes) raises
+    :class:`OptionsError` naming it, its value not shown: going on without the key would send
+    requests unauthenticated.
+    """
     for name in names:
         value = os.environ.get(name)
         if value:
@@ -450,8 +453,11 @@ def _resumed(
     api_key: str | None,
     app_key: str | None,
 ) -> Engine:
-    """The engine for a snapshot: bound to ``options`` when given (the engine decides whether the
-    snapshot belongs to that request), else trusting the request the snapshot records."""
+    """The engine for a snapshot.
+
+    Bound to ``options`` when given (the engine decides whether the snapshot belongs to that
+    request), else trusting the request the snapshot records.
+    """
     if options is not None:
         return Engine.resume_for(snapshot, options, _now_ms())
     key, app = _keys(api_key, app_key)
