@@ -51,6 +51,7 @@ harness hardening-hostile tests/hardening/hostile.py
 harness hardening-differential tests/hardening/differential.py --count 300
 harness hardening-emulator-load tests/hardening/emulator_load.py --evaluations 10000
 harness hardening-binding-limits tests/hardening/binding_limits.py
+harness hardening-trust tests/hardening/trust.py
 
 if command -v cargo-fuzz >/dev/null 2>&1 && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   log "fuzz smoke (5 s per target; the long run is fuzz/run)"

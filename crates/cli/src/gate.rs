@@ -11,6 +11,7 @@ use crate::http::{Client, Request};
 use crate::output::{Logger, human_duration, now_ms, use_color, write_github};
 use crate::state::{self, Loaded};
 use gatepost_core::report::{self, TextStyle};
+use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{ConfigInput, Engine, ErrorCode, Input, Options, Outcome, Problem};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -106,7 +107,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     };
 
     let now = now_ms();
-    let engine = match start_engine(args, &options, &keys, now, &mut logger) {
+    let engine = match start_engine(args, &options, now, &mut logger) {
         Ok(engine) => engine,
         Err(e) => return engine_error(&e, args.config.as_deref(), &mut logger),
     };
@@ -127,9 +128,13 @@ pub fn gate(args: &GateArgs) -> u8 {
         Ok(f) => f,
         Err(e) => return engine_error(&e, None, &mut logger),
     };
-    let code = finish(&finished, &args.display, &mut logger, |id| {
-        resume_hint(id, args, api)
-    });
+    let code = finish(
+        &finished,
+        &args.display,
+        &link_policy(api),
+        &mut logger,
+        |id| resume_hint(id, args, api),
+    );
     drop(target);
     code
 }
@@ -204,47 +209,38 @@ fn deadline_of(engine: &Engine) -> Option<u64> {
     Some(engine.deadline())
 }
 
-/// Start a new evaluation, or resume the one kept in `--state-file`.
+/// Start a new evaluation, or resume the one kept in `--state-file`. Core decides whether the
+/// saved evaluation belongs to this request (`Engine::resume_for`): when it does not, it says why
+/// (the engine's `snapshot_not_resumed` warning) and a new evaluation starts, replacing the file.
 fn start_engine(
     args: &GateArgs,
     options: &Options,
-    keys: &Keys,
     now: u64,
     logger: &mut Logger,
 ) -> Result<Engine, gatepost_core::Error> {
     if let Some(path) = &args.state_file {
-        match state::load(
-            path,
-            &options.service,
-            &options.env,
-            options.identifier.as_deref(),
-        ) {
+        let shown = sanitize::line(&path.display().to_string());
+        match state::load(path) {
             Loaded::Missing => {}
-            Loaded::Resume(saved) => {
-                match Engine::resume(
-                    saved.snapshot,
-                    keys.api_key.clone(),
-                    keys.app_key.clone(),
-                    now,
-                ) {
-                    Ok(engine) => {
+            Loaded::Resume(saved) => match Engine::resume_for(saved.snapshot, options.clone(), now)
+            {
+                Ok(engine) => {
+                    if engine.resumed() {
                         logger.info(&format!(
-                            "Resuming evaluation {} from the state file {} (no new trigger is sent)",
-                            saved.evaluation_id.as_deref().unwrap_or("(not yet started)"),
-                            path.display()
+                            "Resuming evaluation {} from the state file {shown} (no new trigger is sent)",
+                            engine.evaluation_id().unwrap_or("(not yet started)"),
                         ));
-                        return Ok(engine);
                     }
-                    Err(e) => logger.warn(&format!(
-                        "the state file {} cannot be resumed ({}); starting a new evaluation",
-                        path.display(),
-                        e.message
-                    )),
+                    return Ok(engine);
                 }
-            }
+                Err(e) if e.code == ErrorCode::InvalidSnapshot => logger.warn(&format!(
+                    "the state file {shown} cannot be resumed ({}); starting a new evaluation",
+                    e.message
+                )),
+                Err(e) => return Err(e),
+            },
             Loaded::Unusable(why) => logger.warn(&format!(
-                "ignoring the state file {}: {why}; starting a new evaluation",
-                path.display()
+                "ignoring the state file {shown}: {why}; starting a new evaluation"
             )),
         }
     }
@@ -298,23 +294,30 @@ pub fn wait(args: &WaitArgs) -> u8 {
         Ok(f) => f,
         Err(e) => return engine_error(&e, None, &mut logger),
     };
-    finish(&finished, &args.display, &mut logger, |id| {
-        let mut cmd = format!("gatepost wait {id}");
-        if let Some(s) = &args.service {
-            cmd.push_str(&format!(" --service {}", shell_quote(s)));
-        }
-        if let Some(e) = &args.env {
-            cmd.push_str(&format!(" --env {}", shell_quote(e)));
-        }
-        cmd.push_str(&api_flags(&args.api, args.timing.fail_on_error));
-        cmd
-    })
+    finish(
+        &finished,
+        &args.display,
+        &link_policy(&args.api),
+        &mut logger,
+        |id| {
+            let mut cmd = format!("gatepost wait {id}");
+            if let Some(s) = &args.service {
+                cmd.push_str(&format!(" --service {}", shell_quote(s)));
+            }
+            if let Some(e) = &args.env {
+                cmd.push_str(&format!(" --env {}", shell_quote(e)));
+            }
+            cmd.push_str(&api_flags(&args.api, args.timing.fail_on_error));
+            cmd
+        },
+    )
 }
 
 /// Print the report, the GitHub outputs and (after a signal) how to resume; return the exit code.
 fn finish(
     finished: &Finished,
     display: &DisplayArgs,
+    links: &LinkPolicy,
     logger: &mut Logger,
     resume_command: impl Fn(&str) -> String,
 ) -> u8 {
@@ -323,11 +326,11 @@ fn finish(
         logger.warn(&format!(
             "NOT a gate pass: {} The deploy may go on only because of the error policy \
              (fail-open); add --fail-on-error to fail instead.",
-            outcome.message
+            sanitize::line(&outcome.message)
         ));
     }
     print_report(outcome, display);
-    write_github(outcome, logger);
+    write_github(outcome, links, logger);
     if let Some(signal) = finished.signal {
         match &outcome.evaluation_id {
             Some(id) => {
@@ -431,23 +434,27 @@ fn print_parameters(
     .map(|e| e.base_url)
     .unwrap_or_default();
     let mut lines = vec!["Evaluating deployment gate:".to_string()];
-    lines.push(format!("  service      {}", options.service));
-    lines.push(format!("  env          {}", options.env));
+    let shown = sanitize::line;
+    lines.push(format!("  service      {}", shown(&options.service)));
+    lines.push(format!("  env          {}", shown(&options.env)));
     lines.push(format!(
         "  identifier   {}",
-        options.identifier.as_deref().unwrap_or("default")
+        shown(options.identifier.as_deref().unwrap_or("default"))
     ));
     if let Some(v) = &options.version {
-        lines.push(format!("  version      {v}"));
+        lines.push(format!("  version      {}", shown(v)));
     }
     if let Some(t) = &options.primary_tag {
-        lines.push(format!("  primary tag  {t}"));
+        lines.push(format!("  primary tag  {}", shown(t)));
     }
     match &args.config {
-        Some(path) => lines.push(format!("  rules        inline, from {}", path.display())),
+        Some(path) => lines.push(format!(
+            "  rules        inline, from {}",
+            shown(&path.display().to_string())
+        )),
         None => lines.push("  rules        preconfigured in Datadog".to_string()),
     }
-    lines.push(format!("  api          {endpoint}"));
+    lines.push(format!("  api          {}", shown(&endpoint)));
     // The engine's own values: a resumed evaluation keeps the timeout it started with.
     let left = engine.deadline().saturating_sub(now);
     let timeout = if left < engine.timeout_ms() {
@@ -473,13 +480,14 @@ fn print_parameters(
 /// `--skip REASON` / `GATEPOST_SKIP_REASON`: no evaluation, exit 0, loudly reported.
 fn skip(reason: &str, args: &GateArgs, logger: &mut Logger) -> u8 {
     logger.warn(&format!(
-        "GATE SKIPPED ON PURPOSE, nothing was evaluated: {reason} (service {}, env {})",
-        args.service.as_deref().unwrap_or("?"),
-        args.env.as_deref().unwrap_or("?")
+        "GATE SKIPPED ON PURPOSE, nothing was evaluated: {} (service {}, env {})",
+        sanitize::line(reason),
+        sanitize::line(args.service.as_deref().unwrap_or("?")),
+        sanitize::line(args.env.as_deref().unwrap_or("?"))
     ));
     let outcome = Outcome::skipped(reason);
     print_report(&outcome, &args.display);
-    write_github(&outcome, logger);
+    write_github(&outcome, &LinkPolicy::none(), logger);
     0
 }
 
@@ -521,7 +529,7 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             .collect();
         all.sort_by_key(|(_, p)| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
         for (level, p) in all {
-            eprintln!("{level}: {}", located(&file, p));
+            eprintln!("{level}: {}", sanitize::line(&located(&file, p)));
         }
         if validation.valid {
             let rules = validation
@@ -531,12 +539,17 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                 .and_then(|r| r.as_array())
                 .map_or(0, Vec::len);
             println!(
-                "{file} is valid: {rules} rule{}",
+                "{} is valid: {rules} rule{}",
+                sanitize::line(&file),
                 if rules == 1 { "" } else { "s" }
             );
         } else {
             let n = validation.problems.len();
-            eprintln!("{file}: {n} problem{} found", if n == 1 { "" } else { "s" });
+            eprintln!(
+                "{}: {n} problem{} found",
+                sanitize::line(&file),
+                if n == 1 { "" } else { "s" }
+            );
         }
     }
     if validation.valid { 0 } else { EXIT_USAGE }
@@ -617,7 +630,16 @@ pub fn status(args: &StatusArgs) -> u8 {
     match input {
         Input::Response { status, body, .. } if (200..300).contains(&status) => {
             if args.output == OutputFormat::Json {
-                println!("{body}");
+                // Re-serialised: the same data, with no raw control character from the server.
+                match serde_json::from_str::<serde_json::Value>(&body) {
+                    Ok(value) => println!("{}", sanitize::json(&value.to_string())),
+                    Err(_) => {
+                        eprintln!(
+                            "error: the API answered {status} for evaluation {id} with a body that is not JSON"
+                        );
+                        return 1;
+                    }
+                }
             } else {
                 println!("{}", describe_result(id, &body));
             }
@@ -626,7 +648,7 @@ pub fn status(args: &StatusArgs) -> u8 {
         Input::Response { status, body, .. } => {
             eprintln!(
                 "error: the API answered {status} for evaluation {id}{}",
-                api_error_details(status, &body)
+                sanitize::line(&api_error_details(status, &body))
             );
             if status == 404 {
                 eprintln!(
@@ -636,7 +658,11 @@ pub fn status(args: &StatusArgs) -> u8 {
             1
         }
         Input::TransportError { kind, message, .. } => {
-            eprintln!("error: request failed ({}): {message}", kind.as_str());
+            eprintln!(
+                "error: request failed ({}): {}",
+                kind.as_str(),
+                sanitize::line(&message)
+            );
             1
         }
         _ => 1,
@@ -648,21 +674,29 @@ fn describe_result(id: &str, body: &str) -> String {
     // Read by the engine's own parser, so status shows exactly what a gate run would see.
     let result = match gatepost_core::machine::parse_result(body, id) {
         Ok(result) => result,
-        Err(problem) => return format!("evaluation {id}: {problem}:\n{body}"),
+        Err(problem) => {
+            return format!("evaluation {id}: {problem}:\n{}", sanitize::lines(body));
+        }
     };
     let mode = |dry_run: bool| if dry_run { " (dry run)" } else { "" };
+    let shown = sanitize::line;
     let mut out = vec![format!(
         "evaluation {id}: {}{}",
-        result.gate_status.as_deref().unwrap_or("?"),
+        shown(result.gate_status.as_deref().unwrap_or("?")),
         mode(result.dry_run)
     )];
     if let Some(url) = &result.evaluation_url {
-        out.push(format!("  {url}"));
+        out.push(format!("  {}", shown(url)));
     }
     for rule in &result.rules {
-        let mut line = format!("  - {}: {}{}", rule.name, rule.status, mode(rule.dry_run));
+        let mut line = format!(
+            "  - {}: {}{}",
+            shown(&rule.name),
+            shown(&rule.status),
+            mode(rule.dry_run)
+        );
         if let Some(reason) = &rule.reason {
-            line.push_str(&format!("\n      Reason: {reason}"));
+            line.push_str(&format!("\n      Reason: {}", shown(reason)));
         }
         out.push(line);
     }
@@ -701,10 +735,21 @@ fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<St
                 }
             };
         }
-        vars.iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .map(|k| k.trim().to_string())
-            .find(|k| !k.is_empty())
+        // The first variable that is set and not blank. One that is set but not UTF-8 is an
+        // error naming it: going on without the key would send the request unauthenticated.
+        for var in vars {
+            match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => return Some(k.trim().to_string()),
+                Ok(_) | Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    problems.push(format!(
+                        "{var} is set but is not valid UTF-8 (its value is not shown); set it to the key itself"
+                    ));
+                    return None;
+                }
+            }
+        }
+        None
     };
     let api_key = read(
         &api.api_key_file,
@@ -740,6 +785,16 @@ fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<St
     } else {
         Err(problems)
     }
+}
+
+/// Which URLs the step summary may link to: the request's own site, or its `api_url` origin.
+fn link_policy(api: &ApiArgs) -> LinkPolicy {
+    gatepost_core::site::resolve(
+        site(api).as_deref(),
+        api.api_url.as_deref(),
+        api.allow_insecure_http,
+    )
+    .map_or_else(|_| LinkPolicy::none(), |e| LinkPolicy::for_endpoint(&e))
 }
 
 /// The API base URL requests will go to (for proxy decisions), when it resolves.

@@ -151,14 +151,10 @@ fn url_host(url: &str) -> String {
     host.to_ascii_lowercase()
 }
 
-/// Whether a URL's host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+/// Whether a URL's host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`), by core's rule.
 fn is_loopback_url(url: &str) -> bool {
-    let host = url_host(url);
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    gatepost_core::site::is_loopback(rest.split('/').next().unwrap_or(""))
 }
 
 /// Whether requests to `url` go direct: loopback, or matched by `NO_PROXY`/`no_proxy` with curl's

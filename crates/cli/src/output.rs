@@ -3,6 +3,7 @@
 
 use crate::cli::{ColorChoice, LogFormat};
 use gatepost_core::event::{Event, EventKind};
+use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{Outcome, report};
 use std::io::{IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -88,7 +89,8 @@ impl Logger {
     }
 
     /// Log one line. `Debug` lines appear only with `--verbose`; with `--quiet` only warnings and
-    /// errors appear.
+    /// errors appear. Every line is made inert ([`sanitize::lines`]): messages carry user and
+    /// server text, and no log line may start a CI workflow command or hold a terminal escape.
     pub fn log(&mut self, level: Level, message: &str, event: Option<&Event>) {
         if level == Level::Debug && !self.verbose {
             return;
@@ -110,9 +112,10 @@ impl Logger {
                 {
                     line["event"] = value;
                 }
-                let _ = writeln!(err, "{line}");
+                let _ = writeln!(err, "{}", sanitize::json(&line.to_string()));
             }
             LogFormat::Text => {
+                let message = sanitize::lines(message);
                 let (prefix, colour) = match level {
                     Level::Debug => ("", "\x1b[2m"),
                     Level::Info => ("", ""),
@@ -160,6 +163,7 @@ impl Logger {
         if !self.live {
             return;
         }
+        let text = sanitize::line(text);
         let mut err = std::io::stderr().lock();
         if self.color {
             let _ = write!(err, "\r\x1b[2K\x1b[36m⏳\x1b[0m {text}");
@@ -196,10 +200,11 @@ pub fn human_duration(ms: u64) -> String {
 
 /// Under GitHub Actions: append the markdown report to `$GITHUB_STEP_SUMMARY` and write `status`,
 /// `cause`, `fail_open`, `evaluation_id` and `evaluation_url` to `$GITHUB_OUTPUT`. Other CI systems
-/// are untouched. Failures to write are warnings: the gate's decision stands either way.
-pub fn write_github(outcome: &Outcome, logger: &mut Logger) {
+/// are untouched. Failures to write are warnings: the gate's decision stands either way. The
+/// summary links only to the origins `links` allows (the request's own site or `api_url`).
+pub fn write_github(outcome: &Outcome, links: &LinkPolicy, logger: &mut Logger) {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let text = format!("{}\n", report::render_markdown(outcome));
+        let text = format!("{}\n", report::render_markdown_with(outcome, links));
         if let Err(e) = append(&path, &text) {
             logger.warn(&format!("could not write the GitHub step summary: {e}"));
         }
@@ -213,9 +218,9 @@ pub fn write_github(outcome: &Outcome, logger: &mut Logger) {
 }
 
 /// The `name=value` lines for `$GITHUB_OUTPUT`. Values are single-line (newlines would start a new
-/// output), so they are flattened.
+/// output) and inert ([`sanitize::line`]).
 pub fn github_outputs(outcome: &Outcome) -> String {
-    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
+    let one_line = sanitize::line;
     let verdict = match outcome.verdict {
         gatepost_core::Verdict::Pass => "pass",
         gatepost_core::Verdict::Fail => "fail",
@@ -252,6 +257,16 @@ mod tests {
         assert_eq!(human_duration(12_400), "12s");
         assert_eq!(human_duration(245_000), "4m05s");
         assert_eq!(human_duration(3_723_000), "1h02m03s");
+    }
+
+    #[test]
+    fn github_outputs_stay_one_inert_line_each() {
+        let mut outcome = Outcome::skipped("x");
+        outcome.evaluation_url = Some("https://e/\nstatus=pass\n::add-mask::k\u{1b}[2K".into());
+        let text = github_outputs(&outcome);
+        assert_eq!(text.lines().count(), 5, "{text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("status=")).count(), 1);
+        assert!(!text.contains('\u{1b}'), "{text}");
     }
 
     #[test]

@@ -1,18 +1,21 @@
 //! `--state-file`: the engine's snapshot kept on disk while a gate runs, so a retried or restarted
 //! CI job resumes the evaluation already in flight instead of triggering a second one.
 //!
-//! The file wraps the engine snapshot with the gate it belongs to (service, env, identifier), so a
-//! file left over from another gate is never resumed by mistake. It is written atomically (a
-//! temporary file in the same directory, then a rename), so a job killed mid-write leaves either
-//! the previous state or the new one, never half a file. The snapshot never contains keys: they
-//! are read from the environment again on resume.
+//! Which evaluation a file may resume is decided by core (`Engine::resume_for`): the snapshot
+//! records a digest of the request it belongs to (site or URL, service, env, identifier, version,
+//! primary tag, configuration), and a run whose request differs starts a new evaluation and
+//! replaces the file. The wrapper's service, env, identifier and evaluation id are only for people
+//! reading the file. It is written atomically (a temporary file in the same directory, then a
+//! rename), so a job killed mid-write leaves either the previous state or the new one, never half
+//! a file, and readable by its owner only (mode 0600 on Unix). The snapshot never contains keys:
+//! they are read from the environment again on resume.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Bumped if the wrapper's meaning changes.
-const STATE_FORMAT: u32 = 1;
+/// Bumped if the wrapper's meaning changes. 2: the snapshot inside is bound to its request.
+const STATE_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateFile {
@@ -33,10 +36,10 @@ pub struct StateFile {
 pub enum Loaded {
     /// No file: start a new evaluation.
     Missing,
-    /// A state for this gate: resume it.
+    /// A gatepost state file: core decides whether it resumes.
     Resume(StateFile),
-    /// A file that cannot be resumed for this gate; the reason is shown and a new evaluation
-    /// starts (the file is then overwritten).
+    /// A file that cannot be resumed; the reason is shown and a new evaluation starts (the file
+    /// is then overwritten).
     Unusable(String),
 }
 
@@ -57,17 +60,10 @@ impl StateFile {
             snapshot,
         }
     }
-
-    /// Whether this state belongs to the gate being evaluated.
-    pub fn matches(&self, service: &str, env: &str, identifier: Option<&str>) -> bool {
-        self.service == service
-            && self.env == env
-            && self.identifier.as_deref().unwrap_or("default") == identifier.unwrap_or("default")
-    }
 }
 
 /// Read the state file, if any.
-pub fn load(path: &Path, service: &str, env: &str, identifier: Option<&str>) -> Loaded {
+pub fn load(path: &Path) -> Loaded {
     let text = match crate::files::read_text(path, crate::files::MAX_FILE_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
@@ -79,28 +75,27 @@ pub fn load(path: &Path, service: &str, env: &str, identifier: Option<&str>) -> 
     };
     if state.gatepost_state != STATE_FORMAT {
         return Loaded::Unusable(format!(
-            "it has format {} (this gatepost reads {STATE_FORMAT})",
+            "it has format {} (this gatepost reads {STATE_FORMAT}; an older file does not record \
+             which request it belongs to)",
             state.gatepost_state
-        ));
-    }
-    if !state.matches(service, env, identifier) {
-        return Loaded::Unusable(format!(
-            "it belongs to service {:?}, env {:?}, identifier {:?}",
-            state.service,
-            state.env,
-            state.identifier.as_deref().unwrap_or("default")
         ));
     }
     Loaded::Resume(state)
 }
 
-/// Write the state atomically: a temporary sibling file, flushed to disk, then renamed over the
-/// target.
+/// Write the state atomically and owner-only: a new temporary sibling file (mode 0600), flushed
+/// to disk, then renamed over the target.
 pub fn save(path: &Path, state: &StateFile) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let text = serde_json::to_string_pretty(state).map_err(std::io::Error::other)?;
+    // A leftover temporary file from a killed run with this pid: never write through it.
+    let _ = std::fs::remove_file(&tmp);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()?;
@@ -133,13 +128,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_saved_state_resumes_only_for_its_gate() {
+    fn a_saved_state_reads_back_and_is_owner_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gate.state");
-        assert!(matches!(
-            load(&path, "checkout", "prod", None),
-            Loaded::Missing
-        ));
+        assert!(matches!(load(&path), Loaded::Missing));
+        // A world-readable file already there is replaced, not written through.
+        std::fs::write(&path, "old").unwrap();
         let state = StateFile::new(
             "checkout",
             "prod",
@@ -148,30 +142,35 @@ mod tests {
             serde_json::json!({"phase": "polling"}),
         );
         save(&path, &state).unwrap();
-        match load(&path, "checkout", "prod", Some("default")) {
+        match load(&path) {
             Loaded::Resume(s) => assert_eq!(s, state),
             other => panic!("expected a resumable state, got {other:?}"),
         }
-        assert!(matches!(
-            load(&path, "checkout", "staging", None),
-            Loaded::Unusable(_)
-        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        // Nothing but the state file is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         remove(&path).unwrap();
         remove(&path).unwrap();
-        assert!(matches!(
-            load(&path, "checkout", "prod", None),
-            Loaded::Missing
-        ));
+        assert!(matches!(load(&path), Loaded::Missing));
     }
 
     #[test]
-    fn a_corrupt_file_is_reported_not_resumed() {
+    fn a_corrupt_or_old_format_file_is_reported_not_resumed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gate.state");
         std::fs::write(&path, "{ half a fi").unwrap();
-        assert!(matches!(
-            load(&path, "checkout", "prod", None),
-            Loaded::Unusable(_)
-        ));
+        assert!(matches!(load(&path), Loaded::Unusable(_)));
+        let old = serde_json::json!({"gatepost_state": 1, "service": "checkout", "env": "prod",
+                                     "snapshot": {}});
+        std::fs::write(&path, old.to_string()).unwrap();
+        match load(&path) {
+            Loaded::Unusable(why) => assert!(why.contains("format 1"), "{why}"),
+            other => panic!("expected unusable, got {other:?}"),
+        }
     }
 }

@@ -474,17 +474,25 @@ fn sigterm_prints_the_wait_command_and_the_state_file_resumes() {
         "no keys in the state file"
     );
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the state file is owner-only: {mode:o}"
+        );
+    }
+
     // The retried job resumes: no second trigger, and the state file is gone once it is decided.
     api.set_result(vec![pass()]);
-    let api2 = FakeApi::start(vec![Reply::accepted()], vec![pass()]);
-    let r = run(gate(&api2).arg("--state-file").arg(&state));
-    // The snapshot keeps the first API's URL, so the resumed run polls the first server.
+    let r = run(gate(&api).arg("--state-file").arg(&state));
     assert_eq!(r.code, 0, "{r}");
     assert!(r.stderr.contains("Resuming evaluation"), "{r}");
     // The resumed run keeps the first run's deadline, and says so.
     assert!(r.stderr.contains("from the first run"), "{r}");
     assert_eq!(api.triggers(), 1, "{r}");
-    assert_eq!(api2.triggers(), 0, "{r}");
     assert!(
         !state.exists(),
         "a decided evaluation removes its state file"
@@ -516,6 +524,49 @@ fn sigint_exits_130_and_wait_picks_it_up() {
         .arg(api.url()));
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(api.triggers(), 1, "wait never triggers");
+}
+
+/// A state file left by a cancelled run for another version (or API, or config) never decides
+/// this run: it says why and evaluates this request, replacing the file.
+#[test]
+fn a_leftover_state_file_for_another_request_is_not_resumed() {
+    let api = FakeApi::start(vec![Reply::accepted()], vec![in_progress()]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("gate.state");
+    let r = interrupt(
+        gate(&api)
+            .args(["--version", "v1", "--state-file"])
+            .arg(&state),
+        "-TERM",
+    );
+    assert_eq!(r.code, 143, "{r}");
+    // v1's evaluation would pass; v2 evaluated on its own fails.
+    api.set_result(vec![Reply::result(
+        "fail",
+        false,
+        &[(
+            "Service monitors",
+            "fail",
+            Some("monitor 9 in ALERT"),
+            false,
+        )],
+    )]);
+    let r = run(gate(&api)
+        .args(["--version", "v2", "--state-file"])
+        .arg(&state));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr.contains(
+            "it belongs to another request (version: \"v1\" in the snapshot, \"v2\" now)"
+        ),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("Resuming evaluation"), "{r}");
+    assert_eq!(api.triggers(), 2, "v2 gets its own evaluation: {r}");
+    assert!(
+        !state.exists(),
+        "the decided v2 evaluation removes the file"
+    );
 }
 
 #[test]

@@ -63,10 +63,12 @@ pub enum EventKind {
 }
 
 impl Event {
+    /// The message is made inert ([`crate::sanitize::line`]): events carry server text (reasons,
+    /// error details) into log lines.
     pub fn new(kind: EventKind, message: impl Into<String>) -> Event {
         Event {
             kind,
-            message: message.into(),
+            message: crate::sanitize::line(&message.into()),
         }
     }
 }

@@ -29,7 +29,7 @@
 //! file and its validation), [`query`] (the monitor search syntax), [`site`] (where requests go),
 //! [`machine`] (the state machine and the decision policy), [`backoff`] (retry timing),
 //! [`outcome`] (the result), [`event`] (progress and log lines), [`report`] (text, markdown and
-//! JSON renderers), [`error`] (usage and config errors with stable codes).
+//! JSON renderers), [`sanitize`] (untrusted text made inert for people and CI logs), [`error`] (usage and config errors with stable codes).
 
 pub mod backoff;
 pub mod config;
@@ -41,6 +41,8 @@ pub mod options;
 pub mod outcome;
 pub mod query;
 pub mod report;
+pub mod request;
+pub mod sanitize;
 pub mod site;
 
 pub use error::{Error, ErrorCode, Problem};

@@ -27,12 +27,15 @@ use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
     RuleResult, Verdict,
 };
+use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Snapshots carry this version; a snapshot of another version is refused.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+/// Snapshots carry this version; a snapshot of another version is refused. Version 2 added the
+/// request digest ([`crate::request`]); a version 1 snapshot does not say which request it belongs
+/// to, so it is never resumed.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 /// The last poll starts at most this long before the deadline (or `request_timeout_ms`, if
 /// shorter), so it can finish in time.
 pub const FINAL_WINDOW_MS: u64 = 5_000;
@@ -128,6 +131,8 @@ pub struct EvaluationResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     schema_version: u32,
+    /// The fingerprint of the request ([`crate::request::Request::digest`]).
+    request_digest: String,
     service: String,
     env: String,
     identifier: Option<String>,
@@ -187,6 +192,8 @@ pub struct Engine {
     api_key: Option<String>,
     app_key: Option<String>,
     events: Vec<Event>,
+    /// This engine continues a snapshot's evaluation (rather than starting a new one).
+    resumed: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -196,6 +203,7 @@ impl std::fmt::Debug for Engine {
             .field("state", &self.state)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("app_key", &self.app_key.as_ref().map(|_| "<redacted>"))
+            .field("resumed", &self.resumed)
             .finish_non_exhaustive()
     }
 }
@@ -207,6 +215,14 @@ enum Finish {
     ApiUnavailable,
     ClientError(ApiError),
     Cancelled,
+    /// The server asked (`Retry-After` or a rate-limit reset) to wait past the end of the phase:
+    /// `Timeout` or `ApiUnavailable` as the phase would end, with a message that says why.
+    RetryPastDeadline {
+        status: Option<u16>,
+        wait_ms: u64,
+        past_ms: u64,
+        timeout: bool,
+    },
 }
 
 impl Engine {
@@ -234,6 +250,17 @@ impl Engine {
     }
 
     fn build(options: Options, attach: Option<String>, now: u64) -> Result<Engine, Error> {
+        Engine::build_checked(options, attach, now, true)
+    }
+
+    /// `require_keys`: false when resuming a snapshot on its own, which never needed keys passed
+    /// (a proxy may add them); every other check is made either way.
+    fn build_checked(
+        options: Options,
+        attach: Option<String>,
+        now: u64,
+        require_keys: bool,
+    ) -> Result<Engine, Error> {
         let mut problems = Vec::new();
         for (name, value) in [("service", &options.service), ("env", &options.env)] {
             if value.trim().is_empty() {
@@ -265,11 +292,11 @@ impl Engine {
         };
         for (name, key) in [("api_key", &options.api_key), ("app_key", &options.app_key)] {
             match key {
-                Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => problems.push(Problem::new(
+                Some(k) if k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic()) => problems.push(Problem::new(
                     name,
-                    format!("{name} is empty or contains control characters (its value is not shown)"),
+                    format!("{name} is empty or contains spaces, control or non-ASCII characters, which an HTTP header cannot carry (its value is not shown)"),
                 )),
-                None if options.api_url.is_none() => problems.push(
+                None if require_keys && options.api_url.is_none() => problems.push(
                     Problem::new(name, format!("{name} is required for a Datadog site"))
                         .with_hint("set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys"),
                 ),
@@ -395,6 +422,7 @@ impl Engine {
         let attached = attach.is_some();
         let mut state = State {
             schema_version: SNAPSHOT_SCHEMA_VERSION,
+            request_digest: String::new(),
             service: options.service,
             env: options.env,
             identifier: options.identifier,
@@ -439,12 +467,20 @@ impl Engine {
         if attached {
             state.polling_since = Some(now);
         }
+        state.request_digest = state.request().digest();
         Ok(Engine {
             state,
             api_key: options.api_key,
             app_key: options.app_key,
             events,
+            resumed: false,
         })
+    }
+
+    /// Whether this engine continues a snapshot's evaluation (from [`Engine::resume`], or
+    /// [`Engine::resume_for`] when the snapshot belonged to the same request).
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The evaluation id, once the server gave one (or the one attached to).
@@ -484,50 +520,121 @@ impl Engine {
         serde_json::to_value(&self.state).expect("the state always serialises")
     }
 
-    /// Continue from a snapshot, with the keys. A cancelled evaluation goes on where it was: the
-    /// trigger is never sent again once an evaluation id exists. An evaluation that was still
-    /// triggering gets a fresh trigger budget (within the overall deadline).
+    /// Continue from a snapshot, trusting the request it records: for a snapshot this program
+    /// took itself (e.g. a short-lived runtime checking back). Hosts that resume a snapshot from a
+    /// file or a store use [`Engine::resume_for`], which binds it to the current request.
+    ///
+    /// The snapshot is checked as a fresh run's options would be: its endpoint goes through the
+    /// site rules and the plain-HTTP refusal (insecure HTTP is never allowed from a snapshot; pass
+    /// options to `resume_for` for that), the evaluation id must be a UUID, and its request fields
+    /// must match its digest (an edited snapshot is refused). Its outcome, result and request in
+    /// flight are not trusted: a resumed engine asks the server again. The trigger is never sent
+    /// again once an evaluation id exists; an evaluation still triggering gets a fresh trigger
+    /// budget (within the overall deadline).
     pub fn resume(
         snapshot: Value,
         api_key: Option<String>,
         app_key: Option<String>,
         now: u64,
     ) -> Result<Engine, Error> {
-        let version = snapshot.get("schema_version").and_then(Value::as_u64);
-        if version != Some(u64::from(SNAPSHOT_SCHEMA_VERSION)) {
+        let saved = State::load(snapshot)?;
+        if saved.request().digest() != saved.request_digest {
             return Err(Error::new(
                 ErrorCode::InvalidSnapshot,
-                format!(
-                    "not a gatepost snapshot of schema version {SNAPSHOT_SCHEMA_VERSION} (found {version:?})"
-                ),
+                "invalid snapshot: its request fields do not match its request digest (it was edited)",
             ));
         }
-        let mut state: State = serde_json::from_value(snapshot).map_err(|e| {
-            Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
+        let options = saved.options(api_key, app_key);
+        // Checked as of the evaluation's start (the clock may since have run far ahead).
+        let fresh = Engine::build_checked(options, None, saved.started_at, false).map_err(|e| {
+            Error::with_problems(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: {}", e.message),
+                e.problems,
+            )
         })?;
-        if let Some(problem) = state.implausible() {
-            return Err(Error::new(
-                ErrorCode::InvalidSnapshot,
-                format!("invalid snapshot: {problem}"),
+        Ok(Engine::continue_from(saved, fresh, false, now))
+    }
+
+    /// Continue from a snapshot if it belongs to the request `options` describe; otherwise start
+    /// a new evaluation for `options`. Either way the result is an engine for `options`:
+    ///
+    /// - the options get every check a fresh run makes (an invalid option is an error, as in
+    ///   [`Engine::new`]); a snapshot that is not a gatepost snapshot of this schema version, or
+    ///   whose numbers or id are implausible, is an `invalid_snapshot` error;
+    /// - a snapshot for another request (see [`compare_snapshot`]), an edited one, or one whose
+    ///   deadline has passed is not resumed: the engine starts a new evaluation and queues a
+    ///   `snapshot_not_resumed` warning that names the differences;
+    /// - the same request resumes ([`Engine::resumed`] is true) with the current options' policy
+    ///   (timeout, fail-on-error and the other timing options; a `policy_changed` warning names any
+    ///   change) and the current endpoint; the snapshot only contributes its evaluation id and
+    ///   progress.
+    pub fn resume_for(snapshot: Value, options: Options, now: u64) -> Result<Engine, Error> {
+        let mut fresh = Engine::build(options, None, now)?;
+        let saved = State::load(snapshot)?;
+        let comparison = compare_states(&saved, &fresh.state, now);
+        if let Some(why) = comparison.not_resumable {
+            fresh.events.push(Event::new(
+                EventKind::Warning {
+                    code: "snapshot_not_resumed".into(),
+                    path: None,
+                },
+                format!("not resuming the snapshot: {why}; starting a new evaluation"),
+            ));
+            return Ok(fresh);
+        }
+        let mut engine = Engine::continue_from(saved, fresh, true, now);
+        if !comparison.policy.is_empty() {
+            let changes: Vec<String> = comparison.policy.iter().map(|d| d.to_string()).collect();
+            engine.events.push(Event::new(
+                EventKind::Warning {
+                    code: "policy_changed".into(),
+                    path: None,
+                },
+                format!("resuming with this run's policy: {}", changes.join("; ")),
             ));
         }
-        if let Some(id) = &state.evaluation_id
-            && !is_uuid(id)
-        {
-            return Err(Error::new(
-                ErrorCode::InvalidSnapshot,
-                "invalid snapshot: the evaluation id is not a UUID",
-            ));
+        Ok(engine)
+    }
+
+    /// The saved progress under `fresh`'s request, endpoint, policy and keys. `from_options`: the
+    /// request and policy come from the current run's options (`resume_for`), and a verdict the
+    /// snapshot holds is not trusted (the server is asked again).
+    fn continue_from(mut state: State, fresh: Engine, from_options: bool, now: u64) -> Engine {
+        let f = fresh.state;
+        if from_options {
+            state.service = f.service;
+            state.env = f.env;
+            state.identifier = f.identifier;
+            state.version = f.version;
+            state.primary_tag = f.primary_tag;
+            state.monitors_query_variable = f.monitors_query_variable;
+            state.configuration = f.configuration;
+            state.rules = f.rules;
+            state.request_digest = f.request_digest;
+            state.fail_on_error = f.fail_on_error;
+            state.timeout_ms = f.timeout_ms;
+            state.trigger_budget_ms = f.trigger_budget_ms;
+            state.poll_interval_ms = f.poll_interval_ms;
+            state.request_timeout_ms = f.request_timeout_ms;
+            state.max_body_bytes = f.max_body_bytes;
+            state.deadline = state.started_at.saturating_add(state.timeout_ms);
+            state.trigger_deadline = state.trigger_deadline.min(state.deadline);
+            if let Some(flight) = &mut state.in_flight {
+                flight.expires_at = flight.expires_at.min(state.deadline);
+            }
         }
+        state.endpoint = f.endpoint;
         let now = now.max(state.clock).min(MAX_SAFE_INTEGER);
         state.clock = now;
-        if state
-            .outcome
-            .as_ref()
-            .is_some_and(|o| o.cause == Cause::Cancelled)
-        {
+        let restart = match &state.outcome {
+            Some(o) => o.cause == Cause::Cancelled || from_options,
+            None => false,
+        };
+        if restart {
             state.outcome = None;
             state.in_flight = None;
+            state.final_poll = false;
             state.next_send_at = now;
             state.failures = 0;
             if state.evaluation_id.is_none() {
@@ -537,12 +644,16 @@ impl Engine {
                 state.trigger_not_found = 0;
             }
         }
-        Ok(Engine {
+        let mut events = fresh.events;
+        // Config warnings were shown when the evaluation started.
+        events.retain(|e| !matches!(&e.kind, EventKind::Warning { code, .. } if code == "config"));
+        Engine {
             state,
-            api_key,
-            app_key,
-            events: Vec::new(),
-        })
+            api_key: fresh.api_key,
+            app_key: fresh.app_key,
+            events,
+            resumed: true,
+        }
     }
 
     /// Feed something that happened. A usage error leaves the state untouched.
@@ -1095,9 +1206,18 @@ impl Engine {
         };
         let at = now.saturating_add(delay);
         self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
-        if self.state.next_send_at >= self.phase_limit() {
+        let limit = self.phase_limit();
+        if self.state.next_send_at >= limit {
             // No retry fits before the end of the phase.
-            let finish = self.out_of_time();
+            let finish = match (hint, self.out_of_time()) {
+                (Some(wait_ms), out) if at > limit => Finish::RetryPastDeadline {
+                    status,
+                    wait_ms,
+                    past_ms: at - limit,
+                    timeout: matches!(out, Finish::Timeout),
+                },
+                (_, out) => out,
+            };
             self.finish(finish, now);
             return;
         }
@@ -1204,6 +1324,42 @@ impl Engine {
                 };
                 (v, code, Cause::ApiUnavailable, open, message, None)
             }
+            Finish::RetryPastDeadline {
+                status,
+                wait_ms,
+                past_ms,
+                timeout,
+            } => {
+                let (v, code, open) = fail_policy(s);
+                let who = match status {
+                    Some(429) => "rate-limited (HTTP 429)".to_string(),
+                    Some(code) => format!("HTTP {code}"),
+                    None => "the request failed".to_string(),
+                };
+                let end = if timeout {
+                    format!("the {} timeout", seconds(s.timeout_ms))
+                } else {
+                    format!("the {} trigger budget", seconds(s.trigger_budget_ms))
+                };
+                let what = format!(
+                    "{who}: the server asked to retry in {}, {} past the end of {end}",
+                    seconds(wait_ms),
+                    seconds(past_ms)
+                );
+                let message = if open {
+                    format!(
+                        "{what}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
+                    )
+                } else {
+                    format!("{what}; failing because fail-on-error is on")
+                };
+                let cause = if timeout {
+                    Cause::Timeout
+                } else {
+                    Cause::ApiUnavailable
+                };
+                (v, code, cause, open, message, None)
+            }
             Finish::ClientError(error) => {
                 let status = error
                     .status
@@ -1265,7 +1421,184 @@ impl Engine {
     }
 }
 
+/// How a snapshot relates to the run that wants to resume it ([`compare_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotComparison {
+    /// Why the snapshot must not be resumed (another request, edited, past its deadline), or
+    /// `None` when it may be.
+    pub not_resumable: Option<String>,
+    /// Request fields that differ (each one alone prevents resuming).
+    pub request: Vec<Difference>,
+    /// Policy options that differ: the current run's value applies on resume.
+    pub policy: Vec<Difference>,
+}
+
+/// Check a snapshot against the options of the run that wants to resume it, naming every
+/// difference, without building an engine for it. Errors as [`Engine::resume_for`] (invalid
+/// options, or an invalid snapshot).
+pub fn compare_snapshot(
+    snapshot: Value,
+    options: Options,
+    now: u64,
+) -> Result<SnapshotComparison, Error> {
+    let fresh = Engine::build(options, None, now)?;
+    let saved = State::load(snapshot)?;
+    Ok(compare_states(&saved, &fresh.state, now))
+}
+
+fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotComparison {
+    let request = saved.request().differences(&current.request());
+    let policy: Vec<Difference> = [
+        (
+            "fail_on_error",
+            saved.fail_on_error.to_string(),
+            current.fail_on_error.to_string(),
+        ),
+        (
+            "timeout_ms",
+            saved.timeout_ms.to_string(),
+            current.timeout_ms.to_string(),
+        ),
+        (
+            "trigger_budget_ms",
+            saved.trigger_budget_ms.to_string(),
+            current.trigger_budget_ms.to_string(),
+        ),
+        (
+            "poll_interval_ms",
+            saved.poll_interval_ms.to_string(),
+            current.poll_interval_ms.to_string(),
+        ),
+        (
+            "request_timeout_ms",
+            saved.request_timeout_ms.to_string(),
+            current.request_timeout_ms.to_string(),
+        ),
+        (
+            "max_body_bytes",
+            saved.max_body_bytes.to_string(),
+            current.max_body_bytes.to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(field, saved, current)| Difference {
+        field: field.to_string(),
+        saved,
+        current,
+    })
+    .collect();
+    let deadline = saved.started_at.saturating_add(current.timeout_ms);
+    let not_resumable = if saved.request().digest() != saved.request_digest {
+        Some("its request fields do not match its request digest (it was edited)".to_string())
+    } else if saved.request_digest != current.request_digest {
+        let list: Vec<String> = request.iter().map(|d| d.to_string()).collect();
+        Some(format!(
+            "it belongs to another request ({})",
+            list.join("; ")
+        ))
+    } else if now >= deadline {
+        Some(format!(
+            "its evaluation started {} ago, beyond this run's {} timeout",
+            seconds(now.saturating_sub(saved.started_at)),
+            seconds(current.timeout_ms)
+        ))
+    } else {
+        None
+    };
+    SnapshotComparison {
+        not_resumable,
+        request,
+        policy,
+    }
+}
+
 impl State {
+    /// A snapshot as a state: this schema version, well-formed, plausible numbers, a UUID id.
+    fn load(snapshot: Value) -> Result<State, Error> {
+        let version = snapshot.get("schema_version").and_then(Value::as_u64);
+        if version == Some(1) {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                format!(
+                    "invalid snapshot: it was written by an older gatepost (snapshot schema 1), which did not record the request it belongs to, so it cannot be resumed safely (this gatepost writes schema {SNAPSHOT_SCHEMA_VERSION})"
+                ),
+            ));
+        }
+        if version != Some(u64::from(SNAPSHOT_SCHEMA_VERSION)) {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                format!(
+                    "not a gatepost snapshot of schema version {SNAPSHOT_SCHEMA_VERSION} (found {version:?})"
+                ),
+            ));
+        }
+        let state: State = serde_json::from_value(snapshot).map_err(|e| {
+            Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
+        })?;
+        if let Some(problem) = state.implausible() {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: {problem}"),
+            ));
+        }
+        if let Some(id) = &state.evaluation_id
+            && !is_uuid(id)
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                "invalid snapshot: the evaluation id is not a UUID",
+            ));
+        }
+        Ok(state)
+    }
+
+    /// The request this state belongs to.
+    fn request(&self) -> Request<'_> {
+        Request {
+            api: &self.endpoint.base_url,
+            service: &self.service,
+            env: &self.env,
+            identifier: self.identifier.as_deref(),
+            version: self.version.as_deref(),
+            primary_tag: self.primary_tag.as_deref(),
+            monitors_query_variable: self.monitors_query_variable.as_deref(),
+            configuration: self.configuration.as_ref(),
+        }
+    }
+
+    /// Options that would start this state's request (without its configuration, which the
+    /// state keeps as sent), so a snapshot gets the checks a fresh run's options get.
+    fn options(&self, api_key: Option<String>, app_key: Option<String>) -> Options {
+        let (site, api_url) = match &self.endpoint.site {
+            Some(site) => (Some(site.clone()), None),
+            None => (None, Some(self.endpoint.base_url.clone())),
+        };
+        Options {
+            service: self.service.clone(),
+            env: self.env.clone(),
+            identifier: self.identifier.clone(),
+            version: self.version.clone(),
+            primary_tag: self.primary_tag.clone(),
+            config: None,
+            monitors_query_variable: self.monitors_query_variable.clone(),
+            site,
+            api_url,
+            allow_insecure_http: false,
+            api_key,
+            app_key,
+            timeout_ms: Some(self.timeout_ms),
+            trigger_budget_ms: Some(self.trigger_budget_ms),
+            poll_interval_ms: Some(self.poll_interval_ms),
+            request_timeout_ms: Some(self.request_timeout_ms),
+            max_body_bytes: Some(self.max_body_bytes),
+            fail_on_error: self.fail_on_error,
+            // The state keeps the configuration as sent: it is not parsed again.
+            allow_unknown_keys: false,
+            seed: self.seed,
+        }
+    }
+
     /// What is wrong with a snapshot's numbers, if anything: a snapshot comes from a file a user
     /// or a tool may have edited, so it gets the same bounds as options before it is trusted.
     fn implausible(&self) -> Option<String> {

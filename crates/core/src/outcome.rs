@@ -176,9 +176,10 @@ impl Outcome {
         }
     }
 
-    /// The outcome's JSON (stable key order), as printed by `--output json`.
+    /// The outcome's JSON (stable key order), as printed by `--output json`. Control and bidi
+    /// characters in its strings are `\uXXXX` escapes ([`crate::sanitize::json`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an outcome always serialises")
+        crate::sanitize::json(&serde_json::to_string(self).expect("an outcome always serialises"))
     }
 
     /// The JSON Schema of the outcome, as committed in `schemas/outcome.schema.json`.

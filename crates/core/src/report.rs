@@ -8,6 +8,7 @@
 
 use crate::machine::seconds;
 use crate::outcome::{Cause, FailedMonitor, Outcome, RuleFailures, RuleResult};
+use crate::sanitize::{self, LinkPolicy, line};
 
 /// How text output may be decorated.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,11 +68,12 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
     };
     let (icon, color, title) = headline(outcome);
     let mut out = format!("{icon} {}\n", paint(&format!("{BOLD}{color}"), title));
-    out.push_str(&format!("   {}\n", outcome.message));
+    out.push_str(&format!("   {}\n", line(&outcome.message)));
     let mut field = |name: &str, value: &str| {
         out.push_str(&format!(
-            "   {:<12} {value}\n",
-            paint(DIM, &format!("{name}:"))
+            "   {:<12} {}\n",
+            paint(DIM, &format!("{name}:")),
+            line(value)
         ))
     };
     if let Some(reason) = &outcome.skip_reason {
@@ -113,15 +115,20 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
             out.push_str(&format!(
                 "     {} {} ({}, {})\n",
                 rule_icon(rule),
-                rule.name,
-                rule.status,
+                line(&rule.name),
+                line(&rule.status),
                 mode(rule.dry_run)
             ));
             if let Some(reason) = &rule.reason {
-                out.push_str(&format!("        Reason: {reason}\n"));
+                out.push_str(&format!("        Reason: {}\n", line(reason)));
             }
             if let Some(failures) = &rule.failures {
-                for line in failure_lines(failures, |t| t.to_string()) {
+                let style = DetailStyle {
+                    quote: &line,
+                    text: &line,
+                    url: &line,
+                };
+                for line in failure_lines(failures, &style) {
                     out.push_str(&format!("        {line}\n"));
                 }
             }
@@ -130,51 +137,75 @@ pub fn render_text(outcome: &Outcome, style: TextStyle) -> String {
     out
 }
 
+/// How failure details are written: every piece of them comes from the server, so each goes
+/// through one of these (inert text for the terminal, escaped markdown for a step summary).
+struct DetailStyle<'a> {
+    /// Ids and resource names (plain for text, code spans for markdown).
+    quote: &'a dyn Fn(&str) -> String,
+    /// Names, states and host groups.
+    text: &'a dyn Fn(&str) -> String,
+    /// A monitor's URL (a link only where the report's link policy allows it).
+    url: &'a dyn Fn(&str) -> String,
+}
+
 /// `123 "Checkout errors" (Alert)`.
-fn monitor_label(m: &FailedMonitor, quote: impl Fn(&str) -> String) -> String {
-    let mut label = quote(&m.id);
+fn monitor_label(m: &FailedMonitor, style: &DetailStyle) -> String {
+    let mut label = (style.quote)(&m.id);
     if let Some(name) = &m.name {
-        label.push_str(&format!(" \"{name}\""));
+        label.push_str(&format!(" \"{}\"", (style.text)(name)));
     }
     if let Some(state) = &m.state {
-        label.push_str(&format!(" ({state})"));
+        label.push_str(&format!(" ({})", (style.text)(state)));
     }
     label
 }
 
-/// One line per failing monitor, faulty resource and narrative; `quote` formats ids and names
-/// (plain for text, code spans for markdown).
-fn failure_lines(f: &RuleFailures, quote: impl Fn(&str) -> String) -> Vec<String> {
+/// One line per failing monitor, faulty resource and narrative.
+fn failure_lines(f: &RuleFailures, style: &DetailStyle) -> Vec<String> {
     let mut lines = Vec::new();
     for m in &f.monitors {
-        let mut line = format!("Failing monitor: {}", monitor_label(m, &quote));
+        let mut line = format!("Failing monitor: {}", monitor_label(m, style));
         if let Some(url) = &m.url {
-            line.push_str(&format!(" {url}"));
+            line.push_str(&format!(" {}", (style.url)(url)));
         }
         lines.push(line);
     }
     for r in &f.faulty_apm_resources {
-        lines.push(format!("Faulty resource: {}", quote(r)));
+        lines.push(format!("Faulty resource: {}", (style.quote)(r)));
     }
     for n in &f.narratives {
-        let mut line = format!("Narrative: {}", quote(&n.id));
+        let mut line = format!("Narrative: {}", (style.quote)(&n.id));
         if let Some(group) = &n.hostgroup {
-            line.push_str(&format!(" (host group {group})"));
+            line.push_str(&format!(" (host group {})", (style.text)(group)));
         }
         lines.push(line);
     }
     lines
 }
 
-/// Escape text for a markdown table cell.
+/// Text for a markdown table cell or paragraph: inert (see [`sanitize::markdown`]).
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    sanitize::markdown(text)
 }
 
-/// Render the outcome as markdown (a CI step summary).
+/// An evaluation id for markdown: as code when it is a UUID (as the engine ensures), else inert text.
+fn id_label(id: &str) -> String {
+    if crate::machine::is_uuid(id) {
+        format!("`{id}`")
+    } else {
+        cell(id)
+    }
+}
+
+/// Render the outcome as markdown (a CI step summary). The evaluation URL is a link only on a
+/// known Datadog app origin; a host that knows its request uses [`render_markdown_with`].
 pub fn render_markdown(outcome: &Outcome) -> String {
+    render_markdown_with(outcome, &LinkPolicy::datadog_apps())
+}
+
+/// [`render_markdown`], with links only to the origins `links` allows (the request's own site or
+/// `api_url` origin: [`LinkPolicy::for_endpoint`]); any other URL is shown as inert text.
+pub fn render_markdown_with(outcome: &Outcome, links: &LinkPolicy) -> String {
     let (icon, _, title) = headline(outcome);
     let mut out = format!(
         "### {icon} Deployment gate: {title}\n\n{}\n\n",
@@ -201,11 +232,10 @@ pub fn render_markdown(outcome: &Outcome) -> String {
     }
     match (&outcome.evaluation_id, &outcome.evaluation_url) {
         (Some(id), Some(url)) => out.push_str(&format!(
-            "| Evaluation | [`{}`]({}) |\n",
-            cell(id),
-            url.replace(' ', "%20")
+            "| Evaluation | {} |\n",
+            sanitize::markdown_link(&id_label(id), url, links)
         )),
-        (Some(id), None) => out.push_str(&format!("| Evaluation | `{}` |\n", cell(id))),
+        (Some(id), None) => out.push_str(&format!("| Evaluation | {} |\n", id_label(id))),
         _ => {}
     }
     if let Some(error) = &outcome.error {
@@ -237,10 +267,16 @@ pub fn render_markdown(outcome: &Outcome) -> String {
             .collect();
         if !failed.is_empty() {
             out.push_str("\n#### What failed\n\n");
+            let url = |u: &str| sanitize::markdown_link(&cell(u), u, links);
+            let style = DetailStyle {
+                quote: &code_span,
+                text: &cell,
+                url: &url,
+            };
             for (rule, failures) in failed {
                 out.push_str(&format!("- **{}**\n", cell(&rule.name)));
-                for line in failure_lines(failures, code_span) {
-                    out.push_str(&format!("  - {}\n", line.replace(['\n', '\r'], " ")));
+                for line in failure_lines(failures, &style) {
+                    out.push_str(&format!("  - {line}\n"));
                 }
             }
         }
@@ -248,9 +284,10 @@ pub fn render_markdown(outcome: &Outcome) -> String {
     out
 }
 
-/// Text as a markdown code span (backticks inside are turned into quotes).
+/// Text as a markdown code span: inert (see [`sanitize::line`]), backticks inside turned into
+/// quotes so the span cannot end early.
 fn code_span(text: &str) -> String {
-    format!("`{}`", text.replace('`', "'").replace(['\n', '\r'], " "))
+    format!("`{}`", line(text).replace('`', "'"))
 }
 
 /// Render the outcome as JSON (`schemas/outcome.schema.json`).
@@ -362,13 +399,37 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("  - Failing monitor: `34330981` \"Checkout | errors\" (Alert)"),
+            md.contains(
+                "  - Failing monitor: `34330981` \"Checkout \\| errors\" (Alert) \
+                 [https\\://app\\.datadoghq\\.com/monitors/34330981]\
+                 (https://app.datadoghq.com/monitors/34330981)\n"
+            ),
             "{md}"
         );
         assert!(
             md.contains("  - Faulty resource: `GET /'checkout'`\n"),
             "{md}"
         );
+        assert!(
+            md.contains("  - Narrative: `n-1` (host group region\\:us-east-1)\n"),
+            "{md}"
+        );
+        // Server text in the details cannot command the CI or forge links.
+        outcome.rules[0].failures = Some(RuleFailures {
+            monitors: vec![FailedMonitor {
+                id: "1\n::add-mask::x".into(),
+                name: Some("[x](https://evil.example)".into()),
+                state: None,
+                url: Some("https://evil.example/monitors/1".into()),
+            }],
+            faulty_apm_resources: Vec::new(),
+            narratives: Vec::new(),
+        });
+        let text = render_text(&outcome, TextStyle::default());
+        assert!(!text.lines().any(sanitize::starts_command), "{text}");
+        let md = render_markdown(&outcome);
+        assert!(!md.contains("](https://evil"), "{md}");
+        assert!(!md.lines().any(sanitize::starts_command), "{md}");
         // Without details, no section.
         assert!(!render_markdown(&failed()).contains("What failed"));
     }
@@ -405,9 +466,44 @@ mod tests {
             md.contains("| monitors \\| prod | ❌ fail | active | monitor 1 in ALERT |"),
             "{md}"
         );
+        // A plain-http emulator URL is not a Datadog app origin: shown, never linked.
         assert!(
-            md.contains("[`e9d2f04f-4f4b-494b-86e5-52f03e10c8e9`](http://127.0.0.1:9/evaluations/"),
+            md.contains("| Evaluation | `e9d2f04f-4f4b-494b-86e5-52f03e10c8e9` (http\\:"),
             "{md}"
         );
+        let mut linked = failed();
+        linked.evaluation_url = Some("https://app.datadoghq.com/ci/x?q=a b".into());
+        let md = render_markdown(&linked);
+        assert!(
+            md.contains(
+                "[`e9d2f04f-4f4b-494b-86e5-52f03e10c8e9`](https://app.datadoghq.com/ci/x?q=a%20b)"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn hostile_server_text_is_inert_in_every_renderer() {
+        let mut outcome = failed();
+        outcome.rules[0].name = "r\n::warning title=forged::x".into();
+        outcome.rules[0].reason =
+            Some("\u{1b}[2K\u{1b}[1A✅ Gate passed\n::add-mask::k \u{202e}".into());
+        outcome.evaluation_url =
+            Some("https://app.datadoghq.com/x)\n# owned ![i](https://e/x.png)".into());
+        outcome.message = "m\r\n##[error]x".into();
+        for text in [
+            render_text(&outcome, TextStyle::default()),
+            render_markdown(&outcome),
+            render_json(&outcome),
+        ] {
+            for l in text.lines() {
+                assert!(!sanitize::starts_command(l), "{l}");
+                assert!(!l.chars().any(sanitize::is_unsafe), "{l:?}");
+            }
+        }
+        let md = render_markdown(&outcome);
+        let unescaped = crate::sanitize::tests::has_unescaped;
+        assert!(!unescaped(&md, "# owned") && !unescaped(&md, "!["), "{md}");
+        assert!(!unescaped(&md, "##[error]"), "{md}");
     }
 }

@@ -201,8 +201,10 @@ fn resolve_url(url: &str, allow_insecure_http: bool) -> Result<Endpoint, Problem
     })
 }
 
-/// Whether a `host[:port]` names the loopback interface.
-fn is_loopback(authority: &str) -> bool {
+/// Whether a `host[:port]` names the loopback interface: `localhost`, `127.0.0.0/8` or `[::1]`.
+/// Other `*.localhost` names are not: a resolver may send them to DNS, so plain HTTP to them needs
+/// `allow_insecure_http` like any other name.
+pub fn is_loopback(authority: &str) -> bool {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
@@ -210,7 +212,6 @@ fn is_loopback(authority: &str) -> bool {
     };
     let host = host.to_ascii_lowercase();
     host == "localhost"
-        || host.ends_with(".localhost")
         || host == "::1"
         || host
             .parse::<core::net::Ipv4Addr>()

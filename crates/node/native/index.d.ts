@@ -24,6 +24,14 @@ export declare class Engine {
   /** Continue from a `snapshot()` string (taken in any process or language), with the keys. */
   static resume(snapshot: string, apiKey: string | undefined | null, appKey: string | undefined | null, now: number): Engine
   /**
+   * Continue from a snapshot if it belongs to the request `options` describe, with their policy;
+   * otherwise start a new evaluation for `options` (a `snapshot_not_resumed` warning event names
+   * the differences). `resumed` tells which happened.
+   */
+  static resumeFor(snapshot: string, options: object, now: number): Engine
+  /** Whether this engine continues a snapshot's evaluation (rather than a new one). */
+  get resumed(): boolean
+  /**
    * Feed something that happened (`response`, `transport_error`, `timeout`, `cancel`). A usage
    * error throws and leaves the state untouched.
    */

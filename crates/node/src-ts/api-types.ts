@@ -79,6 +79,10 @@ export interface EvaluateOptions extends EngineOptions {
 export type EvaluationOutcome = Outcome & { snapshot?: string };
 
 export interface ResumeOptions {
+  /** The options of the run that wants to resume (as given to `evaluate`): the snapshot resumes only
+   * if it belongs to that request, with its timeout and failOnError; otherwise a new evaluation
+   * starts (a `snapshot_not_resumed` warning event says why). Use it for snapshots from a store. */
+  request?: EvaluateOptions;
   apiKey?: string;
   appKey?: string;
   signal?: AbortSignal;
@@ -87,6 +91,8 @@ export interface ResumeOptions {
 }
 
 export interface CheckOptions {
+  /** As in `ResumeOptions.request`. */
+  request?: EvaluateOptions;
   apiKey?: string;
   appKey?: string;
   fetch?: FetchFunction;

@@ -350,6 +350,8 @@ export interface Host<E extends EngineLike = EngineLike> {
   create(options: EngineOptions, now: number): E;
   /** An engine continued from a snapshot. */
   resume(snapshot: string, apiKey: string | undefined, appKey: string | undefined, now: number): E;
+  /** An engine for `options`, continuing the snapshot only if it belongs to that request. */
+  resumeFor(snapshot: string, options: EngineOptions, now: number): E;
   /** Frees an engine once the loop is over (wasm memory); the napi engine is garbage-collected. */
   release?(engine: E): void;
   GatepostError: new (code: string, message: string, problems?: Problem[]) => Error;
@@ -412,7 +414,10 @@ function engineOptions(host: Ambient, options: EvaluateOptions): EngineOptions {
   return out as unknown as EngineOptions;
 }
 
+/** The engine for a snapshot: bound to `options.request` when given (the engine decides whether
+ * the snapshot belongs to that request and applies its policy), else trusting the snapshot's own. */
 function resumed<E extends EngineLike>(host: Host<E>, snapshot: string, options: ResumeOptions): E {
+  if (options.request !== undefined) return host.resumeFor(snapshot, engineOptions(host, options.request), Date.now());
   const apiKey = options.apiKey ?? fromEnv(host, 'DATADOG_API_KEY', 'DD_API_KEY');
   const appKey = options.appKey ?? fromEnv(host, 'DATADOG_APP_KEY', 'DD_APP_KEY');
   return host.resume(snapshot, apiKey, appKey, Date.now());

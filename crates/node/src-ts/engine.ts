@@ -25,6 +25,17 @@ export class Engine {
     return Engine.wrap(native(() => binding.Engine.resume(snapshot, apiKey, appKey, now), 'invalid_snapshot'));
   }
 
+  /** Continue from a snapshot only if it belongs to the request `options` describe (with their
+   * policy); otherwise start a new evaluation for `options`. `resumed` tells which happened. */
+  static resumeFor(snapshot: string, options: EngineOptions, now: number): Engine {
+    return Engine.wrap(native(() => binding.Engine.resumeFor(snapshot, options, now), 'invalid_snapshot'));
+  }
+
+  /** Whether this engine continues a snapshot's evaluation (rather than a new one). */
+  get resumed(): boolean {
+    return this.inner.resumed;
+  }
+
   private static wrap(inner: NativeEngine): Engine {
     const engine = Object.create(Engine.prototype) as Engine;
     engine.inner = inner;

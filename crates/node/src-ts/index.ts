@@ -52,6 +52,7 @@ function randomSeed(): number {
 const host: Host<Engine> = {
   create: (options, now) => new Engine(options, now),
   resume: (snapshot, apiKey, appKey, now) => Engine.resume(snapshot, apiKey, appKey, now),
+  resumeFor: (snapshot, options, now) => Engine.resumeFor(snapshot, options, now),
   GatepostError,
   env: (name) => process.env[name],
   seed: randomSeed,

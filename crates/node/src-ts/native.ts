@@ -7,6 +7,7 @@ export interface NativeEngine {
   drainEvents(): Event[];
   snapshot(): string;
   readonly evaluationId?: string | null;
+  readonly resumed: boolean;
 }
 
 export interface NativeBinding {
@@ -14,6 +15,7 @@ export interface NativeBinding {
     new (options: object, now: number): NativeEngine;
     attach(evaluationId: string, options: object, now: number): NativeEngine;
     resume(snapshot: string, apiKey: string | undefined | null, appKey: string | undefined | null, now: number): NativeEngine;
+    resumeFor(snapshot: string, options: object, now: number): NativeEngine;
   };
   validate(config: string | object, version?: string | null, allowUnknownKeys?: boolean | null): {
     valid: boolean;

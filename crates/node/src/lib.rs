@@ -101,6 +101,19 @@ fn integral_numbers(value: Value) -> Value {
     }
 }
 
+/// A snapshot's JSON text as a value (`invalid_snapshot` when it is not JSON).
+fn snapshot_value(env: &Env, snapshot: &str) -> Result<Value> {
+    serde_json::from_str(snapshot).map_err(|e| {
+        throw(
+            env,
+            CoreError::new(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: not JSON ({e})"),
+            ),
+        )
+    })
+}
+
 fn options(env: &Env, value: Value) -> Result<Options> {
     Options::from_host_value(integral_numbers(value)).map_err(|e| throw(env, e))
 }
@@ -155,17 +168,30 @@ impl JsEngine {
         now: f64,
     ) -> Result<Self> {
         let now = millis(&env, now)?;
-        let value: Value = serde_json::from_str(&snapshot).map_err(|e| {
-            throw(
-                &env,
-                CoreError::new(
-                    ErrorCode::InvalidSnapshot,
-                    format!("invalid snapshot: not JSON ({e})"),
-                ),
-            )
-        })?;
+        let value = snapshot_value(&env, &snapshot)?;
         let inner = Engine::resume(value, api_key, app_key, now).map_err(|e| throw(&env, e))?;
         Ok(JsEngine { inner })
+    }
+
+    /// Continue from a snapshot if it belongs to the request `options` describe, with their policy;
+    /// otherwise start a new evaluation for `options` (a `snapshot_not_resumed` warning event names
+    /// the differences). `resumed` tells which happened.
+    #[napi(
+        factory,
+        ts_args_type = "snapshot: string, options: object, now: number"
+    )]
+    pub fn resume_for(env: Env, snapshot: String, options: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let value = snapshot_value(&env, &snapshot)?;
+        let options = self::options(&env, options)?;
+        let inner = Engine::resume_for(value, options, now).map_err(|e| throw(&env, e))?;
+        Ok(JsEngine { inner })
+    }
+
+    /// Whether this engine continues a snapshot's evaluation (rather than a new one).
+    #[napi(getter)]
+    pub fn resumed(&self) -> bool {
+        self.inner.resumed()
     }
 
     /// Feed something that happened (`response`, `transport_error`, `timeout`, `cancel`). A usage

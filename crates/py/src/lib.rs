@@ -21,6 +21,29 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
+/// A snapshot given as JSON text or as the dict ``snapshot()`` returned.
+fn snapshot_from_py(py: Python<'_>, snapshot: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if snapshot.is_instance_of::<PyString>() {
+        let text: String = snapshot.extract()?;
+        serde_json::from_str(&text).map_err(|e| {
+            raise(
+                py,
+                Error::new(
+                    gatepost_core::ErrorCode::InvalidSnapshot,
+                    format!("invalid snapshot: not JSON ({e})"),
+                ),
+            )
+        })
+    } else {
+        to_json_as(
+            py,
+            snapshot,
+            gatepost_core::ErrorCode::InvalidSnapshot,
+            "snapshot",
+        )
+    }
+}
+
 /// Unix-epoch milliseconds: the clock every shipped driver passes, so that a snapshot means the
 /// same in another process. Used when the caller passes no `now`.
 fn unix_now_ms() -> u64 {
@@ -258,29 +281,35 @@ impl PyEngine {
         app_key: Option<String>,
         now: Option<f64>,
     ) -> PyResult<Self> {
-        let snapshot = if snapshot.is_instance_of::<PyString>() {
-            let text: String = snapshot.extract()?;
-            serde_json::from_str(&text).map_err(|e| {
-                raise(
-                    py,
-                    Error::new(
-                        gatepost_core::ErrorCode::InvalidSnapshot,
-                        format!("invalid snapshot: not JSON ({e})"),
-                    ),
-                )
-            })?
-        } else {
-            to_json_as(
-                py,
-                snapshot,
-                gatepost_core::ErrorCode::InvalidSnapshot,
-                "snapshot",
-            )?
-        };
+        let snapshot = snapshot_from_py(py, snapshot)?;
         let inner =
             gatepost_core::Engine::resume(snapshot, api_key, app_key, resolve_now(py, now)?)
                 .map_err(|e| raise(py, e))?;
         Ok(PyEngine { inner })
+    }
+
+    /// Continue from a snapshot if it belongs to the request ``options`` describe, with their
+    /// policy; otherwise start a new evaluation for ``options`` (a ``snapshot_not_resumed``
+    /// warning event names the differences). ``resumed`` tells which happened.
+    #[staticmethod]
+    #[pyo3(signature = (snapshot, options, now = None))]
+    fn resume_for(
+        py: Python<'_>,
+        snapshot: &Bound<'_, PyAny>,
+        options: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<Self> {
+        let snapshot = snapshot_from_py(py, snapshot)?;
+        let options = options_from_py(py, options)?;
+        let inner = gatepost_core::Engine::resume_for(snapshot, options, resolve_now(py, now)?)
+            .map_err(|e| raise(py, e))?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Whether this engine continues a snapshot's evaluation (rather than a new one).
+    #[getter]
+    fn resumed(&self) -> bool {
+        self.inner.resumed()
     }
 
     /// Feed something that happened: a ``response``, a ``transport_error``, a ``timeout`` or a

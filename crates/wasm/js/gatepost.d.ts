@@ -44,6 +44,11 @@ export declare class Engine {
   static attach(evaluationId: string, options: EngineOptions, now: number): Engine;
   /** Continue from `snapshot()` (taken in any process or language). Snapshots hold no keys. */
   static resume(snapshot: string, apiKey: string | undefined, appKey: string | undefined, now: number): Engine;
+  /** Continue from a snapshot only if it belongs to the request `options` describe (with their
+   * policy); otherwise start a new evaluation for `options`. */
+  static resumeFor(snapshot: string, options: EngineOptions, now: number): Engine;
+  /** Whether this engine continues a snapshot's evaluation (rather than a new one). */
+  readonly resumed: boolean;
   handle(input: Input, now: number): void;
   poll(now: number): Action;
   drainEvents(): Event[];

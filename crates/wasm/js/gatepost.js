@@ -78,6 +78,18 @@ export class Engine {
     return adopt(wasm.RawEngine.resume(snapshot, apiKey ?? undefined, appKey ?? undefined, now));
   }
 
+  /** Continue from a snapshot only if it belongs to the request `options` describe (with their
+   * policy); otherwise start a new evaluation for `options`. `resumed` tells which happened. */
+  static resumeFor(snapshot, options, now) {
+    if (typeof snapshot !== "string") throw new GatepostError("invalid_snapshot", "invalid snapshot: expected the JSON text from snapshot()");
+    return adopt(wasm.RawEngine.resumeFor(snapshot, toJson(options, "invalid_options", "options"), now));
+  }
+
+  /** Whether this engine continues a snapshot's evaluation (rather than a new one). */
+  get resumed() {
+    return this[RAW].resumed;
+  }
+
   handle(input, now) {
     this[RAW].handle(toJson(input, "invalid_input", "input"), now);
   }
@@ -166,6 +178,7 @@ function fromEnv(name) {
 const host = {
   create: (options, now) => new Engine(options, now),
   resume: (snapshot, apiKey, appKey, now) => Engine.resume(snapshot, apiKey, appKey, now),
+  resumeFor: (snapshot, options, now) => Engine.resumeFor(snapshot, options, now),
   release: (engine) => engine.free(),
   GatepostError,
   env: fromEnv,

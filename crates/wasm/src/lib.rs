@@ -99,6 +99,29 @@ impl RawEngine {
         Ok(RawEngine { inner })
     }
 
+    /// Continue from a snapshot if it belongs to the request `options` (JSON text) describe, with
+    /// their policy; otherwise start a new evaluation for them (a `snapshot_not_resumed` warning
+    /// event names the differences).
+    #[wasm_bindgen(js_name = resumeFor)]
+    pub fn resume_for(snapshot: &str, options: &str, now: f64) -> Result<RawEngine, JsValue> {
+        let value: serde_json::Value = serde_json::from_str(snapshot).map_err(|e| {
+            to_js_error(CoreError::new(
+                ErrorCode::InvalidSnapshot,
+                format!("invalid snapshot: {e}"),
+            ))
+        })?;
+        let options = host_options(options)?;
+        let inner =
+            gatepost_core::Engine::resume_for(value, options, millis(now)?).map_err(to_js_error)?;
+        Ok(RawEngine { inner })
+    }
+
+    /// Whether this engine continues a snapshot's evaluation (rather than a new one).
+    #[wasm_bindgen(getter)]
+    pub fn resumed(&self) -> bool {
+        self.inner.resumed()
+    }
+
     /// The evaluation id, once the server gave one.
     #[wasm_bindgen(getter, js_name = evaluationId)]
     pub fn evaluation_id(&self) -> Option<String> {

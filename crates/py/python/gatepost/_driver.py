@@ -88,9 +88,22 @@ def _random_seed() -> int:
 
 
 def _first_env(*names: str) -> str | None:
+    """The first of these variables that is set and not empty.
+
+    One that is set but not valid UTF-8 (Python holds it with surrogate escapes) raises
+    :class:`OptionsError` naming it, its value not shown: going on without the key would send
+    requests unauthenticated.
+    """
     for name in names:
         value = os.environ.get(name)
         if value:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                message = f"{name} is set but is not valid UTF-8 (its value is not shown)"
+                raise OptionsError(
+                    f"invalid options: {message}", problems=[Problem(name, message)]
+                ) from None
             return value
     return None
 
@@ -440,26 +453,49 @@ async def evaluate_async(
     return await _run_async(session, _async_transport(use_httpx), on_cancel)
 
 
+def _resumed(
+    snapshot: Snapshot | str,
+    options: Mapping[str, Any] | None,
+    api_key: str | None,
+    app_key: str | None,
+) -> Engine:
+    """The engine for a snapshot.
+
+    Bound to ``options`` when given (the engine decides whether the snapshot belongs to that
+    request), else trusting the request the snapshot records.
+    """
+    if options is not None:
+        return Engine.resume_for(snapshot, options, _now_ms())
+    key, app = _keys(api_key, app_key)
+    return Engine.resume(snapshot, key, app, _now_ms())
+
+
 def resume(
     snapshot: Snapshot | str,
     *,
+    options: Mapping[str, Any] | None = None,
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
 ) -> Outcome:
     """Continue an evaluation from a snapshot (taken in any process or language) to its verdict.
 
-    Snapshots hold no keys: they default to the same environment variables as :func:`evaluate`.
-    The trigger is never sent again once the evaluation has an id.
+    Pass ``options`` (from :func:`gatepost.options`, with the same arguments as the run that took
+    the snapshot) when the snapshot comes from a file or a store: the engine then resumes it only
+    if it belongs to that request, with those options' timeout and fail-on-error, and otherwise
+    starts a new evaluation (a ``snapshot_not_resumed`` warning event says why). Without
+    ``options`` the snapshot's own request is used, re-checked as a fresh run's would be.
+    Snapshots hold no keys: they come from ``options``, or default to the same environment
+    variables as :func:`evaluate`. The trigger is never sent again once the evaluation has an id.
     """
-    key, app = _keys(api_key, app_key)
-    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
     return _expect_outcome(_run_sync(session, "finish"))
 
 
 async def resume_async(
     snapshot: Snapshot | str,
     *,
+    options: Mapping[str, Any] | None = None,
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
@@ -467,8 +503,7 @@ async def resume_async(
     use_httpx: bool | None = None,
 ) -> Outcome:
     """:func:`resume` for asyncio; cancelling works as in :func:`evaluate_async`."""
-    key, app = _keys(api_key, app_key)
-    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
     return await _run_async(session, _async_transport(use_httpx), on_cancel)
 
 
@@ -532,6 +567,7 @@ def start(
 def check(
     snapshot: Snapshot | str,
     *,
+    options: Mapping[str, Any] | None = None,
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
@@ -540,8 +576,7 @@ def check(
 
     Returns the :class:`Outcome` when the evaluation is over, else a new :class:`Pending` to
     store and check again at its ``next_check_at_ms``. Calling early is harmless: nothing is
-    sent before it is due.
+    sent before it is due. ``options`` binds the snapshot to a request as in :func:`resume`.
     """
-    key, app = _keys(api_key, app_key)
-    session = _Session(Engine.resume(snapshot, key, app, _now_ms()), on_event)
+    session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
     return _run_sync(session, "check")
