@@ -139,8 +139,8 @@ def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> 
     assert seen["client"].is_closed
     assert seen["loop"] not in _transport_async._shared
     # Connections are reused across evaluations: a trigger and a poll each, on far fewer
-    # connections than requests (the pool keeps at most 100 open at once; an idle one may expire
-    # on a slow machine, so the total over the run can be a little more).
+    # connections than requests (the pool keeps at most 20 open at once; an idle one may expire
+    # on a slow machine, so the total over the run can be more).
     assert len(many.server.requests) == 2 * n
     assert many.connections() <= n
 
