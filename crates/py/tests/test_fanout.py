@@ -119,7 +119,7 @@ def assert_each_its_own(outcomes: list[gatepost.Outcome]) -> None:
 
 
 def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> None:
-    n = 200
+    n = 100
     seen: dict[str, Any] = {}
 
     async def main() -> list[gatepost.Outcome]:
