@@ -168,6 +168,8 @@ gate_info() {
     pass5) GATE_SERVICE=bench-pass GATE_CONFIG=gate-pass-5s.json GATE_IDENTIFIER=default ;;
     fail5) GATE_SERVICE=bench-fail GATE_CONFIG=gate-fail-5s.json GATE_IDENTIFIER=default ;;
     latency) GATE_SERVICE=bench-pass GATE_CONFIG=jit-pass-20s.json GATE_IDENTIFIER=latency ;;
+    # JIT only (the fan-out section; the curl/jq script is not in it, so no preconfigured twin).
+    fanout) GATE_SERVICE=bench-pass GATE_CONFIG=jit-pass-10s.json GATE_IDENTIFIER=latency ;;
     now) GATE_SERVICE=bench-pass GATE_CONFIG=pass-now.json GATE_IDENTIFIER=now ;;
     *) log "unknown gate $1"; return 1 ;;
   esac

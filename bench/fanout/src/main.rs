@@ -5,6 +5,8 @@
 //!
 //! `gatepost-bench-fanout N SERVICE CONFIG_PATH API_URL TIMEOUT_SECONDS` (keys from
 //! DD_API_KEY / DD_APP_KEY). Prints `passed=P other=O`; exits 0 only when every evaluation passed.
+//! With GATEPOST_FANOUT_DONE=FILE, also writes "EVALUATION_ID DONE_EPOCH_MS" per evaluation to
+//! FILE (bench/lib/lateness.py reads it).
 
 use gatepost_core::{Action, Engine, Input, Options, TransportErrorKind};
 use std::io::{ErrorKind, Read, Write};
@@ -49,12 +51,21 @@ fn main() -> ExitCode {
                 .expect("a thread per evaluation")
         })
         .collect();
-    let passed = threads
+    let finished: Vec<Finished> = threads
         .into_iter()
-        .map(|t| t.join())
-        .filter(|result| matches!(result, Ok(Ok(0))))
-        .count();
+        .filter_map(|t| t.join().ok().and_then(Result::ok))
+        .collect();
+    let passed = finished.iter().filter(|f| f.exit_code == 0).count();
     println!("passed={passed} other={}", n - passed);
+    if let Ok(path) = std::env::var("GATEPOST_FANOUT_DONE") {
+        let lines: String = finished
+            .iter()
+            .map(|f| format!("{} {}\n", f.evaluation_id.as_deref().unwrap_or("-"), f.done_ms))
+            .collect();
+        if let Err(e) = std::fs::write(&path, lines) {
+            eprintln!("cannot write {path}: {e}");
+        }
+    }
     if passed == n {
         ExitCode::SUCCESS
     } else {
@@ -62,8 +73,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Drive one engine to its outcome; returns the exit code.
-fn evaluate(options: serde_json::Value) -> Result<i32, String> {
+/// One evaluation's end: its exit code, its id, and when its outcome was in hand (Unix ms).
+struct Finished {
+    exit_code: i32,
+    evaluation_id: Option<String>,
+    done_ms: u64,
+}
+
+/// Drive one engine to its outcome.
+fn evaluate(options: serde_json::Value) -> Result<Finished, String> {
     let options = Options::from_host_value(options).map_err(|e| e.to_string())?;
     let mut engine = Engine::new(options, now_ms()).map_err(|e| e.to_string())?;
     loop {
@@ -99,7 +117,11 @@ fn evaluate(options: serde_json::Value) -> Result<i32, String> {
             }
             Action::Done { outcome } => {
                 engine.drain_events();
-                return Ok(outcome.exit_code);
+                return Ok(Finished {
+                    exit_code: outcome.exit_code,
+                    evaluation_id: outcome.evaluation_id,
+                    done_ms: now_ms(),
+                });
             }
         }
         engine.drain_events();

@@ -24,17 +24,28 @@ APP_KEY = "fake-app-key-fedcba9876543210"
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _Server(ThreadingHTTPServer):
+    # Fan-out tests connect a hundred clients at once: the default backlog of 5 would drop
+    # their SYNs and make each wait a second for the retransmission.
+    request_queue_size = 1024
+
+
 class Scripted:
     """A loopback HTTP server whose routes are plain functions of the request handler."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
+        #: Routes for every path under a prefix, when no exact route matches.
+        self.prefixes: dict[str, Handler] = {}
         self.requests: list[dict[str, Any]] = []
         self.release = threading.Event()
         scripted = self
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, a kept-alive
+            # connection waits for the client's delayed ACK (40 ms) before every body.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -48,9 +59,16 @@ class Scripted:
                         "path": self.path,
                         "headers": dict(self.headers.items()),
                         "body": body,
+                        # The client's port: one per connection, so reuse can be counted.
+                        "peer": self.client_address[1],
                     }
                 )
-                route = scripted.routes.get(urlsplit(self.path).path)
+                path = urlsplit(self.path).path
+                route = scripted.routes.get(path)
+                if route is None:
+                    route = next(
+                        (r for p, r in scripted.prefixes.items() if path.startswith(p)), None
+                    )
                 if route is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -61,7 +79,7 @@ class Scripted:
             do_GET = _serve
             do_POST = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         # Routes that reset the connection on purpose make the server log tracebacks; keep quiet.
         self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]

@@ -131,6 +131,63 @@ def test_dry_run_passes_and_keeps_the_real_result(emulate: Any) -> None:
     assert outcome.would_fail
 
 
+def _monitor(monitor_id: int, service: str, state: str) -> dict[str, Any]:
+    tags = [f"service:{service}", "env:prod"]
+    return {
+        "id": monitor_id,
+        "name": f"[{service}] errors",
+        "type": "query alert",
+        "tags": tags,
+        "scope": tags,
+        "state": state,
+    }
+
+
+@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
+def test_async_fan_out_gives_each_evaluation_its_own_outcome(emulate: Any, use_httpx: bool) -> None:
+    """100 concurrent evaluations of two services on one emulator: every verdict is its own."""
+    limits = [
+        {"endpoint": endpoint, "limit": 1_000_000, "period_seconds": 3600}
+        for endpoint in ("trigger", "result")
+    ]
+    emulator = emulate(
+        {
+            "api_keys": [API_KEY],
+            "app_keys": [APP_KEY],
+            "monitors": [_monitor(1, "fan-pass", "OK"), _monitor(2, "fan-fail", "Alert")],
+            "rate_limits": limits,
+        }
+    )
+
+    def rules(service: str) -> dict[str, Any]:
+        query = f"service:{service} env:prod"
+        rule = {"type": "monitor", "name": service, "options": {"query": query, "duration": 0}}
+        return {"dryRun": False, "rules": [rule]}
+
+    services = ["fan-pass" if i % 2 == 0 else "fan-fail" for i in range(100)]
+
+    async def all_of_them() -> list[gatepost.Outcome]:
+        return list(
+            await asyncio.gather(
+                *(
+                    gatepost.evaluate_async(
+                        **gate(emulator, service=s, config=rules(s)),
+                        use_httpx=use_httpx,
+                        on_event=lambda event: None,
+                    )
+                    for s in services
+                )
+            )
+        )
+
+    outcomes = asyncio.run(all_of_them())
+    assert [o.verdict for o in outcomes] == [
+        "pass" if s == "fan-pass" else "fail" for s in services
+    ]
+    assert [o.rules[0].name for o in outcomes] == services
+    assert len({o.evaluation_id for o in outcomes}) == len(services)
+
+
 @pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
 def test_async_pass_and_fail(emulate: Any, use_httpx: bool) -> None:
     healthy = emulate(world("healthy"))

@@ -6,6 +6,7 @@ Each test talks to a server it starts itself on 127.0.0.1 (see ``conftest.Script
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import socket
 import ssl
@@ -17,13 +18,24 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import API_KEY, Scripted, reply
 from gatepost._transport import perform_with_deadline
 from gatepost._transport_async import AsyncTransport
+from gatepost._transport_httpx import perform_sync
 from gatepost.types import Input, SendRequest
 
-BACKENDS = ["sync-urllib", "async-httpx", "async-urllib-thread"]
+# The shipped paths: urllib (blocking), the loop's shared httpx client, urllib in a thread for
+# asyncio without httpx, and clients the caller passes (built to follow redirects, to show that
+# gatepost still never does).
+BACKENDS = [
+    "sync-urllib",
+    "sync-httpx-client",
+    "async-httpx",
+    "async-httpx-own-client",
+    "async-urllib-thread",
+]
 
 
 def action(
@@ -51,13 +63,17 @@ def action(
 def run(backend: str, request: SendRequest) -> Any:
     if backend == "sync-urllib":
         return perform_with_deadline(request, request["timeout_ms"] / 1000)
+    if backend == "sync-httpx-client":
+        with httpx.Client(follow_redirects=True) as client:
+            return perform_with_deadline(
+                request, request["timeout_ms"] / 1000, functools.partial(perform_sync, client)
+            )
 
     async def go() -> Input:
-        transport = AsyncTransport(use_httpx=backend == "async-httpx")
-        try:
-            return await transport.perform(request)
-        finally:
-            await transport.aclose()
+        if backend == "async-httpx-own-client":
+            async with httpx.AsyncClient(follow_redirects=True) as client:
+                return await AsyncTransport(client=client).perform(request)
+        return await AsyncTransport(use_httpx=backend == "async-httpx").perform(request)
 
     return asyncio.run(go())
 

@@ -8,6 +8,7 @@ Time is Unix-epoch milliseconds so a snapshot means the same in any process or l
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -16,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 from gatepost._core import Engine
 from gatepost._outcome import Outcome, Pending
 from gatepost.errors import OptionsError, Problem
-from gatepost.types import Action, Event, SendRequest, Snapshot
+from gatepost.types import Action, Event, Input, SendRequest, Snapshot
 
 if TYPE_CHECKING:
+    import httpx
+
     from gatepost._transport_async import AsyncTransport
 
 #: A config file larger than this is refused: far above any real one, and a mistaken path such
@@ -74,12 +77,20 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_logger: Any = None
+
+
 def _log_event(event: Event) -> None:
     """The default event handler: core's log line on the ``gatepost`` logger."""
-    import logging
+    global _logger
+    logger = _logger
+    if logger is None:
+        import logging
 
-    level = logging.WARNING if event.get("type") == "warning" else logging.INFO
-    logging.getLogger("gatepost").log(level, "%s", event.get("message", ""))
+        logger = _logger = logging.getLogger("gatepost")
+    level = 30 if event.get("type") == "warning" else 20  # logging.WARNING, logging.INFO
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", event.get("message", ""))
 
 
 def _random_seed() -> int:
@@ -241,7 +252,26 @@ class _Session:
 _Mode = Literal["finish", "start", "check"]
 
 
-def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
+def _sync_performer(client: Any | None) -> Callable[[SendRequest], Input]:
+    """How the blocking driver performs a request: on ``client`` (an httpx.Client), else urllib."""
+    from gatepost._transport import perform
+
+    if client is None:
+        return perform
+    try:
+        from gatepost._transport_httpx import check_sync_client, perform_sync
+    except ImportError:
+        message = "a client must be an httpx.Client, and httpx is not installed"
+        raise OptionsError(
+            f"invalid options: client: {message}", problems=[Problem("client", message)]
+        ) from None
+    check_sync_client(client)
+    return functools.partial(perform_sync, client)
+
+
+def _run_sync(
+    session: _Session, mode: _Mode, performer: Callable[[SendRequest], Input]
+) -> Outcome | Pending:
     """The blocking driver. Ctrl-C (KeyboardInterrupt) cancels: the outcome is ``cancelled``."""
     from gatepost._transport import perform_with_deadline
 
@@ -253,7 +283,7 @@ def _run_sync(session: _Session, mode: _Mode) -> Outcome | Pending:
             if action["type"] != "wait":
                 continue
             if request is not None:
-                result = perform_with_deadline(request, request["timeout_ms"] / 1000)
+                result = perform_with_deadline(request, request["timeout_ms"] / 1000, performer)
                 session.feed(result)
                 continue
             until = action["until"]
@@ -301,8 +331,6 @@ async def _run_async(
         if on_cancel is not None:
             on_cancel(outcome)
         raise
-    finally:
-        await transport.aclose()
 
 
 def cancelled_outcome(error: BaseException) -> Outcome | None:
@@ -323,10 +351,10 @@ def cancelled_outcome(error: BaseException) -> Outcome | None:
     return outcome if isinstance(outcome, Outcome) else None
 
 
-def _async_transport(use_httpx: bool | None) -> AsyncTransport:
+def _async_transport(use_httpx: bool | None, client: Any | None) -> AsyncTransport:
     from gatepost._transport_async import AsyncTransport
 
-    return AsyncTransport(use_httpx)
+    return AsyncTransport(use_httpx, client)
 
 
 def _expect_outcome(result: Outcome | Pending) -> Outcome:
@@ -357,6 +385,7 @@ def evaluate(
     seed: int | None = None,
     monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
+    client: httpx.Client | None = None,
 ) -> Outcome:
     """Evaluate a Deployment Gate and wait for the verdict (blocking).
 
@@ -366,6 +395,10 @@ def evaluate(
     Durations are seconds (``timeout=600``). ``on_event`` receives progress events; by default
     they are logged on the ``gatepost`` logger. Ctrl-C cancels: the outcome is then ``cancelled``
     (exit code 130) and ``outcome.snapshot`` resumes it with :func:`resume`.
+
+    Requests go through urllib with the process's one TLS context, or through ``client``, an
+    ``httpx.Client`` of yours (proxies, client certificates, a private CA, connection reuse);
+    gatepost never closes a client it did not create. Safe to call from many threads at once.
     """
     opts = options(
         service=service,
@@ -389,8 +422,9 @@ def evaluate(
         seed=seed,
         monitors_query_variable=monitors_query_variable,
     )
+    performer = _sync_performer(client)
     session = _Session(Engine(opts, _now_ms()), on_event)
-    return _expect_outcome(_run_sync(session, "finish"))
+    return _expect_outcome(_run_sync(session, "finish", performer))
 
 
 async def evaluate_async(
@@ -418,14 +452,18 @@ async def evaluate_async(
     on_event: EventHandler | None = None,
     on_cancel: CancelHandler | None = None,
     use_httpx: bool | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> Outcome:
     """Evaluate a Deployment Gate without blocking the event loop.
 
     The same arguments and outcome as :func:`evaluate`. Requests go through httpx when it is
-    installed (``use_httpx=False`` forces urllib in a worker thread). Cancelling the task stops
-    the evaluation cleanly: ``on_cancel`` receives the ``cancelled`` outcome, whose ``snapshot``
-    resumes it with :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the
-    outcome is also on it: :func:`cancelled_outcome`).
+    installed: every evaluation on the event loop shares one ``httpx.AsyncClient`` (and its
+    connections), created on first use and closed when the loop shuts down. ``client`` passes
+    your own ``httpx.AsyncClient`` instead (gatepost never closes it); ``use_httpx=False``
+    forces urllib in worker threads. Cancelling the task stops the evaluation cleanly:
+    ``on_cancel`` receives the ``cancelled`` outcome, whose ``snapshot`` resumes it with
+    :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the outcome is also
+    on it: :func:`cancelled_outcome`).
     """
     opts = options(
         service=service,
@@ -449,8 +487,9 @@ async def evaluate_async(
         seed=seed,
         monitors_query_variable=monitors_query_variable,
     )
+    transport = _async_transport(use_httpx, client)
     session = _Session(Engine(opts, _now_ms()), on_event)
-    return await _run_async(session, _async_transport(use_httpx), on_cancel)
+    return await _run_async(session, transport, on_cancel)
 
 
 def _resumed(
@@ -477,6 +516,7 @@ def resume(
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
+    client: httpx.Client | None = None,
 ) -> Outcome:
     """Continue an evaluation from a snapshot (taken in any process or language) to its verdict.
 
@@ -487,9 +527,11 @@ def resume(
     ``options`` the snapshot's own request is used, re-checked as a fresh run's would be.
     Snapshots hold no keys: they come from ``options``, or default to the same environment
     variables as :func:`evaluate`. The trigger is never sent again once the evaluation has an id.
+    ``client`` as in :func:`evaluate`.
     """
+    performer = _sync_performer(client)
     session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
-    return _expect_outcome(_run_sync(session, "finish"))
+    return _expect_outcome(_run_sync(session, "finish", performer))
 
 
 async def resume_async(
@@ -501,10 +543,12 @@ async def resume_async(
     on_event: EventHandler | None = None,
     on_cancel: CancelHandler | None = None,
     use_httpx: bool | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> Outcome:
-    """:func:`resume` for asyncio; cancelling works as in :func:`evaluate_async`."""
+    """:func:`resume` for asyncio; the client and cancelling work as in :func:`evaluate_async`."""
+    transport = _async_transport(use_httpx, client)
     session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
-    return await _run_async(session, _async_transport(use_httpx), on_cancel)
+    return await _run_async(session, transport, on_cancel)
 
 
 def start(
@@ -530,6 +574,7 @@ def start(
     seed: int | None = None,
     monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
+    client: httpx.Client | None = None,
 ) -> Outcome | Pending:
     """Trigger an evaluation and return as soon as the server has accepted it.
 
@@ -537,7 +582,7 @@ def start(
     (its ``snapshot``, ``evaluation_id`` and ``next_check_at_ms``) once the evaluation has an id,
     or the :class:`Outcome` if it ended first (refused, API unavailable). Trigger retries within
     the trigger budget happen here, so this can block for up to that budget (60 s by default).
-    Continue with :func:`check`.
+    Continue with :func:`check`. ``client`` as in :func:`evaluate`.
     """
     opts = options(
         service=service,
@@ -561,7 +606,8 @@ def start(
         seed=seed,
         monitors_query_variable=monitors_query_variable,
     )
-    return _run_sync(_Session(Engine(opts, _now_ms()), on_event), "start")
+    performer = _sync_performer(client)
+    return _run_sync(_Session(Engine(opts, _now_ms()), on_event), "start", performer)
 
 
 def check(
@@ -571,12 +617,15 @@ def check(
     api_key: str | None = None,
     app_key: str | None = None,
     on_event: EventHandler | None = None,
+    client: httpx.Client | None = None,
 ) -> Outcome | Pending:
     """Resume a pending evaluation, send what is due now, and return without sleeping.
 
     Returns the :class:`Outcome` when the evaluation is over, else a new :class:`Pending` to
     store and check again at its ``next_check_at_ms``. Calling early is harmless: nothing is
-    sent before it is due. ``options`` binds the snapshot to a request as in :func:`resume`.
+    sent before it is due. ``options`` binds the snapshot to a request as in :func:`resume`;
+    ``client`` as in :func:`evaluate`.
     """
+    performer = _sync_performer(client)
     session = _Session(_resumed(snapshot, options, api_key, app_key), on_event)
-    return _run_sync(session, "check")
+    return _run_sync(session, "check", performer)

@@ -11,17 +11,25 @@ business, never this module's.
 from __future__ import annotations
 
 import http.client
+import os
 import queue
 import socket
 import ssl
 import threading
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Callable
 
 from gatepost.types import Input, SendRequest, TransportError, TransportErrorKind
 
-__all__ = ["describe", "perform", "perform_with_deadline", "transport_error"]
+__all__ = [
+    "Body",
+    "describe",
+    "perform",
+    "perform_with_deadline",
+    "shared_ssl_context",
+    "transport_error",
+]
 
 _CHUNK = 64 * 1024
 
@@ -43,14 +51,72 @@ class _PassEveryResponse(urllib.request.HTTPErrorProcessor):
     https_response = http_response
 
 
+#: Guards the process-wide TLS context and the opener cache below.
+_lock = threading.Lock()
+_ssl_context: ssl.SSLContext | None = None
+#: Openers by the proxy settings they were built for (see ``_opener``).
+_openers: dict[tuple[tuple[str, str], ...], urllib.request.OpenerDirector] = {}
+#: More distinct proxy environments than this in one process is unusual: start the cache over.
+_MAX_OPENERS = 16
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The one TLS client context of the process, built on first use and shared by every request.
+
+    Building a context loads the whole trust store (milliseconds of CPU and a few hundred KB),
+    so it is done once, not per request or per evaluation; ``SSLContext`` is safe to share
+    between threads and event loops. It is the system's trust store, as
+    ``ssl.create_default_context()`` builds it (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` are read
+    then, once). When the system has no CA certificates at all (python.org builds on macOS) and
+    certifi is installed (httpx depends on it), certifi's bundle is loaded instead. For anything
+    else (a private CA, client certificates) pass your own ``httpx`` client.
+    """
+    global _ssl_context
+    context = _ssl_context
+    if context is not None:
+        return context
+    with _lock:
+        if _ssl_context is None:
+            _ssl_context = _build_ssl_context()
+        return _ssl_context
+
+
+def _build_ssl_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    no_system_cas = context.cert_store_stats().get("x509_ca", 0) == 0
+    if no_system_cas and not os.environ.get("SSL_CERT_DIR"):
+        # A capath (SSL_CERT_DIR) is loaded lazily and always counts 0: only a truly empty
+        # store gets certifi.
+        try:
+            import certifi
+        except ImportError:
+            return context
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
 def _opener() -> urllib.request.OpenerDirector:
-    """An opener that never follows redirects and honours the proxy environment variables.
+    """An opener that never follows redirects, with the shared TLS context and current proxies.
 
     ``build_opener`` drops a default handler when a subclass of it is given, so this opener has
-    no redirect-following error processor; its ``ProxyHandler`` reads ``HTTPS_PROXY`` /
-    ``NO_PROXY``... when built, so one is built per request to see the current environment.
+    no redirect-following error processor. Openers are shared (urllib's own ``urlopen`` shares
+    one between threads) and cached by the proxy settings of the environment (``HTTPS_PROXY``,
+    ``NO_PROXY``...), read on every request, so a changed environment still takes effect.
     """
-    return urllib.request.build_opener(_PassEveryResponse())
+    proxies = urllib.request.getproxies()
+    key = tuple(sorted(proxies.items()))
+    opener = _openers.get(key)
+    if opener is None:
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler(proxies),
+            urllib.request.HTTPSHandler(context=shared_ssl_context()),
+            _PassEveryResponse(),
+        )
+        with _lock:
+            if len(_openers) >= _MAX_OPENERS:
+                _openers.clear()
+            _openers[key] = opener
+    return opener
 
 
 def transport_error(action: SendRequest, kind: TransportErrorKind, message: str) -> TransportError:
@@ -88,68 +154,96 @@ def _classify(exc: BaseException, *, connecting: bool) -> TransportErrorKind:
     return "other"
 
 
-def _headers_of(message: Any) -> list[list[str]]:
-    return [[str(name), str(value)] for name, value in message.items()]
+class Body:
+    """A response body collected up to the engine's ``max_body_bytes``, for every backend."""
+
+    __slots__ = ("action", "chunks", "limit", "size")
+
+    def __init__(self, action: SendRequest) -> None:
+        """Collect the body of the response to ``action``."""
+        self.action = action
+        self.limit = action["max_body_bytes"]
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def refuse_declared(self, declared: str | None) -> TransportError | None:
+        """The ``body_too_large`` error when ``Content-Length`` already says the body is too big."""
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return transport_error(
+                self.action,
+                "body_too_large",
+                f"Content-Length {declared} is above {self.limit} bytes",
+            )
+        return None
+
+    def add(self, chunk: bytes) -> TransportError | None:
+        """Keep ``chunk``; the ``body_too_large`` error once the body passes the cap."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            return transport_error(
+                self.action, "body_too_large", f"the body is above {self.limit} bytes"
+            )
+        self.chunks.append(chunk)
+        return None
+
+    def response(self, status: int, headers: list[list[str]]) -> Input:
+        """The ``response`` input: the status, every header, the body decoded lossily."""
+        return {
+            "type": "response",
+            "request_id": self.action["request_id"],
+            "status": status,
+            "headers": headers,
+            "body": b"".join(self.chunks).decode("utf-8", errors="replace"),
+        }
 
 
 def perform(action: SendRequest) -> Input:
     """Perform the request in this thread with urllib and return the input to feed the engine."""
     timeout_s = max(action["timeout_ms"], 1) / 1000
-    limit = action["max_body_bytes"]
     body = action.get("body")
     # The URL comes from the engine, which only builds http(s) URLs from a validated base URL.
     request = urllib.request.Request(  # noqa: S310
         action["url"],
         data=body.encode("utf-8") if body is not None else None,
+        headers=dict(action["headers"]),
         method=action["method"],
     )
-    for name, value in action["headers"]:
-        request.add_header(name, value)
     try:
         response = _opener().open(request, timeout=timeout_s)
     except Exception as exc:
         return transport_error(action, _classify(exc, connecting=True), describe(exc))
     with response:
+        collected = Body(action)
         try:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                return transport_error(
-                    action, "body_too_large", f"Content-Length {declared} is above {limit} bytes"
-                )
-            chunks: list[bytes] = []
-            size = 0
+            refused = collected.refuse_declared(response.headers.get("Content-Length"))
+            if refused is not None:
+                return refused
             while True:
                 chunk = response.read(_CHUNK)
                 if not chunk:
                     break
-                size += len(chunk)
-                if size > limit:
-                    return transport_error(
-                        action, "body_too_large", f"the body is above {limit} bytes"
-                    )
-                chunks.append(chunk)
+                refused = collected.add(chunk)
+                if refused is not None:
+                    return refused
         except Exception as exc:
             return transport_error(action, _classify(exc, connecting=False), describe(exc))
-        return {
-            "type": "response",
-            "request_id": action["request_id"],
-            "status": int(response.status),
-            "headers": _headers_of(response.headers),
-            "body": b"".join(chunks).decode("utf-8", errors="replace"),
-        }
+        headers = [[str(name), str(value)] for name, value in response.headers.items()]
+        return collected.response(int(response.status), headers)
 
 
-def perform_with_deadline(action: SendRequest, timeout_s: float) -> Input:
-    """Perform the request, giving up after ``timeout_s`` whatever the server does.
+def perform_with_deadline(
+    action: SendRequest, timeout_s: float, performer: Callable[[SendRequest], Input] = perform
+) -> Input:
+    """Perform the request with ``performer``, giving up after ``timeout_s`` whatever happens.
 
-    urllib's timeout bounds each socket operation, not the whole exchange: a server that drips
+    A socket timeout bounds each socket operation, not the whole exchange: a server that drips
     one byte at a time could outlive it. The request runs in a daemon thread; when the deadline
     passes first it is abandoned (its own socket timeout ends it) and a ``timeout`` error is
     reported, so no request outlives the engine's deadline.
     """
-    results: queue.Queue[Input] = queue.Queue(maxsize=1)
+    results: queue.SimpleQueue[Input] = queue.SimpleQueue()
     worker = threading.Thread(
-        target=lambda: results.put(perform(action)), name="gatepost-request", daemon=True
+        target=lambda: results.put(performer(action)), name="gatepost-request", daemon=True
     )
     worker.start()
     try:

@@ -3,20 +3,31 @@
 The same rules as the blocking driver (see ``gatepost._transport``): no redirects, the engine's
 timeout on the whole exchange, the body cap, every header, proxy variables honoured
 (``trust_env``). Imported only by the asyncio entry points, so ``import gatepost`` stays cheap.
+
+With httpx, every evaluation on one event loop shares one ``httpx.AsyncClient`` (its connection
+pool and the process's one TLS context): a thousand concurrent evaluations cost a thousand
+requests, not a thousand clients. It is created on first use and closed when the loop shuts
+down (``asyncio.run`` and every runner that calls ``loop.shutdown_asyncgens()``), or at
+interpreter exit. A client the caller passes is used as it is and never closed here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
-import ssl
+import sys
 import threading
-from typing import Any
+from collections.abc import AsyncGenerator, Coroutine
+from typing import TYPE_CHECKING, Any
 
-from gatepost._transport import describe, perform, transport_error
-from gatepost.types import Input, SendRequest, TransportErrorKind
+from gatepost._transport import perform, transport_error
+from gatepost.types import Input, SendRequest
 
-__all__ = ["AsyncTransport"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["AsyncTransport", "shared_client"]
 
 
 async def _in_daemon_thread(action: SendRequest) -> Input:
@@ -43,114 +54,201 @@ async def _in_daemon_thread(action: SendRequest) -> Input:
     return await future
 
 
-def _httpx_module() -> Any | None:
+_httpx_found: bool | None = None
+
+
+def _httpx_installed() -> bool:
+    """Whether httpx can be imported; looked up once (a failed import searches the disk)."""
+    global _httpx_found
+    if _httpx_found is None:
+        try:
+            import httpx  # noqa: F401
+        except ImportError:
+            _httpx_found = False
+        else:
+            _httpx_found = True
+    return _httpx_found
+
+
+# ------------------------------------------------------------------------------------------
+# One shared httpx client per event loop.
+
+
+class _Shared:
+    """The client gatepost created for one event loop, and the generator that closes it."""
+
+    __slots__ = ("abandoned", "client", "closer", "gate")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        from gatepost._transport_httpx import MAX_CONNECTIONS
+
+        self.client = client
+        #: Admits as many requests as the pool has connections; see ``MAX_CONNECTIONS``.
+        self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
+        self.closer: AsyncGenerator[None, None] | None = None
+        #: Set when the loop can no longer run the closing (closed without shutting down).
+        self.abandoned = False
+
+
+#: The shared client of each event loop that has one. Entries leave when their loop shuts down,
+#: when their loop is found closed, and at exit: a loop is never kept alive by this table.
+_shared: dict[asyncio.AbstractEventLoop, _Shared] = {}
+_lock = threading.Lock()
+_atexit_registered = False
+
+
+async def _close_at_shutdown(entry: _Shared) -> AsyncGenerator[None, None]:
+    """Wait at ``yield`` until the loop shuts its async generators down, then close the client.
+
+    An async generator started on a loop is registered with that loop's
+    ``shutdown_asyncgens()``, the one shutdown step every runner performs (``asyncio.run``,
+    ``asyncio.Runner``, pytest-asyncio, anyio) while the loop can still run the closing.
+    """
     try:
-        import httpx
-    except ImportError:
-        return None
-    return httpx
+        yield
+    finally:
+        with _lock:
+            for loop, known in list(_shared.items()):
+                if known is entry:
+                    del _shared[loop]
+        if not entry.abandoned:
+            await entry.client.aclose()
+
+
+def _abandon(entry: _Shared) -> None:
+    """Finish the entry's closing generator without awaiting (its loop cannot run anything)."""
+    entry.abandoned = True
+    if entry.closer is not None:
+        closing = entry.closer.aclose()
+        with contextlib.suppress(StopIteration, RuntimeError):
+            closing.send(None)
+        closing.close()
+
+
+async def shared_client() -> httpx.AsyncClient:
+    """The running loop's shared ``httpx.AsyncClient``, created on first use."""
+    return (await _shared_entry()).client
+
+
+async def _shared_entry() -> _Shared:
+    global _atexit_registered
+    loop = asyncio.get_running_loop()
+    entry = _shared.get(loop)
+    if entry is not None:
+        return entry
+    from gatepost._transport_httpx import new_async_client
+
+    with _lock:
+        # Loops closed without shutting down (loop.close() alone) leave their entry behind:
+        # drop those now, so that no number of short-lived loops adds up to a leak.
+        closed = [(lp, known) for lp, known in _shared.items() if lp.is_closed()]
+        for lp, _ in closed:
+            del _shared[lp]
+        entry = _shared.get(loop)
+        if entry is None:
+            entry = _Shared(new_async_client())
+            _shared[loop] = entry
+            created = True
+        else:
+            created = False
+        if not _atexit_registered:
+            atexit.register(_close_at_exit)
+            _atexit_registered = True
+    for _, known in closed:
+        _abandon(known)
+    if created:
+        entry.closer = _close_at_shutdown(entry)
+        # The first step registers the generator with this loop's shutdown, and stops at yield.
+        await entry.closer.asend(None)
+    return entry
+
+
+def _close_at_exit() -> None:
+    """At interpreter exit: close the clients of loops that never shut down, where possible."""
+    with _lock:
+        entries = list(_shared.items())
+        _shared.clear()
+    for loop, entry in entries:
+        _abandon(entry)
+        if not loop.is_closed() and not loop.is_running():
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(entry.client.aclose())
+
+
+# ------------------------------------------------------------------------------------------
+
+
+async def _bounded(work: Coroutine[Any, Any, Input], timeout_s: float) -> Input:
+    """``await work``, cancelled after ``timeout_s`` (asyncio.TimeoutError).
+
+    ``asyncio.timeout`` (3.11+) bounds the work in the current task; ``wait_for`` on older
+    Pythons runs it as a task of its own.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout_s):
+            return await work
+    return await asyncio.wait_for(work, timeout_s)
+
+
+async def _on_shared_client(action: SendRequest) -> Input:
+    """Perform the request on the loop's shared client, once the client's gate admits it."""
+    from gatepost._transport_httpx import perform_async
+
+    entry = await _shared_entry()
+    async with entry.gate:
+        return await perform_async(entry.client, action)
 
 
 class AsyncTransport:
     """Requests for the asyncio driver: httpx when it is installed, else urllib in a thread."""
 
-    def __init__(self, use_httpx: bool | None = None) -> None:
-        """Use httpx if ``use_httpx`` is True, never if False, when installed if None."""
-        httpx = _httpx_module() if use_httpx is not False else None
-        if use_httpx and httpx is None:
-            raise ImportError("httpx is not installed")
-        self._httpx = httpx
-        self._client: Any | None = None
+    __slots__ = ("_client", "_httpx")
+
+    def __init__(self, use_httpx: bool | None = None, client: Any | None = None) -> None:
+        """Use ``client`` (an httpx.AsyncClient) if given, else the loop's shared one.
+
+        ``use_httpx``: True requires httpx, False never uses it (urllib in a thread), None uses
+        it when installed.
+        """
+        if client is not None:
+            from gatepost.errors import OptionsError, Problem
+
+            message = None
+            if use_httpx is False:
+                message = "a client and use_httpx=False exclude each other"
+            elif not _httpx_installed():
+                message = "a client must be an httpx.AsyncClient, and httpx is not installed"
+            if message is not None:
+                raise OptionsError(
+                    f"invalid options: client: {message}", problems=[Problem("client", message)]
+                )
+            from gatepost._transport_httpx import check_async_client
+
+            check_async_client(client)
+            self._httpx = True
+        else:
+            self._httpx = _httpx_installed() if use_httpx is not False else False
+            if use_httpx and not self._httpx:
+                raise ImportError("httpx is not installed")
+        self._client = client
 
     @property
     def backend(self) -> str:
         """``httpx`` or ``urllib`` (the latter in a worker thread)."""
-        return "httpx" if self._httpx is not None else "urllib"
+        return "httpx" if self._httpx else "urllib"
 
     async def perform(self, action: SendRequest) -> Input:
         """Perform the request; never takes longer than its ``timeout_ms``."""
         timeout_s = max(action["timeout_ms"], 1) / 1000
-        if self._httpx is None:
-            try:
-                return await asyncio.wait_for(_in_daemon_thread(action), timeout_s)
-            except asyncio.TimeoutError:
-                return transport_error(
-                    action, "timeout", f"no complete response within {action['timeout_ms']} ms"
-                )
         try:
-            return await asyncio.wait_for(self._perform_httpx(action, timeout_s), timeout_s)
+            if not self._httpx:
+                return await _bounded(_in_daemon_thread(action), timeout_s)
+            if self._client is not None:
+                from gatepost._transport_httpx import perform_async
+
+                return await _bounded(perform_async(self._client, action), timeout_s)
+            return await _bounded(_on_shared_client(action), timeout_s)
         except asyncio.TimeoutError:
             return transport_error(
                 action, "timeout", f"no complete response within {action['timeout_ms']} ms"
             )
-
-    async def _perform_httpx(self, action: SendRequest, timeout_s: float) -> Input:
-        httpx = self._httpx
-        assert httpx is not None  # noqa: S101 - only called when httpx is in use
-        if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=True)
-        limit = action["max_body_bytes"]
-        body = action.get("body")
-        try:
-            async with self._client.stream(
-                action["method"],
-                action["url"],
-                headers=[(name, value) for name, value in action["headers"]],
-                content=body.encode("utf-8") if body is not None else None,
-                timeout=timeout_s,
-                follow_redirects=False,
-            ) as response:
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > limit:
-                    return transport_error(
-                        action,
-                        "body_too_large",
-                        f"Content-Length {declared} is above {limit} bytes",
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        return transport_error(
-                            action, "body_too_large", f"the body is above {limit} bytes"
-                        )
-                    chunks.append(chunk)
-                return {
-                    "type": "response",
-                    "request_id": action["request_id"],
-                    "status": int(response.status_code),
-                    "headers": [[k, v] for k, v in response.headers.multi_items()],
-                    "body": b"".join(chunks).decode("utf-8", errors="replace"),
-                }
-        except httpx.TimeoutException as exc:
-            return transport_error(action, "timeout", describe(exc))
-        except httpx.ConnectError as exc:
-            kind: TransportErrorKind = "tls" if _caused_by_tls(exc) else "connect"
-            return transport_error(action, kind, describe(exc))
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            return transport_error(action, "reset", describe(exc))
-        except httpx.HTTPError as exc:
-            return transport_error(action, "other", describe(exc))
-
-    async def aclose(self) -> None:
-        """Close the httpx client, if one was opened."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-
-def _caused_by_tls(exc: BaseException) -> bool:
-    """Httpx reports a certificate failure as a ConnectError caused by an ``ssl.SSLError``."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError) and not isinstance(
-            current, (ssl.SSLEOFError, ssl.SSLZeroReturnError)
-        ):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
