@@ -319,16 +319,6 @@ impl Run {
             }
             Task::Export { .. } => None,
         };
-        let mut events = Vec::new();
-        for warning in desired.iter().flat_map(|d| &d.warnings) {
-            events.push(Event::new(
-                EventKind::Warning {
-                    code: "config".into(),
-                    path: Some(warning.path.clone()),
-                },
-                format!("gates file warning: {warning}"),
-            ));
-        }
         Ok(Run {
             task,
             desired,
@@ -356,7 +346,7 @@ impl Run {
             plan: None,
             applied: 0,
             created: BTreeMap::new(),
-            events,
+            events: Vec::new(),
             report: None,
         })
     }
@@ -369,7 +359,8 @@ impl Run {
         }
     }
 
-    /// Take the queued events (retries, progress of an apply, file warnings), oldest first.
+    /// Take the queued events (retries, progress of an apply), oldest first. The file's warnings are
+    /// in the [`Report`].
     pub fn drain_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }

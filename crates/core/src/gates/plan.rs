@@ -365,11 +365,11 @@ pub fn plan(file: &GatesFile, live: &[LiveGate], prune: Option<&Scope>) -> Plan 
             }
             replace.before = Some(serde_json::json!({
                 "dry_run": current.dry_run,
-                "rules": current.rules.iter().map(LiveRule::file_form).collect::<Vec<_>>(),
+                "rules": by_name(current.rules.iter().map(LiveRule::file_form)),
             }));
             replace.after = Some(serde_json::json!({
                 "dry_run": gate.dry_run.unwrap_or(false),
-                "rules": gate.rules,
+                "rules": by_name(gate.rules.iter().cloned()),
             }));
             replace.create = Some(Value::Object(create));
             changes.push(replace);
@@ -416,7 +416,7 @@ pub fn plan(file: &GatesFile, live: &[LiveGate], prune: Option<&Scope>) -> Plan 
                 change.gate_id = Some(gate.id.clone());
                 change.before = Some(serde_json::json!({
                     "dry_run": gate.dry_run,
-                    "rules": gate.rules.iter().map(LiveRule::file_form).collect::<Vec<_>>(),
+                    "rules": by_name(gate.rules.iter().map(LiveRule::file_form)),
                 }));
                 change.reason = Some(format!(
                     "not in the file; pruned within {}",
@@ -431,6 +431,25 @@ pub fn plan(file: &GatesFile, live: &[LiveGate], prune: Option<&Scope>) -> Plan 
         unchanged,
         prune: prune.cloned(),
     }
+}
+
+/// Rules keyed by name (without the name), so a diff reads `rules.NAME.options.duration: a → b`.
+fn by_name(rules: impl Iterator<Item = Value>) -> Value {
+    Value::Object(
+        rules
+            .map(|mut r| {
+                let name = r["name"].as_str().unwrap_or_default().to_string();
+                if let Some(map) = r.as_object_mut() {
+                    map.remove("name");
+                    if let Some(options) = map.get("options") {
+                        let options = normalized(options);
+                        map.insert("options".into(), options);
+                    }
+                }
+                (name, r)
+            })
+            .collect(),
+    )
 }
 
 fn create_rule(key: &GateKey, rule: &Value, gate_id: Option<&str>) -> Change {
