@@ -205,6 +205,20 @@ fn options_from_py(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Optio
     Options::from_host_value(value).map_err(|e| raise(py, e))
 }
 
+/// An engine input (`response`, `transport_error`, `timeout`, `cancel`) from a Python dict.
+fn input_from_py(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Input> {
+    let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
+    serde_json::from_value(value).map_err(|e| {
+        raise(
+            py,
+            Error::new(
+                gatepost_core::ErrorCode::InvalidInput,
+                format!("invalid input: {e}"),
+            ),
+        )
+    })
+}
+
 /// The sans-IO Deployment Gates engine: hand it what happened, ask it what to do next.
 ///
 /// The loop: call ``poll(now)`` until it returns an action of type ``wait`` or ``done``;
@@ -292,16 +306,7 @@ impl PyEngine {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
-        let input: Input = serde_json::from_value(value).map_err(|e| {
-            raise(
-                py,
-                Error::new(
-                    gatepost_core::ErrorCode::InvalidInput,
-                    format!("invalid input: {e}"),
-                ),
-            )
-        })?;
+        let input = input_from_py(py, input)?;
         self.inner
             .handle(input, resolve_now(py, now)?)
             .map_err(|e| raise(py, e))
@@ -392,16 +397,7 @@ impl PyGatesRun {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
-        let input: Input = serde_json::from_value(value).map_err(|e| {
-            raise(
-                py,
-                Error::new(
-                    gatepost_core::ErrorCode::InvalidInput,
-                    format!("invalid input: {e}"),
-                ),
-            )
-        })?;
+        let input = input_from_py(py, input)?;
         self.inner
             .handle(input, resolve_now(py, now)?)
             .map_err(|e| raise(py, e))

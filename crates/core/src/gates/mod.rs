@@ -47,7 +47,7 @@ use crate::backoff;
 use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind};
 use crate::io::{Input, TransportErrorKind, WaitReason};
-use crate::machine::{api_error, is_uuid};
+use crate::machine::{api_error, auth_headers, is_uuid};
 use crate::options::{ConfigInput, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,6 @@ pub const DEFAULT_MAX_RETRIES: u32 = 5;
 pub const PAGE_SIZE: u32 = 100;
 /// A gate list longer than this many pages is refused (a server that never stops paging).
 const MAX_PAGES: u32 = 10_000;
-
-const USER_AGENT: &str = concat!("gatepost/", env!("CARGO_PKG_VERSION"));
 
 /// Where requests go and how hard to try: the same names as the engine's [`Options`](crate::Options).
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -628,13 +626,11 @@ impl Run {
         if body.is_some() {
             headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
-        headers.push(("User-Agent".to_string(), USER_AGENT.to_string()));
-        if let Some(key) = &self.api_key {
-            headers.push(("DD-API-KEY".to_string(), key.clone()));
-        }
-        if let Some(key) = &self.app_key {
-            headers.push(("DD-APPLICATION-KEY".to_string(), key.clone()));
-        }
+        auth_headers(
+            &mut headers,
+            self.api_key.as_deref(),
+            self.app_key.as_deref(),
+        );
         self.in_flight = Some(InFlight {
             request_id,
             expires_at: now.saturating_add(self.request_timeout_ms),
