@@ -233,3 +233,19 @@ fn an_invalid_file_lists_every_problem_with_file_line_and_column() {
     );
     assert!(r.stderr.contains("needs a \"query\""), "{r}");
 }
+
+#[test]
+fn the_example_gates_file_plans_against_the_healthy_world() {
+    let root = repo_root();
+    let mut cmd = gatepost();
+    cmd.args(["gates", "plan", "-f"])
+        .arg(root.join("examples/github-actions/gates.json"))
+        .arg("--emulator")
+        .arg(root.join("examples/worlds/healthy.json"));
+    let r = Run::from_output(cmd.output().unwrap());
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stdout.contains("+ create gate checkout/staging/default"),
+        "{r}"
+    );
+}
