@@ -43,6 +43,9 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Print the JSON Schema of the gate config file.
     Schema,
+    /// Gates as code: export, plan and apply preconfigured gates and their rules from a file.
+    #[command(subcommand)]
+    Gates(crate::gates::GatesCommand),
     /// `gatepost deployment gate ...`: the datadog-ci spelling, so existing pipeline lines work.
     #[command(hide = true)]
     Deployment {

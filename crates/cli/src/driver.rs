@@ -9,7 +9,8 @@
 use crate::http::{Client, Request};
 use crate::output::{Logger, human_duration, now_ms};
 use crate::state::{self, StateFile};
-use gatepost_core::event::EventKind;
+use gatepost_core::event::{Event, EventKind};
+use gatepost_core::gates::{self, GatesAction};
 use gatepost_core::{Action, Engine, Input, Outcome};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -77,30 +78,129 @@ fn forward_signals(_tx: Sender<Wake>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What the loop drives: the evaluation [`Engine`] or a gates run. Both follow one contract
+/// (poll until wait or done; feed responses, timeouts and cancels).
+pub trait Machine {
+    type Done;
+    fn next(&mut self, now: u64) -> Next<Self::Done>;
+    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error>;
+    fn events(&mut self) -> Vec<Event>;
+}
+
+/// A machine's next action.
+pub enum Next<D> {
+    Send(Request),
+    Wait(u64),
+    Done(D),
+}
+
+impl Machine for Engine {
+    type Done = Outcome;
+    fn next(&mut self, now: u64) -> Next<Outcome> {
+        match self.poll(now) {
+            action @ Action::SendRequest { .. } => {
+                Next::Send(Request::from_action(action).expect("a send_request action"))
+            }
+            Action::Wait { until, .. } => Next::Wait(until),
+            Action::Done { outcome } => Next::Done(outcome),
+        }
+    }
+    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
+        self.handle(input, now)
+    }
+    fn events(&mut self) -> Vec<Event> {
+        self.drain_events()
+    }
+}
+
+impl Machine for gates::Run {
+    type Done = gates::Report;
+    fn next(&mut self, now: u64) -> Next<gates::Report> {
+        match self.poll(now) {
+            GatesAction::SendRequest {
+                request_id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+                max_body_bytes,
+            } => Next::Send(Request {
+                request_id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+                max_body_bytes,
+            }),
+            GatesAction::Wait { until, .. } => Next::Wait(until),
+            GatesAction::Done { report } => Next::Done(report),
+        }
+    }
+    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
+        self.handle(input, now)
+    }
+    fn events(&mut self) -> Vec<Event> {
+        self.drain_events()
+    }
+}
+
+/// Run a gates export, plan or apply to its report (Ctrl-C cancels it).
+pub fn run_gates(
+    mut run: gates::Run,
+    client: Client,
+    logger: &mut Logger,
+) -> Result<gates::Report, gatepost_core::Error> {
+    let config = DriverConfig {
+        client,
+        state_file: None,
+        deadline_ms: None,
+    };
+    let mut driver = Driver::new(config, logger);
+    let report = driver.drive(&mut run, logger, |_, _, _| {})?;
+    logger.clear_status();
+    Ok(report)
+}
+
 /// Run the engine to its outcome.
 pub fn run(
     mut engine: Engine,
     config: DriverConfig,
     logger: &mut Logger,
 ) -> Result<Finished, gatepost_core::Error> {
-    let (tx, rx) = mpsc::channel::<Wake>();
-    if let Err(e) = forward_signals(tx.clone()) {
-        logger.warn(&format!(
+    let mut driver = Driver::new(config, logger);
+    let outcome = driver.drive(&mut engine, logger, |driver, engine, logger| {
+        driver.save_state(engine, logger)
+    })?;
+    logger.clear_status();
+    driver.finish_state(&engine, &outcome, logger);
+    Ok(Finished {
+        outcome,
+        signal: driver.signal,
+    })
+}
+
+impl Driver {
+    fn new(config: DriverConfig, logger: &mut Logger) -> Driver {
+        let (tx, rx) = mpsc::channel::<Wake>();
+        if let Err(e) = forward_signals(tx.clone()) {
+            logger.warn(&format!(
             "cannot handle SIGINT/SIGTERM ({e}); an interrupted run will not print how to resume"
         ));
+        }
+        Driver {
+            config,
+            tx,
+            rx,
+            started: Instant::now(),
+            progress: None,
+            signal: None,
+            in_flight: false,
+            retry_note: None,
+            last_heartbeat: Instant::now(),
+        }
     }
-    let mut driver = Driver {
-        config,
-        tx,
-        rx,
-        started: Instant::now(),
-        progress: None,
-        signal: None,
-        in_flight: false,
-        retry_note: None,
-        last_heartbeat: Instant::now(),
-    };
-    driver.run(&mut engine, logger)
 }
 
 struct Driver {
@@ -123,17 +223,18 @@ struct Driver {
 const HEARTBEAT: Duration = Duration::from_secs(300);
 
 impl Driver {
-    fn run(
+    /// The loop: `checkpoint` runs before each wait (the engine's state file).
+    fn drive<M: Machine>(
         &mut self,
-        engine: &mut Engine,
+        engine: &mut M,
         logger: &mut Logger,
-    ) -> Result<Finished, gatepost_core::Error> {
+        checkpoint: impl Fn(&Self, &M, &mut Logger),
+    ) -> Result<M::Done, gatepost_core::Error> {
         loop {
-            let action = engine.poll(now_ms());
-            self.drain(engine, logger);
+            let action = engine.next(now_ms());
+            self.drain(engine.events(), logger);
             match action {
-                action @ Action::SendRequest { .. } => {
-                    let request = Request::from_action(action).expect("a send_request action");
+                Next::Send(request) => {
                     logger.debug(&format!(
                         "→ {} {} (request {}, timeout {} ms)",
                         request.method, request.url, request.request_id, request.timeout_ms
@@ -141,26 +242,19 @@ impl Driver {
                     self.in_flight = true;
                     self.spawn_request(request);
                 }
-                Action::Wait { until, .. } => {
-                    self.save_state(engine, logger);
+                Next::Wait(until) => {
+                    checkpoint(self, engine, logger);
                     let input = self.wait(until, logger);
-                    engine.handle(input, now_ms())?;
+                    engine.feed(input, now_ms())?;
                 }
-                Action::Done { outcome } => {
-                    logger.clear_status();
-                    self.finish_state(engine, &outcome, logger);
-                    return Ok(Finished {
-                        outcome,
-                        signal: self.signal,
-                    });
-                }
+                Next::Done(done) => return Ok(done),
             }
         }
     }
 
     /// Print queued events and track progress for the status line.
-    fn drain(&mut self, engine: &mut Engine, logger: &mut Logger) {
-        for event in engine.drain_events() {
+    fn drain(&mut self, events: Vec<Event>, logger: &mut Logger) {
+        for event in events {
             match &event.kind {
                 EventKind::Retrying {
                     phase,

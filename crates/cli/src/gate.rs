@@ -561,7 +561,7 @@ fn read_config(path: &Path) -> std::io::Result<String> {
 }
 
 /// `file:line:column: path: message; hint` (compilers' layout, so editors can jump to it).
-fn located(file: &str, p: &Problem) -> String {
+pub(crate) fn located(file: &str, p: &Problem) -> String {
     let mut s = file.to_string();
     if let Some(line) = p.line {
         s.push_str(&format!(":{line}"));
@@ -719,7 +719,7 @@ pub struct Keys {
     pub app_key: Option<String>,
 }
 
-fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<String>> {
+pub(crate) fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<String>> {
     let mut problems = Vec::new();
     let mut read = |file: &Option<std::path::PathBuf>, vars: [&str; 2], flag: &str| {
         if let Some(path) = file {
@@ -798,7 +798,7 @@ fn link_policy(api: &ApiArgs) -> LinkPolicy {
 }
 
 /// The API base URL requests will go to (for proxy decisions), when it resolves.
-fn base_url(api: &ApiArgs) -> Option<String> {
+pub(crate) fn base_url(api: &ApiArgs) -> Option<String> {
     gatepost_core::site::resolve(
         site(api).as_deref(),
         api.api_url.as_deref(),
@@ -808,7 +808,7 @@ fn base_url(api: &ApiArgs) -> Option<String> {
     .map(|e| e.base_url)
 }
 
-fn site(api: &ApiArgs) -> Option<String> {
+pub(crate) fn site(api: &ApiArgs) -> Option<String> {
     if api.api_url.is_some() {
         return None;
     }

@@ -12,6 +12,7 @@ mod driver;
 mod emulator;
 mod files;
 mod gate;
+mod gates;
 mod http;
 mod output;
 mod state;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         cli::Command::Status(args) => gate::status(&args),
         cli::Command::Wait(args) => gate::wait(&args),
         cli::Command::Emulator(args) => serve_emulator(&args),
+        cli::Command::Gates(command) => gates::main(command),
         cli::Command::Schema => {
             let schema = gatepost_core::config::json_schema();
             println!(

@@ -56,7 +56,7 @@
 //! ]);
 //! ```
 
-mod json;
+pub(crate) mod json;
 
 use crate::error::Problem;
 use crate::options::ConfigInput;
@@ -154,6 +154,7 @@ pub fn check(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedCon
     let mut checker = Checker {
         text,
         ctx,
+        stored: false,
         problems: Vec::new(),
         warnings: Vec::new(),
     };
@@ -177,8 +178,13 @@ pub fn check(input: &ConfigInput, ctx: &ValidateContext<'_>) -> Result<ParsedCon
 
 /// The JSON Schema of the config file (committed as `schemas/config.schema.json`).
 pub fn json_schema() -> Value {
-    // Drop the `default`s schemars derives from the schema-only types: they would advertise
-    // client-side defaults (`failOnNoData: false`, `query: ""`) that are not the server's.
+    schema_without_defaults::<schema::ConfigFile>()
+}
+
+/// The draft 2020-12 schema of a schema-only type, without the `default`s schemars derives: they
+/// would advertise client-side defaults (`failOnNoData: false`, `query: ""`) that are not the
+/// server's.
+pub(crate) fn schema_without_defaults<T: schemars::JsonSchema>() -> Value {
     let schema = schemars::generate::SchemaSettings::draft2020_12()
         .with_transform(schemars::transform::RecursiveTransform(
             |s: &mut schemars::Schema| {
@@ -186,8 +192,49 @@ pub fn json_schema() -> Value {
             },
         ))
         .into_generator()
-        .into_root_schema_for::<schema::ConfigFile>();
+        .into_root_schema_for::<T>();
     schema.to_value()
+}
+
+/// Check and translate the `rules` array of a gate kept in Datadog (`gates[i].rules` of a gates
+/// file, see [`crate::gates`]): the same checks and translation as a config file's rules, with
+/// paths under `path`. The list may be empty (a gate can exist before its rules) and a
+/// faulty_deployment_detection rule needs no version (it comes with each evaluation). Returns the
+/// translated rules (when there is no problem), the problems and the warnings.
+pub(crate) fn stored_rules(
+    text: Option<&str>,
+    node: &Node,
+    path: &str,
+) -> (Option<Vec<Value>>, Vec<Problem>, Vec<Problem>) {
+    let ctx = ValidateContext {
+        strict_queries: true,
+        ..ValidateContext::default()
+    };
+    let mut checker = Checker {
+        text,
+        ctx: &ctx,
+        stored: true,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let NodeValue::Array(items) = &node.value else {
+        checker.problem(
+            path,
+            node.pos,
+            format!("must be an array of rules, not {}", node.kind()),
+        );
+        return (None, checker.problems, checker.warnings);
+    };
+    let mut names = BTreeMap::new();
+    let mut rules = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        // A stored rule's own dry_run is all there is: the gate's applies on the server.
+        if let Some((rule, _)) = checker.rule(item, &index_path(path, i), &mut names, false) {
+            rules.push(rule);
+        }
+    }
+    let ok = checker.problems.is_empty();
+    (ok.then_some(rules), checker.problems, checker.warnings)
 }
 
 /// Levenshtein distance, for "did you mean" hints.
@@ -237,7 +284,7 @@ pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     best.map(|(_, _, c)| c)
 }
 
-fn syntax_problem(e: &serde_json::Error) -> Problem {
+pub(crate) fn syntax_problem(e: &serde_json::Error) -> Problem {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&suffix).unwrap_or(&full);
@@ -350,6 +397,9 @@ impl<'n> Level<'n> {
 struct Checker<'a, 'c> {
     text: Option<&'a str>,
     ctx: &'c ValidateContext<'c>,
+    /// The rules of a gate kept in Datadog (the gates file): the version comes with each
+    /// evaluation, not with the rule.
+    stored: bool,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
 }
@@ -753,6 +803,7 @@ impl Checker<'_, '_> {
             return None;
         }
         if rule_type == "faulty_deployment_detection"
+            && !self.stored
             && self.ctx.version.is_none_or(|v| v.trim().is_empty())
         {
             self.problem_hint(
@@ -762,8 +813,11 @@ impl Checker<'_, '_> {
                 "pass it with --version (version= in the libraries)",
             );
         }
-        // Options not written (allowed for faulty_deployment_detection) are not sent.
+        // Options not written (allowed for faulty_deployment_detection) are not sent with an
+        // evaluation; a stored rule must carry the field (the API refuses a rule without it), and
+        // empty options mean the same as none.
         let (options, duration_s, warmup_s) = match options_node {
+            None if self.stored => (Some(Map::new()), 0, 0),
             None => (None, 0, 0),
             Some(_) => {
                 let (options, d, w) = self.rule_options(
@@ -1125,7 +1179,7 @@ impl Checker<'_, '_> {
 /// because it must report every problem with a path and a hint, which derive-based parsing
 /// cannot. Both spellings of a key are separate optional properties.
 #[allow(dead_code, reason = "these types exist to generate the JSON Schema")]
-mod schema {
+pub(crate) mod schema {
     use schemars::JsonSchema;
 
     /// A gatepost / datadog-ci Deployment Gates config file. Keys are accepted in camelCase or
@@ -1150,7 +1204,7 @@ mod schema {
     /// One rule.
     #[derive(JsonSchema)]
     #[serde(tag = "type", deny_unknown_fields)]
-    pub(super) enum Rule {
+    pub(crate) enum Rule {
         /// Fails if, during `duration`, no monitor matches, more than 50 match, or any matching
         /// monitor is in ALERT or NO_DATA.
         #[serde(rename = "monitor")]
@@ -1193,7 +1247,7 @@ mod schema {
         {"required": ["monitorIds"]},
         {"required": ["monitor_ids"]}
     ]))]
-    pub(super) struct MonitorOptions {
+    pub(crate) struct MonitorOptions {
         /// Monitor search query, e.g. `service:checkout env:prod`.
         #[serde(default)]
         #[schemars(length(min = 1))]
@@ -1231,7 +1285,7 @@ mod schema {
     /// One monitor and the groups of it to evaluate.
     #[derive(JsonSchema)]
     #[schemars(deny_unknown_fields)]
-    pub(super) struct MonitorId {
+    pub(crate) struct MonitorId {
         /// The monitor's decimal id, as a string (`"12345"`).
         #[schemars(regex(pattern = r"^[0-9]+$"))]
         id: String,
@@ -1244,7 +1298,7 @@ mod schema {
     /// Unknown options are refused (passed through only with `--allow-unknown-keys`).
     #[derive(JsonSchema, Default)]
     #[schemars(deny_unknown_fields)]
-    pub(super) struct FddOptions {
+    pub(crate) struct FddOptions {
         /// Seconds to observe (900 or more recommended).
         #[serde(default)]
         #[schemars(range(max = 7200))]

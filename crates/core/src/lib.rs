@@ -35,6 +35,7 @@ pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod gates;
 pub mod io;
 pub mod machine;
 pub mod options;

@@ -849,13 +849,11 @@ impl Engine {
                 (RequestKind::Poll, "GET", s.endpoint.result_url(id), None)
             }
         };
-        headers.push(("User-Agent".to_string(), USER_AGENT.to_string()));
-        if let Some(key) = &self.api_key {
-            headers.push(("DD-API-KEY".to_string(), key.clone()));
-        }
-        if let Some(key) = &self.app_key {
-            headers.push(("DD-APPLICATION-KEY".to_string(), key.clone()));
-        }
+        auth_headers(
+            &mut headers,
+            self.api_key.as_deref(),
+            self.app_key.as_deref(),
+        );
         s.in_flight = Some(InFlight {
             request_id,
             kind,
@@ -1804,6 +1802,22 @@ pub fn parse_rule_failures(
         ));
     }
     Ok(out)
+}
+
+/// The `User-Agent` and key headers every request carries (a key only when there is one: a proxy
+/// may add them).
+pub(crate) fn auth_headers(
+    headers: &mut Vec<(String, String)>,
+    api_key: Option<&str>,
+    app_key: Option<&str>,
+) {
+    headers.push(("User-Agent".to_string(), USER_AGENT.to_string()));
+    if let Some(key) = api_key {
+        headers.push(("DD-API-KEY".to_string(), key.to_string()));
+    }
+    if let Some(key) = app_key {
+        headers.push(("DD-APPLICATION-KEY".to_string(), key.to_string()));
+    }
 }
 
 /// The server's error details: `errors[].detail`/`title` or plain strings.

@@ -47,6 +47,23 @@ export declare class Engine {
 }
 export type JsEngine = Engine
 
+/**
+ * A gates-as-code run (export, plan or apply of preconfigured gates), driven like `Engine`:
+ * `poll` until `wait` or `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
+ * `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
+ * `{task: "plan" | "apply", file, prune}`.
+ */
+export declare class GatesRun {
+  constructor(options: object, task: object, now: number)
+  /** Feed a `response`, `transport_error`, `timeout` or `cancel`. */
+  handle(input: object, now: number): void
+  /** What to do next: `send_request`, `wait` or `done` (with `report`). */
+  poll(now: number): object
+  /** Take the queued events (`progress` of an apply, `warning` for a retry). */
+  drainEvents(): Array<object>
+}
+export type JsGatesRun = GatesRun
+
 /** The version of the engine inside this addon. */
 export declare function engineVersion(): string
 
@@ -55,6 +72,9 @@ export declare function engineVersion(): string
  * `query::evaluate_json`, semantics in `docs/query-semantics.md`.
  */
 export declare function matchMonitors(query: string, monitors: Array<object>): Array<{ id: number; groups: Array<string> }>
+
+/** A gates plan (a report's `plan`) as `text` or `markdown`. */
+export declare function renderGatesPlan(plan: object, format: 'text' | 'markdown'): string
 
 /** The outcome as markdown (CI step summaries). */
 export declare function renderMarkdown(outcome: object): string

@@ -38,6 +38,8 @@ export { Engine } from './engine';
 export { GatepostError } from './errors';
 export { classify as classifyFetchError } from './driver';
 export { proxyFor } from './proxy';
+export { gates, planGates, applyGates, exportGates, renderGatesPlan } from './gates';
+export type { GatesChange, GatesPlan, GatesReport, GatesScope, GatesOptions, GatesFileOptions } from './gates';
 export type * from './types';
 
 /** A jitter seed below 2**53 (it must survive a JS number and every other binding). */

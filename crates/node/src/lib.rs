@@ -118,6 +118,22 @@ fn options(env: &Env, value: Value) -> Result<Options> {
     Options::from_host_value(integral_numbers(value)).map_err(|e| throw(env, e))
 }
 
+fn input(env: &Env, value: Value) -> Result<Input> {
+    serde_json::from_value(integral_numbers(value)).map_err(|e| {
+        throw(
+            env,
+            CoreError::new(ErrorCode::InvalidInput, format!("invalid input: {e}")),
+        )
+    })
+}
+
+fn events(events: Vec<gatepost_core::Event>) -> Result<Vec<Value>> {
+    events
+        .into_iter()
+        .map(|event| serde_json::to_value(event).map_err(internal))
+        .collect()
+}
+
 fn outcome(env: &Env, value: Value) -> Result<Outcome> {
     serde_json::from_value(integral_numbers(value)).map_err(|e| {
         throw(
@@ -199,12 +215,7 @@ impl JsEngine {
     #[napi(ts_args_type = "input: object, now: number")]
     pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
         let now = millis(&env, now)?;
-        let input: Input = serde_json::from_value(integral_numbers(input)).map_err(|e| {
-            throw(
-                &env,
-                CoreError::new(ErrorCode::InvalidInput, format!("invalid input: {e}")),
-            )
-        })?;
+        let input = self::input(&env, input)?;
         self.inner.handle(input, now).map_err(|e| throw(&env, e))
     }
 
@@ -218,11 +229,7 @@ impl JsEngine {
     /// Take the queued events (each with its rendered log line in `message`).
     #[napi(ts_return_type = "Array<object>")]
     pub fn drain_events(&mut self) -> Result<Vec<Value>> {
-        self.inner
-            .drain_events()
-            .into_iter()
-            .map(|event| serde_json::to_value(event).map_err(internal))
-            .collect()
+        events(self.inner.drain_events())
     }
 
     /// The whole state as JSON text, without keys: resumable with `Engine.resume`.
@@ -295,4 +302,70 @@ pub fn match_monitors(env: Env, query: String, monitors: Value) -> Result<Value>
 #[napi]
 pub fn engine_version() -> &'static str {
     gatepost_core::VERSION
+}
+
+fn invalid_gates_value(env: &Env, what: &str, e: serde_json::Error) -> napi::Error {
+    throw(
+        env,
+        CoreError::new(ErrorCode::InvalidOptions, format!("invalid {what}: {e}")),
+    )
+}
+
+/// A gates-as-code run (export, plan or apply of preconfigured gates), driven like `Engine`:
+/// `poll` until `wait` or `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
+/// `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
+/// `{task: "plan" | "apply", file, prune}`.
+#[napi(js_name = "GatesRun")]
+pub struct JsGatesRun {
+    inner: gatepost_core::gates::Run,
+}
+
+#[napi]
+impl JsGatesRun {
+    #[napi(
+        constructor,
+        ts_args_type = "options: object, task: object, now: number"
+    )]
+    pub fn new(env: Env, options: Value, task: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let options = serde_json::from_value(integral_numbers(options))
+            .map_err(|e| invalid_gates_value(&env, "options", e))?;
+        let task = serde_json::from_value(integral_numbers(task))
+            .map_err(|e| invalid_gates_value(&env, "task", e))?;
+        let inner =
+            gatepost_core::gates::Run::new(options, task, now).map_err(|e| throw(&env, e))?;
+        Ok(JsGatesRun { inner })
+    }
+
+    /// Feed a `response`, `transport_error`, `timeout` or `cancel`.
+    #[napi(ts_args_type = "input: object, now: number")]
+    pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
+        let now = millis(&env, now)?;
+        let input = self::input(&env, input)?;
+        self.inner.handle(input, now).map_err(|e| throw(&env, e))
+    }
+
+    /// What to do next: `send_request`, `wait` or `done` (with `report`).
+    #[napi(ts_return_type = "object")]
+    pub fn poll(&mut self, env: Env, now: f64) -> Result<Value> {
+        let now = millis(&env, now)?;
+        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+    }
+
+    /// Take the queued events (`progress` of an apply, `warning` for a retry).
+    #[napi(ts_return_type = "Array<object>")]
+    pub fn drain_events(&mut self) -> Result<Vec<Value>> {
+        events(self.inner.drain_events())
+    }
+}
+
+/// A gates plan (a report's `plan`) as `text` or `markdown`.
+#[napi(ts_args_type = "plan: object, format: 'text' | 'markdown'")]
+pub fn render_gates_plan(env: Env, plan: Value, format: String) -> Result<String> {
+    let plan: gatepost_core::gates::Plan = serde_json::from_value(integral_numbers(plan))
+        .map_err(|e| invalid_gates_value(&env, "plan", e))?;
+    Ok(match format.as_str() {
+        "markdown" => gatepost_core::gates::render_markdown(&plan),
+        _ => gatepost_core::gates::render_text(&plan),
+    })
 }

@@ -228,6 +228,20 @@ fn options_from_py(py: Python<'_>, options: &Bound<'_, PyAny>) -> PyResult<Optio
     Options::from_host_value(value).map_err(|e| raise(py, e))
 }
 
+/// An engine input (`response`, `transport_error`, `timeout`, `cancel`) from a Python dict.
+fn input_from_py(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Input> {
+    let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
+    serde_json::from_value(value).map_err(|e| {
+        raise(
+            py,
+            Error::new(
+                gatepost_core::ErrorCode::InvalidInput,
+                format!("invalid input: {e}"),
+            ),
+        )
+    })
+}
+
 /// The sans-IO Deployment Gates engine: hand it what happened, ask it what to do next.
 ///
 /// The loop: call ``poll(now)`` until it returns an action of type ``wait`` or ``done``;
@@ -321,16 +335,7 @@ impl PyEngine {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let value = to_json_as(py, input, gatepost_core::ErrorCode::InvalidInput, "input")?;
-        let input: Input = serde_json::from_value(value).map_err(|e| {
-            raise(
-                py,
-                Error::new(
-                    gatepost_core::ErrorCode::InvalidInput,
-                    format!("invalid input: {e}"),
-                ),
-            )
-        })?;
+        let input = input_from_py(py, input)?;
         self.inner
             .handle(input, resolve_now(py, now)?)
             .map_err(|e| raise(py, e))
@@ -365,6 +370,100 @@ impl PyEngine {
             Some(id) => format!("<gatepost.Engine evaluation_id={id:?}>"),
             None => "<gatepost.Engine evaluation_id=None>".to_string(),
         }
+    }
+}
+
+/// A gates-as-code run (export, plan or apply of preconfigured gates), driven like ``Engine``:
+/// ``poll`` until ``wait`` or ``done`` (whose ``report`` ends it), ``handle`` what happened.
+///
+/// ``options`` holds ``site`` / ``api_url`` / ``allow_insecure_http``, the keys, and
+/// ``request_timeout_ms``, ``max_retries``, ``seed``; ``task`` is
+/// ``{"task": "export", "scope": {...}}`` or ``{"task": "plan" | "apply", "file": TEXT_OR_DICT,
+/// "prune": {...}}``. ``gatepost.gates`` wraps it.
+#[pyclass(module = "gatepost._core", name = "GatesRun")]
+struct PyGatesRun {
+    inner: gatepost_core::gates::Run,
+}
+
+#[pymethods]
+impl PyGatesRun {
+    #[new]
+    #[pyo3(signature = (options, task, now = None))]
+    fn new(
+        py: Python<'_>,
+        options: &Bound<'_, PyAny>,
+        task: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<Self> {
+        let invalid = |what: &str, e: serde_json::Error| {
+            raise(
+                py,
+                Error::new(
+                    gatepost_core::ErrorCode::InvalidOptions,
+                    format!("invalid {what}: {e}"),
+                ),
+            )
+        };
+        let options = to_json_as(
+            py,
+            options,
+            gatepost_core::ErrorCode::InvalidOptions,
+            "options",
+        )?;
+        let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
+        let task = to_json_as(py, task, gatepost_core::ErrorCode::InvalidOptions, "task")?;
+        let task = serde_json::from_value(task).map_err(|e| invalid("task", e))?;
+        let inner = gatepost_core::gates::Run::new(options, task, resolve_now(py, now)?)
+            .map_err(|e| raise(py, e))?;
+        Ok(PyGatesRun { inner })
+    }
+
+    /// Feed a ``response``, ``transport_error``, ``timeout`` or ``cancel``.
+    #[pyo3(signature = (input, now = None))]
+    fn handle(
+        &mut self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        let input = input_from_py(py, input)?;
+        self.inner
+            .handle(input, resolve_now(py, now)?)
+            .map_err(|e| raise(py, e))
+    }
+
+    /// What to do next: ``send_request``, ``wait`` or ``done`` (with ``report``).
+    #[pyo3(signature = (now = None))]
+    fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let action = self.inner.poll(resolve_now(py, now)?);
+        ser_to_py(py, &action)
+    }
+
+    /// Take the queued events (``progress`` of an apply, ``warning`` for a retry).
+    fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ser_to_py(py, &self.inner.drain_events())
+    }
+}
+
+/// Render a gates plan (the ``plan`` of a report) as ``text`` or ``markdown``.
+#[pyfunction]
+fn render_gates_plan(py: Python<'_>, plan: &Bound<'_, PyAny>, format: &str) -> PyResult<String> {
+    let value = to_json_as(py, plan, gatepost_core::ErrorCode::InvalidInput, "plan")?;
+    let plan: gatepost_core::gates::Plan = serde_json::from_value(value).map_err(|e| {
+        raise(
+            py,
+            Error::new(
+                gatepost_core::ErrorCode::InvalidInput,
+                format!("invalid plan: {e}"),
+            ),
+        )
+    })?;
+    match format {
+        "text" => Ok(gatepost_core::gates::render_text(&plan)),
+        "markdown" => Ok(gatepost_core::gates::render_markdown(&plan)),
+        other => Err(PyValueError::new_err(format!(
+            "format must be \"text\" or \"markdown\", not {other:?}"
+        ))),
     }
 }
 
@@ -469,6 +568,8 @@ fn outcome_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pymodule(name = "_core")]
 fn gatepost_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
+    m.add_class::<PyGatesRun>()?;
+    m.add_function(wrap_pyfunction!(render_gates_plan, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_schema, m)?)?;

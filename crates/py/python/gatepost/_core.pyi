@@ -5,7 +5,16 @@ from typing import Any, Literal, final
 
 from gatepost.types import Action, Event, Input, MonitorMatch, QueryMonitor, Snapshot
 
-__all__ = ["Engine", "__version__", "match_monitors", "outcome_schema", "render", "validate"]
+__all__ = [
+    "Engine",
+    "GatesRun",
+    "__version__",
+    "match_monitors",
+    "outcome_schema",
+    "render",
+    "render_gates_plan",
+    "validate",
+]
 
 __version__: str
 
@@ -47,6 +56,18 @@ class Engine:
     @property
     def evaluation_id(self) -> str | None: ...
 
+@final
+class GatesRun:
+    """A gates-as-code run (export, plan or apply), driven like :class:`Engine`."""
+
+    def __new__(
+        cls, options: Mapping[str, Any], task: Mapping[str, Any], now: float | None = None
+    ) -> GatesRun: ...
+    def handle(self, input: Input, now: float | None = None) -> None: ...
+    def poll(self, now: float | None = None) -> dict[str, Any]: ...
+    def drain_events(self) -> list[Event]: ...
+
+def render_gates_plan(plan: Mapping[str, Any], format: Literal["text", "markdown"]) -> str: ...
 def validate(
     config: str | Mapping[str, Any], version: str | None = None, allow_unknown_keys: bool = False
 ) -> dict[str, Any]: ...
