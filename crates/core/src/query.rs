@@ -1,4 +1,4 @@
-//! The monitor search query syntax (see API.md "Monitor search syntax"): a lexer, a
+//! The monitor search query syntax (see docs/wire-protocol.md, "Rules"): a lexer, a
 //! recursive-descent parser into an AST with spans, and a matcher over a monitor model. Config
 //! validation uses the parser in every language; the emulator uses the matcher to decide which
 //! monitors (and which of their groups) a `monitor` rule evaluates.

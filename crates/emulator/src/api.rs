@@ -1,4 +1,4 @@
-//! The HTTP API of API.md: evaluation trigger and result, gate and rule CRUD, the evaluations
+//! The HTTP API of docs/wire-protocol.md: evaluation trigger and result, gate and rule CRUD, the evaluations
 //! list, with the real service's status codes and error bodies, plus key checks, rate limits and
 //! fault plans (applied by [`gatekeeper`] before any handler runs).
 

@@ -3,7 +3,7 @@
 //! A stand-in for Datadog's Deployment Gates API that evaluates rules *for real* against a
 //! [`World`] (monitors with state timelines, APM traffic per version and resource, preconfigured
 //! gates, keys, rate limits and fault plans). It serves the endpoints of the contract in
-//! `shared/API.md` with the real status codes and payloads, an Evaluations page at `/`, CORS for
+//! `docs/wire-protocol.md` with the real status codes and payloads, an Evaluations page at `/`, CORS for
 //! browser tests, and a time scale so a 300 s rule finishes in seconds.
 //!
 //! ```no_run
