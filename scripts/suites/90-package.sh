@@ -202,7 +202,7 @@ mkdir -p "$T/node/offline"
 printf '{ "name": "install-test", "version": "1.0.0", "private": true }\n' >"$T/node/package.json"
 # undici, the one registry dependency, as a tarball packed from the checkout's node_modules (a
 # stand-in for the registry: the install itself reaches no network).
-(cd "$T/node/offline" && npm pack --silent "$GATEPOST_ROOT/crates/node/node_modules/undici" >/dev/null 2>"$T/undici.txt")
+(cd "$T/node/offline" && npm pack --silent --ignore-scripts "$GATEPOST_ROOT/crates/node/node_modules/undici" >/dev/null 2>"$T/undici.txt")
 undici=$(ls "$T/node/offline"/undici-*.tgz 2>/dev/null | head -n 1)
 (cd "$T/node" && env -i HOME="$T/home" PATH="$CLEAN_PATH" npm install --offline --no-audit --no-fund \
   --cache "$T/npm-cache" "$undici" "$DIST/gatepost-node-$V.tgz" "$DIST/gatepost-node-linux-x64-gnu-$V.tgz" \
