@@ -37,7 +37,7 @@ fault_label() {
 }
 
 # The right exit code for a cell: the gate's own result, except that a trigger answered 404 on
-# every attempt means the gate does not exist — never a pass (API.md, DESIGN.md) — and that an
+# every attempt means the gate does not exist — never a pass (docs/wire-protocol.md, docs/architecture.md) — and that an
 # outage outlasting --timeout leaves no result to report: every client documents exit 0 then
 # (fail-open) unless told to fail on errors.
 fault_expected() {

@@ -13,7 +13,7 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
-# npm ci rejects a lockfile written on this machine kind (TOOLCHAIN.md): npm install, and only
+# npm ci rejects a lockfile written on this machine kind (docs/toolchain.md): npm install, and only
 # when node_modules is missing or older than the lockfile.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ package.json -nt node_modules/.package-lock.json ]; then

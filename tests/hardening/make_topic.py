@@ -4,7 +4,7 @@ scenarios, so every runner (Rust, Python, Node, wasm) checks them.
 
 Each scenario is a server script recorded through the Rust engine (hardening_replay.rs), then
 trimmed to the fields that state the policy (action types, reasons, wait times, causes, verdicts,
-fail-open, request URLs), so a reviewer can read each expectation against DESIGN.md. Re-run after
+fail-open, request URLs), so a reviewer can read each expectation against docs/architecture.md. Re-run after
 an intended engine change and review the diff:
 
     python3 tests/hardening/make_topic.py

@@ -906,6 +906,8 @@ fn engine_error(e: &gatepost_core::Error, config: Option<&Path>, logger: &mut Lo
             EXIT_USAGE
         }
         ErrorCode::InvalidInput | ErrorCode::UnknownRequest => 1,
+        // A code a later engine adds (the enum is non-exhaustive): not the user's usage error.
+        _ => 1,
     }
 }
 

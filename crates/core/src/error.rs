@@ -9,6 +9,7 @@ use std::fmt;
 /// strings never change meaning once released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The pipeline config file is invalid; `problems` lists each problem with its JSON path.
     InvalidConfig,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// An event and its log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct Event {
     #[serde(flatten)]
     pub kind: EventKind,
@@ -25,6 +26,7 @@ pub enum Phase {
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// The server accepted the evaluation. The id is printed by every host: with it the
     /// evaluation can be resumed (`gatepost wait ID`).

@@ -40,6 +40,7 @@ pub enum Input {
 /// Why a request failed at the transport level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TransportErrorKind {
     /// The connection could not be established (refused, DNS, unreachable).
     Connect,
@@ -72,6 +73,7 @@ impl TransportErrorKind {
 /// Why the engine is waiting. Every wake-up has a reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WaitReason {
     /// A request is in flight; `until` is its timeout.
     AwaitingResponse,

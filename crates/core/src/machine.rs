@@ -1,4 +1,4 @@
-//! The state machine and the decision policy (DESIGN.md "Decision policy").
+//! The state machine and the decision policy (docs/architecture.md, "Decision policy").
 //!
 //! Everything the engine decides is in this file, in three places a reader can find:
 //! - [`Engine::poll`] decides *when* to send and when a phase has run out of time;

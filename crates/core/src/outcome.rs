@@ -18,6 +18,7 @@ pub enum Verdict {
 /// Why the verdict is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Cause {
     /// The gate evaluated to pass.
     GatePassed,
@@ -56,6 +57,7 @@ impl Cause {
 
 /// One rule's result as the server reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct RuleResult {
     pub name: String,
     /// `pass`, `fail` or `in_progress` (or whatever the server said).
@@ -110,6 +112,7 @@ pub struct Narrative {
 
 /// The result of an evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct Outcome {
     pub schema_version: u32,
     pub verdict: Verdict,

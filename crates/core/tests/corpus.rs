@@ -1,4 +1,4 @@
-//! The conformance corpus runner (DESIGN.md "The conformance corpus"): every scenario in
+//! The conformance corpus runner (docs/architecture.md, "The conformance corpus"): every scenario in
 //! `tests/scenarios/` through the Rust engine. The Python, Node and wasm runners apply the same
 //! rules, listed in `tests/scenarios/README.md`.
 

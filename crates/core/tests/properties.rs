@@ -1,5 +1,5 @@
 //! Property tests: under any sequence of server replies, faults and clock jumps, the engine keeps
-//! its promises (DESIGN.md "Decision policy"):
+//! its promises (docs/architecture.md, "Decision policy"):
 //! - it terminates, and never sends after `done`;
 //! - no request and no wait goes past the deadline; the run ends by the deadline;
 //! - a refused request (400, 401, 403, 413, other 4xx but 404/408/429, 3xx, TLS) is never retried

@@ -1,4 +1,4 @@
-//! The monitor search query parser: each grammar feature, each error, the docs' example queries, and
+//! The monitor search query parser: each grammar feature, each error, the documented examples, and
 //! the precedence choices documented in `gatepost_core::query`.
 
 use gatepost_core::query::{self, Expr, ExprKind, Field, Pattern, Span, Term};

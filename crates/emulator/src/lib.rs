@@ -3,7 +3,7 @@
 //! A stand-in for Datadog's Deployment Gates API that evaluates rules *for real* against a
 //! [`World`] (monitors with state timelines, APM traffic per version and resource, preconfigured
 //! gates, keys, rate limits and fault plans). It serves the endpoints of the published Deployment
-//! Gates API (held to `schemas/api/` by its tests) with the real status codes and payloads, an
+//! Gates API (`docs/wire-protocol.md`, held to `schemas/api/` by its tests) with the real status codes and payloads, an
 //! Evaluations page at `/`, CORS for browser demos on loopback, and a time scale so a 300 s rule
 //! finishes in seconds. Keys are required unless the world says `"open": true`; slow clients time
 //! out and connections are capped ([`Limits`]), so it can be left running as a CI service.

@@ -21,7 +21,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
 
-/// The largest integer a JS number holds exactly; times and seeds stay below it (DESIGN.md).
+/// The largest integer a JS number holds exactly; times and seeds stay below it (docs/architecture.md).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Throw `error` as a JS `Error` carrying `.code` and, when there are any, `.problems`.

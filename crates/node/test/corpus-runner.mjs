@@ -1,4 +1,4 @@
-// The conformance corpus runner (DESIGN.md "The conformance corpus", the same rules as
+// The conformance corpus runner (docs/architecture.md "The conformance corpus", the same rules as
 // crates/core/tests/corpus.rs), written against the shared JS API only, so the same file runs
 // against @gatepost/node and @gatepost/wasm: pass an adapter `{ Engine }`.
 //

@@ -13,7 +13,7 @@
 # which the Node suite keeps current). The .wasm is built
 # with the workspace's `wasm-release` profile (opt-level z, fat LTO, one codegen unit, panic=abort)
 # and shrunk with `wasm-opt -Oz` from the npm `binaryen` package (Debian's binaryen 108 emits
-# modules that crash; see TOOLCHAIN.md). Prints, and writes to target/test-results/wasm-size.txt,
+# modules that crash; see docs/toolchain.md). Prints, and writes to target/test-results/wasm-size.txt,
 # the raw and gzipped size of the .wasm.
 #
 # Needs: the wasm32-unknown-unknown target, wasm-pack, wasm-bindgen-cli matching Cargo.lock, and
@@ -125,6 +125,7 @@ printf '{ "type": "commonjs" }\n' >"$out/node/package.json"
 
 sed "s/\"VERSION\"/\"$version\"/" "$crate/js/package.template.json" >"$out/package.json"
 cp "$crate/README.md" "$out/README.md"
+cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$out/"
 
 [ "$js_only" = 1 ] && exit 0
 raw=$(stat -c %s "$wasm")

@@ -2,7 +2,7 @@
 # Evaluate a Datadog Deployment Gate with curl and jq.
 #
 # A reproduction of the generic POSIX shell script in the Deployment Gates documentation, as
-# shared/API.md describes it: trigger the evaluation (3 attempts 5 s apart on 5xx or network
+# docs/wire-protocol.md describes it: trigger the evaluation (3 attempts 5 s apart on 5xx or network
 # errors, then give up and exit 0), poll the result every 15 s for up to 3 hours (404 and 5xx keep
 # polling, any other 4xx exits 1), exit 0 on pass and 1 on fail. Used by the emulator's end-to-end
 # suite as an independent peer; the only additions are overrides for the base URL, the waits and

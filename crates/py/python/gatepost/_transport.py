@@ -1,6 +1,6 @@
 """HTTP for the blocking driver (urllib): perform one ``send_request`` and describe the result.
 
-The rules every gatepost host follows (DESIGN.md, "host driver contract"): never follow
+The rules every gatepost host follows (docs/architecture.md, "The driver loop"): never follow
 redirects (a 3xx is handed to the engine as it is, so keys never go to another host); abandon the
 request after ``timeout_ms``; a body above ``max_body_bytes`` is a ``body_too_large`` error;
 decode the body as UTF-8 lossily; pass every response header. Proxy environment variables are
