@@ -82,6 +82,11 @@ class ManyApi:
         }
         reply(handler, 200, json.dumps(document))
 
+    def expected_requests(self, n: int) -> int:
+        """A trigger and a result poll each, plus the one failure-details read of each failed
+        gate (the odd half; this API does not serve it, which changes nothing)."""
+        return 2 * n + sum(verdict_of(f"svc-{i}") == "fail" for i in range(n))
+
     def connections(self) -> int:
         return len({r["peer"] for r in self.server.requests})
 
@@ -138,10 +143,10 @@ def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> 
     assert seen["clients"][seen["loop"]].client is seen["client"]
     assert seen["client"].is_closed
     assert seen["loop"] not in _transport_async._shared
-    # Connections are reused across evaluations: a trigger and a poll each, on far fewer
-    # connections than requests (the pool keeps at most 20 open at once; an idle one may expire
-    # on a slow machine, so the total over the run can be more).
-    assert len(many.server.requests) == 2 * n
+    # Connections are reused across evaluations: far fewer connections than requests (the pool
+    # keeps at most 20 open at once; an idle one may expire on a slow machine, so the total over
+    # the run can be more).
+    assert len(many.server.requests) == many.expected_requests(n)
     assert many.connections() <= n
 
 
@@ -280,6 +285,6 @@ def test_sync_fan_out_on_a_pool_of_100_threads(many: ManyApi, with_client: bool)
         if client is not None:
             client.close()
     assert_each_its_own(outcomes)
-    assert len(many.server.requests) == 2 * n
+    assert len(many.server.requests) == many.expected_requests(n)
     if with_client:
         assert many.connections() <= n < len(many.server.requests)
