@@ -156,7 +156,7 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
         &file,
         json!({"rules": [
             {"type": "monitor", "name": "Checkout", "options": {"query": "service:checkout env:prod", "duration": 300}},
-            {"type": "faulty_deployment_detection", "name": "APM", "options": {"duration": 900}}
+            {"type": "faulty_deployment_detection", "name": "APM", "options": {"duration": 900, "excludedResources": ["GET /health"]}}
         ]})
         .to_string(),
     )

@@ -614,7 +614,7 @@ impl Check {
                     name: r.name.clone(),
                     rule_type: r.rule_type.clone(),
                     dry_run: r.dry_run,
-                    status: if note.is_some() { "skipped" } else { "checked" }.to_string(),
+                    status: (if note.is_some() { "skipped" } else { "checked" }).to_string(),
                     query,
                     matched: None,
                     monitors: Vec::new(),
@@ -1529,7 +1529,7 @@ mod tests {
 
     #[test]
     fn fdd_and_monitor_id_rules_are_skipped_with_the_reason() {
-        let rules = r#"{"type": "faulty_deployment_detection", "name": "apm", "options": {"duration": 900}},
+        let rules = r#"{"type": "faulty_deployment_detection", "name": "apm", "options": {"duration": 900, "excludedResources": ["GET /health"]}},
             {"type": "monitor", "name": "ids", "options": {"monitorIds": [{"id": "12", "groups": []}]}}"#;
         let mut check = Check::new(options(), config(rules), 0).unwrap();
         let report = done(&mut check, 0);

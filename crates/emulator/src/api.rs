@@ -1242,11 +1242,12 @@ async fn search_monitors(State(state): State<AppState>, Query(params): Query<Par
                 )
             }),
     };
-    let paging = number("page", 0, 0..=1_000_000)
-        .and_then(|page| Ok((page, number("per_page", 30, 1..=SEARCH_MAX_PER_PAGE)?)));
-    let (page, per_page) = match paging {
-        Ok(p) => p,
-        Err(e) => return plain_error(StatusCode::BAD_REQUEST, &e),
+    let (page, per_page) = match (
+        number("page", 0, 0..=1_000_000),
+        number("per_page", 30, 1..=SEARCH_MAX_PER_PAGE),
+    ) {
+        (Ok(page), Ok(per_page)) => (page, per_page),
+        (Err(e), _) | (_, Err(e)) => return plain_error(StatusCode::BAD_REQUEST, &e),
     };
     let text = param(&params, "query").unwrap_or("").trim();
     let query = if text.is_empty() {
@@ -1294,8 +1295,8 @@ async fn search_monitors(State(state): State<AppState>, Query(params): Query<Par
         let mut counts: Vec<(String, Value, u64)> = Vec::new();
         for v in values {
             let key = v.to_string();
-            match counts.iter_mut().find(|(k, _, _)| *k == key) {
-                Some(entry) => entry.2 += 1,
+            match counts.iter().position(|c| c.0 == key) {
+                Some(i) => counts[i].2 += 1,
                 None => counts.push((key, v, 1)),
             }
         }
