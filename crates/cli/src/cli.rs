@@ -302,7 +302,12 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "NAME", requires_all = ["online", "env"], conflicts_with = "config", help_heading = "Online")]
     pub service: Option<String>,
     /// The preconfigured gate's environment.
-    #[arg(long, value_name = "NAME", requires = "service", help_heading = "Online")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "service",
+        help_heading = "Online"
+    )]
     pub env: Option<String>,
     /// The preconfigured gate's identifier (default: `default`).
     #[arg(long, value_name = "ID", requires = "service", help_heading = "Online")]

@@ -42,7 +42,8 @@ fn the_example_catches_zero_matches_over_fifty_and_alerting_now() {
     assert!(
         r.stderr.contains("error: ")
             && r.stderr.contains("gate-config.json:")
-            && r.stderr.contains("rules[2].options.query: 60 monitors match this query"),
+            && r.stderr
+                .contains("rules[2].options.query: 60 monitors match this query"),
         "{r}"
     );
     assert!(
@@ -53,16 +54,24 @@ fn the_example_catches_zero_matches_over_fifty_and_alerting_now() {
     assert!(
         r.stderr.contains("warning: ")
             && r.stderr.contains("rules[1].options.query: would fail now")
-            && r.stderr.contains("211 \"[payments] card declines above 5%\" (Alert)"),
+            && r.stderr
+                .contains("211 \"[payments] card declines above 5%\" (Alert)"),
         "{r}"
     );
     // No Data does not fail a rule without fail_on_no_data.
     assert!(!r.stderr.contains("ledger lag"), "{r}");
     // The report: the muted, alerting monitor 203 is left out of the checkout rule.
-    assert!(r.stdout.contains("rules[0] monitor \"Checkout monitors\": 2 monitors match\n"), "{r}");
+    assert!(
+        r.stdout
+            .contains("rules[0] monitor \"Checkout monitors\": 2 monitors match\n"),
+        "{r}"
+    );
     assert!(!r.stdout.contains("203"), "{r}");
     assert!(r.stdout.contains("WOULD FAIL NOW"), "{r}");
-    assert!(r.stdout.contains("Online check: 2 problems, 1 warning"), "{r}");
+    assert!(
+        r.stdout.contains("Online check: 2 problems, 1 warning"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -145,7 +154,10 @@ fn a_preconfigured_gate_is_read_then_checked() {
         s(&world()),
     ]);
     assert_eq!(r.code, 2, "{r}");
-    assert!(r.stderr.contains("no gate exists for service \"ghost\""), "{r}");
+    assert!(
+        r.stderr.contains("no gate exists for service \"ghost\""),
+        "{r}"
+    );
 }
 
 #[test]
@@ -171,7 +183,11 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
         s(&world()),
     ]);
     assert_eq!(r.code, 0, "{r}");
-    assert!(r.stdout.contains("Online check passed: 0 warnings (1 request(s))"), "{r}");
+    assert!(
+        r.stdout
+            .contains("Online check passed: 0 warnings (1 request(s))"),
+        "{r}"
+    );
     assert!(r.stdout.contains("no public Datadog API"), "{r}");
 
     // Offline validation comes first: an invalid file never goes online.

@@ -723,7 +723,8 @@ impl Check {
                     let Some(Step::Search { rule, .. }) = self.step.clone() else {
                         unreachable!()
                     };
-                    let mut message = "the monitor search refuses this query (HTTP 400)".to_string();
+                    let mut message =
+                        "the monitor search refuses this query (HTTP 400)".to_string();
                     if !details.is_empty() {
                         message.push_str(&format!(": {}", details.join("; ")));
                     }
@@ -860,7 +861,9 @@ impl Check {
                 .iter()
                 .map(parse_monitor)
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err("the monitor search answer's \"monitors\" is not an array".into()),
+            Some(_) => {
+                return Err("the monitor search answer's \"monitors\" is not an array".into());
+            }
         };
         let metadata = v.get("metadata");
         let number = |k: &str| metadata.and_then(|m| m.get(k)).and_then(Value::as_u64);
@@ -899,10 +902,7 @@ impl Check {
     /// Every page of a rule's search is read (or enough of them): judge it.
     fn conclude_rule(&mut self, rule: usize) {
         let found = std::mem::take(&mut self.found);
-        let matched = found
-            .total
-            .unwrap_or(0)
-            .max(found.monitors.len() as u64);
+        let matched = found.total.unwrap_or(0).max(found.monitors.len() as u64);
         let fail_on_no_data = self.rules[rule]
             .options
             .get("fail_on_no_data")
@@ -979,7 +979,8 @@ impl Check {
         }
         self.locate(&mut p, rule);
         if dry_run {
-            p.message.push_str(" (the rule is a dry run: it would not block a deploy)");
+            p.message
+                .push_str(" (the rule is a dry run: it would not block a deploy)");
             self.warnings.push(p);
         } else {
             self.problems.push(p);
@@ -1158,16 +1159,10 @@ pub fn render_text(report: &OnlineReport) -> String {
                     out.push_str(&format!("    {} {} [{}]\n", m.id, m.name, m.status));
                 }
                 if (r.monitors.len() as u64) < n {
-                    out.push_str(&format!(
-                        "    … {} more\n",
-                        n - r.monitors.len() as u64
-                    ));
+                    out.push_str(&format!("    … {} more\n", n - r.monitors.len() as u64));
                 }
             }
-            _ => out.push_str(&format!(
-                "{}\n",
-                r.note.as_deref().unwrap_or("not checked")
-            )),
+            _ => out.push_str(&format!("{}\n", r.note.as_deref().unwrap_or("not checked"))),
         }
     }
     out.push_str(&format!("{}\n", verdict(report)));
@@ -1207,7 +1202,9 @@ pub fn render_markdown(report: &OnlineReport) -> String {
             if g.dry_run { " (dry run)" } else { "" }
         ));
     }
-    out.push_str("| rule | type | monitors matched | would fail now | note |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| rule | type | monitors matched | would fail now | note |\n|---|---|---|---|---|\n",
+    );
     for r in &report.rules {
         let matched = r.matched.map_or_else(|| "—".to_string(), |n| n.to_string());
         let failing = if r.status != "checked" {
@@ -1324,7 +1321,9 @@ mod tests {
         );
         // (service:a OR team:x) muted:false
         assert!(
-            url.contains("query=%28service%3Aa%20OR%20team%3Ax%29%20muted%3Afalse&page=0&per_page=100"),
+            url.contains(
+                "query=%28service%3Aa%20OR%20team%3Ax%29%20muted%3Afalse&page=0&per_page=100"
+            ),
             "{url}"
         );
         respond(&mut check, id, 200, &page(&[(1, "OK")], 1, 0, 1), 1);
@@ -1346,21 +1345,26 @@ mod tests {
 
     #[test]
     fn more_than_fifty_is_a_problem_and_the_count_comes_from_the_total() {
-        let mut check = Check::new(options(), config(&monitor_rule("a", "env:prod", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "env:prod", "")), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
         let many: Vec<(u64, &str)> = (1..=100).map(|i| (i, "OK")).collect();
         respond(&mut check, id, 200, &page(&many, 120, 0, 2), 1);
         // 100 already known: no second page is needed to know it is over 50.
         let report = done(&mut check, 1);
         assert_eq!(report.exit_code(), 2);
-        assert!(report.problems[0].message.starts_with("120 monitors match"), "{report:?}");
+        assert!(
+            report.problems[0].message.starts_with("120 monitors match"),
+            "{report:?}"
+        );
         assert_eq!(report.rules[0].monitors.len(), LISTED_MONITORS);
         assert_eq!(report.requests, 1);
     }
 
     #[test]
     fn pages_are_followed_when_the_server_pages_below_fifty() {
-        let mut check = Check::new(options(), config(&monitor_rule("a", "env:prod", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "env:prod", "")), 0).unwrap();
         let (id, url) = expect_request(&mut check, 0);
         assert!(url.ends_with("&page=0&per_page=100"));
         // A server that caps per_page at 30.
@@ -1368,14 +1372,19 @@ mod tests {
         respond(&mut check, id, 200, &page(&first, 45, 0, 2), 1);
         let (id, url) = expect_request(&mut check, 1);
         assert!(url.ends_with("&page=1&per_page=100"), "{url}");
-        let second: Vec<(u64, &str)> = (31..=45).map(|i| (i, if i == 44 { "Alert" } else { "OK" })).collect();
+        let second: Vec<(u64, &str)> = (31..=45)
+            .map(|i| (i, if i == 44 { "Alert" } else { "OK" }))
+            .collect();
         respond(&mut check, id, 200, &page(&second, 45, 1, 2), 2);
         let report = done(&mut check, 2);
         assert!(report.ok, "{report:?}");
         assert_eq!(report.exit_code(), 0);
         assert_eq!(report.rules[0].matched, Some(45));
         assert!(report.rules[0].would_fail_now);
-        assert!(report.warnings[0].message.contains("44 \"m44\" (Alert)"), "{report:?}");
+        assert!(
+            report.warnings[0].message.contains("44 \"m44\" (Alert)"),
+            "{report:?}"
+        );
     }
 
     #[test]
@@ -1387,16 +1396,34 @@ mod tests {
         );
         let mut check = Check::new(options(), config(&rules), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
-        respond(&mut check, id, 200, &page(&[(1, "No Data"), (2, "OK")], 2, 0, 1), 1);
+        respond(
+            &mut check,
+            id,
+            200,
+            &page(&[(1, "No Data"), (2, "OK")], 2, 0, 1),
+            1,
+        );
         let (id, _) = expect_request(&mut check, 1);
-        respond(&mut check, id, 200, &page(&[(3, "No Data"), (4, "Warn")], 2, 0, 1), 2);
+        respond(
+            &mut check,
+            id,
+            200,
+            &page(&[(3, "No Data"), (4, "Warn")], 2, 0, 1),
+            2,
+        );
         let report = done(&mut check, 2);
         assert_eq!(report.exit_code(), 0, "{report:?}");
         assert!(report.rules[0].would_fail_now);
-        assert!(!report.rules[1].would_fail_now, "No Data without fail_on_no_data does not fail");
+        assert!(
+            !report.rules[1].would_fail_now,
+            "No Data without fail_on_no_data does not fail"
+        );
         assert_eq!(report.warnings.len(), 1);
         assert_eq!(report.warnings[0].path, "rules[0].options.query");
-        assert!(report.warnings[0].message.starts_with("would fail now"), "{report:?}");
+        assert!(
+            report.warnings[0].message.starts_with("would fail now"),
+            "{report:?}"
+        );
     }
 
     #[test]
@@ -1412,19 +1439,31 @@ mod tests {
 
     #[test]
     fn a_search_400_is_the_rules_problem_and_other_4xx_end_the_check() {
-        let mut check = Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
         respond(&mut check, id, 400, r#"{"errors": ["invalid query"]}"#, 1);
         let report = done(&mut check, 1);
         assert_eq!(report.exit_code(), 2);
-        assert!(report.problems[0].message.contains("invalid query"), "{report:?}");
+        assert!(
+            report.problems[0].message.contains("invalid query"),
+            "{report:?}"
+        );
 
-        let mut check = Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
         respond(&mut check, id, 403, r#"{"errors": ["Forbidden"]}"#, 1);
         let report = done(&mut check, 1);
         assert_eq!(report.exit_code(), 1);
-        assert!(report.error.as_deref().unwrap().contains("HTTP 403: Forbidden"), "{report:?}");
+        assert!(
+            report
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("HTTP 403: Forbidden"),
+            "{report:?}"
+        );
         assert_eq!(report.requests, 1, "a 403 is not retried");
     }
 
@@ -1458,7 +1497,10 @@ mod tests {
         let report = done(&mut check, until + 1);
         assert_eq!(report.exit_code(), 1);
         let error = report.error.unwrap();
-        assert!(error.contains("after 3 attempt(s)") && error.contains("not an array"), "{error}");
+        assert!(
+            error.contains("after 3 attempt(s)") && error.contains("not an array"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -1480,7 +1522,10 @@ mod tests {
                 0,
             )
             .unwrap();
-        assert!(matches!(check.poll(0), OnlineAction::Wait { until: 7_000, .. }));
+        assert!(matches!(
+            check.poll(0),
+            OnlineAction::Wait { until: 7_000, .. }
+        ));
         let (id, _) = expect_request(&mut check, 7_000);
         check
             .handle(
@@ -1499,7 +1544,8 @@ mod tests {
 
     #[test]
     fn transport_errors_retry_and_tls_does_not() {
-        let mut check = Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
         check
             .handle(
@@ -1512,7 +1558,8 @@ mod tests {
             )
             .unwrap();
         assert!(matches!(check.poll(0), OnlineAction::Wait { .. }));
-        let mut check = Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
+        let mut check =
+            Check::new(options(), config(&monitor_rule("a", "service:a", "")), 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
         check
             .handle(
@@ -1536,13 +1583,23 @@ mod tests {
         assert_eq!(report.requests, 0);
         assert_eq!(report.exit_code(), 0);
         assert!(report.rules.iter().all(|r| r.status == "skipped"));
-        assert!(report.rules[0].note.as_deref().unwrap().contains("APM data"));
+        assert!(
+            report.rules[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("APM data")
+        );
     }
 
     #[test]
     fn an_invalid_config_is_refused_before_any_request() {
-        let err = Check::new(options(), config(r#"{"type": "monitor", "name": "a", "options": {"query": "service:\"x"}}"#), 0)
-            .unwrap_err();
+        let err = Check::new(
+            options(),
+            config(r#"{"type": "monitor", "name": "a", "options": {"query": "service:\"x"}}"#),
+            0,
+        )
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidConfig);
         assert_eq!(err.problems[0].path, "rules[0].options.query");
     }
@@ -1560,7 +1617,9 @@ mod tests {
         let (id, url) = expect_request(&mut check, 0);
         assert_eq!(
             url,
-            format!("{URL}/api/v2/deployment_gates?filter[service]=check%20out&filter[env]=prod&page[size]=100")
+            format!(
+                "{URL}/api/v2/deployment_gates?filter[service]=check%20out&filter[env]=prod&page[size]=100"
+            )
         );
         let other = "1b5f3c52-39a3-4d7e-9b1e-2b7a4d6f8a01";
         let gates = serde_json::json!({"data": [
@@ -1576,7 +1635,10 @@ mod tests {
         ]}}});
         respond(&mut check, id, 200, &rules.to_string(), 2);
         let (id, url) = expect_request(&mut check, 2);
-        assert!(url.contains("/api/v1/monitor/search?query=%28service%3Ax%29"), "{url}");
+        assert!(
+            url.contains("/api/v1/monitor/search?query=%28service%3Ax%29"),
+            "{url}"
+        );
         respond(&mut check, id, 200, &page(&[(9, "Alert")], 1, 0, 1), 3);
         let report = done(&mut check, 3);
         assert_eq!(report.source, "gate");
@@ -1597,10 +1659,19 @@ mod tests {
         };
         let mut check = Check::new(options(), source, 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);
-        respond(&mut check, id, 200, r#"{"data": [], "meta": {"page": {"size": 100}}}"#, 1);
+        respond(
+            &mut check,
+            id,
+            200,
+            r#"{"data": [], "meta": {"page": {"size": 100}}}"#,
+            1,
+        );
         let report = done(&mut check, 1);
         assert_eq!(report.exit_code(), 2);
-        assert!(report.problems[0].message.contains("identifier \"blue\""), "{report:?}");
+        assert!(
+            report.problems[0].message.contains("identifier \"blue\""),
+            "{report:?}"
+        );
     }
 
     #[test]

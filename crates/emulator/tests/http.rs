@@ -1416,9 +1416,11 @@ fn encode(value: &str) -> String {
 #[test]
 fn monitor_search_matches_pages_and_reports_states() {
     let many: Vec<Value> = (10..=14)
-        .map(|i| json!({"id": i, "name": format!("web {i}"), "tags": ["service:web"], "muted": i == 14,
+        .map(|i| {
+            json!({"id": i, "name": format!("web {i}"), "tags": ["service:web"], "muted": i == 14,
             "state": if i == 12 { "No Data" } else { "OK" },
-            "timeline": [{"at": "1m", "state": "Alert"}]}))
+            "timeline": [{"at": "1m", "state": "Alert"}]})
+        })
         .collect();
     let mut world = monitors();
     world.as_array_mut().unwrap().extend(many);
@@ -1432,7 +1434,10 @@ fn monitor_search_matches_pages_and_reports_states() {
         )
     };
     let all = search("service:web", "").json();
-    assert_eq!(all["metadata"]["total_count"], 5, "muted monitors are found by the search");
+    assert_eq!(
+        all["metadata"]["total_count"], 5,
+        "muted monitors are found by the search"
+    );
     assert_eq!(all["metadata"]["page"], 0);
     assert_eq!(all["metadata"]["per_page"], 30);
     let unmuted = search("(service:web) muted:false", "").json();
@@ -1445,37 +1450,61 @@ fn monitor_search_matches_pages_and_reports_states() {
         .collect();
     // The state before the timeline's first point: the world's "now".
     assert_eq!(states, ["OK", "OK", "No Data", "OK"]);
-    assert!(unmuted["counts"]["status"].as_array().unwrap().contains(&json!({"name": "No Data", "count": 1})));
+    assert!(
+        unmuted["counts"]["status"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "No Data", "count": 1}))
+    );
 
     let first = search("service:web", "&page=0&per_page=2").json();
     let third = search("service:web", "&page=2&per_page=2").json();
     let past = search("service:web", "&page=3&per_page=2").json();
     assert_eq!(first["metadata"]["page_count"], 3);
     let ids = |v: &Value| -> Vec<u64> {
-        v["monitors"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect()
+        v["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_u64().unwrap())
+            .collect()
     };
     assert_eq!(ids(&first), [10, 11]);
     assert_eq!(ids(&third), [14]);
     assert!(ids(&past).is_empty());
 
-    assert_eq!(search("service:nothing", "").json()["metadata"]["total_count"], 0);
+    assert_eq!(
+        search("service:nothing", "").json()["metadata"]["total_count"],
+        0
+    );
     assert_eq!(search("status:Alert", "").json()["monitors"][0]["id"], 2);
 
     let bad = search("service:\"web", "");
     assert_eq!(bad.status, 400);
-    assert!(bad.json()["errors"][0].as_str().unwrap().contains("invalid query"));
+    assert!(
+        bad.json()["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("invalid query")
+    );
     assert_eq!(search("env:prod", "&per_page=0").status, 400);
     assert_eq!(search("env:prod", "&page=x").status, 400);
 }
 
 #[test]
 fn monitor_search_needs_the_worlds_keys() {
-    let world = World::from_json(
-        &json!({"api_keys": [API_KEY], "monitors": monitors()}).to_string(),
+    let world =
+        World::from_json(&json!({"api_keys": [API_KEY], "monitors": monitors()}).to_string())
+            .unwrap();
+    let emu = start(EmulatorOptions::new(world)).unwrap();
+    let denied = send(
+        &emu,
+        "GET",
+        "/api/v1/monitor/search?query=env:prod",
+        &[],
+        None,
     )
     .unwrap();
-    let emu = start(EmulatorOptions::new(world)).unwrap();
-    let denied = send(&emu, "GET", "/api/v1/monitor/search?query=env:prod", &[], None).unwrap();
     assert_eq!(denied.status, 403);
     let ok = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
     assert_eq!(ok.status, 200);
