@@ -191,7 +191,11 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
     assert!(r.stdout.contains("no public Datadog API"), "{r}");
 
     // Offline validation comes first: an invalid file never goes online.
-    std::fs::write(&file, r#"{"rules": [{"type": "monitor", "name": "x"}]}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"rules": [{"type": "monitor", "name": "x", "options": {}}]}"#,
+    )
+    .unwrap();
     let r = validate(&["--online", "--config", s(&file), "--emulator", s(&world())]);
     assert_eq!(r.code, 2, "{r}");
     assert!(r.stderr.contains("needs a \"query\""), "{r}");

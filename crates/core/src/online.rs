@@ -748,16 +748,17 @@ impl Check {
                 }
             }
         }
-        self.failures = 0;
         let result = match self.step.clone() {
             Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
             Some(Step::ListRules) => self.on_rules(body),
             Some(Step::Search { rule, page }) => self.on_search(body, rule, page),
             None => Ok(()),
         };
-        if let Err(problem) = result {
-            // A 2xx whose body cannot be read: a server fault, retried like one.
-            self.on_failure(Some(status), &problem, headers, now);
+        match result {
+            Ok(()) => self.failures = 0,
+            // A 2xx whose body cannot be read: a server fault, retried like one (and counted, so a
+            // server that keeps answering garbage ends the check).
+            Err(problem) => self.on_failure(Some(status), &problem, headers, now),
         }
     }
 
