@@ -78,6 +78,8 @@ const MAX_GATE_PAGES: u32 = 1_000;
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// Monitors listed per rule in a report (the count is always exact).
 pub const LISTED_MONITORS: usize = 50;
+/// Monitors listed per rule in the text report.
+pub const TEXT_LISTED_MONITORS: usize = 10;
 
 /// Where requests go and how hard to try: the names of the engine's [`Options`](crate::Options).
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -1156,11 +1158,13 @@ pub fn render_text(report: &OnlineReport) -> String {
                     out.push_str(", WOULD FAIL NOW");
                 }
                 out.push('\n');
-                for m in &r.monitors {
+                // People read ten; the JSON report lists the first 50.
+                let shown = r.monitors.len().min(TEXT_LISTED_MONITORS);
+                for m in &r.monitors[..shown] {
                     out.push_str(&format!("    {} {} [{}]\n", m.id, m.name, m.status));
                 }
-                if (r.monitors.len() as u64) < n {
-                    out.push_str(&format!("    … {} more\n", n - r.monitors.len() as u64));
+                if (shown as u64) < n {
+                    out.push_str(&format!("    … {} more\n", n - shown as u64));
                 }
             }
             _ => out.push_str(&format!("{}\n", r.note.as_deref().unwrap_or("not checked"))),
