@@ -33,8 +33,9 @@ pub enum Command {
     /// Evaluate a deployment gate and wait for its result (exit 0 pass, 1 fail).
     #[command(after_help = GATE_AFTER_HELP)]
     Gate(Box<GateArgs>),
-    /// Check a gate config file offline and list every problem (exit 0 valid, 2 invalid).
-    Validate(ValidateArgs),
+    /// Check a gate config file and list every problem (exit 0 valid, 2 invalid); with
+    /// --online, also what each monitor rule matches in Datadog now.
+    Validate(Box<ValidateArgs>),
     /// Print the current result of an evaluation (one request, no waiting).
     Status(StatusArgs),
     /// Wait for an evaluation that already exists (e.g. after an interrupted `gate`).
@@ -250,11 +251,38 @@ pub struct GateArgs {
     pub seed: Option<u64>,
 }
 
+const VALIDATE_AFTER_HELP: &str = "\
+Examples:
+  # offline: syntax, keys, bounds (no account, no network)
+  gatepost validate --config gate-config.json
+  # online: also search each monitor rule's query and report what it matches now
+  gatepost validate --online --config gate-config.json
+  # online, the rules of a preconfigured gate
+  gatepost validate --online --service checkout --env prod
+  # try it without an account
+  gatepost validate --online --config examples/validate-online/gate-config.json \\
+    --emulator examples/worlds/validate-online.json
+
+Exit codes: 0 valid (warnings allowed), 2 problems (or a usage error), 1 with --online when the
+API could not be read (a server or network failure, refused keys).";
+
+/// How `validate` prints its result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    /// For people (problems and warnings go to stderr).
+    Text,
+    /// The validation result; with --online, the online report.
+    Json,
+    /// For a pull-request comment or a CI step summary.
+    Markdown,
+}
+
 #[derive(Debug, Clone, Args)]
+#[command(after_help = VALIDATE_AFTER_HELP)]
 pub struct ValidateArgs {
     /// The gate config file to check (`-` reads stdin).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "service")]
+    pub config: Option<PathBuf>,
     /// The version that would be deployed (Faulty Deployment Detection rules need one).
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
@@ -262,9 +290,33 @@ pub struct ValidateArgs {
     /// `gate --allow-unknown-keys`.
     #[arg(long)]
     pub allow_unknown_keys: bool,
-    /// `json` prints the validation result (problems, warnings, the translated configuration).
+    /// What to print on stdout.
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
-    pub output: OutputFormat,
+    pub output: ValidateFormat,
+    /// Also check the rules against Datadog: search each monitor rule's query with the monitor
+    /// search API and report how many monitors match (none, or more than 50, fail a rule) and
+    /// which are alerting now. Needs the API and application keys, like `gate`.
+    #[arg(long, help_heading = "Online")]
+    pub online: bool,
+    /// With --online and no --config: check the rules of this service's preconfigured gate.
+    #[arg(long, value_name = "NAME", requires_all = ["online", "env"], conflicts_with = "config", help_heading = "Online")]
+    pub service: Option<String>,
+    /// The preconfigured gate's environment.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "service",
+        help_heading = "Online"
+    )]
+    pub env: Option<String>,
+    /// The preconfigured gate's identifier (default: `default`).
+    #[arg(long, value_name = "ID", requires = "service", help_heading = "Online")]
+    pub identifier: Option<String>,
+    /// With --online: give up after this many seconds, retries included (default 120).
+    #[arg(long, value_name = "SECS", help_heading = "Online")]
+    pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub connect: crate::gates::ConnectArgs,
 }
 
 #[derive(Debug, Clone, Args)]

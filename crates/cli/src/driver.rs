@@ -11,6 +11,7 @@ use crate::output::{Logger, human_duration, now_ms};
 use crate::state::{self, StateFile};
 use gatepost_core::event::{Event, EventKind};
 use gatepost_core::gates::{self, GatesAction};
+use gatepost_core::online::{self, OnlineAction};
 use gatepost_core::{Action, Engine, Input, Outcome};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -146,12 +147,46 @@ impl Machine for gates::Run {
     }
 }
 
-/// Run a gates export, plan or apply to its report (Ctrl-C cancels it).
-pub fn run_gates(
-    mut run: gates::Run,
+impl Machine for online::Check {
+    type Done = online::OnlineReport;
+    fn next(&mut self, now: u64) -> Next<online::OnlineReport> {
+        match self.poll(now) {
+            OnlineAction::SendRequest {
+                request_id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+                max_body_bytes,
+            } => Next::Send(Request {
+                request_id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+                max_body_bytes,
+            }),
+            OnlineAction::Wait { until, .. } => Next::Wait(until),
+            OnlineAction::Done { report } => Next::Done(report),
+        }
+    }
+    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
+        self.handle(input, now)
+    }
+    fn events(&mut self) -> Vec<Event> {
+        self.drain_events()
+    }
+}
+
+/// Run a gates export, plan or apply, or a `validate --online` check, to its end (Ctrl-C
+/// cancels it).
+pub fn run_machine<M: Machine>(
+    mut run: M,
     client: Client,
     logger: &mut Logger,
-) -> Result<gates::Report, gatepost_core::Error> {
+) -> Result<M::Done, gatepost_core::Error> {
     let config = DriverConfig {
         client,
         state_file: None,

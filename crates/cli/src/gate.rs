@@ -4,12 +4,13 @@
 use crate::EXIT_USAGE;
 use crate::cli::{
     ApiArgs, DisplayArgs, GateArgs, LogFormat, OutputFormat, StatusArgs, TimingArgs, ValidateArgs,
-    WaitArgs,
+    ValidateFormat, WaitArgs,
 };
 use crate::driver::{self, DriverConfig, Finished, StateTarget};
 use crate::http::{Client, Request};
 use crate::output::{Logger, human_duration, now_ms, use_color, write_github};
 use crate::state::{self, Loaded};
+use gatepost_core::online;
 use gatepost_core::report::{self, TextStyle};
 use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{ConfigInput, Engine, ErrorCode, Input, Options, Outcome, Problem};
@@ -499,10 +500,29 @@ fn skip_reason(args: &GateArgs) -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-/// `gatepost validate --config FILE [--version V]`.
+/// `gatepost validate --config FILE [--version V] [--online]`, or `validate --online --service S
+/// --env E` for a preconfigured gate.
 pub fn validate(args: &ValidateArgs) -> u8 {
-    let file = args.config.display().to_string();
-    let text = match read_config(&args.config) {
+    let connect = &args.connect;
+    if !args.online
+        && (connect.emulator.is_some()
+            || connect.api.api_url.is_some()
+            || connect.api.site.is_some()
+            || connect.retries.is_some()
+            || args.timeout.is_some())
+    {
+        eprintln!(
+            "error: --emulator, --api-url, --site, --retries and --timeout go with --online \
+             (without it, validate never touches the network)"
+        );
+        return EXIT_USAGE;
+    }
+    let Some(path) = &args.config else {
+        // clap requires --config unless --service (which requires --online) is given.
+        return validate_online(args, None);
+    };
+    let file = path.display().to_string();
+    let text = match read_config(path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: --config {file}: {e}");
@@ -510,27 +530,31 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         }
     };
     let validation = gatepost_core::validate(
-        &ConfigInput::Text(text),
+        &ConfigInput::Text(text.clone()),
         args.version.as_deref(),
         args.allow_unknown_keys,
     );
-    if args.output == OutputFormat::Json {
-        println!(
+    if args.online && validation.valid {
+        // Online checks start from a valid file; its warnings come back in the online report.
+        return validate_online(args, Some(text));
+    }
+    match args.output {
+        ValidateFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&validation).expect("a validation serialises")
-        );
-    } else {
-        // Problems and warnings together, in the order they appear in the file.
-        let mut all: Vec<(&str, &Problem)> = validation
-            .problems
-            .iter()
-            .map(|p| ("error", p))
-            .chain(validation.warnings.iter().map(|w| ("warning", w)))
-            .collect();
-        all.sort_by_key(|(_, p)| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
-        for (level, p) in all {
-            eprintln!("{level}: {}", sanitize::line(&located(&file, p)));
+        ),
+        ValidateFormat::Markdown => {
+            print!(
+                "{}",
+                validation_markdown(&file, &validation.problems, &validation.warnings)
+            );
         }
+        ValidateFormat::Text => {}
+    }
+    if args.output != ValidateFormat::Json {
+        print_located(&file, &validation.problems, &validation.warnings);
+    }
+    if args.output == ValidateFormat::Text {
         if validation.valid {
             let rules = validation
                 .configuration
@@ -553,6 +577,129 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         }
     }
     if validation.valid { 0 } else { EXIT_USAGE }
+}
+
+/// Problems and warnings on stderr, together, in the order they appear in the file.
+fn print_located(file: &str, problems: &[Problem], warnings: &[Problem]) {
+    let mut all: Vec<(&str, &Problem)> = problems
+        .iter()
+        .map(|p| ("error", p))
+        .chain(warnings.iter().map(|w| ("warning", w)))
+        .collect();
+    all.sort_by_key(|(_, p)| (p.line.unwrap_or(0), p.column.unwrap_or(0)));
+    for (level, p) in all {
+        eprintln!("{level}: {}", sanitize::line(&located(file, p)));
+    }
+}
+
+/// An offline validation as markdown (a pull-request comment).
+fn validation_markdown(file: &str, problems: &[Problem], warnings: &[Problem]) -> String {
+    let cell = |s: &str| sanitize::line(s).replace('|', "\\|");
+    let mut out = format!("### gatepost validate `{}`\n\n", cell(file));
+    for p in problems {
+        out.push_str(&format!("- :x: {}\n", cell(&p.to_string())));
+    }
+    for w in warnings {
+        out.push_str(&format!("- :warning: {}\n", cell(&w.to_string())));
+    }
+    if problems.is_empty() {
+        out.push_str("\nValid.\n");
+    } else {
+        out.push_str(&format!("\n{} problem(s).\n", problems.len()));
+    }
+    out
+}
+
+/// `validate --online`: the core's online check, driven over HTTP. Exit 0 ok (warnings allowed), 2
+/// problems (or a usage error), 1 when the API could not be read.
+fn validate_online(args: &ValidateArgs, config: Option<String>) -> u8 {
+    let mut logger = Logger::new(
+        LogFormat::Text,
+        crate::cli::ColorChoice::Never,
+        false,
+        args.connect.verbose,
+    );
+    let timeout_ms = match args.timeout {
+        Some(secs) if (0.001..9.0e9).contains(&secs) => Some((secs * 1000.0).round() as u64),
+        Some(secs) => {
+            logger.error(&format!(
+                "--timeout must be a positive number of seconds, not {secs}"
+            ));
+            return EXIT_USAGE;
+        }
+        None => None,
+    };
+    let (source, label) = match (config, &args.service) {
+        (Some(text), _) => (
+            online::Source::Config {
+                config: ConfigInput::Text(text),
+                version: args.version.clone(),
+                allow_unknown_keys: args.allow_unknown_keys,
+            },
+            args.config
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+        ),
+        (None, Some(service)) => {
+            let env = args.env.clone().unwrap_or_default();
+            let identifier = args.identifier.clone();
+            let label = format!(
+                "gate {service}/{env}/{}",
+                identifier.as_deref().unwrap_or("default")
+            );
+            (
+                online::Source::Gate {
+                    service: service.clone(),
+                    env,
+                    identifier,
+                },
+                label,
+            )
+        }
+        (None, None) => {
+            logger.error("--config FILE, or --service and --env with --online, is required");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(connection) = crate::gates::connect(&args.connect, &mut logger) else {
+        return EXIT_USAGE;
+    };
+    let api = &connection.api;
+    let options = online::OnlineOptions {
+        site: site(api),
+        api_url: api.api_url.clone(),
+        allow_insecure_http: api.allow_insecure_http,
+        api_key: connection.keys.api_key.clone(),
+        app_key: connection.keys.app_key.clone(),
+        request_timeout_ms: connection.request_timeout_ms,
+        max_body_bytes: None,
+        max_retries: args.connect.retries,
+        timeout_ms,
+        seed: now_ms() % (1 << 52),
+    };
+    let check = match online::Check::new(options, source, now_ms()) {
+        Ok(check) => check,
+        Err(e) => return engine_error(&e, args.config.as_deref(), &mut logger),
+    };
+    let report = match driver::run_machine(check, connection.client.clone(), &mut logger) {
+        Ok(report) => report,
+        Err(e) => return engine_error(&e, None, &mut logger),
+    };
+    match args.output {
+        ValidateFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        ),
+        ValidateFormat::Markdown => print!("{}", online::render_markdown(&report)),
+        ValidateFormat::Text => print!("{}", online::render_text(&report)),
+    }
+    if args.output != ValidateFormat::Json {
+        print_located(&label, &report.problems, &report.warnings);
+    }
+    if let Some(error) = &report.error {
+        logger.error(error);
+    }
+    u8::try_from(report.exit_code()).unwrap_or(1)
 }
 
 /// A config file's text; `-` reads standard input (e.g. a config rendered by another tool).

@@ -7,7 +7,7 @@
 
 use crate::cli::ApiArgs;
 use crate::driver;
-use crate::gate::{base_url, located, resolve_keys, site};
+use crate::gate::{Keys, base_url, located, resolve_keys, site};
 use crate::http::Client;
 use crate::output::{Logger, now_ms};
 use clap::{Args, Subcommand, ValueEnum};
@@ -274,20 +274,27 @@ fn execute(connect: &ConnectArgs, task: Task, logger: &mut Logger) -> Option<Rep
     execute_with_file(connect, task, Path::new("-"), logger)
 }
 
-/// Build the run (options, keys, client; an in-process emulator with `--emulator`) and drive it.
-/// `None` when it could not start (the reason is logged).
-fn execute_with_file(
-    connect: &ConnectArgs,
-    task: Task,
-    file: &Path,
-    logger: &mut Logger,
-) -> Option<Report> {
+/// Where requests go, resolved from the flags: the API flags (pointed at an in-process emulator
+/// with `--emulator`), the keys, the HTTP client and the request timeout. Shared by `gates` and
+/// `validate --online`. Holds the emulator until dropped.
+pub(crate) struct Connection {
+    pub api: ApiArgs,
+    pub keys: Keys,
+    pub client: Client,
+    pub request_timeout_ms: Option<u64>,
+    #[cfg(feature = "emulator")]
+    _emulator: Option<crate::emulator::InProcess>,
+}
+
+/// Resolve `--emulator`, the keys, `--request-timeout` and the client. `None` when it cannot
+/// (the reason is logged).
+pub(crate) fn connect(connect: &ConnectArgs, logger: &mut Logger) -> Option<Connection> {
     #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
     let mut api = connect.api.clone();
     #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
     let mut default_key: Option<String> = None;
     #[cfg(feature = "emulator")]
-    let _emulator = match &connect.emulator {
+    let emulator = match &connect.emulator {
         Some(world) => match crate::emulator::start_in_process(world, 1.0) {
             Ok(running) => {
                 api.api_url = Some(running.base_url());
@@ -335,15 +342,35 @@ fn execute_with_file(
             return None;
         }
     };
+    Some(Connection {
+        api,
+        keys,
+        client,
+        request_timeout_ms,
+        #[cfg(feature = "emulator")]
+        _emulator: emulator,
+    })
+}
+
+/// Build the run (options, keys, client; an in-process emulator with `--emulator`) and drive it.
+/// `None` when it could not start (the reason is logged).
+fn execute_with_file(
+    connect_args: &ConnectArgs,
+    task: Task,
+    file: &Path,
+    logger: &mut Logger,
+) -> Option<Report> {
+    let connection = connect(connect_args, logger)?;
+    let api = &connection.api;
     let options = GatesOptions {
-        site: site(&api),
+        site: site(api),
         api_url: api.api_url.clone(),
         allow_insecure_http: api.allow_insecure_http,
-        api_key: keys.api_key,
-        app_key: keys.app_key,
-        request_timeout_ms,
+        api_key: connection.keys.api_key.clone(),
+        app_key: connection.keys.app_key.clone(),
+        request_timeout_ms: connection.request_timeout_ms,
         max_body_bytes: None,
-        max_retries: connect.retries,
+        max_retries: connect_args.retries,
         seed: now_ms() % (1 << 52),
     };
     let run = match gates::Run::new(options, task, now_ms()) {
@@ -363,7 +390,7 @@ fn execute_with_file(
             return None;
         }
     };
-    match driver::run_gates(run, client, logger) {
+    match driver::run_machine(run, connection.client.clone(), logger) {
         Ok(report) => Some(report),
         Err(e) => {
             logger.error(&e.to_string());

@@ -27,7 +27,8 @@
 //!
 //! Modules, one concept each: [`options`] (what the host passes in), [`config`] (the pipeline config
 //! file and its validation), [`query`] (the monitor search syntax), [`site`] (where requests go),
-//! [`machine`] (the state machine and the decision policy), [`backoff`] (retry timing),
+//! [`machine`] (the state machine and the decision policy), [`online`] (`validate --online`: rules
+//! checked against the monitors that exist), [`backoff`] (retry timing),
 //! [`outcome`] (the result), [`event`] (progress and log lines), [`report`] (text, markdown and
 //! JSON renderers), [`sanitize`] (untrusted text made inert for people and CI logs), [`error`] (usage and config errors with stable codes).
 
@@ -38,6 +39,7 @@ pub mod event;
 pub mod gates;
 pub mod io;
 pub mod machine;
+pub mod online;
 pub mod options;
 pub mod outcome;
 pub mod query;

@@ -54,15 +54,22 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .fallback(api_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), gatekeeper));
+    // The one v1 operation: the monitor search (what `validate --online` resolves queries with).
+    let v1 = Router::new()
+        .route("/monitor/search", get(search_monitors))
+        .layer(middleware::from_fn_with_state(state.clone(), gatekeeper));
     Router::new()
         .nest("/api/v2", api.clone())
         .nest("/api/unstable", api)
+        .nest("/api/v1", v1)
         .merge(crate::page::routes())
         .with_state(state)
 }
 
 /// The number of method + path combinations the API serves (both prefixes), for the docs.
 pub const API_OPERATIONS_PER_PREFIX: usize = 14;
+/// The v1 operations served (under `/api/v1` only): the monitor search.
+pub const V1_OPERATIONS: usize = 1;
 
 async fn api_not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not found")
@@ -113,7 +120,9 @@ fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         .strip_prefix("/api/v2")
         .or_else(|| path.strip_prefix("/api/unstable"))
         .unwrap_or(path);
-    if rest == "/deployments/gates/evaluation" && method == Method::POST {
+    if path.ends_with("/api/v1/monitor/search") || path == "/monitor/search" {
+        Some(Endpoint::MonitorSearch)
+    } else if rest == "/deployments/gates/evaluation" && method == Method::POST {
         Some(Endpoint::Trigger)
     } else if rest.starts_with("/deployments/gates/evaluation/") {
         Some(Endpoint::Result)
@@ -1204,5 +1213,139 @@ async fn list_rule_evaluations(
     json_response(
         StatusCode::OK,
         json!({"data": data, "meta": page_meta(&params, offset, size, total)}),
+    )
+}
+
+/// The most monitors one page of the search returns (`per_page` above it is a 400).
+pub const SEARCH_MAX_PER_PAGE: usize = 1000;
+
+/// `GET /api/v1/monitor/search?query=…&page=…&per_page=…`: the world's monitors that match the
+/// query (core's matcher, the same one that selects a rule's monitors; a gate's `muted:false` is
+/// part of the query, not added here), in id order, with each one's state at the start of an
+/// evaluation (the world's "now"). `page` is 0-based (default 0), `per_page` 1–1000 (default 30),
+/// as in the published v1 API (`schemas/api/monitor-search-response.schema.json`); errors are
+/// v1's plain-string bodies.
+async fn search_monitors(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+    let number = |key: &str, default: usize, range: std::ops::RangeInclusive<usize>| match param(
+        &params, key,
+    ) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{key} must be an integer between {} and {}",
+                    range.start(),
+                    range.end()
+                )
+            }),
+    };
+    let (page, per_page) = match (
+        number("page", 0, 0..=1_000_000),
+        number("per_page", 30, 1..=SEARCH_MAX_PER_PAGE),
+    ) {
+        (Ok(page), Ok(per_page)) => (page, per_page),
+        (Err(e), _) | (_, Err(e)) => return plain_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let text = param(&params, "query").unwrap_or("").trim();
+    let query = if text.is_empty() {
+        None
+    } else {
+        match gatepost_core::query::parse(text) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                return plain_error(StatusCode::BAD_REQUEST, &format!("invalid query: {e}"));
+            }
+        }
+    };
+    let world = &state.world;
+    let mut found: Vec<&crate::world::Monitor> = world
+        .monitors
+        .iter()
+        .filter(|monitor| {
+            let Some(query) = &query else { return true };
+            let groups: Vec<gatepost_core::query::GroupView<'_>> = monitor
+                .groups
+                .iter()
+                .map(|g| gatepost_core::query::GroupView {
+                    name: &g.name,
+                    status: g.state_at(0).as_str(),
+                })
+                .collect();
+            let view = gatepost_core::query::MonitorView {
+                id: monitor.id,
+                name: &monitor.name,
+                message: &monitor.message,
+                monitor_type: &monitor.monitor_type,
+                tags: &monitor.tags,
+                scope: &monitor.scope,
+                groups: &groups,
+                status: monitor.state_at(0).as_str(),
+                muted: monitor.muted,
+                creator: &monitor.creator,
+            };
+            query.matches(&view)
+        })
+        .collect();
+    found.sort_by_key(|m| m.id);
+    let total = found.len();
+    let facet = |values: Vec<Value>| -> Value {
+        let mut counts: Vec<(String, Value, u64)> = Vec::new();
+        for v in values {
+            let key = v.to_string();
+            match counts.iter().position(|c| c.0 == key) {
+                Some(i) => counts[i].2 += 1,
+                None => counts.push((key, v, 1)),
+            }
+        }
+        Value::Array(
+            counts
+                .into_iter()
+                .map(|(_, name, count)| json!({"name": name, "count": count}))
+                .collect(),
+        )
+    };
+    let counts = json!({
+        "status": facet(found.iter().map(|m| json!(m.state_at(0).as_str())).collect()),
+        "muted": facet(found.iter().map(|m| json!(m.muted)).collect()),
+        "type": facet(found.iter().map(|m| json!(m.monitor_type)).collect()),
+        "tag": facet(found.iter().flat_map(|m| m.tags.iter().map(|t| json!(t))).collect()),
+    });
+    let monitors: Vec<Value> = found
+        .iter()
+        .skip(page.saturating_mul(per_page))
+        .take(per_page)
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "name": m.name,
+                "status": m.state_at(0).as_str(),
+                "type": m.monitor_type,
+                "tags": m.tags,
+                "scopes": m.scope,
+                "creator": {"email": m.creator, "handle": m.creator, "name": null},
+                "classification": m.monitor_type.split(' ').next().unwrap_or_default(),
+                "last_triggered_ts": null,
+                "metrics": [],
+                "notifications": [],
+                "org_id": 1,
+                "quality_issues": [],
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({
+            "counts": counts,
+            "metadata": {
+                "page": page,
+                "page_count": total.div_ceil(per_page),
+                "per_page": per_page,
+                "total_count": total,
+            },
+            "monitors": monitors,
+        }),
     )
 }

@@ -305,6 +305,8 @@ pub enum Endpoint {
     Rules,
     /// `GET …/deployment_gates/evaluations`
     Evaluations,
+    /// `GET /api/v1/monitor/search` (what `gatepost validate --online` asks)
+    MonitorSearch,
 }
 
 impl Endpoint {
@@ -316,6 +318,7 @@ impl Endpoint {
             Endpoint::Gates => "deployment_gates",
             Endpoint::Rules => "deployment_gates_rules",
             Endpoint::Evaluations => "deployment_gates_evaluations",
+            Endpoint::MonitorSearch => "monitor_search",
         }
     }
 }
@@ -349,6 +352,8 @@ pub struct Faults {
     pub rules: Vec<FaultStep>,
     #[serde(default)]
     pub evaluations: Vec<FaultStep>,
+    #[serde(default)]
+    pub monitor_search: Vec<FaultStep>,
     /// The result endpoint answers 404 ("not found") for this long (world time) after each
     /// trigger, as the real service does before an evaluation has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -363,6 +368,7 @@ impl Faults {
             Endpoint::Gates => &self.gates,
             Endpoint::Rules => &self.rules,
             Endpoint::Evaluations => &self.evaluations,
+            Endpoint::MonitorSearch => &self.monitor_search,
         }
     }
 }

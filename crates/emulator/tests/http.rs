@@ -1290,6 +1290,9 @@ fn every_counted_endpoint_is_served() {
             served += 1;
         }
     }
+    let search = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
+    assert_eq!(search.status, 200, "{}", search.body);
+    served += 1;
     for path in [
         "/",
         "/evaluations",
@@ -1392,4 +1395,118 @@ fn service_matches_static_tags_not_the_query_scope() {
         attrs["rules"][0]["reason"],
         "No monitors match the query: service:checkout -tagged"
     );
+}
+
+/// `%`-encode a query parameter value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The monitor search (`validate --online`) matches with core's matcher, leaves muted monitors
+/// in unless the query says `muted:false`, reports each monitor's state at an evaluation's start,
+/// and pages 0-based; every answer fits `schemas/api/monitor-search-response.schema.json`.
+#[test]
+fn monitor_search_matches_pages_and_reports_states() {
+    let many: Vec<Value> = (10..=14)
+        .map(|i| {
+            json!({"id": i, "name": format!("web {i}"), "tags": ["service:web"], "muted": i == 14,
+            "state": if i == 12 { "No Data" } else { "OK" },
+            "timeline": [{"at": "1m", "state": "Alert"}]})
+        })
+        .collect();
+    let mut world = monitors();
+    world.as_array_mut().unwrap().extend(many);
+    let emu = emulator(json!({ "monitors": world }));
+    let search = |query: &str, extra: &str| {
+        call(
+            &emu,
+            "GET",
+            &format!("/api/v1/monitor/search?query={}{extra}", encode(query)),
+            None,
+        )
+    };
+    let all = search("service:web", "").json();
+    assert_eq!(
+        all["metadata"]["total_count"], 5,
+        "muted monitors are found by the search"
+    );
+    assert_eq!(all["metadata"]["page"], 0);
+    assert_eq!(all["metadata"]["per_page"], 30);
+    let unmuted = search("(service:web) muted:false", "").json();
+    assert_eq!(unmuted["metadata"]["total_count"], 4);
+    let states: Vec<&str> = unmuted["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    // The state before the timeline's first point: the world's "now".
+    assert_eq!(states, ["OK", "OK", "No Data", "OK"]);
+    assert!(
+        unmuted["counts"]["status"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "No Data", "count": 1}))
+    );
+
+    let first = search("service:web", "&page=0&per_page=2").json();
+    let third = search("service:web", "&page=2&per_page=2").json();
+    let past = search("service:web", "&page=3&per_page=2").json();
+    assert_eq!(first["metadata"]["page_count"], 3);
+    let ids = |v: &Value| -> Vec<u64> {
+        v["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&first), [10, 11]);
+    assert_eq!(ids(&third), [14]);
+    assert!(ids(&past).is_empty());
+
+    assert_eq!(
+        search("service:nothing", "").json()["metadata"]["total_count"],
+        0
+    );
+    assert_eq!(search("status:Alert", "").json()["monitors"][0]["id"], 2);
+
+    let bad = search("service:\"web", "");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("invalid query")
+    );
+    assert_eq!(search("env:prod", "&per_page=0").status, 400);
+    assert_eq!(search("env:prod", "&page=x").status, 400);
+}
+
+#[test]
+fn monitor_search_needs_the_worlds_keys() {
+    let world =
+        World::from_json(&json!({"api_keys": [API_KEY], "monitors": monitors()}).to_string())
+            .unwrap();
+    let emu = start(EmulatorOptions::new(world)).unwrap();
+    let denied = send(
+        &emu,
+        "GET",
+        "/api/v1/monitor/search?query=env:prod",
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(denied.status, 403);
+    let ok = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["metadata"]["total_count"], 2);
 }

@@ -64,6 +64,24 @@ export declare class GatesRun {
 }
 export type JsGatesRun = GatesRun
 
+/**
+ * A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
+ * `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
+ * `request_timeout_ms`, `max_retries`, `timeout_ms`, `seed`; `source`:
+ * `{source: "config", config, version, allow_unknown_keys}` or
+ * `{source: "gate", service, env, identifier}`.
+ */
+export declare class OnlineCheck {
+  constructor(options: object, source: object, now: number)
+  /** Feed a `response`, `transport_error`, `timeout` or `cancel`. */
+  handle(input: object, now: number): void
+  /** What to do next: `send_request`, `wait` or `done` (with `report`). */
+  poll(now: number): object
+  /** Take the queued events (`warning` for a retry). */
+  drainEvents(): Array<object>
+}
+export type JsOnlineCheck = OnlineCheck
+
 /** The version of the engine inside this addon. */
 export declare function engineVersion(): string
 
@@ -78,6 +96,9 @@ export declare function renderGatesPlan(plan: object, format: 'text' | 'markdown
 
 /** The outcome as markdown (CI step summaries). */
 export declare function renderMarkdown(outcome: object): string
+
+/** An online report (the `report` of a `done` action) as `text` or `markdown`. */
+export declare function renderOnlineReport(report: object, format: 'text' | 'markdown'): string
 
 /** The outcome as text for terminals and CI logs (`color` adds ANSI colours). */
 export declare function renderText(outcome: object, color?: boolean | undefined | null): string

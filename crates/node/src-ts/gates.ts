@@ -72,11 +72,14 @@ export interface GatesFileOptions extends GatesOptions {
   prune?: GatesScope;
 }
 
-interface NativeGatesRun {
+/** A native run that ends with a report: a gates run, or a `validate --online` check. */
+export interface NativeReportRun<R> {
   handle(input: Input, now: number): void;
-  poll(now: number): { type: string; report?: GatesReport };
+  poll(now: number): { type: string; report?: R };
   drainEvents(): Event[];
 }
+
+type NativeGatesRun = NativeReportRun<GatesReport>;
 
 type GatesBinding = {
   GatesRun: new (options: object, task: object, now: number) => NativeGatesRun;
@@ -92,7 +95,7 @@ export function renderGatesPlan(plan: GatesPlan, format: 'text' | 'markdown' = '
 
 /** The run seen as an engine by the shared loop: its `done` carries the report where an
  * evaluation's carries the outcome, and it never hands back early (so it needs no snapshot). */
-function asEngine(run: NativeGatesRun): EngineLike {
+function asEngine<R>(run: NativeReportRun<R>): EngineLike {
   return {
     handle: (input, now) => native(() => run.handle(input, now)),
     poll: (now) => {
@@ -109,7 +112,8 @@ function env(name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-async function runGates(options: GatesOptions, task: object): Promise<GatesReport> {
+/** The run options from `GatesOptions`, keys and site defaulting to the environment. */
+export function runOptions(options: GatesOptions): Record<string, unknown> {
   const words = webcrypto.getRandomValues(new Uint32Array(2));
   const engineOptions: Record<string, unknown> = {
     api_key: options.apiKey ?? env('DATADOG_API_KEY') ?? env('DD_API_KEY'),
@@ -122,12 +126,22 @@ async function runGates(options: GatesOptions, task: object): Promise<GatesRepor
     seed: (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!,
   };
   for (const key of Object.keys(engineOptions)) if (engineOptions[key] === undefined) delete engineOptions[key];
-  const run = native(() => new gatesBinding.GatesRun(engineOptions, task, Date.now()), 'invalid_options');
+  return engineOptions;
+}
+
+/** Drive a native run to its report with the shared host loop (fetch, timers, `signal`). */
+export async function driveToReport<R>(run: NativeReportRun<R>, options: GatesOptions): Promise<R> {
   const userFetch = options.fetch;
   const route: RouteFor = userFetch !== undefined ? () => ({ fetch: userFetch }) : nodeRoute(process.env);
   const result = await runLoop(asEngine(run), { route, signal: options.signal, onEvent: options.onEvent, stopAt: 'done' });
-  if (!result.done) throw new Error('gatepost: the gates run stopped before its report');
-  return result.outcome as unknown as GatesReport;
+  if (!result.done) throw new Error('gatepost: the run stopped before its report');
+  return result.outcome as unknown as R;
+}
+
+async function runGates(options: GatesOptions, task: object): Promise<GatesReport> {
+  const engineOptions = runOptions(options);
+  const run = native(() => new gatesBinding.GatesRun(engineOptions, task, Date.now()), 'invalid_options');
+  return driveToReport(run, options);
 }
 
 const MAX_FILE_BYTES = 16 << 20;

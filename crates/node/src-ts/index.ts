@@ -18,6 +18,7 @@ import { checkWith, evaluateWith, resumeWith, startWith, type Host } from './dri
 import { Engine } from './engine';
 import { GatepostError, native } from './errors';
 import { binding } from './native';
+import { validateOnline, type OnlineReport, type OnlineValidateOptions } from './online';
 import { nodeRoute } from './proxy';
 import type {
   CheckOptions,
@@ -40,6 +41,8 @@ export { classify as classifyFetchError } from './driver';
 export { proxyFor } from './proxy';
 export { gates, planGates, applyGates, exportGates, renderGatesPlan } from './gates';
 export type { GatesChange, GatesPlan, GatesReport, GatesScope, GatesOptions, GatesFileOptions } from './gates';
+export { renderOnlineReport } from './online';
+export type { FoundMonitor, OnlineReport, OnlineRuleCheck, OnlineValidateOptions } from './online';
 export type * from './types';
 
 /** A jitter seed below 2**53 (it must survive a JS number and every other binding). */
@@ -137,8 +140,20 @@ export async function check(snapshot: string, options: CheckOptions = {}): Promi
 }
 
 /** Validate a pipeline config offline (text or object): every problem with its JSON path (and line
- * and column for text); a query that does not parse is a problem here. */
-export function validate(config: string | object, options: ValidateOptions = {}): Validation {
+ * and column for text); a query that does not parse is a problem here.
+ *
+ * With `{online: true}` (a promise): also search each monitor rule's query in Datadog and report
+ * how many monitors match (0 or over 50 are `problems`, with the rule's path) and which fail the
+ * rule now (`rules[].would_fail_now`, a warning); docs/validate-online.md. Pass `undefined` as the
+ * config and `service`/`env` to check a preconfigured gate's rules. */
+export function validate(config: string | object, options?: ValidateOptions & { online?: false }): Validation;
+export function validate(config: string | object | undefined, options: OnlineValidateOptions): Promise<OnlineReport>;
+export function validate(
+  config: string | object | undefined,
+  options: (ValidateOptions & { online?: false }) | OnlineValidateOptions = {},
+): Validation | Promise<OnlineReport> {
+  if (options.online === true) return validateOnline(config, options);
+  if (config === undefined) throw new TypeError('validate: give a config (or {online: true} with service and env)');
   const v = native(
     () => binding.validate(config, options.version, options.allowUnknownKeys ?? false),
     'invalid_config',

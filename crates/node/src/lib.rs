@@ -359,6 +359,67 @@ impl JsGatesRun {
     }
 }
 
+/// A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
+/// `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
+/// `request_timeout_ms`, `max_retries`, `timeout_ms`, `seed`; `source`:
+/// `{source: "config", config, version, allow_unknown_keys}` or
+/// `{source: "gate", service, env, identifier}`.
+#[napi(js_name = "OnlineCheck")]
+pub struct JsOnlineCheck {
+    inner: gatepost_core::online::Check,
+}
+
+#[napi]
+impl JsOnlineCheck {
+    #[napi(
+        constructor,
+        ts_args_type = "options: object, source: object, now: number"
+    )]
+    pub fn new(env: Env, options: Value, source: Value, now: f64) -> Result<Self> {
+        let now = millis(&env, now)?;
+        let options = serde_json::from_value(integral_numbers(options))
+            .map_err(|e| invalid_gates_value(&env, "options", e))?;
+        let source = serde_json::from_value(integral_numbers(source))
+            .map_err(|e| invalid_gates_value(&env, "source", e))?;
+        let inner =
+            gatepost_core::online::Check::new(options, source, now).map_err(|e| throw(&env, e))?;
+        Ok(JsOnlineCheck { inner })
+    }
+
+    /// Feed a `response`, `transport_error`, `timeout` or `cancel`.
+    #[napi(ts_args_type = "input: object, now: number")]
+    pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
+        let now = millis(&env, now)?;
+        let input = self::input(&env, input)?;
+        self.inner.handle(input, now).map_err(|e| throw(&env, e))
+    }
+
+    /// What to do next: `send_request`, `wait` or `done` (with `report`).
+    #[napi(ts_return_type = "object")]
+    pub fn poll(&mut self, env: Env, now: f64) -> Result<Value> {
+        let now = millis(&env, now)?;
+        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+    }
+
+    /// Take the queued events (`warning` for a retry).
+    #[napi(ts_return_type = "Array<object>")]
+    pub fn drain_events(&mut self) -> Result<Vec<Value>> {
+        events(self.inner.drain_events())
+    }
+}
+
+/// An online report (the `report` of a `done` action) as `text` or `markdown`.
+#[napi(ts_args_type = "report: object, format: 'text' | 'markdown'")]
+pub fn render_online_report(env: Env, report: Value, format: String) -> Result<String> {
+    let report: gatepost_core::online::OnlineReport =
+        serde_json::from_value(integral_numbers(report))
+            .map_err(|e| invalid_gates_value(&env, "report", e))?;
+    Ok(match format.as_str() {
+        "markdown" => gatepost_core::online::render_markdown(&report),
+        _ => gatepost_core::online::render_text(&report),
+    })
+}
+
 /// A gates plan (a report's `plan`) as `text` or `markdown`.
 #[napi(ts_args_type = "plan: object, format: 'text' | 'markdown'")]
 pub fn render_gates_plan(env: Env, plan: Value, format: String) -> Result<String> {

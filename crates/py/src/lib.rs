@@ -445,6 +445,110 @@ impl PyGatesRun {
     }
 }
 
+/// A ``validate(online=True)`` check, driven like ``Engine``: ``poll`` until ``wait`` or ``done``
+/// (whose ``report`` ends it), ``handle`` what happened.
+///
+/// ``options`` holds ``site`` / ``api_url`` / ``allow_insecure_http``, the keys, and
+/// ``request_timeout_ms``, ``max_retries``, ``timeout_ms``, ``seed``; ``source`` is
+/// ``{"source": "config", "config": TEXT_OR_DICT, "version": ..., "allow_unknown_keys": ...}`` or
+/// ``{"source": "gate", "service": ..., "env": ..., "identifier": ...}``.
+#[pyclass(module = "gatepost._core", name = "OnlineCheck")]
+struct PyOnlineCheck {
+    inner: gatepost_core::online::Check,
+}
+
+#[pymethods]
+impl PyOnlineCheck {
+    #[new]
+    #[pyo3(signature = (options, source, now = None))]
+    fn new(
+        py: Python<'_>,
+        options: &Bound<'_, PyAny>,
+        source: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<Self> {
+        let invalid = |what: &str, e: serde_json::Error| {
+            raise(
+                py,
+                Error::new(
+                    gatepost_core::ErrorCode::InvalidOptions,
+                    format!("invalid {what}: {e}"),
+                ),
+            )
+        };
+        let options = to_json_as(
+            py,
+            options,
+            gatepost_core::ErrorCode::InvalidOptions,
+            "options",
+        )?;
+        let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
+        let source = to_json_as(
+            py,
+            source,
+            gatepost_core::ErrorCode::InvalidOptions,
+            "source",
+        )?;
+        let source = serde_json::from_value(source).map_err(|e| invalid("source", e))?;
+        let inner = gatepost_core::online::Check::new(options, source, resolve_now(py, now)?)
+            .map_err(|e| raise(py, e))?;
+        Ok(PyOnlineCheck { inner })
+    }
+
+    /// Feed a ``response``, ``transport_error``, ``timeout`` or ``cancel``.
+    #[pyo3(signature = (input, now = None))]
+    fn handle(
+        &mut self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        let input = input_from_py(py, input)?;
+        self.inner
+            .handle(input, resolve_now(py, now)?)
+            .map_err(|e| raise(py, e))
+    }
+
+    /// What to do next: ``send_request``, ``wait`` or ``done`` (with ``report``).
+    #[pyo3(signature = (now = None))]
+    fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let action = self.inner.poll(resolve_now(py, now)?);
+        ser_to_py(py, &action)
+    }
+
+    /// Take the queued events (``warning`` for a retry).
+    fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ser_to_py(py, &self.inner.drain_events())
+    }
+}
+
+/// Render an online report (the ``report`` of a ``done`` action) as ``text`` or ``markdown``.
+#[pyfunction]
+fn render_online_report(
+    py: Python<'_>,
+    report: &Bound<'_, PyAny>,
+    format: &str,
+) -> PyResult<String> {
+    let value = to_json_as(py, report, gatepost_core::ErrorCode::InvalidInput, "report")?;
+    let report: gatepost_core::online::OnlineReport =
+        serde_json::from_value(value).map_err(|e| {
+            raise(
+                py,
+                Error::new(
+                    gatepost_core::ErrorCode::InvalidInput,
+                    format!("invalid report: {e}"),
+                ),
+            )
+        })?;
+    match format {
+        "text" => Ok(gatepost_core::online::render_text(&report)),
+        "markdown" => Ok(gatepost_core::online::render_markdown(&report)),
+        other => Err(PyValueError::new_err(format!(
+            "format must be \"text\" or \"markdown\", not {other:?}"
+        ))),
+    }
+}
+
 /// Render a gates plan (the ``plan`` of a report) as ``text`` or ``markdown``.
 #[pyfunction]
 fn render_gates_plan(py: Python<'_>, plan: &Bound<'_, PyAny>, format: &str) -> PyResult<String> {
@@ -569,6 +673,8 @@ fn outcome_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 fn gatepost_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyGatesRun>()?;
+    m.add_class::<PyOnlineCheck>()?;
+    m.add_function(wrap_pyfunction!(render_online_report, m)?)?;
     m.add_function(wrap_pyfunction!(render_gates_plan, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;

@@ -915,7 +915,7 @@ fn checked_id(id: &str) -> Result<String, String> {
     }
 }
 
-fn parse_gate(item: &Value) -> Result<LiveGate, String> {
+pub(crate) fn parse_gate(item: &Value) -> Result<LiveGate, String> {
     let id = item
         .get("id")
         .and_then(Value::as_str)
@@ -934,7 +934,7 @@ fn parse_gate(item: &Value) -> Result<LiveGate, String> {
 
 /// A rule of the list: `{id, type, attributes: {...}}` or the attributes alone (the published
 /// list schema), whose `id` (or `rule_id`) may be absent.
-fn parse_rule(item: &Value) -> Result<LiveRule, String> {
+pub(crate) fn parse_rule(item: &Value) -> Result<LiveRule, String> {
     let (a, id) = match item.get("attributes").filter(|a| a.is_object()) {
         Some(a) => (a, item.get("id")),
         None => (item, item.get("id").or_else(|| item.get("rule_id"))),
@@ -960,7 +960,7 @@ fn parse_rule(item: &Value) -> Result<LiveRule, String> {
     })
 }
 
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

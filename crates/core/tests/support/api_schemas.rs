@@ -143,12 +143,16 @@ impl ApiSchemas {
     }
 
     /// The operation a request goes to: `path` may carry the `/api/v2` or `/api/unstable`
-    /// prefix and a query string. Literal segments win over `{placeholders}`.
+    /// prefix (or be a whole `/api/v1/...` path) and a query string. Literal segments win over `{placeholders}`.
     fn operation(&self, method: &str, path: &str) -> Option<&Operation> {
         let path = path.split('?').next().unwrap_or_default();
-        let path = path
-            .strip_prefix("/api/v2")
-            .or_else(|| path.strip_prefix("/api/unstable"))?;
+        // v1 operations (the monitor search) are listed with their whole path.
+        let path = if path.starts_with("/api/v1/") {
+            path
+        } else {
+            path.strip_prefix("/api/v2")
+                .or_else(|| path.strip_prefix("/api/unstable"))?
+        };
         let segments: Vec<&str> = path.split('/').collect();
         self.operations
             .iter()

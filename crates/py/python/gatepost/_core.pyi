@@ -8,11 +8,13 @@ from gatepost.types import Action, Event, Input, MonitorMatch, QueryMonitor, Sna
 __all__ = [
     "Engine",
     "GatesRun",
+    "OnlineCheck",
     "__version__",
     "match_monitors",
     "outcome_schema",
     "render",
     "render_gates_plan",
+    "render_online_report",
     "validate",
 ]
 
@@ -67,7 +69,19 @@ class GatesRun:
     def poll(self, now: float | None = None) -> dict[str, Any]: ...
     def drain_events(self) -> list[Event]: ...
 
+@final
+class OnlineCheck:
+    """A ``validate(online=True)`` check, driven like :class:`Engine`."""
+
+    def __new__(
+        cls, options: Mapping[str, Any], source: Mapping[str, Any], now: float | None = None
+    ) -> OnlineCheck: ...
+    def handle(self, input: Input, now: float | None = None) -> None: ...
+    def poll(self, now: float | None = None) -> dict[str, Any]: ...
+    def drain_events(self) -> list[Event]: ...
+
 def render_gates_plan(plan: Mapping[str, Any], format: Literal["text", "markdown"]) -> str: ...
+def render_online_report(report: Mapping[str, Any], format: Literal["text", "markdown"]) -> str: ...
 def validate(
     config: str | Mapping[str, Any], version: str | None = None, allow_unknown_keys: bool = False
 ) -> dict[str, Any]: ...

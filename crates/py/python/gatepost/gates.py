@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
-from gatepost._core import GatesRun, render_gates_plan
+from gatepost._core import GatesRun, OnlineCheck, render_gates_plan
 from gatepost._driver import (
     EventHandler,
     _keys,
@@ -75,14 +75,19 @@ def _options(
 def _run(
     options: dict[str, Any], task: dict[str, Any], on_event: EventHandler | None
 ) -> dict[str, Any]:
-    """Drive the run to its report: the host contract of ``Engine``, with the blocking transport.
+    """Drive the run to its report (see :func:`_drive`)."""
+    return _drive(GatesRun(options, task, _now_ms()), on_event)
 
-    Ctrl-C feeds ``cancel``: the report then says ``cancelled`` and what was applied so far.
+
+def _drive(run: GatesRun | OnlineCheck, on_event: EventHandler | None) -> dict[str, Any]:
+    """Drive a gates run or an online check to its report.
+
+    The host contract of ``Engine``, with the blocking transport. Ctrl-C feeds ``cancel``: the
+    report then says ``cancelled`` and what was done so far.
     """
     from gatepost._transport import perform_with_deadline
 
     handler = on_event if on_event is not None else _log_event
-    run = GatesRun(options, task, _now_ms())
     request: dict[str, Any] | None = None
     try:
         while True:
