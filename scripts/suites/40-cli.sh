@@ -156,4 +156,7 @@ check "--help and --version exit 0" $?
 
 echo "$passed passed, $failed failed"
 record cli-terminal "$passed" "$failed"
-[ "$failed" -eq 0 ]
+
+run_drivers drivers-cli cli
+drivers=$?
+[ "$failed" -eq 0 ] && [ "$drivers" -eq 0 ]

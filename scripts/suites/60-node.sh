@@ -58,3 +58,8 @@ status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/node-test.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record node-test "$p" "$f"
+node_status=$status
+
+run_drivers drivers-node node
+drivers=$?
+[ "$node_status" -eq 0 ] && [ "$drivers" -eq 0 ]

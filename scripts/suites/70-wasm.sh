@@ -58,6 +58,8 @@ read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record wasm-node "$p" "$f"
 
+run_drivers drivers-wasm wasm
+
 log "wasm tests in headless Chromium: corpus, browser example against the emulator"
 export CHROMEDRIVER=/usr/bin/chromedriver
 (cd "$crate" && run_logged wasm-chromium node --test --test-concurrency=1 test/browser.test.mjs test/e2e-browser.test.mjs)
