@@ -120,7 +120,7 @@ def run_cli(options: dict[str, Any], env: dict[str, str], tmp: pathlib.Path, tim
     if outcome is None and r.returncode == 2:
         error = {"code": "usage", "message": err.strip()[-500:]}
     return {"outcome": outcome, "error": error, "events": events, "exit": r.returncode,
-            "output": (out + err)[-3000:]}
+            "output": out + err}
 
 
 def run_binding(host: str, options: dict[str, Any], env: dict[str, str], timeout: float) -> dict[str, Any]:
@@ -135,10 +135,10 @@ def run_binding(host: str, options: dict[str, Any], env: dict[str, str], timeout
     line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("RESULT ")), None)
     if line is None:
         return {"outcome": None, "error": {"code": "host_crashed", "message": f"exit {r.returncode}"},
-                "events": [], "exit": r.returncode, "output": (out + err)[-3000:]}
+                "events": [], "exit": r.returncode, "output": out + err}
     result = json.loads(line[len("RESULT "):])
     result["exit"] = r.returncode
-    result["output"] = (out + err)[-3000:]
+    result["output"] = out + err
     return result
 
 
@@ -269,6 +269,10 @@ def play(host: str, script: dict[str, Any]) -> dict[str, Any]:
             server.stop()
         norm = normalize(host, raw)
         problems = compare(host, script, norm, server, sink)
+        leaked = sorted(name for name, value in keys.items()
+                        if len(value.strip()) >= 8 and value.strip() in raw.get("output", ""))
+        if leaked:
+            problems.append(f"the host printed a key ({', '.join(leaked)})")
         requests = [{k: r[k] for k in ("method", "route", "path", "proxied", "api_key", "app_key")}
                     for r in server.requests]
     return {"host": host, "script": script["name"], "norm": norm, "problems": problems, "raw": raw,

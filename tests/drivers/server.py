@@ -11,8 +11,9 @@ An answer is an object (every field optional):
 - `status` (default 200; 202 for `"trigger": true`), `headers` (name -> value; `{origin}` and
   `{sink}` are replaced by this server's and the sink's base URL), and one body:
   `body` (text), `json` (a value), `trigger: true` (a trigger reply naming the evaluation id),
-  `result: "pass"|"fail"|"in_progress"` (a result for the evaluation; `dry_run: true`, `rules`:
-  [[name, status], ...] and `other_id: true` change it), `oversize: N` (a JSON-looking body of N
+  `result: "pass"|"fail"|"in_progress"` (a result for the evaluation; `dry_run: true` (a dry-run
+  gate), `rules`: [[name, status], ...] or [name, status, rule_dry_run], and `other_id: true` (for
+  another evaluation) change it), `oversize: N` (a JSON-looking body of N
   bytes; with `chunked: true` sent without Content-Length);
 - `delay`: seconds before the status line; `body_delay`: seconds between the first half of the
   body and the rest (a slow body); `truncate: true` (declare the whole body, send half, close);
@@ -75,9 +76,9 @@ def result_body(answer: dict[str, Any]) -> dict[str, Any]:
         "gate_status": status,
         "dry_run": dry,
         "rules": [
-            {"name": name, "status": st, "dry_run": dry,
-             **({"reason": "a monitor is in ALERT state"} if st == "fail" else {})}
-            for name, st in rules
+            {"name": rule[0], "status": rule[1], "dry_run": bool(rule[2]) if len(rule) > 2 else False,
+             **({"reason": "a monitor is in ALERT state"} if rule[1] == "fail" else {})}
+            for rule in rules
         ],
     }
     return {"data": {"id": EVALUATION_ID, "type": "deployment_gates_evaluation_result_response",
