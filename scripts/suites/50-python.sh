@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Python: the `gatepost` package (crates/py) built into .venv with `maturin develop` (dev profile),
 # then ruff, mypy --strict (package, examples, tests), stubtest against the compiled module, and
-# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator).
+# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator), then the driver
+# corpus (tests/drivers) through evaluate() and evaluate_async().
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"

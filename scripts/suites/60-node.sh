@@ -2,7 +2,7 @@
 # Node (@gatepost/node): the napi addon built with @napi-rs/cli, its committed index.d.ts and the
 # generated schema types checked for drift, tsc on the package and the examples, clippy on the
 # binding, then node:test — the conformance corpus, the fetch layer, the driver, and end to end
-# against the emulator.
+# against the emulator — then the driver corpus (tests/drivers) through evaluate().
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT/crates/node"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # WebAssembly package (@gatepost/wasm): set-up (idempotent: skips what is installed), lints, the
 # release build with its size, then the tests — the conformance corpus, the import-list check, the
-# driver, the edge example and tsc in Node; the corpus and the browser example in headless Chromium.
+# driver, the edge example and tsc in Node, the driver corpus (tests/drivers) in Node; the corpus and
+# the browser example in headless Chromium.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
