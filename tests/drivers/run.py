@@ -329,7 +329,7 @@ def main() -> int:
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda job: play(*job), jobs))
     by_script: dict[str, list[dict[str, Any]]] = {}
-    for res, (host, script) in zip(results, jobs):
+    for res, (host, script) in zip(results, jobs, strict=True):
         known = script.get("known_divergence") or {}
         divergent = host in (known.get("hosts") or [])
         label = f"{script['name']} [{host}] ({res['seconds']:.1f} s)"
