@@ -47,7 +47,7 @@ HOSTS = ("cli", "python", "python-async", "node", "wasm")
 DEFAULT_ENV = {"DD_API_KEY": "drivers-api-key-0a1b2c", "DD_APP_KEY": "drivers-app-key-3d4e5f"}
 #: Options every script gets unless it says otherwise: short, so the corpus runs in seconds.
 DEFAULT_OPTIONS = {"service": "checkout", "env": "prod", "timeout": 20, "poll_interval": 1,
-                   "request_timeout": 2, "trigger_budget": 10, "seed": 7}
+                   "request_timeout": 5, "trigger_budget": 10, "seed": 7}
 #: Outcome fields compared when the script names them.
 OUTCOME_FIELDS = ("verdict", "cause", "exit_code", "fail_open", "dry_run", "would_fail", "gate_status")
 #: Errors a binding raises before sending anything; the CLI says the same with exit status 2.
@@ -355,7 +355,8 @@ def main() -> int:
     # Identical results across hosts: every host that matched the script also matches each other.
     if len(runnable) > 1:
         for name, group in by_script.items():
-            shapes = {json.dumps({k: v for k, v in r["norm"].items() if k != "process_exit"}, sort_keys=True)
+            shapes = {json.dumps({k: ("usage_error" if k == "error" and v in USAGE_ERRORS else v)
+                                  for k, v in r["norm"].items() if k != "process_exit"}, sort_keys=True)
                       for r in group}
             if len(shapes) > 1:
                 counts["failed"] += 1
