@@ -36,6 +36,28 @@ node_counts() {
   awk '/^# pass / { p += $3 } /^# fail / { f += $3 } END { printf "%d %d\n", p, f }' "$1"
 }
 
+# drivers_counts FILE: "PASSED FAILED" from tests/drivers/run.py's last line (known divergences and
+# skipped scripts are neither).
+drivers_counts() {
+  awk '/^drivers .*: [0-9]+ passed, [0-9]+ failed/ { sub(/^[^:]*: /, ""); p = $1; f = $3 }
+       END { printf "%d %d\n", p, f }' "$1"
+}
+
+# run_drivers NAME HOST...: play the driver corpus (tests/drivers) through these hosts and record
+# its counts as NAME; returns run.py's status.
+run_drivers() {
+  local name=$1; shift
+  local args=()
+  for host in "$@"; do args+=(--host "$host"); done
+  log "driver corpus (tests/drivers) through: $*"
+  run_logged "$name" python3 "$GATEPOST_ROOT/tests/drivers/run.py" "${args[@]}"
+  local status=$? p f
+  read -r p f < <(drivers_counts "$GATEPOST_RESULTS/$name.log")
+  [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+  record "$name" "$p" "$f"
+  return "$status"
+}
+
 # run_logged NAME CMD...: run CMD with output shown and kept in $GATEPOST_RESULTS/NAME.log;
 # returns CMD's status.
 run_logged() {

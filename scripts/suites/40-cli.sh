@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI terminal behaviour that `cargo test` cannot see: a real terminal under tmux (live status
 # line, colour, NO_COLOR, Ctrl-C printing the resume command), plain output in a pipe, and the
-# README's main-job commands. (`cargo test -p gatepost` itself runs in 10-rust.sh.)
+# README's main-job commands, then the driver corpus (tests/drivers) through the CLI. (`cargo test
+# -p gatepost` itself runs in 10-rust.sh.)
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
@@ -156,4 +157,7 @@ check "--help and --version exit 0" $?
 
 echo "$passed passed, $failed failed"
 record cli-terminal "$passed" "$failed"
-[ "$failed" -eq 0 ]
+
+run_drivers drivers-cli cli
+drivers=$?
+[ "$failed" -eq 0 ] && [ "$drivers" -eq 0 ]

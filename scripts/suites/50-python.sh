@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Python: the `gatepost` package (crates/py) built into .venv with `maturin develop` (dev profile),
 # then ruff, mypy --strict (package, examples, tests), stubtest against the compiled module, and
-# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator).
+# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator), then the driver
+# corpus (tests/drivers) through evaluate() and evaluate_async().
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
@@ -41,6 +42,8 @@ log "ruff"
 (cd crates/py && "$VENV/bin/ruff" check --config pyproject.toml . ../../examples/python \
   && "$VENV/bin/ruff" format --check --config pyproject.toml . ../../examples/python)
 status=$?; record_check py-ruff "$status"; [ "$status" -eq 0 ] || failed=1
+"$VENV/bin/ruff" check --config tests/drivers/ruff.toml tests/drivers
+status=$?; record_check drivers-ruff "$status"; [ "$status" -eq 0 ] || failed=1
 
 log "mypy --strict (package, examples, tests, bench)"
 "$VENV/bin/mypy" --config-file "$PYPROJECT" crates/py/python/gatepost examples/python \
@@ -59,6 +62,8 @@ read -r p f < <(pytest_counts "$GATEPOST_RESULTS/pytest.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record pytest "$p" "$f"
 [ "$status" -eq 0 ] || failed=1
+
+run_drivers drivers-python python python-async || failed=1
 
 # The abi3 wheel on the oldest supported CPython (3.9), when this machine has one: the same
 # native module, built once as a wheel, under the unit, corpus and driver tests.

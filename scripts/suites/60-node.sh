@@ -2,7 +2,7 @@
 # Node (@gatepost/node): the napi addon built with @napi-rs/cli, its committed index.d.ts and the
 # generated schema types checked for drift, tsc on the package and the examples, clippy on the
 # binding, then node:test — the conformance corpus, the fetch layer, the driver, and end to end
-# against the emulator.
+# against the emulator — then the driver corpus (tests/drivers) through evaluate().
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT/crates/node"
@@ -58,3 +58,8 @@ status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/node-test.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record node-test "$p" "$f"
+node_status=$status
+
+run_drivers drivers-node node
+drivers=$?
+[ "$node_status" -eq 0 ] && [ "$drivers" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # WebAssembly package (@gatepost/wasm): set-up (idempotent: skips what is installed), lints, the
 # release build with its size, then the tests — the conformance corpus, the import-list check, the
-# driver, the edge example and tsc in Node; the corpus and the browser example in headless Chromium.
+# driver, the edge example and tsc in Node, the driver corpus (tests/drivers) in Node; the corpus and
+# the browser example in headless Chromium.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
@@ -57,6 +58,8 @@ status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record wasm-node "$p" "$f"
+
+run_drivers drivers-wasm wasm
 
 log "wasm tests in headless Chromium: corpus, browser example against the emulator"
 export CHROMEDRIVER=/usr/bin/chromedriver
