@@ -17,7 +17,6 @@ want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; ex
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $want" ]; then
   cargo install wasm-bindgen-cli --version "$want" --locked || setup_ok=1
 fi
-command -v wasm-pack >/dev/null 2>&1 || cargo install wasm-pack --locked || setup_ok=1
 # wasm-opt (npm binaryen, never Debian's), tsc and miniflare (the Workers runtime, workerd, for the
 # edge example), under crates/wasm.
 for tool in wasm-opt tsc miniflare; do
@@ -38,7 +37,7 @@ record_check wasm-fmt $?
   cargo clippy --locked -p gatepost-wasm --all-targets -- -D warnings; }
 record_check wasm-clippy $?
 
-log "wasm release build (wasm-pack, wasm-release profile, wasm-opt -Oz)"
+log "wasm release build (cargo + wasm-bindgen, wasm-release profile, wasm-opt -Oz)"
 run_logged wasm-build "$crate/scripts/build.sh"
 build=$?
 record_check wasm-build "$build"

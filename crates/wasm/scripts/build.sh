@@ -16,7 +16,7 @@
 # modules that crash; see docs/toolchain.md). Prints, and writes to target/test-results/wasm-size.txt,
 # the raw and gzipped size of the .wasm.
 #
-# Needs: the wasm32-unknown-unknown target, wasm-pack, wasm-bindgen-cli matching Cargo.lock, and
+# Needs: the wasm32-unknown-unknown target, wasm-bindgen-cli matching Cargo.lock, and
 # `npm install` done in crates/wasm (scripts/suites/70-wasm.sh sets all of that up).
 #
 #   crates/wasm/scripts/build.sh            release build (wasm-release profile + wasm-opt)
@@ -34,11 +34,15 @@ mkdir -p "$results"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 
 if [ "${GATEPOST_WASM_DEV:-0}" = 1 ]; then
-  profile_args=(--dev)
+  profile=dev
+  profile_dir=debug
+  bindgen_args=(--debug)
   optimise=0
 else
-  # wasm-pack passes `--profile` through to cargo (the workspace's [profile.wasm-release]).
-  profile_args=(--profile wasm-release)
+  # The workspace's [profile.wasm-release].
+  profile=wasm-release
+  profile_dir=wasm-release
+  bindgen_args=()
   optimise=1
 fi
 
@@ -49,15 +53,16 @@ js_only=0
 build_wasm() {
   rm -rf "$out"
   mkdir -p "$out"
+  # One cargo build, then wasm-bindgen's glue for each target. (No wasm-pack: it runs these same
+  # two steps, and installing it from crates.io costs a cold machine minutes.)
+  cargo build --locked --lib -p gatepost-wasm --target wasm32-unknown-unknown --profile "$profile"
+  target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  module="$target_dir/wasm32-unknown-unknown/$profile_dir/gatepost_wasm.wasm"
   for target in web bundler nodejs; do
     dir=$target
     [ "$target" = nodejs ] && dir=node
-    # --no-pack: the package.json is ours (js/package.template.json), one for all three targets.
-    # --mode no-install: never download anything (wasm-bindgen-cli is installed by the suite).
-    # --no-opt: wasm-opt runs below, from npm's binaryen, never one wasm-pack would download.
-    wasm-pack --quiet build "$crate" --target "$target" --out-dir "$out/$dir" --out-name gatepost_wasm \
-      --no-pack --no-opt --mode no-install "${profile_args[@]}"
-    rm -f "$out/$dir/.gitignore" "$out/$dir/package.json" "$out/$dir/README.md"
+    wasm-bindgen --target "$target" --out-dir "$out/$dir" --out-name gatepost_wasm --typescript \
+      "${bindgen_args[@]}" "$module"
   done
 
   wasm="$out/web/gatepost_wasm_bg.wasm"
