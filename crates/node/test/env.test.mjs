@@ -69,12 +69,12 @@ test('config warnings are shown on the console unless onEvent takes the events',
   console.warn = (...args) => shown.push(args.join(' '));
   try {
     assert.equal((await evaluate(options)).cause, 'gate_passed');
-    assert.equal(shown.length, 1, shown.join('\n'));
-    assert.match(shown[0], /^gatepost: config: .*newer_option/);
-    assert.doesNotMatch(shown[0], /warning: config warning/);
+    assert.ok(shown.some((line) => /^gatepost: config: .*newer_option/.test(line)), shown.join('\n'));
+    assert.ok(!shown.some((line) => /config warning/.test(line)), shown.join('\n'));
+    const before = shown.length;
     const events = [];
     assert.equal((await evaluate({ ...options, onEvent: (e) => events.push(e) })).cause, 'gate_passed');
-    assert.equal(shown.length, 1, 'onEvent takes the events over');
+    assert.equal(shown.length, before, 'onEvent takes the events over');
     assert.ok(events.some((e) => e.type === 'warning'));
   } finally {
     console.warn = warn;
