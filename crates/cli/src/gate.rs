@@ -891,7 +891,10 @@ fn usage_errors(problems: &[String], logger: &mut Logger) -> u8 {
     let error = gatepost_core::Error::with_problems(
         ErrorCode::InvalidOptions,
         format!("invalid options: {}", problems.join("; ")),
-        problems.iter().map(|p| Problem::new("", p.as_str())).collect(),
+        problems
+            .iter()
+            .map(|p| Problem::new("", p.as_str()))
+            .collect(),
     );
     logger.exit_error(&error, None, EXIT_USAGE);
     logger.log(

@@ -268,6 +268,15 @@ fn append(path: &std::ffi::OsStr, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
+/// The JSON document `--output json` prints for a run that ends in an error instead of an outcome.
+pub fn error_document(error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) -> String {
+    let mut doc = serde_json::json!({ "error": error, "exit_code": exit_code });
+    if let Some(config) = config {
+        doc["error"]["config"] = config.into();
+    }
+    sanitize::json(&doc.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,13 +308,4 @@ mod tests {
         assert!(text.contains("evaluation_id=\n"));
         assert!(text.contains("evaluation_url=\n"));
     }
-}
-
-/// The JSON document `--output json` prints for a run that ends in an error instead of an outcome.
-pub fn error_document(error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) -> String {
-    let mut doc = serde_json::json!({ "error": error, "exit_code": exit_code });
-    if let Some(config) = config {
-        doc["error"]["config"] = config.into();
-    }
-    sanitize::json(&doc.to_string())
 }

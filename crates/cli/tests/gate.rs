@@ -668,7 +668,10 @@ fn config_warnings_are_printed_once_prefixed() {
         r#"{"rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod", "duration": 0, "newer_option": 1}}]}"#,
     )
     .unwrap();
-    let r = run(gate(&api).arg("--allow-unknown-keys").arg("--config").arg(&config));
+    let r = run(gate(&api)
+        .arg("--allow-unknown-keys")
+        .arg("--config")
+        .arg(&config));
     assert_eq!(r.code, 0, "{r}");
     assert!(r.stderr.contains("newer_option"), "{r}");
     assert!(!r.stderr.contains("config warning:"), "{r}");
@@ -678,7 +681,10 @@ fn config_warnings_are_printed_once_prefixed() {
 fn status_reads_a_refusal_through_the_engine() {
     let api = FakeApi::start(
         vec![Reply::accepted()],
-        vec![Reply::json(404, serde_json::json!({"errors": ["evaluation not found"]}))],
+        vec![Reply::json(
+            404,
+            serde_json::json!({"errors": ["evaluation not found"]}),
+        )],
     );
     let r = run(gatepost_with_keys()
         .args(["status", EVALUATION_ID, "--api-url"])

@@ -391,21 +391,44 @@ fn output_json_prints_a_document_for_usage_errors_too() {
     let dir = tempfile::tempdir().unwrap();
     let config = write(&dir, "gate.json", r#"{"rules": [{"type": "monitor"}]}"#);
     let r = run(gatepost_with_keys()
-        .args(["gate", "--service", "s", "--env", "e", "--output", "json", "--config"])
+        .args([
+            "gate",
+            "--service",
+            "s",
+            "--env",
+            "e",
+            "--output",
+            "json",
+            "--config",
+        ])
         .arg(&config));
     assert_eq!(r.code, 2, "{r}");
     let v = r.json();
     assert_eq!(v["error"]["code"], "invalid_config", "{r}");
     assert_eq!(v["error"]["config"], config.display().to_string(), "{r}");
-    assert!(v["error"]["problems"].as_array().is_some_and(|p| !p.is_empty()), "{r}");
+    assert!(
+        v["error"]["problems"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{r}"
+    );
 
     // Durations are bounded by core, in the flag's seconds.
     let r = run(gatepost_with_keys().args([
-        "gate", "--service", "s", "--env", "e", "--poll-interval", "0.1", "--output", "json",
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+        "--poll-interval",
+        "0.1",
+        "--output",
+        "json",
     ]));
     assert_eq!(r.code, 2, "{r}");
     assert!(
-        r.stderr.contains("--poll-interval: 0.1 is below the minimum 1 s"),
+        r.stderr
+            .contains("--poll-interval: 0.1 is below the minimum 1 s"),
         "{r}"
     );
     assert_eq!(r.json()["exit_code"], 2, "{r}");

@@ -284,10 +284,10 @@ fn no_proxy_matches(target: &Target, list: &str) -> bool {
                 return true;
             }
             let (name, port) = split_host_port(&entry);
-            if let Some(port) = port {
-                if port.parse::<u16>().ok() != Some(target.port) {
-                    return false;
-                }
+            if let Some(port) = port
+                && port.parse::<u16>().ok() != Some(target.port)
+            {
+                return false;
             }
             let name = name
                 .trim_start_matches("*.")
@@ -338,12 +338,16 @@ mod tests {
 
     #[test]
     fn keys_are_trimmed_and_blank_values_skipped() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case] = &[
             (&[("DD_API_KEY", "key\n")], Some("key")),
             (&[("DD_API_KEY", "  key\t")], Some("key")),
             (&[("DATADOG_API_KEY", "a"), ("DD_API_KEY", "b")], Some("a")),
             (&[("DATADOG_API_KEY", ""), ("DD_API_KEY", "b")], Some("b")),
-            (&[("DATADOG_API_KEY", " \n"), ("DD_API_KEY", "b")], Some("b")),
+            (
+                &[("DATADOG_API_KEY", " \n"), ("DD_API_KEY", "b")],
+                Some("b"),
+            ),
             (&[("DATADOG_API_KEY", " \n")], None),
             (&[("dd_api_key", "lower")], None),
             (&[], None),
@@ -365,7 +369,11 @@ mod tests {
         .unwrap();
         assert_eq!(d.app_key.as_deref(), Some("third"));
         assert_eq!(d.site.as_deref(), Some("datadoghq.eu"));
-        let d = defaults(&env(&[("DD_APP_KEY", "two"), ("DD_APPLICATION_KEY", "three")])).unwrap();
+        let d = defaults(&env(&[
+            ("DD_APP_KEY", "two"),
+            ("DD_APPLICATION_KEY", "three"),
+        ]))
+        .unwrap();
         assert_eq!(d.app_key.as_deref(), Some("two"));
     }
 
@@ -376,7 +384,10 @@ mod tests {
         let err = defaults(&e).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidOptions);
         assert_eq!(err.problems[0].path, "DATADOG_API_KEY");
-        assert!(err.message.contains("DATADOG_API_KEY is set but is not valid UTF-8"));
+        assert!(
+            err.message
+                .contains("DATADOG_API_KEY is set but is not valid UTF-8")
+        );
         // A variable no rule reaches is not an error.
         let mut e = env(&[("DATADOG_API_KEY", "k")]);
         e.set_not_unicode("DD_API_KEY");
@@ -385,7 +396,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_keys() {
-        let d = defaults(&env(&[("DD_API_KEY", "secret-api"), ("DD_APP_KEY", "secret-app")]));
+        let d = defaults(&env(&[
+            ("DD_API_KEY", "secret-api"),
+            ("DD_APP_KEY", "secret-app"),
+        ]));
         let text = format!("{d:?} {:?}", env(&[("DD_API_KEY", "secret-api")]));
         assert!(!text.contains("secret"), "{text}");
     }
@@ -460,13 +474,22 @@ mod tests {
         // `*` only counts alone: as a prefix it is a suffix match.
         let star_eu = env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "*.eu")]);
         assert_eq!(proxy_for(url, &star_eu), None);
-        let port = env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "datadoghq.eu:80")]);
+        let port = env(&[
+            ("HTTPS_PROXY", "http://p:1"),
+            ("NO_PROXY", "datadoghq.eu:80"),
+        ]);
         assert_eq!(proxy_for(url, &port).as_deref(), Some("http://p:1"));
-        let port = env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "datadoghq.eu:443")]);
+        let port = env(&[
+            ("HTTPS_PROXY", "http://p:1"),
+            ("NO_PROXY", "datadoghq.eu:443"),
+        ]);
         assert_eq!(proxy_for(url, &port), None);
         let suffix = env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "ghq.eu")]);
         assert_eq!(proxy_for(url, &suffix).as_deref(), Some("http://p:1"));
         assert_eq!(proxy_for(url, &Environment::new()), None);
-        assert_eq!(proxy_for("http://x.example/", &env(&[("HTTPS_PROXY", "http://p:1")])), None);
+        assert_eq!(
+            proxy_for("http://x.example/", &env(&[("HTTPS_PROXY", "http://p:1")])),
+            None
+        );
     }
 }

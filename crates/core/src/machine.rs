@@ -1687,7 +1687,10 @@ pub enum ResultReply {
     },
     /// Any other status: the sentence for people (the status and the server's error details,
     /// made inert for a terminal), and what the status may mean when that helps.
-    Refused { message: String, note: Option<String> },
+    Refused {
+        message: String,
+        note: Option<String>,
+    },
 }
 
 /// Read one reply to a result GET for `evaluation_id` (see [`ResultReply`]).
@@ -2000,7 +2003,9 @@ mod tests {
         }
         match read_result_reply(id, 404, r#"{"errors":["not \u001b[31mfound"]}"#) {
             ResultReply::Refused { message, note } => {
-                assert!(message.starts_with(&format!("the API answered 404 for evaluation {id}: not ")));
+                assert!(
+                    message.starts_with(&format!("the API answered 404 for evaluation {id}: not "))
+                );
                 assert!(!message.contains('\u{1b}'));
                 assert!(note.unwrap().contains("not started yet"));
             }

@@ -234,36 +234,36 @@ impl Options {
             if v.is_null() {
                 continue;
             }
-            let (target, value) = if let Some((snake, _)) =
-                HOST_KEYS.iter().find(|(s, c)| key == *s || key == *c)
-            {
-                (snake.to_string(), v)
-            } else if let Some((_, _, target)) =
-                SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
-            {
-                match v.as_f64().ok_or_else(|| {
-                    Problem::new(key.as_str(), "expected a number of seconds")
-                }) {
-                    Ok(secs) => match seconds_to_ms(key.as_str(), target, secs) {
-                        Ok(ms) => (target.to_string(), serde_json::Value::from(ms)),
+            let (target, value) =
+                if let Some((snake, _)) = HOST_KEYS.iter().find(|(s, c)| key == *s || key == *c) {
+                    (snake.to_string(), v)
+                } else if let Some((_, _, target)) =
+                    SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
+                {
+                    match v
+                        .as_f64()
+                        .ok_or_else(|| Problem::new(key.as_str(), "expected a number of seconds"))
+                    {
+                        Ok(secs) => match seconds_to_ms(key.as_str(), target, secs) {
+                            Ok(ms) => (target.to_string(), serde_json::Value::from(ms)),
+                            Err(p) => {
+                                problems.push(p);
+                                continue;
+                            }
+                        },
                         Err(p) => {
                             problems.push(p);
                             continue;
                         }
-                    },
-                    Err(p) => {
-                        problems.push(p);
-                        continue;
                     }
-                }
-            } else {
-                let mut p = Problem::new(key.as_str(), format!("unknown option {key:?}"));
-                if let Some(near) = nearest_option(&key) {
-                    p = p.with_hint(format!("did you mean {near:?}?"));
-                }
-                problems.push(p);
-                continue;
-            };
+                } else {
+                    let mut p = Problem::new(key.as_str(), format!("unknown option {key:?}"));
+                    if let Some(near) = nearest_option(&key) {
+                        p = p.with_hint(format!("did you mean {near:?}?"));
+                    }
+                    problems.push(p);
+                    continue;
+                };
             if out.contains_key(&target) {
                 problems.push(Problem::new(
                     key.as_str(),
@@ -408,9 +408,17 @@ mod tests {
     fn seconds_are_converted_and_bounded_in_the_unit_the_user_wrote() {
         assert_eq!(seconds_to_ms("timeout", "timeout_ms", 1.5), Ok(1_500));
         let p = seconds_to_ms("pollInterval", "poll_interval_ms", 0.5).unwrap_err();
-        assert_eq!((p.path.as_str(), p.message.as_str()), ("pollInterval", "0.5 is below the minimum 1 s"));
+        assert_eq!(
+            (p.path.as_str(), p.message.as_str()),
+            ("pollInterval", "0.5 is below the minimum 1 s")
+        );
         assert!(seconds_to_ms("timeout", "timeout_ms", f64::INFINITY).is_err());
-        assert!(seconds_to_ms("timeout", "timeout_ms", 1e13).unwrap_err().message.contains("too large"));
+        assert!(
+            seconds_to_ms("timeout", "timeout_ms", 1e13)
+                .unwrap_err()
+                .message
+                .contains("too large")
+        );
         assert_eq!(seconds_option("pollInterval"), Some("poll_interval_ms"));
         assert_eq!(seconds_option("poll_interval_ms"), None);
     }

@@ -6,8 +6,7 @@ use gatepost_core::environment::{Environment, defaults, proxy_for};
 use serde_json::Value;
 
 fn cases() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/env/cases.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("tests/env/cases.json")).unwrap()
+    serde_json::from_str(include_str!("../../../tests/env/cases.json")).unwrap()
 }
 
 fn environment(case: &Value) -> Environment {
@@ -15,7 +14,12 @@ fn environment(case: &Value) -> Environment {
         .as_object()
         .expect("env is an object")
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().expect("values are strings").to_string()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().expect("values are strings").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -37,11 +41,6 @@ fn proxy_cases() {
     assert!(list.len() >= 20);
     for case in list {
         let got = proxy_for(case["url"].as_str().unwrap(), &environment(case));
-        assert_eq!(
-            got.as_deref(),
-            case["expect"].as_str(),
-            "{}",
-            case["name"]
-        );
+        assert_eq!(got.as_deref(), case["expect"].as_str(), "{}", case["name"]);
     }
 }

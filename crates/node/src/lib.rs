@@ -319,8 +319,8 @@ fn environment(vars: Value) -> gatepost_core::environment::Environment {
     ts_return_type = "{ api_key?: string; app_key?: string; site?: string }"
 )]
 pub fn env_defaults(env: Env, vars: Value) -> Result<Value> {
-    let found = gatepost_core::environment::defaults(&environment(vars))
-        .map_err(|e| throw(&env, e))?;
+    let found =
+        gatepost_core::environment::defaults(&environment(vars)).map_err(|e| throw(&env, e))?;
     serde_json::to_value(found).map_err(internal)
 }
 

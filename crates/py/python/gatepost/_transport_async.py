@@ -198,9 +198,8 @@ async def _bounded(work: Coroutine[Any, Any, Input], timeout_s: float) -> Input:
 
 async def _on_shared_client(action: SendRequest) -> Input:
     """Perform the request on the loop's shared client, once the client's gate admits it."""
-    from gatepost._transport_httpx import perform_async
-
     from gatepost._core import proxy_for
+    from gatepost._transport_httpx import perform_async
 
     entry = await _shared_entry()
     client = entry.client

@@ -30,6 +30,7 @@ __all__ = [
 #: The engine's resumable state (no keys): pass it to ``Engine.resume`` or ``gatepost.resume``.
 Snapshot = dict[str, Any]
 
+
 class EnvDefaults(TypedDict, total=False):
     """The keys and site an environment provides (``env_defaults``): those set, trimmed."""
 
