@@ -34,7 +34,8 @@ export function checkResolutions({ tsc, packageDir, name, specifiers, types = []
         target: 'ES2022',
         module,
         moduleResolution: mode,
-        lib: ['ES2022', 'DOM'],
+        // wasm-bindgen's declarations use Symbol.dispose (the wasm README says so).
+        lib: ['ES2022', 'ESNext.Disposable', 'DOM'],
         types,
         skipLibCheck: false,
       };
