@@ -65,11 +65,13 @@ try {
   }
   process.exitCode = outcome.exit_code;
 } catch (error) {
-  // Only misuse lands here (bad options, an invalid config): the server's behaviour is an outcome.
+  // Only misuse lands here (bad options, an invalid config, a snapshot that cannot be read): the
+  // server's behaviour is an outcome. Exit 2, as `gatepost gate` does for a usage or config error,
+  // so a pipeline tells it apart from a failed gate (1).
   if (error instanceof GatepostError) {
     console.error(`gatepost: ${error.message}`);
     for (const p of error.problems ?? []) console.error(`  ${p.path || '(document)'}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
-    process.exitCode = 1;
+    process.exitCode = 2;
   } else {
     throw error;
   }

@@ -52,7 +52,8 @@ record_check wasm-emulator-build $?
 
 log "wasm tests in Node: corpus, imports, targets, driver, edge example (Node and workerd), tsc"
 (cd "$crate" && run_logged wasm-node node --test test/corpus.test.mjs test/queries.test.mjs test/imports.test.mjs test/targets.test.mjs \
-  test/driver.test.mjs test/edge.test.mjs test/workerd.test.mjs test/typescript.test.mjs)
+  test/driver.test.mjs test/edge.test.mjs test/workerd.test.mjs test/typescript.test.mjs test/resolution.test.mjs \
+  test/env.test.mjs)
 status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/wasm-node.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1

@@ -10,6 +10,7 @@ use crate::driver::{self, DriverConfig, Finished, StateTarget};
 use crate::http::{Client, Request};
 use crate::output::{Logger, human_duration, now_ms, use_color, write_github};
 use crate::state::{self, Loaded};
+use gatepost_core::machine::ResultReply;
 use gatepost_core::online;
 use gatepost_core::report::{self, TextStyle};
 use gatepost_core::sanitize::{self, LinkPolicy};
@@ -24,6 +25,8 @@ const EXIT_SIGTERM: u8 = 143;
 /// Default clock speed of `gate --emulator`: fast enough that a 5-minute rule takes 5 seconds.
 #[cfg(feature = "emulator")]
 const EMULATOR_TIME_SCALE: f64 = 60.0;
+#[cfg(feature = "emulator")]
+use gatepost_core::options::{DEFAULT_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MS};
 
 /// `gatepost gate` (and `gatepost deployment gate`).
 pub fn gate(args: &GateArgs) -> u8 {
@@ -179,8 +182,10 @@ fn target(
         default_key: Some(running.default_key.clone()),
         // Rules run `scale` times faster, so poll that much more often (at most once a second)
         // unless the user chose an interval.
-        poll_interval_ms: poll_interval_ms
-            .or(Some(((15_000.0 / scale) as u64).clamp(1_000, 15_000))),
+        poll_interval_ms: poll_interval_ms.or(Some(
+            ((DEFAULT_POLL_INTERVAL_MS as f64 / scale) as u64)
+                .clamp(MIN_POLL_INTERVAL_MS, DEFAULT_POLL_INTERVAL_MS),
+        )),
         _emulator: Some(running),
     })
 }
@@ -525,7 +530,19 @@ pub fn validate(args: &ValidateArgs) -> u8 {
     let text = match read_config(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: --config {file}: {e}");
+            let message = format!("--config {file}: {e}");
+            eprintln!("error: {message}");
+            if args.output == ValidateFormat::Json {
+                let error = gatepost_core::Error::with_problems(
+                    ErrorCode::InvalidOptions,
+                    format!("invalid options: {message}"),
+                    vec![Problem::new("config", format!("{file}: {e}"))],
+                );
+                println!(
+                    "{}",
+                    crate::output::error_document(&error, None, EXIT_USAGE)
+                );
+            }
             return EXIT_USAGE;
         }
     };
@@ -775,34 +792,34 @@ pub fn status(args: &StatusArgs) -> u8 {
     let request = Request::from_action(engine.poll(now)).expect("attach polls at once");
     let input = client.perform(&request);
     match input {
-        Input::Response { status, body, .. } if (200..300).contains(&status) => {
-            if args.output == OutputFormat::Json {
-                // Re-serialised: the same data, with no raw control character from the server.
-                match serde_json::from_str::<serde_json::Value>(&body) {
-                    Ok(value) => println!("{}", sanitize::json(&value.to_string())),
-                    Err(_) => {
-                        eprintln!(
-                            "error: the API answered {status} for evaluation {id} with a body that is not JSON"
-                        );
-                        return 1;
-                    }
-                }
-            } else {
-                println!("{}", describe_result(id, &body));
-            }
-            0
-        }
+        // Which statuses are an answer, and what a refusal means, is the engine's reading.
         Input::Response { status, body, .. } => {
-            eprintln!(
-                "error: the API answered {status} for evaluation {id}{}",
-                sanitize::line(&api_error_details(status, &body))
-            );
-            if status == 404 {
-                eprintln!(
-                    "(a 404 right after the trigger only means the evaluation has not started yet)"
-                );
+            match gatepost_core::machine::read_result_reply(id, status, &body) {
+                ResultReply::Answered { json, result } => {
+                    if args.output == OutputFormat::Json {
+                        // Re-serialised: the same data, with no raw control character from the
+                        // server.
+                        match json {
+                            Some(value) => println!("{}", sanitize::json(&value.to_string())),
+                            None => {
+                                let why = result.err().unwrap_or_default();
+                                eprintln!("error: evaluation {id}: {why}");
+                                return 1;
+                            }
+                        }
+                    } else {
+                        println!("{}", describe_result(id, result, &body));
+                    }
+                    0
+                }
+                ResultReply::Refused { message, note } => {
+                    eprintln!("error: {message}");
+                    if let Some(note) = note {
+                        eprintln!("({note})");
+                    }
+                    1
+                }
             }
-            1
         }
         Input::TransportError { kind, message, .. } => {
             eprintln!(
@@ -817,9 +834,13 @@ pub fn status(args: &StatusArgs) -> u8 {
 }
 
 /// A result body for people: status, URL and rules with reasons.
-fn describe_result(id: &str, body: &str) -> String {
+fn describe_result(
+    id: &str,
+    result: Result<gatepost_core::machine::EvaluationResult, String>,
+    body: &str,
+) -> String {
     // Read by the engine's own parser, so status shows exactly what a gate run would see.
-    let result = match gatepost_core::machine::parse_result(body, id) {
+    let result = match result {
         Ok(result) => result,
         Err(problem) => {
             return format!("evaluation {id}: {problem}:\n{}", sanitize::lines(body));
@@ -850,16 +871,6 @@ fn describe_result(id: &str, body: &str) -> String {
     out.join("\n")
 }
 
-/// The server's error details (read by the engine's parser), as `: detail; detail`.
-fn api_error_details(status: u16, body: &str) -> String {
-    let details = gatepost_core::machine::api_error(status, body).details;
-    if details.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", details.join("; "))
-    }
-}
-
 /// The keys, from files (`--api-key-file`) or the environment. Never printed.
 pub struct Keys {
     pub api_key: Option<String>,
@@ -868,46 +879,37 @@ pub struct Keys {
 
 pub(crate) fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<String>> {
     let mut problems = Vec::new();
-    let mut read = |file: &Option<std::path::PathBuf>, vars: [&str; 2], flag: &str| {
-        if let Some(path) = file {
-            return match crate::files::read_text(path, crate::files::MAX_KEY_FILE_BYTES) {
-                Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
-                Ok(_) => {
-                    problems.push(format!("{flag} {}: the file is empty", path.display()));
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!("{flag} {}: {e}", path.display()));
-                    None
-                }
-            };
-        }
-        // The first variable that is set and not blank. One that is set but not UTF-8 is an
-        // error naming it: going on without the key would send the request unauthenticated.
-        for var in vars {
-            match std::env::var(var) {
-                Ok(k) if !k.trim().is_empty() => return Some(k.trim().to_string()),
-                Ok(_) | Err(std::env::VarError::NotPresent) => {}
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    problems.push(format!(
-                        "{var} is set but is not valid UTF-8 (its value is not shown); set it to the key itself"
-                    ));
-                    return None;
-                }
+    // The environment's keys by core's rules (the same in every host): trimmed, blank skipped,
+    // a variable that is not UTF-8 an error naming it. Only read when a key file is not given.
+    let from_env = if api.api_key_file.is_some() && api.app_key_file.is_some() {
+        gatepost_core::environment::Defaults::default()
+    } else {
+        match gatepost_core::environment::defaults(&environment()) {
+            Ok(found) => found,
+            Err(e) => {
+                problems.extend(e.problems.into_iter().map(|p| p.message));
+                gatepost_core::environment::Defaults::default()
             }
         }
-        None
     };
-    let api_key = read(
-        &api.api_key_file,
-        ["DATADOG_API_KEY", "DD_API_KEY"],
-        "--api-key-file",
-    );
-    let app_key = read(
-        &api.app_key_file,
-        ["DATADOG_APP_KEY", "DD_APP_KEY"],
-        "--app-key-file",
-    );
+    let mut read = |file: &Option<std::path::PathBuf>, env_value: Option<String>, flag: &str| {
+        let Some(path) = file else {
+            return env_value;
+        };
+        match crate::files::read_text(path, crate::files::MAX_KEY_FILE_BYTES) {
+            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+            Ok(_) => {
+                problems.push(format!("{flag} {}: the file is empty", path.display()));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("{flag} {}: {e}", path.display()));
+                None
+            }
+        }
+    };
+    let api_key = read(&api.api_key_file, from_env.api_key, "--api-key-file");
+    let app_key = read(&api.app_key_file, from_env.app_key, "--app-key-file");
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -959,13 +961,17 @@ pub(crate) fn site(api: &ApiArgs) -> Option<String> {
     if api.api_url.is_some() {
         return None;
     }
+    // A variable that is not UTF-8 is reported by `resolve_keys`; here it only means no site.
     api.site.clone().or_else(|| {
-        ["DATADOG_SITE", "DD_SITE"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .map(|s| s.trim().to_string())
-            .find(|s| !s.is_empty())
+        gatepost_core::environment::defaults(&environment())
+            .ok()
+            .and_then(|d| d.site)
     })
+}
+
+/// This process's environment, as core's rules read it.
+pub(crate) fn environment() -> gatepost_core::environment::Environment {
+    gatepost_core::environment::Environment::from_os(std::env::vars_os())
 }
 
 /// Engine durations in ms from the CLI's seconds.
@@ -978,23 +984,24 @@ struct TimingMs {
 }
 
 fn timing_ms(t: &TimingArgs, problems: &mut Vec<String>) -> TimingMs {
-    let mut ms = |v: Option<f64>, flag: &str| {
-        v.and_then(|secs| {
-            if (0.0..9.0e12).contains(&secs) {
-                Some((secs * 1000.0).round() as u64)
-            } else {
-                problems.push(format!(
-                    "{flag} must be a number of seconds (0 or more), not {secs}"
-                ));
-                None
-            }
-        })
+    // Core converts and bounds-checks, so the problem names the flag and its seconds.
+    let mut ms = |v: Option<f64>, name: &str| {
+        let target = gatepost_core::options::seconds_option(name).expect("a seconds option");
+        v.and_then(
+            |secs| match gatepost_core::options::seconds_to_ms(name, target, secs) {
+                Ok(ms) => Some(ms),
+                Err(p) => {
+                    problems.push(flag_problem(&p));
+                    None
+                }
+            },
+        )
     };
     TimingMs {
-        timeout_ms: ms(t.timeout, "--timeout"),
-        poll_interval_ms: ms(t.poll_interval, "--poll-interval"),
-        request_timeout_ms: ms(t.request_timeout, "--request-timeout"),
-        trigger_budget_ms: ms(t.trigger_budget, "--trigger-budget"),
+        timeout_ms: ms(t.timeout, "timeout"),
+        poll_interval_ms: ms(t.poll_interval, "poll_interval"),
+        request_timeout_ms: ms(t.request_timeout, "request_timeout"),
+        trigger_budget_ms: ms(t.trigger_budget, "trigger_budget"),
     }
 }
 
@@ -1021,12 +1028,22 @@ fn make_logger(display: &DisplayArgs) -> Logger {
         }
     });
     Logger::new(format, display.color, display.quiet, display.verbose)
+        .with_json_output(display.output == OutputFormat::Json)
 }
 
 fn usage_errors(problems: &[String], logger: &mut Logger) -> u8 {
     for p in problems {
         logger.error(p);
     }
+    let error = gatepost_core::Error::with_problems(
+        ErrorCode::InvalidOptions,
+        format!("invalid options: {}", problems.join("; ")),
+        problems
+            .iter()
+            .map(|p| Problem::new("", p.as_str()))
+            .collect(),
+    );
+    logger.exit_error(&error, None, EXIT_USAGE);
     logger.log(
         crate::output::Level::Error,
         "see `gatepost gate --help` for usage",
@@ -1048,40 +1065,26 @@ fn engine_error(e: &gatepost_core::Error, config: Option<&Path>, logger: &mut Lo
         };
         logger.error(&line);
     }
-    match e.code {
+    let code = match e.code {
         ErrorCode::InvalidConfig | ErrorCode::InvalidOptions | ErrorCode::InvalidSnapshot => {
             EXIT_USAGE
         }
         ErrorCode::InvalidInput | ErrorCode::UnknownRequest => 1,
         // A code a later engine adds (the enum is non-exhaustive): not the user's usage error.
         _ => 1,
-    }
+    };
+    let config = file.filter(|_| e.code == ErrorCode::InvalidConfig);
+    logger.exit_error(e, config.as_deref(), code);
+    code
 }
 
-/// An options problem named by the flag that sets it (`api_url` → `--api-url`), with the engine's
-/// milliseconds shown in the seconds the flags take (`poll_interval_ms: 100 is below the minimum
-/// 1000` → `--poll-interval: 0.1 s is below the minimum 1 s`).
+/// An options problem named by the flag that sets it (`api_url` → `--api-url`). Durations reach
+/// the engine through core's seconds conversion, whose problems already speak in seconds.
 fn flag_problem(p: &Problem) -> String {
-    let (path, in_ms) = match p.path.strip_suffix("_ms") {
-        Some(base) => (base, true),
-        None => (p.path.as_str(), false),
-    };
-    let message = if in_ms {
-        p.message
-            .split(' ')
-            .map(|word| match word.parse::<u64>() {
-                Ok(ms) => format!("{} s", ms as f64 / 1000.0),
-                Err(_) => word.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    } else {
-        p.message.clone()
-    };
-    let mut s = match path {
-        "" => message,
-        "evaluation_id" => format!("EVALUATION_ID: {message}"),
-        flag => format!("--{}: {message}", flag.replace('_', "-")),
+    let mut s = match p.path.as_str() {
+        "" => p.message.clone(),
+        "evaluation_id" => format!("EVALUATION_ID: {}", p.message),
+        flag => format!("--{}: {}", flag.replace('_', "-"), p.message),
     };
     if let Some(hint) = &p.hint {
         s.push_str(&format!(" (hint: {hint})"));
@@ -1117,12 +1120,28 @@ mod tests {
             flag_problem(&Problem::new("api_url", "bad")),
             "--api-url: bad"
         );
+    }
+
+    #[test]
+    fn durations_are_converted_and_bounded_by_core_in_the_flags_seconds() {
+        let args = TimingArgs {
+            timeout: Some(f64::NAN),
+            fail_on_error: false,
+            poll_interval: Some(0.1),
+            request_timeout: Some(2.5),
+            trigger_budget: Some(9.0e12),
+        };
+        let mut problems = Vec::new();
+        let ms = timing_ms(&args, &mut problems);
+        assert_eq!(ms.request_timeout_ms, Some(2_500));
+        assert_eq!(ms.poll_interval_ms, None);
         assert_eq!(
-            flag_problem(&Problem::new(
-                "poll_interval_ms",
-                "100 is below the minimum 1000"
-            )),
-            "--poll-interval: 0.1 s is below the minimum 1 s"
+            problems,
+            [
+                "--timeout: expected a number of seconds",
+                "--poll-interval: 0.1 is below the minimum 1 s",
+                "--trigger-budget: 9000000000000 s is too large",
+            ]
         );
     }
 }

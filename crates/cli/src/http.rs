@@ -71,13 +71,9 @@ impl Client {
             .max_redirects_will_error(false)
             .http_status_as_error(false)
             .user_agent(format!("gatepost/{}", gatepost_core::VERSION))
-            // Proxy settings come from the environment (ureq reads ALL_PROXY, HTTPS_PROXY,
-            // HTTP_PROXY and NO_PROXY, upper or lower case).
-            .proxy(if base_url.is_some_and(bypasses_proxy) {
-                None
-            } else {
-                ureq::Proxy::try_from_env()
-            })
+            // The proxy is core's decision for the API's base URL (HTTPS_PROXY, ALL_PROXY,
+            // NO_PROXY with curl's rules, loopback always direct), the same in every host.
+            .proxy(base_url.and_then(proxy_for))
             .build();
         Ok(Client {
             agent: config.new_agent(),
@@ -140,52 +136,11 @@ impl Client {
     }
 }
 
-/// The host of a URL, lower-cased, without brackets or port.
-fn url_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host.to_ascii_lowercase()
-}
-
-/// Whether a URL's host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`), by core's rule.
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    gatepost_core::site::is_loopback(rest.split('/').next().unwrap_or(""))
-}
-
-/// Whether requests to `url` go direct: loopback, or matched by `NO_PROXY`/`no_proxy` with curl's
-/// rules (`example.com` and `.example.com` both cover `api.example.com`; `*` covers everything).
-/// ureq's own matching is stricter (an entry without a leading dot matches only that exact host),
-/// and CI files are written for curl.
-fn bypasses_proxy(url: &str) -> bool {
-    if is_loopback_url(url) {
-        return true;
-    }
-    let list = std::env::var("NO_PROXY")
-        .or_else(|_| std::env::var("no_proxy"))
-        .unwrap_or_default();
-    no_proxy_matches(&url_host(url), &list)
-}
-
-fn no_proxy_matches(host: &str, list: &str) -> bool {
-    list.split(',')
-        .map(|e| e.trim().to_ascii_lowercase())
-        .filter(|e| !e.is_empty())
-        .any(|entry| {
-            if entry == "*" {
-                return true;
-            }
-            let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-            let entry = match entry.rsplit_once(':') {
-                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-                _ => entry,
-            };
-            host == entry || host.ends_with(&format!(".{entry}"))
-        })
+/// The proxy core chooses for `url` in this process's environment. A proxy URL ureq cannot use
+/// (an unsupported scheme) means direct, as it did when ureq read the variables itself.
+fn proxy_for(url: &str) -> Option<ureq::Proxy> {
+    let env = crate::gate::environment();
+    gatepost_core::environment::proxy_for(url, &env).and_then(|p| ureq::Proxy::new(&p).ok())
 }
 
 /// Map a ureq error onto the engine's transport error kinds. The message never contains headers,
@@ -381,26 +336,6 @@ mod tests {
             Input::Response { body, .. } => assert_eq!(body, "a\u{fffd}b"),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn loopback_urls_are_recognised() {
-        assert!(is_loopback_url("http://127.0.0.1:8080"));
-        assert!(is_loopback_url("http://localhost/x"));
-        assert!(is_loopback_url("https://[::1]:443"));
-        assert!(!is_loopback_url("https://api.datadoghq.com"));
-        assert!(!is_loopback_url("https://127.0.0.1.example.com"));
-    }
-
-    #[test]
-    fn no_proxy_follows_curl() {
-        assert!(no_proxy_matches("api.datadoghq.eu", "datadoghq.eu"));
-        assert!(no_proxy_matches("api.datadoghq.eu", " .datadoghq.eu , x"));
-        assert!(no_proxy_matches("api.datadoghq.eu", "*.datadoghq.eu"));
-        assert!(no_proxy_matches("api.datadoghq.eu", "*"));
-        assert!(no_proxy_matches("api.datadoghq.eu", "api.datadoghq.eu:443"));
-        assert!(!no_proxy_matches("api.datadoghq.eu", "ghq.eu"));
-        assert!(!no_proxy_matches("api.datadoghq.eu", ""));
     }
 
     #[test]

@@ -25,7 +25,10 @@ use std::process::ExitCode;
 pub const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(usage_error(e)),
+    };
     let code = match cli.command {
         cli::Command::Gate(args)
         | cli::Command::Deployment {
@@ -66,4 +69,42 @@ fn serve_emulator(_args: &cli::EmulatorArgs) -> u8 {
          reinstall with default features to use it"
     );
     EXIT_USAGE
+}
+
+/// A command line clap refuses: clap's own message and exit code, and with `--output json` also
+/// the JSON error document on stdout that every other exit of a JSON run prints.
+fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE);
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !informational && wants_json(std::env::args_os().skip(1)) {
+        let text = e.render().to_string();
+        let message = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string();
+        let error = gatepost_core::Error::with_problems(
+            gatepost_core::ErrorCode::InvalidOptions,
+            format!("invalid options: {message}"),
+            vec![gatepost_core::Problem::new("", message)],
+        );
+        println!("{}", output::error_document(&error, None, code));
+    }
+    let _ = e.print();
+    code
+}
+
+/// Whether the command line asks for `--output json` (read before clap could parse it).
+fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "--output=json" || (a == "--output" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
 }

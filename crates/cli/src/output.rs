@@ -40,6 +40,8 @@ pub struct Logger {
     color: bool,
     live: bool,
     status_shown: bool,
+    /// `--output json`: an error exit also prints a JSON document on stdout ([`Logger::exit_error`]).
+    json_output: bool,
 }
 
 /// Severity of a log line.
@@ -76,7 +78,25 @@ impl Logger {
                 && format == LogFormat::Text
                 && std::env::var("TERM").map_or(true, |t| t != "dumb"),
             status_shown: false,
+            json_output: false,
         }
+    }
+
+    /// With `json` (`--output json`), [`Logger::exit_error`] also prints a JSON document on
+    /// stdout, so a pipeline reading stdout (`jq`) never reads empty input as success.
+    pub fn with_json_output(mut self, json: bool) -> Logger {
+        self.json_output = json;
+        self
+    }
+
+    /// The run ends with `error` and `exit_code` before any outcome: with `--output json`, print
+    /// `{"error": {"code", "message", "problems"}, "exit_code": N}` on stdout (the log lines on
+    /// stderr say the same for people). `config` names the config file the problems are in.
+    pub fn exit_error(&self, error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) {
+        if !self.json_output {
+            return;
+        }
+        println!("{}", error_document(error, config, exit_code));
     }
 
     /// Whether a live status line is drawn (stderr is a terminal, text logs, not quiet).
@@ -246,6 +266,15 @@ fn append(path: &std::ffi::OsStr, text: &str) -> std::io::Result<()> {
         .append(true)
         .open(path)?;
     f.write_all(text.as_bytes())
+}
+
+/// The JSON document `--output json` prints for a run that ends in an error instead of an outcome.
+pub fn error_document(error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) -> String {
+    let mut doc = serde_json::json!({ "error": error, "exit_code": exit_code });
+    if let Some(config) = config {
+        doc["error"]["config"] = config.into();
+    }
+    sanitize::json(&doc.to_string())
 }
 
 #[cfg(test)]

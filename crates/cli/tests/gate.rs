@@ -640,3 +640,61 @@ fn keys_from_files_are_used_and_never_printed() {
     assert_eq!(api.seen()[0].header("DD-API-KEY"), Some(API_KEY));
     assert_eq!(api.seen()[0].header("DD-APPLICATION-KEY"), Some(APP_KEY));
 }
+
+#[test]
+fn keys_from_the_environment_are_trimmed_by_core_rules() {
+    // A key read from a mounted secret file ends in a newline; a blank DATADOG_* falls through.
+    let api = FakeApi::start(vec![Reply::accepted()], vec![pass()]);
+    let mut cmd = gate(&api);
+    cmd.env_remove("DD_API_KEY")
+        .env_remove("DD_APP_KEY")
+        .env("DATADOG_API_KEY", " \n")
+        .env("DD_API_KEY", format!("{API_KEY}\n"))
+        .env("DD_APPLICATION_KEY", format!("  {APP_KEY}\n"));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{r}");
+    let seen = api.seen();
+    assert_eq!(seen[0].header("DD-API-KEY"), Some(API_KEY));
+    assert_eq!(seen[0].header("DD-APPLICATION-KEY"), Some(APP_KEY));
+}
+
+#[test]
+fn config_warnings_are_printed_once_prefixed() {
+    let api = FakeApi::start(vec![Reply::accepted()], vec![pass()]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.json");
+    std::fs::write(
+        &config,
+        r#"{"rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod", "duration": 0, "newer_option": 1}}]}"#,
+    )
+    .unwrap();
+    let r = run(gate(&api)
+        .arg("--allow-unknown-keys")
+        .arg("--config")
+        .arg(&config));
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stderr.contains("newer_option"), "{r}");
+    assert!(!r.stderr.contains("config warning:"), "{r}");
+}
+
+#[test]
+fn status_reads_a_refusal_through_the_engine() {
+    let api = FakeApi::start(
+        vec![Reply::accepted()],
+        vec![Reply::json(
+            404,
+            serde_json::json!({"errors": ["evaluation not found"]}),
+        )],
+    );
+    let r = run(gatepost_with_keys()
+        .args(["status", EVALUATION_ID, "--api-url"])
+        .arg(api.url()));
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: the API answered 404 for evaluation {EVALUATION_ID}: evaluation not found"
+        )),
+        "{r}"
+    );
+    assert!(r.stderr.contains("has not started yet"), "{r}");
+}

@@ -145,6 +145,6 @@ fn https_proxy_is_used() {
             .any(|s| s.method == "CONNECT" && s.path == "api.datadoghq.eu:443"),
         "the request went through the proxy: {seen:?}"
     );
-    // NO_PROXY matching (curl's rules) is unit-tested in src/http.rs: a bypassed request would
-    // leave loopback, which tests never do.
+    // NO_PROXY matching (curl's rules) is core's, tested against tests/env/cases.json in every
+    // host: a bypassed request would leave loopback, which tests never do.
 }

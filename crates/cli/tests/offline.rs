@@ -369,3 +369,71 @@ fn color_always_colours_even_in_a_pipe_and_never_by_default() {
         "{r}"
     );
 }
+
+#[test]
+fn output_json_prints_a_document_for_usage_errors_too() {
+    // `jq` must never read empty input as success: exit 2 prints an error document on stdout.
+    let r = run(gatepost_with_keys().args(["gate", "--output", "json"]));
+    assert_eq!(r.code, 2, "{r}");
+    let v = r.json();
+    assert_eq!(v["exit_code"], 2, "{r}");
+    assert_eq!(v["error"]["code"], "invalid_options", "{r}");
+    let problems = v["error"]["problems"].to_string();
+    assert!(problems.contains("--service is required"), "{r}");
+    assert!(r.stderr.contains("--service is required"), "{r}");
+
+    // A flag clap refuses.
+    let r = run(gatepost_with_keys().args(["gate", "--output=json", "--servce", "x"]));
+    assert_eq!(r.code, 2, "{r}");
+    assert_eq!(r.json()["error"]["code"], "invalid_options", "{r}");
+
+    // An invalid config names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(&dir, "gate.json", r#"{"rules": [{"type": "monitor"}]}"#);
+    let r = run(gatepost_with_keys()
+        .args([
+            "gate",
+            "--service",
+            "s",
+            "--env",
+            "e",
+            "--output",
+            "json",
+            "--config",
+        ])
+        .arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "invalid_config", "{r}");
+    assert_eq!(v["error"]["config"], config.display().to_string(), "{r}");
+    assert!(
+        v["error"]["problems"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{r}"
+    );
+
+    // Durations are bounded by core, in the flag's seconds.
+    let r = run(gatepost_with_keys().args([
+        "gate",
+        "--service",
+        "s",
+        "--env",
+        "e",
+        "--poll-interval",
+        "0.1",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("--poll-interval: 0.1 is below the minimum 1 s"),
+        "{r}"
+    );
+    assert_eq!(r.json()["exit_code"], 2, "{r}");
+
+    // Without --output json stdout stays empty.
+    let r = run(gatepost_with_keys().args(["gate"]));
+    assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{r}");
+}

@@ -27,13 +27,15 @@
 //!
 //! Modules, one concept each: [`options`] (what the host passes in), [`config`] (the pipeline config
 //! file and its validation), [`query`] (the monitor search syntax), [`site`] (where requests go),
-//! [`machine`] (the state machine and the decision policy), [`online`] (`validate --online`: rules
-//! checked against the monitors that exist), [`backoff`] (retry timing),
+//! [`environment`] (keys, site and proxy from the host's environment), [`machine`] (the state
+//! machine and the decision policy), [`online`] (`validate --online`: rules checked against the
+//! monitors that exist), [`backoff`] (retry timing),
 //! [`outcome`] (the result), [`event`] (progress and log lines), [`report`] (text, markdown and
 //! JSON renderers), [`sanitize`] (untrusted text made inert for people and CI logs), [`error`] (usage and config errors with stable codes).
 
 pub mod backoff;
 pub mod config;
+pub mod environment;
 pub mod error;
 pub mod event;
 pub mod gates;

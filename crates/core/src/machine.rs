@@ -396,7 +396,7 @@ impl Engine {
                     )
                 })?;
                 for warning in parsed.warnings {
-                    let message = format!("config warning: {warning}");
+                    let message = format!("config: {warning}");
                     events.push(Event::new(
                         EventKind::Warning {
                             code: "config".into(),
@@ -1675,6 +1675,49 @@ fn parse_trigger(body: &str) -> Result<String, String> {
     Ok(id.to_ascii_lowercase())
 }
 
+/// One GET of an evaluation's result, read by the engine's rules for a host that shows it without
+/// deciding on it (`gatepost status`): which statuses are an answer is core's call, not the host's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultReply {
+    /// A 2xx. `result` is the engine's reading of the body (or why it is not a result); `json`
+    /// the body as JSON when it parses, for hosts that print it as it came.
+    Answered {
+        result: Result<EvaluationResult, String>,
+        json: Option<Value>,
+    },
+    /// Any other status: the sentence for people (the status and the server's error details,
+    /// made inert for a terminal), and what the status may mean when that helps.
+    Refused {
+        message: String,
+        note: Option<String>,
+    },
+}
+
+/// Read one reply to a result GET for `evaluation_id` (see [`ResultReply`]).
+pub fn read_result_reply(evaluation_id: &str, status: u16, body: &str) -> ResultReply {
+    if (200..=299).contains(&status) {
+        return ResultReply::Answered {
+            result: parse_result(body, evaluation_id),
+            json: serde_json::from_str(body).ok(),
+        };
+    }
+    let details = api_error(status, body).details;
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", details.join("; "))
+    };
+    ResultReply::Refused {
+        message: crate::sanitize::line(&format!(
+            "the API answered {status} for evaluation {evaluation_id}{details}"
+        )),
+        note: (status == 404).then(|| {
+            "a 404 right after the trigger only means the evaluation has not started yet"
+                .to_string()
+        }),
+    }
+}
+
 /// The result attributes from a poll response, or why the body is malformed. Hosts that show a
 /// result without deciding on it (`gatepost status`) read it through this too.
 pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, String> {
@@ -1938,5 +1981,42 @@ mod tests {
             serde_json::json!(MAX_SAFE_INTEGER)
         );
         assert!(matches!(engine.poll(u64::MAX), Action::Done { .. }));
+    }
+
+    #[test]
+    fn result_replies_are_classified_by_the_engine() {
+        let id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+        let body = r#"{"data":{"attributes":{"gate_status":"pass","rules":[]}}}"#;
+        match read_result_reply(id, 200, body) {
+            ResultReply::Answered { result, json } => {
+                assert_eq!(result.unwrap().gate_status.as_deref(), Some("pass"));
+                assert!(json.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        match read_result_reply(id, 200, "not json") {
+            ResultReply::Answered { result, json } => {
+                assert!(result.is_err());
+                assert!(json.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        match read_result_reply(id, 404, r#"{"errors":["not \u001b[31mfound"]}"#) {
+            ResultReply::Refused { message, note } => {
+                assert!(
+                    message.starts_with(&format!("the API answered 404 for evaluation {id}: not "))
+                );
+                assert!(!message.contains('\u{1b}'));
+                assert!(note.unwrap().contains("not started yet"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match read_result_reply(id, 500, "") {
+            ResultReply::Refused { message, note } => {
+                assert_eq!(message, format!("the API answered 500 for evaluation {id}"));
+                assert_eq!(note, None);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

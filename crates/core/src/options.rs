@@ -181,6 +181,39 @@ const SECONDS_KEYS: &[(&str, &str, &str)] = &[
     ("request_timeout", "requestTimeout", "request_timeout_ms"),
 ];
 
+/// The engine milliseconds for a duration a host's user gave in seconds (`--poll-interval 2`,
+/// `poll_interval=2`, `pollInterval: 2`): checked against the engine option's bounds in seconds,
+/// so every problem names the option and the unit the user wrote (`name`), never the engine's
+/// `_ms` option. `target` is the engine option (`poll_interval_ms`). Every host converts through
+/// this one function.
+pub fn seconds_to_ms(name: &str, target: &str, secs: f64) -> Result<u64, crate::Problem> {
+    use crate::Problem;
+    let min_secs = minimum(target) as f64 / 1000.0;
+    if !secs.is_finite() {
+        return Err(Problem::new(name, "expected a number of seconds"));
+    }
+    if secs < min_secs {
+        return Err(Problem::new(
+            name,
+            format!("{secs} is below the minimum {min_secs} s"),
+        ));
+    }
+    let ms = (secs * 1000.0).round();
+    if ms > (crate::machine::MAX_SAFE_INTEGER / 2) as f64 {
+        return Err(Problem::new(name, format!("{secs} s is too large")));
+    }
+    Ok(ms as u64)
+}
+
+/// The engine option a host's seconds-valued option sets (`poll_interval` or `pollInterval` →
+/// `poll_interval_ms`), when `name` is one.
+pub fn seconds_option(name: &str) -> Option<&'static str> {
+    SECONDS_KEYS
+        .iter()
+        .find(|(s, c, _)| name == *s || name == *c)
+        .map(|(_, _, target)| *target)
+}
+
 impl Options {
     /// Build options from what a binding's user wrote: every name in snake_case or camelCase,
     /// durations in seconds (`timeout`, `poll_interval`/`pollInterval`, `request_timeout`,
@@ -201,38 +234,36 @@ impl Options {
             if v.is_null() {
                 continue;
             }
-            let (target, value) = if let Some((snake, _)) =
-                HOST_KEYS.iter().find(|(s, c)| key == *s || key == *c)
-            {
-                (snake.to_string(), v)
-            } else if let Some((_, _, target)) =
-                SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
-            {
-                let min_secs = minimum(target) as f64 / 1000.0;
-                match v.as_f64() {
-                    // Checked here too, so the problem names the option and unit the user wrote.
-                    Some(secs) if secs.is_finite() && secs < min_secs => {
-                        let message = format!("{secs} is below the minimum {min_secs} s");
-                        problems.push(Problem::new(key.as_str(), message));
-                        continue;
+            let (target, value) =
+                if let Some((snake, _)) = HOST_KEYS.iter().find(|(s, c)| key == *s || key == *c) {
+                    (snake.to_string(), v)
+                } else if let Some((_, _, target)) =
+                    SECONDS_KEYS.iter().find(|(s, c, _)| key == *s || key == *c)
+                {
+                    match v
+                        .as_f64()
+                        .ok_or_else(|| Problem::new(key.as_str(), "expected a number of seconds"))
+                    {
+                        Ok(secs) => match seconds_to_ms(key.as_str(), target, secs) {
+                            Ok(ms) => (target.to_string(), serde_json::Value::from(ms)),
+                            Err(p) => {
+                                problems.push(p);
+                                continue;
+                            }
+                        },
+                        Err(p) => {
+                            problems.push(p);
+                            continue;
+                        }
                     }
-                    Some(secs) if secs.is_finite() && secs * 1000.0 < 9.007e15 => (
-                        target.to_string(),
-                        serde_json::Value::from((secs * 1000.0).round() as u64),
-                    ),
-                    _ => {
-                        problems.push(Problem::new(key.as_str(), "expected a number of seconds"));
-                        continue;
+                } else {
+                    let mut p = Problem::new(key.as_str(), format!("unknown option {key:?}"));
+                    if let Some(near) = nearest_option(&key) {
+                        p = p.with_hint(format!("did you mean {near:?}?"));
                     }
-                }
-            } else {
-                let mut p = Problem::new(key.as_str(), format!("unknown option {key:?}"));
-                if let Some(near) = nearest_option(&key) {
-                    p = p.with_hint(format!("did you mean {near:?}?"));
-                }
-                problems.push(p);
-                continue;
-            };
+                    problems.push(p);
+                    continue;
+                };
             if out.contains_key(&target) {
                 problems.push(Problem::new(
                     key.as_str(),
@@ -267,6 +298,57 @@ impl Options {
     }
 }
 
+/// An `invalid_options` error spelled for a host whose users write camelCase (JavaScript): every
+/// option name in the message and in each problem's path, message and hint becomes the name they
+/// write (`api_url` → `apiUrl`, `poll_interval_ms` → `pollIntervalMs`), so a Node or wasm user reads
+/// `give either site or apiUrl`. Other errors (a config file's JSON paths are the API's own
+/// snake_case names) are returned unchanged.
+pub fn camel_case_error(mut error: crate::Error) -> crate::Error {
+    if error.code != crate::ErrorCode::InvalidOptions {
+        return error;
+    }
+    error.message = camel_case_names(&error.message);
+    for p in &mut error.problems {
+        p.path = camel_case_names(&p.path);
+        p.message = camel_case_names(&p.message);
+        p.hint = p.hint.as_deref().map(camel_case_names);
+    }
+    error
+}
+
+/// `text` with every snake_case option name (a whole word) in its camelCase spelling.
+fn camel_case_names(text: &str) -> String {
+    let camel = |word: &str| {
+        HOST_KEYS
+            .iter()
+            .map(|(s, c)| (*s, *c))
+            .chain(SECONDS_KEYS.iter().map(|(s, c, _)| (*s, *c)))
+            .find(|(s, _)| *s == word)
+            .map(|(_, c)| c)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    // A word is a run of letters, digits and `_`; a `-` joins words too, so that a CLI flag
+    // (`--allow-insecure-http`) is never taken apart.
+    let flush = |word: &mut String, out: &mut String| {
+        match camel(word.as_str()) {
+            Some(c) if !word.contains('-') => out.push_str(c),
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for ch in text.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' {
+            word.push(ch);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// The closest known option name, for "did you mean" hints, in the spelling style the user wrote
 /// (a camelCase typo gets a camelCase suggestion).
 fn nearest_option(key: &str) -> Option<&'static str> {
@@ -286,4 +368,58 @@ fn nearest_option(key: &str) -> Option<&'static str> {
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_errors_are_spelled_in_camel_case_for_javascript() {
+        let error = crate::Error::with_problems(
+            crate::ErrorCode::InvalidOptions,
+            "invalid options: api_url: give either site or api_url, not both",
+            vec![
+                crate::Problem::new("api_url", "give either site or api_url, not both"),
+                crate::Problem::new("poll_interval_ms", "100 is below the minimum 1000")
+                    .with_hint("use allow_insecure_http (--allow-insecure-http)"),
+            ],
+        );
+        let camel = camel_case_error(error);
+        assert_eq!(
+            camel.message,
+            "invalid options: apiUrl: give either site or apiUrl, not both"
+        );
+        assert_eq!(camel.problems[0].path, "apiUrl");
+        assert_eq!(camel.problems[1].path, "pollIntervalMs");
+        assert_eq!(
+            camel.problems[1].hint.as_deref(),
+            Some("use allowInsecureHttp (--allow-insecure-http)")
+        );
+        let config = crate::Error::with_problems(
+            crate::ErrorCode::InvalidConfig,
+            "invalid config",
+            vec![crate::Problem::new("rules[0].options.api_url", "x")],
+        );
+        assert_eq!(camel_case_error(config.clone()), config);
+    }
+
+    #[test]
+    fn seconds_are_converted_and_bounded_in_the_unit_the_user_wrote() {
+        assert_eq!(seconds_to_ms("timeout", "timeout_ms", 1.5), Ok(1_500));
+        let p = seconds_to_ms("pollInterval", "poll_interval_ms", 0.5).unwrap_err();
+        assert_eq!(
+            (p.path.as_str(), p.message.as_str()),
+            ("pollInterval", "0.5 is below the minimum 1 s")
+        );
+        assert!(seconds_to_ms("timeout", "timeout_ms", f64::INFINITY).is_err());
+        assert!(
+            seconds_to_ms("timeout", "timeout_ms", 1e13)
+                .unwrap_err()
+                .message
+                .contains("too large")
+        );
+        assert_eq!(seconds_option("pollInterval"), Some("poll_interval_ms"));
+        assert_eq!(seconds_option("poll_interval_ms"), None);
+    }
 }

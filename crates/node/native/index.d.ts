@@ -82,14 +82,34 @@ export declare class OnlineCheck {
 }
 export type JsOnlineCheck = OnlineCheck
 
+/**
+ * An error (`{code, message, problems}`) with its option names as a JavaScript user writes them
+ * (`apiUrl`, not `api_url`): core's `options::camel_case_error`, used by the shared driver for the
+ * errors of `evaluate`, `start`, `resume` and `check`. The engine's own errors keep the engine's
+ * names (the conformance corpus compares them).
+ */
+export declare function camelCaseError(error: { code: string; message: string; problems?: Array<object> }): { code: string; message: string; problems?: Array<object> }
+
 /** The version of the engine inside this addon. */
 export declare function engineVersion(): string
+
+/**
+ * The keys and site an environment provides, by core's rules (the same in every host): trimmed,
+ * empty and white-space-only values skipped, `DATADOG_*` before `DD_*`.
+ */
+export declare function envDefaults(env: Record<string, string | undefined>): { api_key?: string; app_key?: string; site?: string }
 
 /**
  * The monitors (and their groups) a monitor rule with this query selects: core's
  * `query::evaluate_json`, semantics in `docs/query-semantics.md`.
  */
 export declare function matchMonitors(query: string, monitors: Array<object>): Array<{ id: number; groups: Array<string> }>
+
+/**
+ * The proxy for a request to `url` in an environment, or null to go direct, by core's rules
+ * (`HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, `NO_PROXY` as curl reads it, loopback always direct).
+ */
+export declare function proxyFor(url: string, env: Record<string, string | undefined>): string | null
 
 /** A gates plan (a report's `plan`) as `text` or `markdown`. */
 export declare function renderGatesPlan(plan: object, format: 'text' | 'markdown'): string

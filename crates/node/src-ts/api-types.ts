@@ -18,7 +18,7 @@ import type {
   TransportErrorKind,
   Verdict,
   WaitReason,
-} from './generated/schemas';
+} from './generated/schemas.js';
 
 export type { Action, ApiError, Cause, Config, Event, Input, Outcome, Phase, Problem, RuleResult, TransportErrorKind, Verdict, WaitReason };
 

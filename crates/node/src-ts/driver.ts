@@ -62,6 +62,15 @@ export type LoopResult =
   | { done: false; snapshot: string; nextCheckAt: number };
 
 /**
+ * Where events go when the caller gave no `onEvent`: warnings (a config warning, a site that looks
+ * mistyped) to `console.warn`, as the Python package logs them and the CLI prints them; every
+ * other event nowhere. Pass `onEvent` (`() => {}` to silence them) to take them over.
+ */
+export function defaultOnEvent(event: Event): void {
+  if (event.type === 'warning') console.warn(`gatepost: ${event.message}`);
+}
+
+/**
  * Drive `engine` until it is done (or until `stopAt` says to hand back). The engine contract: at
  * start and after each input, poll until `wait` or `done`; start every `send_request`; on
  * `wait{until}` sleep until `until` or until the response arrives, then feed what came (or
@@ -76,9 +85,9 @@ export async function runLoop(engine: EngineLike, options: LoopOptions): Promise
     inFlight?.abandon();
     inFlight = undefined;
   };
+  const onEvent = options.onEvent ?? defaultOnEvent;
   const emit = (): void => {
-    const events = engine.drainEvents();
-    if (options.onEvent !== undefined) for (const event of events) options.onEvent(event);
+    for (const event of engine.drainEvents()) onEvent(event);
   };
   try {
     for (;;) {
@@ -355,8 +364,15 @@ export interface Host<E extends EngineLike = EngineLike> {
   /** Frees an engine once the loop is over (wasm memory); the napi engine is garbage-collected. */
   release?(engine: E): void;
   GatepostError: new (code: string, message: string, problems?: Problem[]) => Error;
-  /** One environment variable, or undefined where the runtime has no environment. */
-  env(name: string): string | undefined;
+  /** The runtime's environment (`process.env`), or undefined where it has none (a browser). */
+  environment(): Record<string, string | undefined> | undefined;
+  /** Core's reading of an environment (`environment::defaults`, the same rules in every host):
+   * the keys and site, trimmed, blank values skipped. */
+  envDefaults(env: Record<string, string | undefined>): EnvDefaults;
+  /** An error with its option names as a JavaScript user writes them (`apiUrl`, not `api_url`):
+   * core's `options::camel_case_error` for an `invalid_options` GatepostError, anything else as it
+   * is. The engine's own errors keep the engine's names. */
+  camelCaseError(error: unknown): unknown;
   /** A jitter seed below 2**53 from the runtime's CSPRNG. */
   seed(): number;
   /** Routes requests when the user gave no `fetch` (Node: through a proxy from the environment). */
@@ -364,17 +380,21 @@ export interface Host<E extends EngineLike = EngineLike> {
 }
 
 /** The host parts the option handling needs (any engine back end). */
-type Ambient = Pick<Host, 'GatepostError' | 'env' | 'seed' | 'route'>;
+type Ambient = Pick<Host, 'GatepostError' | 'environment' | 'envDefaults' | 'seed' | 'route'>;
 
 type HostOptions = { fetch?: FetchFunction; signal?: AbortSignal; onEvent?: (event: Event) => void };
 
-function fromEnv(host: Ambient, ...names: string[]): string | undefined {
-  for (const name of names) {
-    const value = host.env(name);
-    // An empty value counts as unset, as on the CLI.
-    if (value !== undefined && value !== '') return value;
-  }
-  return undefined;
+/** The keys and site of an environment, as core reads them (JavaScript names). */
+export interface EnvDefaults {
+  apiKey?: string;
+  appKey?: string;
+  site?: string;
+}
+
+/** The keys and site the runtime's environment provides (none where it has no environment). */
+function fromEnvironment(host: Ambient): EnvDefaults {
+  const env = host.environment();
+  return env === undefined ? {} : host.envDefaults(env);
 }
 
 /** The loop's options from the driver-only options; refuses what is not an object, and a runtime
@@ -399,28 +419,44 @@ function loopOptions(host: Ambient, options: unknown, stopAt: StopAt): LoopOptio
 const HOST_ONLY = new Set(['signal', 'fetch', 'onEvent']);
 
 /** The options the engine reads: the user's minus the driver-only ones, with keys and site from
- * the environment as the CLI reads them, and a random seed. */
+ * the environment by core's rules (as the CLI and Python read them), and a random seed. */
 function engineOptions(host: Ambient, options: EvaluateOptions): EngineOptions {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) if (!HOST_ONLY.has(key) && value !== undefined) out[key] = value;
   // The engine also takes its snake_case names: a value given that way is not defaulted again.
   const given = (camel: string, snake: string): boolean => out[camel] !== undefined || out[snake] !== undefined;
-  const defaults: [string, string | undefined][] = [];
-  if (!given('apiKey', 'api_key')) defaults.push(['apiKey', fromEnv(host, 'DATADOG_API_KEY', 'DD_API_KEY')]);
-  if (!given('appKey', 'app_key')) defaults.push(['appKey', fromEnv(host, 'DATADOG_APP_KEY', 'DD_APP_KEY')]);
-  if (!given('site', 'site') && !given('apiUrl', 'api_url')) defaults.push(['site', fromEnv(host, 'DATADOG_SITE', 'DD_SITE')]);
-  for (const [key, value] of defaults) if (value !== undefined) out[key] = value;
+  const wanted: (keyof EnvDefaults)[] = [];
+  if (!given('apiKey', 'api_key')) wanted.push('apiKey');
+  if (!given('appKey', 'app_key')) wanted.push('appKey');
+  if (!given('site', 'site') && !given('apiUrl', 'api_url')) wanted.push('site');
+  if (wanted.length > 0) {
+    const found = fromEnvironment(host);
+    for (const key of wanted) if (found[key] !== undefined) out[key] = found[key];
+  }
   if (out.seed === undefined) out.seed = host.seed();
   return out as unknown as EngineOptions;
+}
+
+/** `make()`'s engine; its options errors spelled as a JavaScript user writes the options. */
+function built<E extends EngineLike>(host: Host<E>, make: () => E): E {
+  try {
+    return make();
+  } catch (error) {
+    throw host.camelCaseError(error);
+  }
 }
 
 /** The engine for a snapshot: bound to `options.request` when given (the engine decides whether
  * the snapshot belongs to that request and applies its policy), else trusting the snapshot's own. */
 function resumed<E extends EngineLike>(host: Host<E>, snapshot: string, options: ResumeOptions): E {
-  if (options.request !== undefined) return host.resumeFor(snapshot, engineOptions(host, options.request), Date.now());
-  const apiKey = options.apiKey ?? fromEnv(host, 'DATADOG_API_KEY', 'DD_API_KEY');
-  const appKey = options.appKey ?? fromEnv(host, 'DATADOG_APP_KEY', 'DD_APP_KEY');
-  return host.resume(snapshot, apiKey, appKey, Date.now());
+  if (options.request !== undefined) {
+    const request = options.request;
+    return built(host, () => host.resumeFor(snapshot, engineOptions(host, request), Date.now()));
+  }
+  const found = options.apiKey !== undefined && options.appKey !== undefined ? {} : fromEnvironment(host);
+  const apiKey = options.apiKey ?? found.apiKey;
+  const appKey = options.appKey ?? found.appKey;
+  return built(host, () => host.resume(snapshot, apiKey, appKey, Date.now()));
 }
 
 async function drive<E extends EngineLike>(host: Host<E>, engine: E, loop: LoopOptions): Promise<LoopResult> {
@@ -439,7 +475,8 @@ function outcomeOf(result: LoopResult): EvaluationOutcome {
 /** `evaluate` of both packages: trigger, poll, resolve with the outcome. */
 export async function evaluateWith<E extends EngineLike>(host: Host<E>, options: EvaluateOptions): Promise<EvaluationOutcome> {
   const loop = loopOptions(host, options, 'done');
-  return outcomeOf(await drive(host, host.create(engineOptions(host, options), Date.now()), loop));
+  const engine = built(host, () => host.create(engineOptions(host, options), Date.now()));
+  return outcomeOf(await drive(host, engine, loop));
 }
 
 /** `resume` of both packages: continue a snapshot to the outcome; keys default to the environment. */
@@ -451,7 +488,7 @@ export async function resumeWith<E extends EngineLike>(host: Host<E>, snapshot: 
 /** `start` of both packages: hand back once the server gave an evaluation id. */
 export async function startWith<E extends EngineLike>(host: Host<E>, options: EvaluateOptions): Promise<StartResult> {
   const loop = loopOptions(host, options, 'evaluation_id');
-  const engine = host.create(engineOptions(host, options), Date.now());
+  const engine = built(host, () => host.create(engineOptions(host, options), Date.now()));
   try {
     const result = await runLoop(engine, loop);
     if (result.done) return { done: true, outcome: result.outcome };

@@ -3,6 +3,7 @@
 import { open } from 'node:fs/promises';
 import { webcrypto } from 'node:crypto';
 import { runLoop, type EngineLike, type RouteFor } from './driver';
+import { envDefaults } from './environment';
 import { native } from './errors';
 import { binding } from './native';
 import { nodeRoute } from './proxy';
@@ -107,18 +108,15 @@ function asEngine<R>(run: NativeReportRun<R>): EngineLike {
   };
 }
 
-function env(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/** The run options from `GatesOptions`, keys and site defaulting to the environment. */
+/** The run options from `GatesOptions`, keys and site defaulting to the environment (core's
+ * rules: `envDefaults`). */
 export function runOptions(options: GatesOptions): Record<string, unknown> {
   const words = webcrypto.getRandomValues(new Uint32Array(2));
+  const found = envDefaults();
   const engineOptions: Record<string, unknown> = {
-    api_key: options.apiKey ?? env('DATADOG_API_KEY') ?? env('DD_API_KEY'),
-    app_key: options.appKey ?? env('DATADOG_APP_KEY') ?? env('DD_APP_KEY'),
-    site: options.site ?? (options.apiUrl === undefined ? (env('DATADOG_SITE') ?? env('DD_SITE')) : undefined),
+    api_key: options.apiKey ?? found.apiKey,
+    app_key: options.appKey ?? found.appKey,
+    site: options.site ?? (options.apiUrl === undefined ? found.site : undefined),
     api_url: options.apiUrl,
     allow_insecure_http: options.allowInsecureHttp ?? false,
     max_retries: options.maxRetries,

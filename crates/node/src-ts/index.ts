@@ -19,6 +19,7 @@ import { Engine } from './engine';
 import { GatepostError, native } from './errors';
 import { binding } from './native';
 import { validateOnline, type OnlineReport, type OnlineValidateOptions } from './online';
+import { envDefaults } from './environment';
 import { nodeRoute } from './proxy';
 import type {
   CheckOptions,
@@ -27,6 +28,7 @@ import type {
   EvaluationOutcome,
   MonitorMatch,
   Outcome,
+  Problem,
   QueryMonitor,
   RenderTextOptions,
   ResumeOptions,
@@ -38,7 +40,9 @@ import type {
 export { Engine } from './engine';
 export { GatepostError } from './errors';
 export { classify as classifyFetchError } from './driver';
-export { proxyFor } from './proxy';
+export { envDefaults, proxyFor } from './environment';
+export type { Environment } from './environment';
+export type { EnvDefaults } from './driver';
 export { gates, planGates, applyGates, exportGates, renderGatesPlan } from './gates';
 export type { GatesChange, GatesPlan, GatesReport, GatesScope, GatesOptions, GatesFileOptions } from './gates';
 export { renderOnlineReport } from './online';
@@ -59,7 +63,13 @@ const host: Host<Engine> = {
   resume: (snapshot, apiKey, appKey, now) => Engine.resume(snapshot, apiKey, appKey, now),
   resumeFor: (snapshot, options, now) => Engine.resumeFor(snapshot, options, now),
   GatepostError,
-  env: (name) => process.env[name],
+  environment: () => process.env,
+  envDefaults,
+  camelCaseError: (error) => {
+    if (!(error instanceof GatepostError) || error.code !== 'invalid_options') return error;
+    const spelled = binding.camelCaseError({ code: error.code, message: error.message, problems: error.problems ?? [] });
+    return new GatepostError(spelled.code, spelled.message, spelled.problems as Problem[] | undefined);
+  },
   seed: randomSeed,
   route: nodeRoute(process.env),
 };

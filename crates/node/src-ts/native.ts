@@ -27,6 +27,9 @@ export interface NativeBinding {
   renderText(outcome: Outcome, color?: boolean | null): string;
   renderMarkdown(outcome: Outcome): string;
   engineVersion(): string;
+  envDefaults(env: Record<string, string>): { api_key?: string; app_key?: string; site?: string };
+  proxyFor(url: string, env: Record<string, string>): string | null;
+  camelCaseError(error: { code: string; message: string; problems?: object[] }): { code: string; message: string; problems?: object[] };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -298,6 +298,52 @@ pub fn match_monitors(env: Env, query: String, monitors: Value) -> Result<Value>
     serde_json::to_value(matches).map_err(internal)
 }
 
+/// An environment object (`process.env`, or any `{name: value}`) as core reads it: entries whose
+/// value is not a string are skipped.
+fn environment(vars: Value) -> gatepost_core::environment::Environment {
+    let mut env = gatepost_core::environment::Environment::new();
+    if let Value::Object(map) = vars {
+        for (name, value) in map {
+            if let Value::String(text) = value {
+                env.set(name, text);
+            }
+        }
+    }
+    env
+}
+
+/// The keys and site an environment provides, by core's rules (the same in every host): trimmed,
+/// empty and white-space-only values skipped, `DATADOG_*` before `DD_*`.
+#[napi(
+    ts_args_type = "env: Record<string, string | undefined>",
+    ts_return_type = "{ api_key?: string; app_key?: string; site?: string }"
+)]
+pub fn env_defaults(env: Env, vars: Value) -> Result<Value> {
+    let found =
+        gatepost_core::environment::defaults(&environment(vars)).map_err(|e| throw(&env, e))?;
+    serde_json::to_value(found).map_err(internal)
+}
+
+/// The proxy for a request to `url` in an environment, or null to go direct, by core's rules
+/// (`HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, `NO_PROXY` as curl reads it, loopback always direct).
+#[napi(ts_args_type = "url: string, env: Record<string, string | undefined>")]
+pub fn proxy_for(url: String, vars: Value) -> Option<String> {
+    gatepost_core::environment::proxy_for(&url, &environment(vars))
+}
+
+/// An error (`{code, message, problems}`) with its option names as a JavaScript user writes them
+/// (`apiUrl`, not `api_url`): core's `options::camel_case_error`, used by the shared driver for the
+/// errors of `evaluate`, `start`, `resume` and `check`. The engine's own errors keep the engine's
+/// names (the conformance corpus compares them).
+#[napi(
+    ts_args_type = "error: { code: string; message: string; problems?: Array<object> }",
+    ts_return_type = "{ code: string; message: string; problems?: Array<object> }"
+)]
+pub fn camel_case_error(error: Value) -> Result<Value> {
+    let error: CoreError = serde_json::from_value(integral_numbers(error)).map_err(internal)?;
+    serde_json::to_value(gatepost_core::options::camel_case_error(error)).map_err(internal)
+}
+
 /// The version of the engine inside this addon.
 #[napi]
 pub fn engine_version() -> &'static str {

@@ -271,19 +271,23 @@ describe('against the emulator', { concurrency: true, skip }, () => {
 
   test('examples/node/deploy.mjs gates a deploy and exits with the verdict', async () => {
     const script = path.join(ROOT, 'examples/node/deploy.mjs');
-    const runScript = (url, extraEnv = {}) =>
+    const runScript = (url, extraEnv = {}, extraArgs = []) =>
       new Promise((resolve) => {
-        execFile(process.execPath, [script, '--service', 'checkout', '--env', 'prod', '--version', 'v2'], {
+        execFile(process.execPath, [script, '--service', 'checkout', '--env', 'prod', '--version', 'v2', ...extraArgs], {
           cwd: emulators.healthy.dir,
           env: { ...process.env, GATEPOST_API_URL: url, DD_API_KEY: API_KEY, DD_APP_KEY: APP_KEY, NO_COLOR: '1', ...extraEnv },
         }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
       });
-    const [pass, fail, tls] = await Promise.all([
+    const [pass, fail, tls, misuse] = await Promise.all([
       runScript(emulators.healthy.url),
       runScript(emulators.alerting.url),
       // Over TLS, with the emulator's certificate trusted the way Node users do it.
       runScript(emulators.tls.url, { NODE_EXTRA_CA_CERTS: emulators.tls.cert }),
+      // A config error exits 2, as the CLI does, not 1 like a failed gate.
+      runScript(emulators.healthy.url, {}, ['--config', 'no-such-gate.json']),
     ]);
+    assert.equal(misuse.code, 2, misuse.stderr);
+    assert.match(misuse.stderr, /no-such-gate\.json/);
     assert.equal(tls.code, 0, tls.stderr);
     assert.equal(pass.code, 0, pass.stderr);
     assert.match(pass.stdout, /deploying checkout/);

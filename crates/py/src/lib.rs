@@ -15,6 +15,7 @@
 //!
 //! There is no async runtime here: the engine is sans-IO and the asyncio driver lives in Python.
 
+use gatepost_core::environment::Environment;
 use gatepost_core::{ConfigInput, Error, Input, Options, Outcome};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -662,6 +663,47 @@ fn match_monitors<'py>(
     ser_to_py(py, &matches)
 }
 
+/// A Python environment mapping (``os.environ`` or any ``Mapping[str, str]``) as core reads it: a
+/// value that is a ``str`` but not valid UTF-8 (``os.environ`` holds undecodable bytes as surrogate
+/// escapes) is kept as "not UTF-8" so core can name it; names that are not ``str`` are skipped.
+fn environment_from_py(environ: &Bound<'_, PyAny>) -> PyResult<Environment> {
+    let mut env = Environment::new();
+    for item in environ.call_method0("items")?.try_iter()? {
+        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let Ok(name) = name.extract::<String>() else {
+            continue;
+        };
+        if !value.is_instance_of::<PyString>() {
+            continue;
+        }
+        match value.extract::<String>() {
+            Ok(text) => env.set(name, text),
+            Err(_) => env.set_not_unicode(name),
+        }
+    }
+    Ok(env)
+}
+
+/// The keys and site ``environ`` provides, by core's rules (the same in every host): a dict with
+/// ``api_key``, ``app_key`` and ``site`` for those found. Values are trimmed; empty and
+/// white-space-only values are skipped; ``DATADOG_*`` wins over ``DD_*``. A variable that is set
+/// but not valid UTF-8 raises ``OptionsError`` naming it (its value is not shown).
+#[pyfunction]
+fn env_defaults<'py>(py: Python<'py>, environ: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let env = environment_from_py(environ)?;
+    let found = gatepost_core::environment::defaults(&env).map_err(|e| raise(py, e))?;
+    ser_to_py(py, &found)
+}
+
+/// The proxy URL for a request to ``url`` in ``environ``, or ``None`` to go direct, by core's
+/// rules (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY`` as curl reads it, loopback
+/// always direct).
+#[pyfunction]
+fn proxy_for(url: &str, environ: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    let env = environment_from_py(environ)?;
+    Ok(gatepost_core::environment::proxy_for(url, &env))
+}
+
 /// The JSON Schema of the outcome document.
 #[pyfunction]
 fn outcome_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -680,6 +722,8 @@ fn gatepost_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_schema, m)?)?;
     m.add_function(wrap_pyfunction!(match_monitors, m)?)?;
+    m.add_function(wrap_pyfunction!(env_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(proxy_for, m)?)?;
     m.add("__version__", gatepost_core::VERSION)?;
     Ok(())
 }

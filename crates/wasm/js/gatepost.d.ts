@@ -21,9 +21,9 @@ import type {
   StartResult,
   ValidateOptions,
   Validation as SharedValidation,
-} from "./api-types";
+} from "./api-types.js";
 
-export type * from "./api-types";
+export type * from "./api-types.js";
 
 /** The result of `validate`. Here `configuration` is `null` (not absent) when the config is not
  * valid: the engine's JSON is passed through as it is. */
@@ -93,3 +93,17 @@ export declare function matchMonitors(query: string, monitors: QueryMonitor[]): 
 export declare function renderText(outcome: Outcome, options?: RenderTextOptions): string;
 
 export declare function renderMarkdown(outcome: Outcome): string;
+
+/** The API key, application key and site an environment provides (`process.env` by default, none
+ * where the runtime has no environment), by the engine's rules, the same in every gatepost host:
+ * `DATADOG_API_KEY` then `DD_API_KEY`; `DATADOG_APP_KEY`, `DD_APP_KEY`, then `DD_APPLICATION_KEY`;
+ * `DATADOG_SITE` then `DD_SITE`; values trimmed, empty and white-space-only values skipped. */
+export declare function envDefaults(env?: Record<string, string | undefined>): {
+  apiKey?: string;
+  appKey?: string;
+  site?: string;
+};
+
+/** The proxy for a request to `url` in `env`, or undefined to go direct, by the engine's rules
+ * (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, NO_PROXY as curl reads it, loopback always direct). */
+export declare function proxyFor(url: string, env: Record<string, string | undefined>): string | undefined;

@@ -160,18 +160,52 @@ function randomSeed() {
   return (words[0] & 0x1fffff) * 0x100000000 + words[1];
 }
 
-/** A variable of `process.env`, where the runtime has one (Node, Deno's Node mode, some edge
- * runtimes). */
-function fromEnv(name) {
+/** The runtime's `process.env`, where it has one (Node, Deno's Node mode, some edge runtimes). */
+function environment() {
   try {
     const env = globalThis.process?.env;
-    if (!env || typeof env !== "object") return undefined;
-    const value = env[name];
-    return typeof value === "string" ? value : undefined;
+    return env && typeof env === "object" ? env : undefined;
   } catch {
     // Deno without --allow-env refuses to read the environment: then there is none.
     return undefined;
   }
+}
+
+/** The string entries of an environment, as JSON text for the engine. */
+function envJson(env) {
+  const out = {};
+  for (const [name, value] of Object.entries(env ?? {})) if (typeof value === "string") out[name] = value;
+  return JSON.stringify(out);
+}
+
+/**
+ * The API key, application key and site an environment provides (`process.env` by default), by
+ * the engine's rules, the same in every gatepost host: `DATADOG_API_KEY` then `DD_API_KEY`;
+ * `DATADOG_APP_KEY`, `DD_APP_KEY`, then `DD_APPLICATION_KEY`; `DATADOG_SITE` then `DD_SITE`; values
+ * trimmed, empty and white-space-only values skipped.
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {{ apiKey?: string, appKey?: string, site?: string }}
+ */
+export function envDefaults(env = environment()) {
+  if (env === undefined) return {};
+  const found = JSON.parse(wasm.envDefaults(envJson(env)));
+  const out = {};
+  if (found.api_key !== undefined) out.apiKey = found.api_key;
+  if (found.app_key !== undefined) out.appKey = found.app_key;
+  if (found.site !== undefined) out.site = found.site;
+  return out;
+}
+
+/**
+ * The proxy for a request to `url` in an environment, or undefined to go direct, by the engine's
+ * rules (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, NO_PROXY as curl reads it, loopback always direct).
+ * `fetch` itself does not use it: a runtime that honours a proxy routes requests on its own.
+ * @param {string} url
+ * @param {Record<string, string | undefined>} env
+ * @returns {string | undefined}
+ */
+export function proxyFor(url, env) {
+  return wasm.proxyFor(url, envJson(env)) ?? undefined;
 }
 
 /** The wasm side of the shared driver: each engine's memory is freed when its loop is over. */
@@ -181,7 +215,14 @@ const host = {
   resumeFor: (snapshot, options, now) => Engine.resumeFor(snapshot, options, now),
   release: (engine) => engine.free(),
   GatepostError,
-  env: fromEnv,
+  environment,
+  envDefaults,
+  camelCaseError: (error) => {
+    if (!(error instanceof GatepostError) || error.code !== "invalid_options") return error;
+    const plain = { code: error.code, message: error.message, problems: error.problems ?? [] };
+    const spelled = JSON.parse(wasm.camelCaseError(JSON.stringify(plain)));
+    return new GatepostError(spelled.code, spelled.message, spelled.problems);
+  },
   seed: randomSeed,
 };
 

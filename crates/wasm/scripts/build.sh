@@ -119,7 +119,7 @@ cp "$crate/js/gatepost.js" "$out/bundler/gatepost.js"
 } >"$out/web/gatepost.js"
 {
   cat "$crate/js/gatepost.d.ts"
-  printf '\nexport { default, initSync } from "./gatepost_wasm";\nexport type { InitInput, InitOutput, SyncInitInput } from "./gatepost_wasm";\n'
+  printf '\nexport { default, initSync } from "./gatepost_wasm.js";\nexport type { InitInput, InitOutput, SyncInitInput } from "./gatepost_wasm.js";\n'
 } >"$out/web/gatepost.d.ts"
 # The nodejs glue is CommonJS: the API and the driver are ES modules beside it (.mjs), in a
 # CommonJS folder.

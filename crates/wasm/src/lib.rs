@@ -165,6 +165,50 @@ pub fn match_monitors(query: &str, monitors: &str) -> Result<String, JsValue> {
     Ok(to_json(&matches))
 }
 
+/// An environment as JSON text (`{name: value}`) as core reads it: entries whose value is not a
+/// string are skipped; text that is not a JSON object is an empty environment.
+fn environment(vars: &str) -> gatepost_core::environment::Environment {
+    let mut env = gatepost_core::environment::Environment::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(vars) {
+        for (name, value) in map {
+            if let serde_json::Value::String(text) = value {
+                env.set(name, text);
+            }
+        }
+    }
+    env
+}
+
+/// The keys and site an environment (JSON text) provides, by core's rules (the same in every
+/// host), as JSON text `{api_key?, app_key?, site?}`.
+#[wasm_bindgen(js_name = envDefaults)]
+pub fn env_defaults(vars: &str) -> Result<String, JsValue> {
+    let found = gatepost_core::environment::defaults(&environment(vars)).map_err(to_js_error)?;
+    Ok(to_json(&found))
+}
+
+/// The proxy for a request to `url` in an environment (JSON text), or undefined to go direct, by
+/// core's rules.
+#[wasm_bindgen(js_name = proxyFor)]
+pub fn proxy_for(url: &str, vars: &str) -> Option<String> {
+    gatepost_core::environment::proxy_for(url, &environment(vars))
+}
+
+/// An error (JSON text `{code, message, problems}`) with its option names as a JavaScript user
+/// writes them (`apiUrl`, not `api_url`): core's `options::camel_case_error`, used by the shared
+/// driver for the errors of `evaluate`, `start`, `resume` and `check`. The engine's own errors keep
+/// the engine's names (the conformance corpus compares them).
+#[wasm_bindgen(js_name = camelCaseError)]
+pub fn camel_case_error(error: &str) -> Result<String, JsValue> {
+    let error: CoreError = from_json_text(error).map_err(|e| {
+        to_js_error(CoreError::new(
+            ErrorCode::InvalidInput,
+            format!("not an error: {e}"),
+        ))
+    })?;
+    Ok(to_json(&gatepost_core::options::camel_case_error(error)))
+}
+
 /// The outcome (JSON text) as text for terminals and logs, the same as every other gatepost host.
 #[wasm_bindgen(js_name = renderText)]
 pub fn render_text(outcome: &str, color: bool) -> Result<String, JsValue> {

@@ -3,15 +3,25 @@
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, final
 
-from gatepost.types import Action, Event, Input, MonitorMatch, QueryMonitor, Snapshot
+from gatepost.types import (
+    Action,
+    EnvDefaults,
+    Event,
+    Input,
+    MonitorMatch,
+    QueryMonitor,
+    Snapshot,
+)
 
 __all__ = [
     "Engine",
     "GatesRun",
     "OnlineCheck",
     "__version__",
+    "env_defaults",
     "match_monitors",
     "outcome_schema",
+    "proxy_for",
     "render",
     "render_gates_plan",
     "render_online_report",
@@ -94,3 +104,5 @@ def outcome_schema() -> dict[str, Any]: ...
 def match_monitors(
     query: str, monitors: Sequence[QueryMonitor | Mapping[str, Any]]
 ) -> list[MonitorMatch]: ...
+def env_defaults(environ: Mapping[str, str]) -> EnvDefaults: ...
+def proxy_for(url: str, environ: Mapping[str, str]) -> str | None: ...

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
-from gatepost._core import Engine
+from gatepost._core import Engine, env_defaults
 from gatepost._outcome import Outcome, Pending
 from gatepost.errors import OptionsError, Problem
 from gatepost.types import Action, Event, Input, SendRequest, Snapshot
@@ -29,16 +29,31 @@ if TYPE_CHECKING:
 MAX_CONFIG_FILE_BYTES = 16 << 20
 
 
-def read_config_file(path: str | os.PathLike[str]) -> str:
-    """The text of the config file at ``path``, refused if it is larger than 16 MiB."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_CONFIG_FILE_BYTES + 1)
-    if len(data) > MAX_CONFIG_FILE_BYTES:
-        message = f"larger than {MAX_CONFIG_FILE_BYTES >> 20} MiB: is it the right file?"
-        raise OptionsError(
-            f"invalid options: config_path: {message}", problems=[Problem("config_path", message)]
+def read_config_file(path: str | os.PathLike[str], option: str = "config_path") -> str:
+    """The text of the config file at ``path``, refused if it is larger than 16 MiB.
+
+    A file that cannot be read (missing, a directory, no permission) or is not UTF-8 raises
+    :class:`OptionsError` naming the option (``config_path``) and the path, as every other bad
+    option does.
+    """
+
+    def refuse(why: str) -> OptionsError:
+        message = f"{os.fspath(path)!s}: {why}"
+        return OptionsError(
+            f"invalid options: {option}: {message}", problems=[Problem(option, message)]
         )
-    return data.decode("utf-8")
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_FILE_BYTES + 1)
+    except OSError as exc:
+        raise refuse(exc.strerror or type(exc).__name__) from exc
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        raise refuse(f"larger than {MAX_CONFIG_FILE_BYTES >> 20} MiB: is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text (byte {exc.start})") from exc
 
 
 # asyncio, logging and the HTTP stacks are imported where they are first needed, so that
@@ -98,25 +113,24 @@ def _random_seed() -> int:
     return int.from_bytes(os.urandom(7), "big") % _SEED_BOUND
 
 
-def _first_env(*names: str) -> str | None:
-    """The first of these variables that is set and not empty.
+def _from_env(
+    api_key: str | None, app_key: str | None, site: str | None, api_url: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The keys and site, each from the environment unless given (the site only without api_url).
 
-    One that is set but not valid UTF-8 (Python holds it with surrogate escapes) raises
-    :class:`OptionsError` naming it, its value not shown: going on without the key would send
-    requests unauthenticated.
+    The environment is read by core's rules, shared with every host (``env_defaults``): trimmed,
+    empty and white-space-only values skipped, ``DATADOG_*`` before ``DD_*``. A variable that is
+    set but not valid UTF-8 raises :class:`OptionsError` naming it, its value not shown.
     """
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                message = f"{name} is set but is not valid UTF-8 (its value is not shown)"
-                raise OptionsError(
-                    f"invalid options: {message}", problems=[Problem(name, message)]
-                ) from None
-            return value
-    return None
+    want_site = site is None and api_url is None
+    if api_key is not None and app_key is not None and not want_site:
+        return api_key, app_key, site
+    found = env_defaults(os.environ)
+    return (
+        api_key if api_key is not None else found.get("api_key"),
+        app_key if app_key is not None else found.get("app_key"),
+        found.get("site") if want_site else site,
+    )
 
 
 class _Options(dict[str, Any]):
@@ -157,10 +171,11 @@ def options(
 ) -> dict[str, Any]:
     """The engine options for these arguments, with the defaults the CLI uses.
 
-    Keys default to ``DATADOG_API_KEY``/``DD_API_KEY`` and ``DATADOG_APP_KEY``/``DD_APP_KEY``,
-    the site to ``DATADOG_SITE``/``DD_SITE`` (unless ``api_url`` is given), the jitter seed to
-    a random number below 2**53. Durations are seconds. The result is a dict holding the keys
-    (its repr redacts them): hand it to :class:`gatepost.Engine`.
+    Keys default to ``DATADOG_API_KEY``/``DD_API_KEY`` and
+    ``DATADOG_APP_KEY``/``DD_APP_KEY``/``DD_APPLICATION_KEY``, the site to
+    ``DATADOG_SITE``/``DD_SITE`` (unless ``api_url`` is given), trimmed, by core's rules; the
+    jitter seed to a random number below 2**53. Durations are seconds. The result is a dict
+    holding the keys (its repr redacts them): hand it to :class:`gatepost.Engine`.
     """
     if config is not None and config_path is not None:
         raise OptionsError(
@@ -169,8 +184,7 @@ def options(
         )
     if config_path is not None:
         config = read_config_file(config_path)
-    if api_url is None and site is None:
-        site = _first_env("DATADOG_SITE", "DD_SITE")
+    api_key, app_key, site = _from_env(api_key, app_key, site, api_url)
     values: dict[str, Any] = {
         "service": service,
         "env": env,
@@ -184,8 +198,8 @@ def options(
         "trigger_budget": trigger_budget,
         "fail_on_error": fail_on_error,
         "allow_unknown_keys": allow_unknown_keys,
-        "api_key": api_key if api_key is not None else _first_env("DATADOG_API_KEY", "DD_API_KEY"),
-        "app_key": app_key if app_key is not None else _first_env("DATADOG_APP_KEY", "DD_APP_KEY"),
+        "api_key": api_key,
+        "app_key": app_key,
         "site": site,
         "api_url": api_url,
         "allow_insecure_http": allow_insecure_http,
@@ -196,10 +210,8 @@ def options(
 
 
 def _keys(api_key: str | None, app_key: str | None) -> tuple[str | None, str | None]:
-    return (
-        api_key if api_key is not None else _first_env("DATADOG_API_KEY", "DD_API_KEY"),
-        app_key if app_key is not None else _first_env("DATADOG_APP_KEY", "DD_APP_KEY"),
-    )
+    key, app, _ = _from_env(api_key, app_key, None, "")
+    return key, app
 
 
 class _Session:
@@ -345,10 +357,19 @@ def cancelled_outcome(error: BaseException) -> Outcome | None:
             ...
             raise
 
-    None for any other exception.
+    Under ``asyncio.timeout()`` (or ``asyncio.wait_for``) the exception caught is a
+    ``TimeoutError`` raised from the CancelledError: the outcome is found on its ``__cause__``
+    (or ``__context__``) too. None for any other exception.
     """
-    outcome = getattr(error, _OUTCOME_ATTRIBUTE, None)
-    return outcome if isinstance(outcome, Outcome) else None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        outcome = getattr(current, _OUTCOME_ATTRIBUTE, None)
+        if isinstance(outcome, Outcome):
+            return outcome
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _async_transport(use_httpx: bool | None, client: Any | None) -> AsyncTransport:

@@ -3,9 +3,9 @@
 The rules every gatepost host follows (docs/architecture.md, "The driver loop"): never follow
 redirects (a 3xx is handed to the engine as it is, so keys never go to another host); abandon the
 request after ``timeout_ms``; a body above ``max_body_bytes`` is a ``body_too_large`` error;
-decode the body as UTF-8 lossily; pass every response header. Proxy environment variables are
-honoured (urllib's ``ProxyHandler``, httpx's ``trust_env``). What a status means is the engine's
-business, never this module's.
+decode the body as UTF-8 lossily; pass every response header. The proxy is core's decision from
+the environment (``proxy_for``: the same rules in every host), handed to urllib or httpx
+explicitly. What a status means is the engine's business, never this module's.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class _PassEveryResponse(urllib.request.HTTPErrorProcessor):
 #: Guards the process-wide TLS context and the opener cache below.
 _lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
-#: Openers by the proxy settings they were built for (see ``_opener``).
+#: Openers by the proxy they were built for (see ``_opener``).
 _openers: dict[tuple[tuple[str, str], ...], urllib.request.OpenerDirector] = {}
 #: More distinct proxy environments than this in one process is unusual: start the cache over.
 _MAX_OPENERS = 16
@@ -95,18 +95,24 @@ def _build_ssl_context() -> ssl.SSLContext:
     return context
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    """An opener that never follows redirects, with the shared TLS context and current proxies.
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """An opener that never follows redirects, with the shared TLS context and ``url``'s proxy.
 
     ``build_opener`` drops a default handler when a subclass of it is given, so this opener has
-    no redirect-following error processor. Openers are shared (urllib's own ``urlopen`` shares
-    one between threads) and cached by the proxy settings of the environment (``HTTPS_PROXY``,
-    ``NO_PROXY``...), read on every request, so a changed environment still takes effect.
+    no redirect-following error processor. The proxy is core's decision (``proxy_for``, the
+    same in every host: ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY`` as curl reads
+    it, loopback always direct), made from the environment on every request, so a changed
+    environment still takes effect. Openers are shared (urllib's own ``urlopen`` shares one
+    between threads) and cached by that proxy.
     """
-    proxies = urllib.request.getproxies()
-    key = tuple(sorted(proxies.items()))
+    from gatepost._core import proxy_for
+
+    proxy = proxy_for(url, os.environ)
+    key = (("proxy", proxy or ""),)
     opener = _openers.get(key)
     if opener is None:
+        # An explicit mapping: urllib then never reads the environment itself.
+        proxies = {} if proxy is None else {"http": proxy, "https": proxy}
         opener = urllib.request.build_opener(
             urllib.request.ProxyHandler(proxies),
             urllib.request.HTTPSHandler(context=shared_ssl_context()),
@@ -209,7 +215,7 @@ def perform(action: SendRequest) -> Input:
         method=action["method"],
     )
     try:
-        response = _opener().open(request, timeout=timeout_s)
+        response = _opener(action["url"]).open(request, timeout=timeout_s)
     except Exception as exc:
         return transport_error(action, _classify(exc, connecting=True), describe(exc))
     with response:

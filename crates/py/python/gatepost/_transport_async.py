@@ -1,8 +1,9 @@
 """HTTP for the asyncio driver: httpx when it is installed, else urllib in a daemon thread.
 
 The same rules as the blocking driver (see ``gatepost._transport``): no redirects, the engine's
-timeout on the whole exchange, the body cap, every header, proxy variables honoured
-(``trust_env``). Imported only by the asyncio entry points, so ``import gatepost`` stays cheap.
+timeout on the whole exchange, the body cap, every header, the proxy core chooses from the
+environment (``proxy_for``). Imported only by the asyncio entry points, so ``import gatepost``
+stays cheap.
 
 With httpx, every evaluation on one event loop shares one ``httpx.AsyncClient`` (its connection
 pool and the process's one TLS context): a thousand concurrent evaluations cost a thousand
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import AsyncGenerator, Coroutine
@@ -77,12 +79,14 @@ def _httpx_installed() -> bool:
 class _Shared:
     """The client gatepost created for one event loop, and the generator that closes it."""
 
-    __slots__ = ("abandoned", "client", "closer", "gate")
+    __slots__ = ("abandoned", "client", "closer", "gate", "proxied")
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         from gatepost._transport_httpx import MAX_CONNECTIONS
 
         self.client = client
+        #: Clients for requests that go through a proxy, by proxy URL (created on first use).
+        self.proxied: dict[str, httpx.AsyncClient] = {}
         #: Admits as many requests as the pool has connections; see ``MAX_CONNECTIONS``.
         self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
         self.closer: AsyncGenerator[None, None] | None = None
@@ -112,7 +116,8 @@ async def _close_at_shutdown(entry: _Shared) -> AsyncGenerator[None, None]:
                 if known is entry:
                     del _shared[loop]
         if not entry.abandoned:
-            await entry.client.aclose()
+            for client in [entry.client, *entry.proxied.values()]:
+                await client.aclose()
 
 
 def _abandon(entry: _Shared) -> None:
@@ -171,8 +176,9 @@ def _close_at_exit() -> None:
     for loop, entry in entries:
         _abandon(entry)
         if not loop.is_closed() and not loop.is_running():
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(entry.client.aclose())
+            for client in [entry.client, *entry.proxied.values()]:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(client.aclose())
 
 
 # ------------------------------------------------------------------------------------------
@@ -192,11 +198,20 @@ async def _bounded(work: Coroutine[Any, Any, Input], timeout_s: float) -> Input:
 
 async def _on_shared_client(action: SendRequest) -> Input:
     """Perform the request on the loop's shared client, once the client's gate admits it."""
+    from gatepost._core import proxy_for
     from gatepost._transport_httpx import perform_async
 
     entry = await _shared_entry()
+    client = entry.client
+    proxy = proxy_for(action["url"], os.environ)
+    if proxy is not None:
+        from gatepost._transport_httpx import new_async_client
+
+        client = entry.proxied.get(proxy) or entry.proxied.setdefault(
+            proxy, new_async_client(proxy)
+        )
     async with entry.gate:
-        return await perform_async(entry.client, action)
+        return await perform_async(client, action)
 
 
 class AsyncTransport:

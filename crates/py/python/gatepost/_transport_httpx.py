@@ -36,16 +36,24 @@ __all__ = [
 MAX_CONNECTIONS = 20
 
 
-def new_async_client() -> httpx.AsyncClient:
-    """The client gatepost creates (one per event loop): shared TLS context, proxies from env."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=True,
-        verify=shared_ssl_context(),
-        limits=httpx.Limits(
-            max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-        ),
+def new_async_client(proxy: str | None = None) -> httpx.AsyncClient:
+    """A client gatepost creates (one per event loop and proxy), with the shared TLS context.
+
+    ``proxy`` is core's decision for the request's URL (see ``gatepost._transport``): httpx never
+    reads the environment itself (``trust_env=False``).
+    """
+    limits = httpx.Limits(
+        max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
+    if proxy is None:
+        return httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, verify=shared_ssl_context(), limits=limits
+        )
+    # A transport of our own: httpx then takes neither proxies nor TLS settings from elsewhere.
+    transport = httpx.AsyncHTTPTransport(
+        verify=shared_ssl_context(), limits=limits, proxy=httpx.Proxy(proxy)
+    )
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, transport=transport)
 
 
 def _check_client(client: object, expected: type[Any], driver: str) -> None:

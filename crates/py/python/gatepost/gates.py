@@ -29,7 +29,7 @@ from typing import Any, Literal, Union
 from gatepost._core import GatesRun, OnlineCheck, render_gates_plan
 from gatepost._driver import (
     EventHandler,
-    _keys,
+    _from_env,
     _log_event,
     _now_ms,
     _random_seed,
@@ -56,9 +56,7 @@ def _options(
     max_retries: int | None,
     request_timeout: float | None,
 ) -> dict[str, Any]:
-    api_key, app_key = _keys(api_key, app_key)
-    if site is None and api_url is None:
-        site = os.environ.get("DATADOG_SITE") or os.environ.get("DD_SITE") or None
+    api_key, app_key, site = _from_env(api_key, app_key, site, api_url)
     values: dict[str, Any] = {
         "api_key": api_key,
         "app_key": app_key,
@@ -124,7 +122,7 @@ def _file_task(
 ) -> dict[str, Any]:
     if (file is None) == (path is None):
         raise TypeError("give the gates file as file= (text or dict) or path=, exactly one")
-    source: Any = read_config_file(path) if path is not None else file
+    source: Any = read_config_file(path, "path") if path is not None else file
     if isinstance(source, Mapping):
         source = dict(source)
     task: dict[str, Any] = {"task": kind, "file": source}

@@ -12,6 +12,7 @@ __all__ = [
     "Action",
     "Cancel",
     "Done",
+    "EnvDefaults",
     "Event",
     "Input",
     "MonitorMatch",
@@ -28,6 +29,15 @@ __all__ = [
 
 #: The engine's resumable state (no keys): pass it to ``Engine.resume`` or ``gatepost.resume``.
 Snapshot = dict[str, Any]
+
+
+class EnvDefaults(TypedDict, total=False):
+    """The keys and site an environment provides (``env_defaults``): those set, trimmed."""
+
+    api_key: str
+    app_key: str
+    site: str
+
 
 #: Why a request failed below HTTP.
 TransportErrorKind = Literal["connect", "timeout", "reset", "tls", "body_too_large", "other"]
