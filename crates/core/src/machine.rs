@@ -1873,7 +1873,10 @@ pub fn parse_rule_windows(
 /// Rules without a window get the one their inline configuration gives (`options.duration`,
 /// `options.warmup`), matched by position when the names agree, else by name. A rule whose
 /// configuration has no `duration` gets none: the server's default is not gatepost's to guess.
-fn with_configured_windows(mut rules: Vec<RuleResult>, configuration: Option<&Value>) -> Vec<RuleResult> {
+fn with_configured_windows(
+    mut rules: Vec<RuleResult>,
+    configuration: Option<&Value>,
+) -> Vec<RuleResult> {
     let Some(configured) = configuration
         .and_then(|c| c.get("rules"))
         .and_then(Value::as_array)
@@ -1895,11 +1898,11 @@ fn with_configured_windows(mut rules: Vec<RuleResult>, configuration: Option<&Va
         }
         let same = configured
             .get(index)
-            .filter(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
+            .filter(|c| name_of(*c).as_deref() == Some(rule.name.as_str()))
             .or_else(|| {
                 configured
                     .iter()
-                    .find(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
+                    .find(|c| name_of(*c).as_deref() == Some(rule.name.as_str()))
             });
         rule.window = same.and_then(window_of);
     }

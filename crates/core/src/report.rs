@@ -589,7 +589,10 @@ mod tests {
         );
         assert!(md.contains("`█` where the rule failed"), "{md}");
         // The timeline comes before the failure details, after the rules table.
-        let (table, timeline) = (md.find("| Rule | Status").unwrap(), md.find("Timeline").unwrap());
+        let (table, timeline) = (
+            md.find("| Rule | Status").unwrap(),
+            md.find("Timeline").unwrap(),
+        );
         assert!(table < timeline);
 
         // A rule still running when the outcome was given (a timeout 150 s in).
@@ -597,7 +600,12 @@ mod tests {
         outcome.elapsed_ms = 150_000;
         let md = render_markdown(&outcome);
         let bar = format!("{}{}{}", "·".repeat(4), "▁".repeat(8), "?".repeat(12));
-        assert!(md.contains(&format!("`{bar}` | ⏳ in progress when the outcome was given (2 min 30 s) |")), "{md}");
+        assert!(
+            md.contains(&format!(
+                "`{bar}` | ⏳ in progress when the outcome was given (2 min 30 s) |"
+            )),
+            "{md}"
+        );
 
         // Server text in a timeline row stays inert.
         outcome.rules[0].name = "x |\n::error::y [z](https://evil.example)".into();

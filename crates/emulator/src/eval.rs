@@ -322,7 +322,11 @@ pub type Watched<'w> = (&'w Monitor, Option<Vec<&'w str>>);
 /// (or the window's end): every monitor it selected at the start or at any state change in
 /// between, in the world's order. Empty when the query matched nothing (the reason says why).
 /// Before the window opens, the monitors it would select at its start.
-pub fn watched_monitors<'w>(world: &'w World, rule: &MonitorRule, elapsed_ms: u64) -> Vec<Watched<'w>> {
+pub fn watched_monitors<'w>(
+    world: &'w World,
+    rule: &MonitorRule,
+    elapsed_ms: u64,
+) -> Vec<Watched<'w>> {
     let start = rule.warmup_s * 1000;
     let horizon = elapsed_ms.min(start + rule.duration_s * 1000).max(start);
     let mut moments = BTreeSet::from([start]);
@@ -353,7 +357,7 @@ pub fn watched_monitors<'w>(world: &'w World, rule: &MonitorRule, elapsed_ms: u6
         }
     }
     let order = |m: &Monitor| world.monitors.iter().position(|w| w.id == m.id);
-    watched.sort_by_key(|(m, _)| order(m));
+    watched.sort_by_key(|(m, _)| order(*m));
     for (monitor, groups) in &mut watched {
         if let Some(names) = groups {
             names.sort_by_key(|n| monitor.groups.iter().position(|g| g.name == *n));

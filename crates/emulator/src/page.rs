@@ -12,12 +12,12 @@ use crate::rules::RuleKind;
 use crate::state::{Evaluation, Shared, rfc3339};
 use crate::world::{MonitorState, World};
 use axum::Router;
-use gatepost_core::report::time_offset as offset_label;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use gatepost_core::report::time_offset as offset_label;
 use std::fmt::Write;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -1078,11 +1078,20 @@ mod tests {
         assert!(html.contains("data-state=\"OK\" data-from-ms=\"0\" data-to-ms=\"120000\""));
         assert_eq!(html.matches("data-state=\"ALERT\"").count(), 1);
         // The monitor rule failed at 2 min, in words too; FDD passed at the window's end.
-        assert!(html.contains("data-status=\"fail\" data-failed-at-ms=\"120000\""), "{html}");
+        assert!(
+            html.contains("data-status=\"fail\" data-failed-at-ms=\"120000\""),
+            "{html}"
+        );
         assert!(html.contains("✕ FAIL at 2 min"), "{html}");
-        assert!(html.contains("Rule Checkout monitors: FAIL at 2 min (monitor rule, window 0 s – 5 min)"));
+        assert!(
+            html.contains(
+                "Rule Checkout monitors: FAIL at 2 min (monitor rule, window 0 s – 5 min)"
+            )
+        );
         assert!(html.contains("pass at 5 min"), "{html}");
-        assert!(html.contains("[checkout] error rate above 2%: OK from 0 s to 2 min, ALERT from 2 min to 5 min"));
+        assert!(html.contains(
+            "[checkout] error rate above 2%: OK from 0 s to 2 min, ALERT from 2 min to 5 min"
+        ));
         // The axis is labelled from the start, in world time, and says what that took for real.
         for tick in [">0 s<", ">1 min<", ">2 min<", ">5 min<"] {
             assert!(html.contains(tick), "{tick}");
@@ -1108,10 +1117,16 @@ mod tests {
         let world = example("alerting");
         let req = request(&world, &[]);
         let html = window_figure(&world, &req, 60_000, "http://127.0.0.1:9", 1.0);
-        assert!(!html.contains("data-state=\"ALERT\""), "the future is not drawn: {html}");
+        assert!(
+            !html.contains("data-state=\"ALERT\""),
+            "the future is not drawn: {html}"
+        );
         assert!(html.contains("data-state=\"OK\" data-from-ms=\"0\" data-to-ms=\"60000\""));
         assert_eq!(html.matches("data-status=\"in_progress\"").count(), 2);
-        assert!(html.contains("class=\"now\"") && html.contains("now (1 min)"), "{html}");
+        assert!(
+            html.contains("class=\"now\"") && html.contains("now (1 min)"),
+            "{html}"
+        );
         assert!(html.contains("the 5 min shown took 5 min of real time at time scale 1"));
     }
 
@@ -1130,7 +1145,10 @@ mod tests {
         let html = window_figure(&world, &req, 200_000, "", 60.0);
         assert_eq!(count(&html, "group-row"), 2, "{html}");
         assert!(html.contains("data-group=\"region:eu-west-1\""));
-        assert!(html.contains("data-state=\"NO_DATA\" data-from-ms=\"30000\""), "{html}");
+        assert!(
+            html.contains("data-state=\"NO_DATA\" data-from-ms=\"30000\""),
+            "{html}"
+        );
         assert!(html.contains("data-failed-at-ms=\"30000\""), "{html}");
         assert!(html.contains("class=\"warmup\""), "a warm-up is drawn");
         assert!(html.contains("window 10 s – 1 min 40 s"), "{html}");
@@ -1142,7 +1160,10 @@ mod tests {
             html.contains("data-resource=\"POST /checkout\" data-faulty=\"true\""),
             "{html}"
         );
-        assert!(html.contains("new error types: NullPointerException"), "{html}");
+        assert!(
+            html.contains("new error types: NullPointerException"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -1151,11 +1172,16 @@ mod tests {
         world.monitors[0].name = "<script>alert(1)</script>\" onload=\"x".into();
         let req = request(
             &world,
-            &[json!({"name": "</title><img src=x onerror=y>", "type": "monitor",
-                     "options": {"query": "service:checkout", "duration": 60}})],
+            &[
+                json!({"name": "</title><img src=x onerror=y>", "type": "monitor",
+                     "options": {"query": "service:checkout", "duration": 60}}),
+            ],
         );
         let html = window_figure(&world, &req, 100_000, "", 1.0);
-        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
         assert!(!html.contains("\" onload=\""), "{html}");
         assert!(html.contains("&lt;script&gt;"));
     }

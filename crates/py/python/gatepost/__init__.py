@@ -47,6 +47,7 @@ from gatepost._outcome import (
     Pending,
     Rule,
     RuleFailures,
+    RuleWindow,
     Validation,
 )
 from gatepost.errors import (
@@ -77,6 +78,7 @@ __all__ = [
     "Problem",
     "Rule",
     "RuleFailures",
+    "RuleWindow",
     "SnapshotError",
     "UnknownRequestError",
     "UsageError",
