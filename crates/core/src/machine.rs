@@ -1898,11 +1898,11 @@ fn with_configured_windows(
         }
         let same = configured
             .get(index)
-            .filter(|c| name_of(*c).as_deref() == Some(rule.name.as_str()))
+            .filter(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
             .or_else(|| {
                 configured
                     .iter()
-                    .find(|c| name_of(*c).as_deref() == Some(rule.name.as_str()))
+                    .find(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
             });
         rule.window = same.and_then(window_of);
     }

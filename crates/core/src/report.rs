@@ -290,7 +290,7 @@ pub fn render_markdown_with(outcome: &Outcome, links: &LinkPolicy) -> String {
 pub fn time_offset(ms: u64) -> String {
     let secs = ms / 1000;
     if ms < 60_000 {
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             format!("{secs} s")
         } else {
             format!("{:.1} s", ms as f64 / 1000.0)

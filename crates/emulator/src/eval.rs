@@ -357,7 +357,7 @@ pub fn watched_monitors<'w>(
         }
     }
     let order = |m: &Monitor| world.monitors.iter().position(|w| w.id == m.id);
-    watched.sort_by_key(|(m, _)| order(*m));
+    watched.sort_by_key(|(m, _)| order(m));
     for (monitor, groups) in &mut watched {
         if let Some(names) = groups {
             names.sort_by_key(|n| monitor.groups.iter().position(|g| g.name == *n));

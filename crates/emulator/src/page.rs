@@ -609,7 +609,7 @@ pub(crate) fn window_figure(
         grid,
         "<text class=\"axis-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">world time from the \
          evaluation start</text>",
-        PLOT_X - 8.0,
+        PLOT_X - 20.0,
         plot_bottom + 18.0
     );
     let mut now_line = String::new();
@@ -935,8 +935,7 @@ fn fdd_figure(
             .outcome
             .failures
             .faulty_apm_resources
-            .iter()
-            .any(|f| *f == r.resource);
+            .contains(&r.resource);
         let mut words = format!(
             "{}: {version} {:.2}% ({} errors in {} requests), previous versions {:.2}% ({} in {})",
             r.label,
