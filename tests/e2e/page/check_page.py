@@ -55,7 +55,9 @@ def read_png(path: str) -> tuple[int, int, list[bytearray]]:
         raise ValueError("no IHDR")
     width, height, depth, color, _, _, interlace = header
     if depth != 8 or color not in (2, 6) or interlace != 0:
-        raise ValueError(f"unsupported PNG: depth {depth}, colour type {color}, interlace {interlace}")
+        raise ValueError(
+            f"unsupported PNG: depth {depth}, colour type {color}, interlace {interlace}"
+        )
     bpp = 3 if color == 2 else 4
     raw = zlib.decompress(idat)
     stride = width * bpp
@@ -114,22 +116,33 @@ def main() -> int:
     svgs = [a for t, a in dom.tags if t == "svg" and a.get("id") == "window"]
     check(len(svgs) == 1, "the page has one inline SVG of the evaluation window")
     svg = svgs[0] if svgs else {}
-    check(svg.get("role") == "img" and "window-title" in svg.get("aria-labelledby", ""),
-          "the SVG is an image with a title for assistive technology")
+    check(
+        svg.get("role") == "img" and "window-title" in svg.get("aria-labelledby", ""),
+        "the SVG is an image with a title for assistive technology",
+    )
     bands = dom.with_class("rule-band")
     check(len(bands) == 2, f"two rule bands (found {len(bands)})")
-    check(len(dom.with_class("monitor-row")) == 3,
-          f"three monitor rows (found {len(dom.with_class('monitor-row'))})")
-    check(len(dom.with_class("fdd-resource")) == 2,
-          f"two FDD resources (found {len(dom.with_class('fdd-resource'))})")
-    check(bool(bands) and bands[0].get("data-status") == "fail"
-          and bands[0].get("data-failed-at-ms") == "120000",
-          "the monitor rule's band failed at 120 s")
+    check(
+        len(dom.with_class("monitor-row")) == 3,
+        f"three monitor rows (found {len(dom.with_class('monitor-row'))})",
+    )
+    check(
+        len(dom.with_class("fdd-resource")) == 2,
+        f"two FDD resources (found {len(dom.with_class('fdd-resource'))})",
+    )
+    check(
+        bool(bands)
+        and bands[0].get("data-status") == "fail"
+        and bands[0].get("data-failed-at-ms") == "120000",
+        "the monitor rule's band failed at 120 s",
+    )
     check(len(bands) > 1 and bands[1].get("data-status") == "pass", "the FDD rule's band passed")
     check(bool(dom.with_class("legend")), "the page has a text legend")
     alerts = [a for a in dom.with_class("seg") if a.get("data-state") == "ALERT"]
-    check(len(alerts) == 1 and alerts[0].get("data-from-ms") == "120000",
-          "one ALERT segment, from 120 s")
+    check(
+        len(alerts) == 1 and alerts[0].get("data-from-ms") == "120000",
+        "one ALERT segment, from 120 s",
+    )
 
     width, height, rows = read_png(png_path)
     check(width >= 960 and height > 0, f"the screenshot decodes ({width}x{height})")
@@ -137,26 +150,39 @@ def main() -> int:
     axis_end = float(svg.get("data-axis-end-ms", "1"))
     # Rows where the ALERT colour fills a good part of the expected segment: the monitor row.
     expected_alert = plot_width * (axis_end - 120_000) / axis_end
-    alert_rows = [y for y in range(height) if len(columns_of(rows[y], ALERT)) >= 0.3 * expected_alert]
-    check(bool(alert_rows), f"the screenshot has ALERT-coloured pixels in a band ({len(alert_rows)} rows)")
+    alert_rows = [
+        y for y in range(height) if len(columns_of(rows[y], ALERT)) >= 0.3 * expected_alert
+    ]
+    check(
+        bool(alert_rows),
+        f"the screenshot has ALERT-coloured pixels in a band ({len(alert_rows)} rows)",
+    )
     if alert_rows:
         run = alert_rows[-1] - alert_rows[0] + 1
-        check(run == len(alert_rows) and 8 <= run <= 18,
-              f"the ALERT pixels form one monitor row ({run} px high, rows {alert_rows[0]}-{alert_rows[-1]})")
+        check(
+            run == len(alert_rows) and 8 <= run <= 18,
+            f"the ALERT pixels form one monitor row ({run} px high from y {alert_rows[0]})",
+        )
         middle = rows[(alert_rows[0] + alert_rows[-1]) // 2]
         red = columns_of(middle, ALERT)
         green = columns_of(middle, OK)
-        check(bool(green) and bool(red) and max(green) < min(red),
-              "on that row, OK (green) comes before ALERT (red)")
+        check(
+            bool(green) and bool(red) and max(green) < min(red),
+            "on that row, OK (green) comes before ALERT (red)",
+        )
         if green and red:
             plot_left = min(green)
             start = min(red) - plot_left
             end = max(red) - plot_left
             want_start = plot_width * 120_000 / axis_end
-            check(abs(start - want_start) <= 4,
-                  f"the ALERT starts at 2 min on the axis (x {start} px, expected {want_start:.0f})")
-            check(abs(end - plot_width) <= 4,
-                  f"the ALERT lasts to the window's end (x {end} px, expected {plot_width:.0f})")
+            check(
+                abs(start - want_start) <= 4,
+                f"the ALERT starts at 2 min on the axis (x {start} px, expected {want_start:.0f})",
+            )
+            check(
+                abs(end - plot_width) <= 4,
+                f"the ALERT lasts to the window's end (x {end} px, expected {plot_width:.0f})",
+            )
     failed = 0
     for n, (ok, what) in enumerate(results, 1):
         print(f"{'ok' if ok else 'not ok'} {n} - page: {what}")

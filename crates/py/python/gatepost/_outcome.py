@@ -81,9 +81,11 @@ class RuleFailures:
 
 @dataclass(frozen=True)
 class RuleWindow:
-    """When a rule watched (``warmup_s`` then ``duration_s`` seconds from the evaluation's start)
-    and, when the server said, when it was decided (``decided_after_ms``: for a failed rule, the
-    moment it failed)."""
+    """When a rule watched, and when it was decided.
+
+    ``warmup_s`` then ``duration_s`` seconds from the evaluation's start; ``decided_after_ms``
+    when the server said (for a failed rule, the moment it failed).
+    """
 
     duration_s: int
     warmup_s: int = 0
