@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The emulator against peers nobody here wrote: the published datadog-ci and the documentation's
 # curl/jq script must reach the same verdicts, with the same reasons, for every example world; and
-# headless Chromium renders the Evaluations page (tests/e2e/peers/run.sh). The emulator's own unit
-# and HTTP tests run in 10-rust (`cargo test`).
+# headless Chromium renders the Evaluations page (tests/e2e/peers/run.sh) and draws an evaluation's
+# window (tests/e2e/page/run.sh: DOM and screenshot checks; the PNG is kept in the results folder
+# as evaluation-page/page.png). The emulator's own unit and HTTP tests run in 10-rust
+# (`cargo test`).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
@@ -47,6 +49,14 @@ status=$?
 record_check emulator-build "$status"
 [ "$status" -eq 0 ] || exit 1
 
+log "the evaluation page's picture in headless Chromium"
+GATEPOST_EMULATOR_BIN="$GATEPOST_ROOT/target/debug/examples/serve" \
+  run_logged emulator-page bash tests/e2e/page/run.sh "$GATEPOST_RESULTS/evaluation-page"
+page_status=$?
+read -r p f < <(node_counts "$GATEPOST_RESULTS/emulator-page.log")
+[ "$page_status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+record emulator-page "$p" "$f"
+
 log "peers against the emulator"
 GATEPOST_EMULATOR_BIN="$GATEPOST_ROOT/target/debug/examples/serve" \
   DATADOG_CI_BIN="$peers_dir/node_modules/.bin/datadog-ci" \
@@ -55,4 +65,4 @@ status=$?
 read -r p f < <(node_counts "$GATEPOST_RESULTS/emulator-peers.log")
 [ "$status" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 record emulator-peers "$p" "$f"
-exit "$status"
+[ "$status" -eq 0 ] && [ "$page_status" -eq 0 ]

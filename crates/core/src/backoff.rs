@@ -127,6 +127,63 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
         .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
 }
 
+/// Unix milliseconds of an RFC 3339 timestamp (`2026-11-22T01:02:03.456Z`, any number of
+/// fraction digits, `Z` or a `±HH:MM` offset), as the API writes `started_at` and `finished_at`.
+pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let rest = &text[19..];
+    let (frac_ms, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            let ms: i64 = format!("{:0<3}", &r[..digits.min(3)]).parse().ok()?;
+            (ms, &r[digits..])
+        }
+        None => (0, rest),
+    };
+    let offset_s = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let zb = zone.as_bytes();
+            if zb.len() != 6 || zb[3] != b':' {
+                return None;
+            }
+            let sign = match zb[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hh: i64 = zone[1..3].parse().ok()?;
+            let mm: i64 = zone[4..6].parse().ok()?;
+            if hh > 23 || mm > 59 {
+                return None;
+            }
+            sign * (hh * 3600 + mm * 60)
+        }
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset_s;
+    u64::try_from(secs * 1000 + frac_ms).ok()
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -202,5 +259,33 @@ mod tests {
             Some(784_111_777)
         );
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+
+    #[test]
+    fn rfc3339_parses_to_epoch_milliseconds() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T12:00:00.25Z"),
+            Some(1_709_208_000_250)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T12:00:00.123456+00:00"),
+            Some(1_709_208_000_123)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T14:00:00+02:00"),
+            Some(1_709_208_000_000)
+        );
+        for bad in [
+            "yesterday",
+            "2024-02-29 12:00",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T12:00:00",
+            "2024-02-29T12:00:00.Z",
+            "2024-02-29T12:00:00+2:00",
+            "+024-02-29T12:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
     }
 }

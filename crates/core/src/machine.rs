@@ -25,7 +25,7 @@ use crate::io::{Action, Input, TransportErrorKind, WaitReason};
 use crate::options::{self, ConfigInput, Options};
 use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
-    RuleResult, Verdict,
+    RuleResult, RuleWindow, Verdict,
 };
 use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
@@ -944,6 +944,7 @@ impl Engine {
         let expected = self.state.evaluation_id.clone().unwrap_or_default();
         match parse_rule_failures(body, &expected) {
             Ok(found) => {
+                let windows = parse_rule_windows(body, &expected).unwrap_or_default();
                 if let Some(result) = &mut self.state.last_result {
                     for (name, failures) in found {
                         if let Some(rule) = result
@@ -952,6 +953,15 @@ impl Engine {
                             .find(|r| r.name == name && r.failures.is_none())
                         {
                             rule.failures = Some(failures);
+                        }
+                    }
+                    for (name, window) in windows {
+                        if let Some(rule) = result
+                            .rules
+                            .iter_mut()
+                            .find(|r| r.name == name && r.window.is_none())
+                        {
+                            rule.window = Some(window);
                         }
                     }
                 }
@@ -1402,7 +1412,7 @@ impl Engine {
             gate_id: result.gate_id.clone(),
             gate_status: result.gate_status.clone(),
             dry_run: result.dry_run,
-            rules: result.rules.clone(),
+            rules: with_configured_windows(result.rules.clone(), s.configuration.as_ref()),
             would_fail: result.dry_run && would_fail,
             requests: s.requests,
             elapsed_ms,
@@ -1746,6 +1756,7 @@ pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, S
                 reason: text(r.get("reason")).filter(|s| !s.is_empty()),
                 dry_run: r.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
                 failures: None,
+                window: None,
             })
             .take(1000)
             .collect(),
@@ -1845,6 +1856,100 @@ pub fn parse_rule_failures(
         ));
     }
     Ok(out)
+}
+
+/// The windows of a rule-evaluations response (`data[].attributes.{name, configuration{duration,
+/// warmup}, started_at, finished_at}`), by rule name: the rule's window from its evaluated
+/// configuration, and when it was decided (`finished_at` − `started_at`, when both are there).
+/// Entries of another gate evaluation, or without a `duration`, are skipped.
+pub fn parse_rule_windows(
+    body: &str,
+    evaluation_id: &str,
+) -> Result<Vec<(String, RuleWindow)>, String> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
+    let items = value
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or("malformed response body (no data array)")?;
+    let mut out = Vec::new();
+    for attrs in items.iter().take(1000).filter_map(|i| i.get("attributes")) {
+        if let Some(gate_eval) = attrs.get("gate_evaluation_id").and_then(Value::as_str)
+            && !gate_eval.eq_ignore_ascii_case(evaluation_id)
+        {
+            continue;
+        }
+        let Some(name) = attrs.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let configuration = attrs.get("configuration");
+        let seconds = |key: &str| {
+            configuration
+                .and_then(|c| c.get(key))
+                .and_then(Value::as_u64)
+        };
+        let Some(duration_s) = seconds("duration") else {
+            continue;
+        };
+        let time = |key: &str| {
+            attrs
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(backoff::parse_rfc3339_ms)
+        };
+        let decided_after_ms = match (time("started_at"), time("finished_at")) {
+            (Some(start), Some(end)) => end.checked_sub(start),
+            _ => None,
+        };
+        out.push((
+            truncate(name, 2000),
+            RuleWindow {
+                warmup_s: seconds("warmup").unwrap_or(0),
+                duration_s,
+                decided_after_ms,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Rules without a window get the one their inline configuration gives (`options.duration`,
+/// `options.warmup`), matched by position when the names agree, else by name. A rule whose
+/// configuration has no `duration` gets none: the server's default is not gatepost's to guess.
+fn with_configured_windows(
+    mut rules: Vec<RuleResult>,
+    configuration: Option<&Value>,
+) -> Vec<RuleResult> {
+    let Some(configured) = configuration
+        .and_then(|c| c.get("rules"))
+        .and_then(Value::as_array)
+    else {
+        return rules;
+    };
+    let window_of = |rule: &Value| {
+        let options = rule.get("options")?;
+        Some(RuleWindow {
+            warmup_s: options.get("warmup").and_then(Value::as_u64).unwrap_or(0),
+            duration_s: options.get("duration").and_then(Value::as_u64)?,
+            decided_after_ms: None,
+        })
+    };
+    let name_of = |rule: &Value| rule.get("name").and_then(Value::as_str).map(str::to_owned);
+    for (index, rule) in rules.iter_mut().enumerate() {
+        if rule.window.is_some() {
+            continue;
+        }
+        let same = configured
+            .get(index)
+            .filter(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
+            .or_else(|| {
+                configured
+                    .iter()
+                    .find(|c| name_of(c).as_deref() == Some(rule.name.as_str()))
+            });
+        rule.window = same.and_then(window_of);
+    }
+    rules
 }
 
 /// The `User-Agent` and key headers every request carries (a key only when there is one: a proxy

@@ -70,6 +70,25 @@ pub struct RuleResult {
     /// failed result; absent when the details were not available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<RuleFailures>,
+    /// When the rule watched and when it was decided, when known: from the rule's options
+    /// (inline rules) and from the API's rule evaluations (read after a failed result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<RuleWindow>,
+}
+
+/// A rule's evaluation window, in the evaluation's own time (from its start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RuleWindow {
+    /// Seconds after the evaluation started before the rule starts watching (its `warmup`).
+    #[serde(default)]
+    pub warmup_s: u64,
+    /// How long the rule watches, in seconds (its `duration`).
+    pub duration_s: u64,
+    /// When the rule's result became final, in milliseconds after the evaluation started, when
+    /// the server said (its rule evaluation's `finished_at` minus `started_at`): for a failed
+    /// rule, the moment it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_after_ms: Option<u64>,
 }
 
 /// A failed rule's details, from the API's rule evaluations.

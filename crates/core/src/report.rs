@@ -7,7 +7,7 @@
 //! (fail-open) or when nothing was evaluated (skipped).
 
 use crate::machine::seconds;
-use crate::outcome::{Cause, FailedMonitor, Outcome, RuleFailures, RuleResult};
+use crate::outcome::{Cause, FailedMonitor, Outcome, RuleFailures, RuleResult, RuleWindow};
 use crate::sanitize::{self, LinkPolicy, line};
 
 /// How text output may be decorated.
@@ -260,6 +260,7 @@ pub fn render_markdown_with(outcome: &Outcome, links: &LinkPolicy) -> String {
                 cell(rule.reason.as_deref().unwrap_or(""))
             ));
         }
+        out.push_str(&timeline_markdown(outcome));
         let failed: Vec<(&RuleResult, &RuleFailures)> = outcome
             .rules
             .iter()
@@ -281,6 +282,120 @@ pub fn render_markdown_with(outcome: &Outcome, links: &LinkPolicy) -> String {
             }
         }
     }
+    out
+}
+
+/// `0 s`, `45 s`, `1.5 s`, `2 min`, `2 min 30 s`, `1 h 5 min`: an offset from an evaluation's
+/// start (the step summary's timeline and the emulator's evaluation page).
+pub fn time_offset(ms: u64) -> String {
+    let secs = ms / 1000;
+    if ms < 60_000 {
+        if ms.is_multiple_of(1000) {
+            format!("{secs} s")
+        } else {
+            format!("{:.1} s", ms as f64 / 1000.0)
+        }
+    } else if ms < 3_600_000 {
+        match secs % 60 {
+            0 => format!("{} min", secs / 60),
+            s => format!("{} min {s} s", secs / 60),
+        }
+    } else {
+        match (secs % 3600) / 60 {
+            0 => format!("{} h", secs / 3600),
+            m => format!("{} h {m} min", secs / 3600),
+        }
+    }
+}
+
+/// Cells in a rule's timeline bar.
+pub const TIMELINE_CELLS: usize = 24;
+
+/// One rule's bar over `[0, axis_ms)` in [`TIMELINE_CELLS`] cells: `·` outside the rule's window
+/// (its warm-up), `▁` watched, `█` the cell where it failed, `░` the window left after it failed
+/// (no longer watched), `?` not reached when the outcome was given (a rule still in progress).
+fn timeline_bar(status: &str, window: &RuleWindow, axis_ms: u64, elapsed_ms: u64) -> String {
+    let start = window.warmup_s.saturating_mul(1000);
+    let end = start.saturating_add(window.duration_s.saturating_mul(1000));
+    let n = TIMELINE_CELLS as u64;
+    let cell_of = |ms: u64| (ms.saturating_mul(n) / axis_ms.max(1)).min(n - 1);
+    let failed_cell = match (status, window.decided_after_ms) {
+        ("fail", Some(at)) => Some(cell_of(at)),
+        _ => None,
+    };
+    (0..n)
+        .map(|i| {
+            let (from, to) = (i * axis_ms / n, (i + 1) * axis_ms / n);
+            let in_window = if end == start {
+                cell_of(start) == i
+            } else {
+                to > start && from < end
+            };
+            match failed_cell {
+                Some(f) if i == f => '█',
+                Some(f) if i > f && in_window => '░',
+                _ if !in_window => '·',
+                _ if status == "in_progress" && from >= elapsed_ms => '?',
+                _ => '▁',
+            }
+        })
+        .collect()
+}
+
+/// The rules' windows as text (a table with one bar per rule), for the rules whose window is
+/// known ([`RuleResult::window`]); empty when none is.
+fn timeline_markdown(outcome: &Outcome) -> String {
+    let timed: Vec<(&RuleResult, &RuleWindow)> = outcome
+        .rules
+        .iter()
+        .filter_map(|r| r.window.as_ref().map(|w| (r, w)))
+        .collect();
+    let axis_ms = timed
+        .iter()
+        .map(|(_, w)| {
+            w.warmup_s
+                .saturating_add(w.duration_s)
+                .saturating_mul(1000)
+                .max(w.decided_after_ms.unwrap_or(0))
+        })
+        .max()
+        .unwrap_or(0);
+    if axis_ms == 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n#### Timeline\n\n| Rule | Window | {} → {} (one cell: {}) | Result |\n|---|---|---|---|\n",
+        time_offset(0),
+        time_offset(axis_ms),
+        time_offset(axis_ms / TIMELINE_CELLS as u64)
+    );
+    for (rule, window) in timed {
+        let start = window.warmup_s.saturating_mul(1000);
+        let end = start.saturating_add(window.duration_s.saturating_mul(1000));
+        let result = match (rule.status.as_str(), window.decided_after_ms) {
+            ("fail", Some(at)) => format!("❌ failed at {}", time_offset(at)),
+            ("fail", None) => "❌ failed (the server did not say when)".to_string(),
+            ("pass", Some(at)) => format!("✅ passed at {}", time_offset(at)),
+            ("pass", None) => "✅ passed".to_string(),
+            ("in_progress", _) => format!(
+                "⏳ in progress when the outcome was given ({})",
+                time_offset(outcome.elapsed_ms)
+            ),
+            (other, _) => cell(other),
+        };
+        out.push_str(&format!(
+            "| {} | {} – {} | `{}` | {} |\n",
+            cell(&rule.name),
+            time_offset(start),
+            time_offset(end),
+            timeline_bar(&rule.status, window, axis_ms, outcome.elapsed_ms),
+            result
+        ));
+    }
+    out.push_str(
+        "\n`▁` watched · `█` where the rule failed · `░` its window after that (not watched) · \
+         `·` outside its window (warm-up) · `?` not reached yet\n",
+    );
     out
 }
 
@@ -332,6 +447,7 @@ mod tests {
                     reason: Some("monitor 1 in ALERT".into()),
                     dry_run: false,
                     failures: None,
+                    window: None,
                 },
                 RuleResult {
                     name: "fdd".into(),
@@ -339,6 +455,7 @@ mod tests {
                     reason: None,
                     dry_run: true,
                     failures: None,
+                    window: None,
                 },
             ],
             would_fail: false,
@@ -432,6 +549,80 @@ mod tests {
         assert!(!md.lines().any(sanitize::starts_command), "{md}");
         // Without details, no section.
         assert!(!render_markdown(&failed()).contains("What failed"));
+    }
+
+    #[test]
+    fn the_step_summary_shows_each_rule_window_and_where_it_failed() {
+        let mut outcome = failed();
+        // No window known (a preconfigured gate that gave no details): no timeline.
+        assert!(!render_markdown(&outcome).contains("Timeline"));
+        outcome.rules[0].window = Some(RuleWindow {
+            warmup_s: 0,
+            duration_s: 300,
+            decided_after_ms: Some(120_000),
+        });
+        outcome.rules[1].window = Some(RuleWindow {
+            warmup_s: 60,
+            duration_s: 240,
+            decided_after_ms: None,
+        });
+        let md = render_markdown(&outcome);
+        assert!(
+            md.contains(
+                "#### Timeline\n\n| Rule | Window | 0 s → 5 min (one cell: 12.5 s) | Result |\n"
+            ),
+            "{md}"
+        );
+        // 2 min of 5 is cell 9 of 24 (0-based): 9 watched cells, the failure, 14 left.
+        let bar = format!("{}█{}", "▁".repeat(9), "░".repeat(14));
+        assert!(
+            md.contains(&format!(
+                "| monitors \\| prod | 0 s – 5 min | `{bar}` | ❌ failed at 2 min |\n"
+            )),
+            "{md}"
+        );
+        // A warm-up of 1 min is the first 4.8 cells: 4 cells outside the window.
+        let bar = format!("{}{}", "·".repeat(4), "▁".repeat(20));
+        assert!(
+            md.contains(&format!("| fdd | 1 min – 5 min | `{bar}` | ✅ passed |\n")),
+            "{md}"
+        );
+        assert!(md.contains("`█` where the rule failed"), "{md}");
+        // The timeline comes before the failure details, after the rules table.
+        let (table, timeline) = (
+            md.find("| Rule | Status").unwrap(),
+            md.find("Timeline").unwrap(),
+        );
+        assert!(table < timeline);
+
+        // A rule still running when the outcome was given (a timeout 150 s in).
+        outcome.rules[1].status = "in_progress".into();
+        outcome.elapsed_ms = 150_000;
+        let md = render_markdown(&outcome);
+        let bar = format!("{}{}{}", "·".repeat(4), "▁".repeat(8), "?".repeat(12));
+        assert!(
+            md.contains(&format!(
+                "`{bar}` | ⏳ in progress when the outcome was given (2 min 30 s) |"
+            )),
+            "{md}"
+        );
+
+        // Server text in a timeline row stays inert.
+        outcome.rules[0].name = "x |\n::error::y [z](https://evil.example)".into();
+        let md = render_markdown(&outcome);
+        assert!(!md.lines().any(sanitize::starts_command), "{md}");
+        assert!(!md.contains("](https://evil"), "{md}");
+    }
+
+    #[test]
+    fn offsets_read_as_seconds_minutes_and_hours() {
+        assert_eq!(time_offset(0), "0 s");
+        assert_eq!(time_offset(1_500), "1.5 s");
+        assert_eq!(time_offset(45_000), "45 s");
+        assert_eq!(time_offset(120_000), "2 min");
+        assert_eq!(time_offset(150_000), "2 min 30 s");
+        assert_eq!(time_offset(3_900_000), "1 h 5 min");
+        assert_eq!(time_offset(7_200_000), "2 h");
     }
 
     #[test]

@@ -315,6 +315,57 @@ fn select_monitors<'w>(
     Ok(selected)
 }
 
+/// A monitor a rule watched, with the groups it judged (`None`: the monitor as a whole).
+pub type Watched<'w> = (&'w Monitor, Option<Vec<&'w str>>);
+
+/// The monitors (and groups) a monitor rule watched from its window's start up to `elapsed_ms`
+/// (or the window's end): every monitor it selected at the start or at any state change in
+/// between, in the world's order. Empty when the query matched nothing (the reason says why).
+/// Before the window opens, the monitors it would select at its start.
+pub fn watched_monitors<'w>(
+    world: &'w World,
+    rule: &MonitorRule,
+    elapsed_ms: u64,
+) -> Vec<Watched<'w>> {
+    let start = rule.warmup_s * 1000;
+    let horizon = elapsed_ms.min(start + rule.duration_s * 1000).max(start);
+    let mut moments = BTreeSet::from([start]);
+    moments.extend(
+        world
+            .monitors
+            .iter()
+            .flat_map(Monitor::change_points)
+            .filter(|&t| t > start && t <= horizon),
+    );
+    let mut watched: Vec<Watched<'w>> = Vec::new();
+    for t in moments {
+        let Ok(selected) = select_monitors(world, rule, t) else {
+            continue;
+        };
+        for (monitor, groups) in selected {
+            match watched.iter_mut().find(|(m, _)| m.id == monitor.id) {
+                None => watched.push((monitor, groups)),
+                Some((_, Some(known))) => {
+                    for name in groups.into_iter().flatten() {
+                        if !known.contains(&name) {
+                            known.push(name);
+                        }
+                    }
+                }
+                Some((_, None)) => {}
+            }
+        }
+    }
+    let order = |m: &Monitor| world.monitors.iter().position(|w| w.id == m.id);
+    watched.sort_by_key(|(m, _)| order(m));
+    for (monitor, groups) in &mut watched {
+        if let Some(names) = groups {
+            names.sort_by_key(|n| monitor.groups.iter().position(|g| g.name == *n));
+        }
+    }
+    watched
+}
+
 /// Why a monitor rule fails at one moment, with the monitors to blame (none when the query
 /// itself is the problem).
 fn monitor_violation_at(
@@ -490,6 +541,78 @@ fn baseline_traffic(
         }
     }
     traffic
+}
+
+/// One resource's traffic as an FDD rule compares it (for the evaluation page's chart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRates {
+    /// The resource, with the primary tag value when the rule looks per value
+    /// (`POST /checkout (region:eu)`).
+    pub label: String,
+    pub resource: String,
+    /// The deployed version's requests and errors from the trigger up to the moment asked for.
+    pub new_requests: u64,
+    pub new_errors: u64,
+    /// Previous versions' requests and errors (the baseline).
+    pub baseline_requests: u64,
+    pub baseline_errors: u64,
+    /// Error types of the deployed version that no previous version showed.
+    pub new_error_types: Vec<String>,
+}
+
+/// The error rates an FDD rule compares, per selected resource and scope, `elapsed_ms` after
+/// the trigger (traffic counted up to the rule's window end): the same traffic the rule judges.
+pub fn fdd_rates(
+    world: &World,
+    rule: &FddRule,
+    request: &EvaluationRequest,
+    elapsed_ms: u64,
+) -> Vec<ResourceRates> {
+    let Some(version) = request.version.as_deref() else {
+        return Vec::new();
+    };
+    let Some(service) = world
+        .apm
+        .iter()
+        .find(|s| s.service == request.service && s.env == request.env)
+    else {
+        return Vec::new();
+    };
+    let horizon = elapsed_ms.min(rule.duration_s * 1000);
+    let resources: BTreeSet<&str> = service
+        .live
+        .iter()
+        .filter(|l| l.version == version && resource_selected(rule, &l.resource))
+        .map(|l| l.resource.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for scope in fdd_scopes(service, request) {
+        for &resource in &resources {
+            let new = live_traffic(service, version, resource, &scope, horizon);
+            let base = baseline_traffic(service, version, resource, &scope);
+            if new.requests == 0 && base.requests == 0 {
+                continue;
+            }
+            out.push(ResourceRates {
+                label: match &scope {
+                    Some(tag) => format!("{resource} ({tag})"),
+                    None => resource.to_string(),
+                },
+                resource: resource.to_string(),
+                new_requests: new.requests,
+                new_errors: new.errors,
+                baseline_requests: base.requests,
+                baseline_errors: base.errors,
+                new_error_types: new
+                    .error_types
+                    .keys()
+                    .filter(|k| !base.error_types.contains_key(*k))
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    out
 }
 
 fn resource_selected(rule: &FddRule, resource: &str) -> bool {

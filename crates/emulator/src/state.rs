@@ -84,33 +84,12 @@ pub(crate) fn rfc3339(unix_ms: u64) -> String {
     )
 }
 
-/// Parse `filter[from]`-style times: Unix milliseconds, Unix seconds, or RFC 3339 UTC.
+/// Parse `filter[from]`-style times: Unix milliseconds, Unix seconds, or RFC 3339 (core's parser).
 pub(crate) fn parse_time(text: &str) -> Option<u64> {
     if let Ok(n) = text.parse::<u64>() {
         return Some(if n < 100_000_000_000 { n * 1000 } else { n });
     }
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = &text[19..];
-    let (frac_ms, zone) = match rest.strip_prefix('.') {
-        Some(r) => {
-            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
-            let ms = format!("{digits:0<3}")[..3].parse::<u64>().ok()?;
-            (ms, &r[digits.len()..])
-        }
-        None => (0, rest),
-    };
-    if zone != "Z" && zone != "+00:00" {
-        return None;
-    }
-    let days = gatepost_core::backoff::days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + s;
-    u64::try_from(secs).ok().map(|s| s * 1000 + frac_ms)
+    gatepost_core::backoff::parse_rfc3339_ms(text)
 }
 
 pub(crate) struct Gate {

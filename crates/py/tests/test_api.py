@@ -108,6 +108,7 @@ def test_rule_failures_become_dataclasses() -> None:
                     "faulty_apm_resources": ["GET /checkout"],
                     "narratives": [{"id": "n-1"}],
                 },
+                "window": {"warmup_s": 0, "duration_s": 300, "decided_after_ms": 120000},
             },
             {"name": "p", "status": "pass", "dry_run": False},
         ],
@@ -124,6 +125,9 @@ def test_rule_failures_become_dataclasses() -> None:
     )
     assert outcome.rules[1].failures is None
     assert "Failing monitor: 34330981 (Alert)" in outcome.render()
+    assert outcome.rules[0].window == gatepost.RuleWindow(duration_s=300, decided_after_ms=120000)
+    assert outcome.rules[1].window is None
+    assert "❌ failed at 2 min" in outcome.render("markdown")
 
 
 def test_validate_needs_exactly_one_source() -> None:

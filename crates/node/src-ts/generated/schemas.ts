@@ -99,6 +99,11 @@ export interface RuleResult {
    * `pass`, `fail` or `in_progress` (or whatever the server said).
    */
   status: string;
+  /**
+   * When the rule watched and when it was decided, when known: from the rule's options
+   * (inline rules) and from the API's rule evaluations (read after a failed result).
+   */
+  window?: RuleWindow | null;
 }
 
 /**
@@ -147,6 +152,26 @@ export interface FailedMonitor {
 export interface Narrative {
   hostgroup?: string | null;
   id: string;
+}
+
+/**
+ * A rule's evaluation window, in the evaluation's own time (from its start).
+ */
+export interface RuleWindow {
+  /**
+   * When the rule's result became final, in milliseconds after the evaluation started, when
+   * the server said (its rule evaluation's `finished_at` minus `started_at`): for a failed
+   * rule, the moment it failed.
+   */
+  decided_after_ms?: number | null;
+  /**
+   * How long the rule watches, in seconds (its `duration`).
+   */
+  duration_s: number;
+  /**
+   * Seconds after the evaluation started before the rule starts watching (its `warmup`).
+   */
+  warmup_s?: number;
 }
 
 /**

@@ -49,6 +49,7 @@ from gatepost._outcome import (
     Pending,
     Rule,
     RuleFailures,
+    RuleWindow,
     Validation,
 )
 from gatepost.errors import (
@@ -79,6 +80,7 @@ __all__ = [
     "Problem",
     "Rule",
     "RuleFailures",
+    "RuleWindow",
     "SnapshotError",
     "UnknownRequestError",
     "UsageError",

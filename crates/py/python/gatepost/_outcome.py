@@ -19,6 +19,7 @@ __all__ = [
     "Pending",
     "Rule",
     "RuleFailures",
+    "RuleWindow",
     "Validation",
 ]
 
@@ -79,11 +80,34 @@ class RuleFailures:
 
 
 @dataclass(frozen=True)
+class RuleWindow:
+    """When a rule watched, and when it was decided.
+
+    ``warmup_s`` then ``duration_s`` seconds from the evaluation's start; ``decided_after_ms``
+    when the server said (for a failed rule, the moment it failed).
+    """
+
+    duration_s: int
+    warmup_s: int = 0
+    decided_after_ms: int | None = None
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> RuleWindow:
+        decided = document.get("decided_after_ms")
+        return cls(
+            duration_s=int(document["duration_s"]),
+            warmup_s=int(document.get("warmup_s", 0)),
+            decided_after_ms=None if decided is None else int(decided),
+        )
+
+
+@dataclass(frozen=True)
 class Rule:
     """One rule's result as the server reported it (``status``: pass, fail or in_progress).
 
     ``failures`` names the failing monitors and faulty resources when the rule failed and the
-    API gave the details (None otherwise).
+    API gave the details (None otherwise). ``window`` says when the rule watched and was decided,
+    when known (from the rule's inline options or the API's rule evaluations; None otherwise).
     """
 
     name: str
@@ -91,6 +115,7 @@ class Rule:
     reason: str | None = None
     dry_run: bool = False
     failures: RuleFailures | None = None
+    window: RuleWindow | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,7 @@ class Outcome:
                     reason=r.get("reason"),
                     dry_run=bool(r.get("dry_run", False)),
                     failures=RuleFailures.from_dict(r["failures"]) if r.get("failures") else None,
+                    window=RuleWindow.from_dict(r["window"]) if r.get("window") else None,
                 )
                 for r in document.get("rules", [])
             ],
