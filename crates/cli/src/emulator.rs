@@ -23,8 +23,9 @@ fn load_world(path: &Path) -> Result<gatepost_emulator::World, String> {
 /// An emulator running in this process for `gate --emulator`; stops when dropped.
 pub struct InProcess {
     running: gatepost_emulator::RunningEmulator,
-    /// The key to use when the user set none: the world's first, or a placeholder.
-    pub default_key: String,
+    /// The API and application keys to use when the user set none: the world's first of each
+    /// list, or a placeholder where it accepts any.
+    pub default_keys: (String, String),
 }
 
 impl InProcess {
@@ -36,11 +37,8 @@ impl InProcess {
 /// Start the emulator for `world` on a free loopback port.
 pub fn start_in_process(world: &Path, time_scale: f64) -> Result<InProcess, String> {
     let world = load_world(world)?;
-    let default_key = world
-        .api_keys()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| ANY_KEY.to_string());
+    let first = |keys: &[String]| keys.first().cloned().unwrap_or_else(|| ANY_KEY.to_string());
+    let default_keys = (first(world.api_keys()), first(world.app_keys()));
     let running = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
         time_scale,
         ..gatepost_emulator::EmulatorOptions::new(world)
@@ -48,7 +46,7 @@ pub fn start_in_process(world: &Path, time_scale: f64) -> Result<InProcess, Stri
     .map_err(|e| format!("cannot start the emulator: {e}"))?;
     Ok(InProcess {
         running,
-        default_key,
+        default_keys,
     })
 }
 

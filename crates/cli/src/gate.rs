@@ -79,7 +79,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     };
     let api = &target.api;
     let poll_interval_ms = target.poll_interval_ms;
-    let keys = match resolve_keys(api, target.default_key.as_deref()) {
+    let keys = match resolve_keys(api, target.default_keys.as_ref()) {
         Ok(keys) => keys,
         Err(problems) => return usage_errors(&problems, &mut logger),
     };
@@ -147,7 +147,7 @@ pub fn gate(args: &GateArgs) -> u8 {
 /// this process (with the world's key as the default and a poll interval matched to its clock).
 struct Target {
     api: ApiArgs,
-    default_key: Option<String>,
+    default_keys: Option<(String, String)>,
     poll_interval_ms: Option<u64>,
     #[cfg(feature = "emulator")]
     _emulator: Option<crate::emulator::InProcess>,
@@ -162,7 +162,7 @@ fn target(
     let Some(world) = &args.emulator else {
         return Ok(Target {
             api: args.api.clone(),
-            default_key: None,
+            default_keys: None,
             poll_interval_ms,
             _emulator: None,
         });
@@ -179,7 +179,7 @@ fn target(
     api.site = None;
     Ok(Target {
         api,
-        default_key: Some(running.default_key.clone()),
+        default_keys: Some(running.default_keys.clone()),
         // Rules run `scale` times faster, so poll that much more often (at most once a second)
         // unless the user chose an interval.
         poll_interval_ms: poll_interval_ms.or(Some(
@@ -204,7 +204,7 @@ fn target(
     }
     Ok(Target {
         api: args.api.clone(),
-        default_key: None,
+        default_keys: None,
         poll_interval_ms,
     })
 }
@@ -877,7 +877,10 @@ pub struct Keys {
     pub app_key: Option<String>,
 }
 
-pub(crate) fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<Keys, Vec<String>> {
+pub(crate) fn resolve_keys(
+    api: &ApiArgs,
+    default_keys: Option<&(String, String)>,
+) -> Result<Keys, Vec<String>> {
     let mut problems = Vec::new();
     // The environment's keys by core's rules (the same in every host): trimmed, blank skipped,
     // a variable that is not UTF-8 an error naming it. Only read when a key file is not given.
@@ -913,8 +916,8 @@ pub(crate) fn resolve_keys(api: &ApiArgs, default_key: Option<&str>) -> Result<K
     if !problems.is_empty() {
         return Err(problems);
     }
-    let api_key = api_key.or_else(|| default_key.map(str::to_string));
-    let app_key = app_key.or_else(|| default_key.map(str::to_string));
+    let api_key = api_key.or_else(|| default_keys.map(|(api, _)| api.clone()));
+    let app_key = app_key.or_else(|| default_keys.map(|(_, app)| app.clone()));
     // An explicit --api-url may be a proxy that adds the keys itself.
     if api.api_url.is_none() {
         if api_key.is_none() {

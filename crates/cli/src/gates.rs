@@ -292,14 +292,14 @@ pub(crate) fn connect(connect: &ConnectArgs, logger: &mut Logger) -> Option<Conn
     #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
     let mut api = connect.api.clone();
     #[cfg_attr(not(feature = "emulator"), allow(unused_mut))]
-    let mut default_key: Option<String> = None;
+    let mut default_keys: Option<(String, String)> = None;
     #[cfg(feature = "emulator")]
     let emulator = match &connect.emulator {
         Some(world) => match crate::emulator::start_in_process(world, 1.0) {
             Ok(running) => {
                 api.api_url = Some(running.base_url());
                 api.site = None;
-                default_key = Some(running.default_key.clone());
+                default_keys = Some(running.default_keys.clone());
                 Some(running)
             }
             Err(e) => {
@@ -316,7 +316,7 @@ pub(crate) fn connect(connect: &ConnectArgs, logger: &mut Logger) -> Option<Conn
         );
         return None;
     }
-    let keys = match resolve_keys(&api, default_key.as_deref()) {
+    let keys = match resolve_keys(&api, default_keys.as_ref()) {
         Ok(keys) => keys,
         Err(problems) => {
             for p in problems {

@@ -64,6 +64,36 @@ fn healthy_world_passes() {
 }
 
 #[test]
+fn with_no_keys_set_the_worlds_own_api_and_app_keys_are_used() {
+    // A world that accepts one API key and a different application key: with no keys in the
+    // environment, `--emulator` uses the first of each list (not the API key for both).
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
+    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let obj = w.as_object_mut().unwrap();
+    obj.remove("$schema");
+    obj.remove("open");
+    obj.insert("api_keys".into(), serde_json::json!(["world-api-key"]));
+    obj.insert("app_keys".into(), serde_json::json!(["world-app-key"]));
+    let path = dir.path().join("world.json");
+    std::fs::write(&path, w.to_string()).unwrap();
+    let r = run(gatepost()
+        .args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+        ])
+        .args(["--timeout", "90", "--output", "json", "--emulator"])
+        .arg(&path));
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.json()["cause"], "gate_passed", "{r}");
+}
+
+#[test]
 fn alerting_world_fails_naming_the_monitor() {
     let r = run(&mut gate_emulated(&world("alerting.json")));
     assert_eq!(r.code, 1, "{r}");

@@ -675,6 +675,11 @@ impl World {
         &self.api_keys
     }
 
+    /// The application keys the world accepts (empty: any).
+    pub fn app_keys(&self) -> &[String] {
+        &self.app_keys
+    }
+
     /// Whether the world can be served: it lists the keys it accepts, or says `"open": true`.
     pub fn check_keys(&self) -> Result<(), WorldError> {
         if self.api_keys.is_empty() && !self.open {
