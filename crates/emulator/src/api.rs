@@ -488,7 +488,15 @@ async fn get_evaluation(State(state): State<AppState>, Path(id): Path<String>) -
     {
         return not_found();
     }
-    let outcome = evaluation.outcome(&state.world, now);
+    // A result late by server-side processing: the evaluation as it stood that long ago (never
+    // before its trigger, when everything is in progress).
+    let as_of = match state.world.faults.result_late_by {
+        Some(late) => now
+            .saturating_sub(late.0)
+            .max(evaluation.triggered_world_ms),
+        None => now,
+    };
+    let outcome = evaluation.outcome(&state.world, as_of);
     json_response(
         StatusCode::OK,
         json!({"data": {
