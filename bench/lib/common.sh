@@ -161,7 +161,7 @@ evaluation_created_ms() {
     base="https://$DD_HOST:${url##*:}"
   fi
   curl -s "${curl_tls[@]}" "$base/api/v2/deployment_gates/evaluations?page%5Bsize%5D=1" |
-    jq -r '.data[0].attributes.created_at // empty' |
+    jq -r '.data[0].attributes | (.created_at // .started_at // empty)' |
     python3 -c 'import sys,datetime
 t=sys.stdin.read().strip()
 if t:
