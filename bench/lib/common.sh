@@ -135,6 +135,24 @@ requests_made() {
   echo "$((limit - t - 1)) $((limit - r - 1))"
 }
 
+# rules_reads_made URL GATE_ID — how many reads of GATE_ID's rules the emulator at URL has answered,
+# from the X-RateLimit-Remaining of the bench worlds' huge `rules` limit (one probe, not counted).
+rules_reads_made() {
+  local url=$1 gate=$2 limit=1000000000 n
+  local curl_tls=() base=$1
+  if [[ $url == https* ]]; then
+    curl_tls=(--cacert "$TLS_DIR/ca.pem" --resolve "$DD_HOST:${url##*:}:127.0.0.1")
+    base="https://$DD_HOST:${url##*:}"
+  fi
+  n=$(curl -s -o /dev/null -D - "${curl_tls[@]}" "$base/api/v2/deployment_gates/$gate/rules" |
+    tr -d '\r' | awk -F': ' 'tolower($1)=="x-ratelimit-remaining"{print $2}')
+  if [[ -z $n ]]; then
+    echo "?"
+    return
+  fi
+  echo "$((limit - n - 1))"
+}
+
 # The newest evaluation's created_at on the emulator at URL, in epoch milliseconds.
 evaluation_created_ms() {
   local url=$1 curl_tls=() base=$1
@@ -143,7 +161,7 @@ evaluation_created_ms() {
     base="https://$DD_HOST:${url##*:}"
   fi
   curl -s "${curl_tls[@]}" "$base/api/v2/deployment_gates/evaluations?page%5Bsize%5D=1" |
-    jq -r '.data[0].attributes.created_at // empty' |
+    jq -r '.data[0].attributes | (.created_at // .started_at // empty)' |
     python3 -c 'import sys,datetime
 t=sys.stdin.read().strip()
 if t:
@@ -174,6 +192,26 @@ gate_info() {
     *) log "unknown gate $1"; return 1 ;;
   esac
   GATE_CONFIG="$BENCH_DIR/configs/$GATE_CONFIG"
+}
+
+# client_preconfigured NAME URL TIMEOUT — like `client`, for the preconfigured gate `latency` of
+# bench/worlds/bench.json (rules stored on the emulator, no --config): gatepost and datadog-ci only.
+LATENCY_GATE_ID=00000000-0000-4000-8000-000000000003
+client_preconfigured() {
+  local name=$1 url=$2 timeout=$3
+  local keys=("DD_API_KEY=$BENCH_API_KEY" "DD_APP_KEY=$BENCH_APP_KEY")
+  case $name in
+    gatepost)
+      CMD=(env "${keys[@]}" "$GATEPOST" gate --service bench-pass --env bench --identifier latency
+        --api-url "$url" --timeout "$timeout" --quiet) ;;
+    datadog-ci)
+      CMD=(env "${keys[@]}" DD_BETA_COMMANDS_ENABLED=1 "DD_SITE=$DD_SITE_BASE:${url##*:}"
+        "NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.pem" "GATEPOST_LOOPBACK_HOST=$DD_HOST"
+        "NODE_OPTIONS=--require $ROOT/tests/e2e/peers/resolve-loopback.cjs"
+        "$DATADOG_CI" deployment gate --service bench-pass --env bench --identifier latency
+        --timeout "$timeout") ;;
+    *) log "no preconfigured command for client $name"; return 1 ;;
+  esac
 }
 
 # Is this client available in this run?

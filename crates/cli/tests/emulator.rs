@@ -479,3 +479,122 @@ fn emulator_service_flags_are_checked() {
         assert!(r.stderr.contains(expected), "{flags:?}: {r}");
     }
 }
+
+/// The healthy world's preconfigured gate with one monitor rule of `duration` seconds, huge rate
+/// limits on the endpoints a gate run uses (their `X-RateLimit-Remaining` counts its requests), and
+/// `faults`.
+fn preconfigured_world(
+    dir: &tempfile::TempDir,
+    duration: u64,
+    faults: serde_json::Value,
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
+    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let gate = &mut w["gates"][0];
+    gate["rules"] = serde_json::json!([{
+        "name": "Checkout monitors",
+        "type": "monitor",
+        "options": {"query": "service:checkout env:prod", "duration": duration},
+    }]);
+    w["rate_limits"] = serde_json::json!(["trigger", "result", "rules"]
+        .iter()
+        .map(|e| serde_json::json!({"endpoint": e, "limit": COUNTING_LIMIT, "period_seconds": 86400}))
+        .collect::<Vec<_>>());
+    w["faults"] = faults;
+    if let Some(obj) = w.as_object_mut() {
+        obj.remove("$schema");
+    }
+    let path = dir.path().join("preconfigured.json");
+    std::fs::write(&path, w.to_string()).unwrap();
+    path
+}
+
+const COUNTING_LIMIT: u64 = 1_000_000_000;
+
+/// How many requests the emulator at `url` has answered on the endpoint of `path` (`GET`), from
+/// the `X-RateLimit-Remaining` of [`COUNTING_LIMIT`]; the probe itself is not counted.
+fn requests_answered(url: &str, path: &str) -> u64 {
+    use std::io::{Read, Write};
+    let authority = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let remaining: u64 = response
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("x-ratelimit-remaining")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no X-RateLimit-Remaining in {response}"));
+    COUNTING_LIMIT - remaining - 1
+}
+
+fn preconfigured_gate(url: &str, extra: &[&str]) -> Run {
+    run(gatepost_with_keys()
+        .args([
+            "gate",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--version",
+            "v2",
+            "--timeout",
+            "60",
+            "--output",
+            "json",
+            "-v",
+        ])
+        .args(extra)
+        .args(["--api-url", url]))
+}
+
+const GATE_RULES: &str = "/api/v2/deployment_gates/5b7e1f0a-3c2d-4e8f-9a10-2b3c4d5e6f70/rules";
+const A_RESULT: &str = "/api/v2/deployments/gates/evaluation/00000000-0000-4000-8000-000000000000";
+
+#[test]
+fn preconfigured_gate_reads_its_rules_and_polls_when_they_are_due() {
+    // Real time: the 3 s rule passes 3 s after the trigger. Without the rules' duration the engine
+    // would poll at once and then 15 s later; with it, at once, then when the rule is due.
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(&preconfigured_world(&dir, 3, serde_json::json!({})), "1");
+    let r = preconfigured_gate(&served.url, &[]);
+    assert_eq!(r.code, 0, "{r}");
+    let v = r.json();
+    assert_eq!(v["cause"], "gate_passed", "{r}");
+    assert!(
+        r.stderr
+            .contains("read the gate's stored rules: the longest can finish 3 s after the trigger"),
+        "{r}"
+    );
+    // Trigger, the first poll (in progress, naming the gate), the rules read, the due poll: as
+    // many as datadog-ci makes for a result 3 s after the trigger (trigger, polls at 0 and 15 s).
+    assert_eq!(requests_answered(&served.url, GATE_RULES), 1, "{r}");
+    assert_eq!(requests_answered(&served.url, A_RESULT), 2, "{r}");
+    assert_eq!(v["requests"], 4, "{r}");
+    r.assert_no_keys();
+}
+
+#[test]
+fn preconfigured_gate_whose_rules_are_forbidden_keeps_the_grid() {
+    // A key without read scope: the rules read is refused; the grid (3 s here: a read needs a
+    // second before the next poll) goes on and the verdict is the same.
+    let dir = tempfile::tempdir().unwrap();
+    let faults = serde_json::json!({"rules": [{"kind": "status", "status": 403}]});
+    let served = serve(&preconfigured_world(&dir, 2, faults), "1");
+    let r = preconfigured_gate(&served.url, &["--poll-interval", "3"]);
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.json()["cause"], "gate_passed", "{r}");
+    assert!(
+        r.stderr
+            .contains("the gate's stored rules could not be read (HTTP 403)"),
+        "{r}"
+    );
+    r.assert_no_keys();
+}

@@ -11,8 +11,13 @@
 //!   `trigger_deadline` (`trigger_budget_ms` after the trigger phase starts, capped by the deadline);
 //! - every request's `timeout_ms` is at most the time left in its phase, so no request outlives
 //!   a deadline;
-//! - polls follow a grid (`poll_interval_ms` after polling starts), plus, for inline rules, a burst
-//!   when the longest rule can first have finished (+0, +0.25, +1.25, +3.25, +7.25 s);
+//! - polls follow a grid (`poll_interval_ms` after polling starts), plus, once the rules are known,
+//!   a back-off from the moment the longest rule can first have finished (the due moment): +0, +1,
+//!   +3, +7 s (gaps doubling from 1 s, then the grid again, so no gap exceeds the poll interval);
+//!   the last grid point before the due moment is skipped (the due poll follows within one
+//!   interval). Inline rules are known from the config; a preconfigured gate's rules are read once
+//!   (`GET /api/v2/deployment_gates/{gate_id}/rules`) when the first in-progress result names the
+//!   gate. That read only plans polls: any failure of it is a debug event and the grid goes on;
 //! - a poll that would land in the last [`FINAL_WINDOW_MS`] (or a quarter of a short timeout)
 //!   before the deadline is moved to start that window instead, so the last answer arrives before
 //!   the deadline even from a hung server.
@@ -41,8 +46,16 @@ pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 pub const FINAL_WINDOW_MS: u64 = 5_000;
 /// A trigger answered 404 ("no gate found") this many times is a client error.
 pub const MAX_TRIGGER_NOT_FOUND: u32 = 3;
-/// Offsets from the moment inline rules can first have finished at which to poll.
-pub const RULES_DUE_OFFSETS_MS: [u64; 5] = [0, 250, 1_250, 3_250, 7_250];
+/// Offsets from the moment the rules can first have finished (the due moment) at which to poll:
+/// gaps doubling from 1 s, so a result `L` seconds late is seen within about `L` seconds (at most
+/// 1 s when it is up to a second late) for `log2(L)` requests; after the last one, the grid.
+pub const RULES_DUE_OFFSETS_MS: [u64; 4] = [0, 1_000, 3_000, 7_000];
+/// The stored rules are read only when at least this long is left before the next grid poll (the
+/// read is abandoned at that poll).
+pub const MIN_RULES_READ_MS: u64 = 1_000;
+/// Most stored rules read from a preconfigured gate's rule list (a hostile body cannot make the
+/// engine loop for long).
+pub const MAX_STORED_RULES: usize = 1000;
 /// The smallest accepted poll interval.
 pub const MIN_POLL_INTERVAL_MS: u64 = options::MIN_POLL_INTERVAL_MS;
 /// The largest number that crosses every binding intact (a JS number).
@@ -96,6 +109,27 @@ enum RequestKind {
     Poll,
     /// The one request for a failed evaluation's rule failure details.
     Details,
+    /// The one request for a preconfigured gate's stored rules (their durations).
+    Rules,
+}
+
+/// The read of a preconfigured gate's stored rules, which only plans the polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum StoredRules {
+    /// Not read (yet): the gate is not known, or the rules come from the config.
+    #[default]
+    Unread,
+    /// To be read next: the result named this gate (a UUID).
+    Due { gate_id: String },
+    /// Read, failed, or not needed: never asked again.
+    Done,
+}
+
+impl StoredRules {
+    fn is_unread(&self) -> bool {
+        *self == StoredRules::Unread
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,8 +193,11 @@ struct State {
     evaluation_id: Option<String>,
     /// When polling started (the grid's origin).
     polling_since: Option<u64>,
-    /// When inline rules can first all have results.
+    /// When the rules (inline, or a preconfigured gate's as read) can first all have results.
     rules_due_at: Option<u64>,
+    /// The read of a preconfigured gate's stored rules. Absent in older snapshots (unread).
+    #[serde(default, skip_serializing_if = "StoredRules::is_unread")]
+    stored_rules: StoredRules,
     /// Polls sent so far, and when the last one went out.
     polls: u32,
     last_poll_at: Option<u64>,
@@ -447,6 +484,12 @@ impl Engine {
             evaluation_id: attach,
             polling_since: None,
             rules_due_at: None,
+            // An attached evaluation's start is unknown, so its stored rules could not time polls.
+            stored_rules: if attached {
+                StoredRules::Done
+            } else {
+                StoredRules::Unread
+            },
             polls: 0,
             last_poll_at: None,
             next_request_id: 1,
@@ -703,6 +746,7 @@ impl Engine {
                     RequestKind::Trigger => self.on_trigger_reply(status, &headers, &body, now),
                     RequestKind::Poll => self.on_poll_reply(status, &headers, &body, now),
                     RequestKind::Details => self.on_details_reply(status, &body, now),
+                    RequestKind::Rules => self.on_rules_reply(status, &body, now),
                 }
             }
             Input::TransportError {
@@ -716,6 +760,9 @@ impl Engine {
                 if flight.kind == RequestKind::Details {
                     let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
                     self.details_unavailable(&error, now);
+                } else if flight.kind == RequestKind::Rules {
+                    // Even a TLS failure: the next poll meets it and decides.
+                    self.rules_unavailable(kind.as_str(), now);
                 } else if kind == TransportErrorKind::Tls {
                     // A certificate we do not trust is not an outage: never fail-open on it.
                     let detail = format!("TLS failure: {}", truncate(&message, 300));
@@ -825,7 +872,16 @@ impl Engine {
         let request_id = s.next_request_id;
         s.next_request_id = s.next_request_id.saturating_add(1);
         s.requests = s.requests.saturating_add(1);
-        let timeout_ms = s.request_timeout_ms.min(limit - now);
+        let mut timeout_ms = s.request_timeout_ms.min(limit - now);
+        let reading_rules = s.evaluation_id.is_some()
+            && !s.details_due
+            && matches!(s.stored_rules, StoredRules::Due { .. });
+        if reading_rules {
+            // The read never delays a poll: it is abandoned at the next grid point.
+            let grid = self.next_grid_after(self.state.last_poll_at.unwrap_or(now));
+            timeout_ms = timeout_ms.min(grid.saturating_sub(now)).max(1);
+        }
+        let s = &mut self.state;
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
         let (kind, method, url, body) = match &s.evaluation_id {
             None => {
@@ -843,6 +899,17 @@ impl Engine {
                 s.endpoint.rule_evaluations_url(id),
                 None,
             ),
+            Some(_) if matches!(s.stored_rules, StoredRules::Due { .. }) => {
+                let StoredRules::Due { gate_id } = &s.stored_rules else {
+                    unreachable!("matched above")
+                };
+                (
+                    RequestKind::Rules,
+                    "GET",
+                    s.endpoint.gate_rules_url(gate_id),
+                    None,
+                )
+            }
             Some(id) => {
                 s.polls = s.polls.saturating_add(1);
                 s.last_poll_at = Some(now);
@@ -1086,9 +1153,99 @@ impl Engine {
                     ));
                 }
                 self.report_progress();
-                self.schedule_poll(now);
+                if self.read_stored_rules(now) {
+                    self.state.next_send_at = now;
+                    self.state.next_reason = WaitReason::PollInterval;
+                } else {
+                    self.schedule_poll(now);
+                }
             }
         }
+    }
+
+    /// Whether to read the preconfigured gate's stored rules now: once, for an evaluation this
+    /// engine triggered without inline rules, when the result names its gate (a UUID: it goes into
+    /// the URL path), and only while there is time for it and a poll after it.
+    fn read_stored_rules(&mut self, now: u64) -> bool {
+        let s = &self.state;
+        if !s.stored_rules.is_unread() || s.configuration.is_some() || s.rules_due_at.is_some() {
+            return false;
+        }
+        let Some(gate_id) = s
+            .last_result
+            .as_ref()
+            .and_then(|r| r.gate_id.clone())
+            .filter(|id| is_uuid(id))
+        else {
+            return false;
+        };
+        // The read must fit before the next grid poll (it is abandoned then) and leave room for
+        // the last poll before the deadline.
+        let before_grid = self.next_grid_after(s.last_poll_at.unwrap_or(now));
+        let room = now
+            .saturating_add(s.request_timeout_ms.min(before_grid.saturating_sub(now)))
+            .saturating_add(self.final_window());
+        if s.final_poll || before_grid < now.saturating_add(MIN_RULES_READ_MS) || room > s.deadline
+        {
+            self.state.stored_rules = StoredRules::Done;
+            return false;
+        }
+        self.state.stored_rules = StoredRules::Due {
+            gate_id: gate_id.to_ascii_lowercase(),
+        };
+        true
+    }
+
+    /// The stored rules' reply: a readable 2xx plans the polls; anything else is a debug event
+    /// and the grid goes on. Either way the verdict is untouched.
+    fn on_rules_reply(&mut self, status: u16, body: &str, now: u64) {
+        let gate_id = match std::mem::replace(&mut self.state.stored_rules, StoredRules::Done) {
+            StoredRules::Due { gate_id } => gate_id,
+            _ => String::new(),
+        };
+        if !(200..=299).contains(&status) {
+            self.rules_unavailable(&format!("HTTP {status}"), now);
+            return;
+        }
+        match parse_stored_rules_due_ms(body, &gate_id) {
+            Ok(due_ms) => {
+                let since = self.state.polling_since.unwrap_or(now);
+                let due = since.saturating_add(due_ms);
+                self.state.rules_due_at = Some(due);
+                self.events.push(Event::new(
+                    EventKind::Debug {
+                        code: "stored_rules_read".into(),
+                    },
+                    format!(
+                        "read the gate's stored rules: the longest can finish {} after the trigger; polling from then",
+                        seconds(due_ms)
+                    ),
+                ));
+                self.schedule_after_rules_read(now);
+            }
+            Err(problem) => self.rules_unavailable(&problem, now),
+        }
+    }
+
+    /// The stored rules could not be had: say so quietly and keep to the grid.
+    fn rules_unavailable(&mut self, why: &str, now: u64) {
+        self.state.stored_rules = StoredRules::Done;
+        self.events.push(Event::new(
+            EventKind::Debug {
+                code: "stored_rules_unavailable".into(),
+            },
+            format!(
+                "the gate's stored rules could not be read ({}); polling every {}",
+                truncate(why, 200),
+                seconds(self.state.poll_interval_ms)
+            ),
+        ));
+        self.schedule_after_rules_read(now);
+    }
+
+    fn schedule_after_rules_read(&mut self, now: u64) {
+        let from = self.state.last_poll_at.unwrap_or(now);
+        self.schedule_poll_after(from, now);
     }
 
     fn report_progress(&mut self) {
@@ -1120,18 +1277,28 @@ impl Engine {
 
     /// Schedule the next regular poll: the next grid point or rules-due point, whichever is first.
     fn schedule_poll(&mut self, now: u64) {
+        self.schedule_poll_after(now, now);
+    }
+
+    /// The first grid point after `t`.
+    fn next_grid_after(&self, t: u64) -> u64 {
         let s = &self.state;
-        let since = s.polling_since.unwrap_or(now);
+        let since = s.polling_since.unwrap_or(t);
+        let k = t.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
+        since.saturating_add(k.saturating_mul(s.poll_interval_ms))
+    }
+
+    /// [`Self::schedule_poll`] on the grid after `from` (at the earliest `now`): after the stored
+    /// rules' read, the grid point after the last poll, so the read never delays a poll.
+    fn schedule_poll_after(&mut self, from: u64, now: u64) {
+        let grid = self.next_grid_after(from).max(now);
+        let s = &self.state;
         // The first poll of a preconfigured gate (rules unknown) or an attached evaluation goes out
         // at once, as the reference CLI does; later ones follow the grid.
         let mut next = if s.polls == 0 && s.rules_due_at.is_none() {
             (now, WaitReason::PollInterval)
         } else {
-            let k = now.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
-            (
-                since.saturating_add(k.saturating_mul(s.poll_interval_ms)),
-                WaitReason::PollInterval,
-            )
+            (grid, WaitReason::PollInterval)
         };
         if let Some(due) = s.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
@@ -1142,7 +1309,12 @@ impl Engine {
                 .find(|at| covered.is_none_or(|last| *at > last))
             {
                 let at = at.max(now);
-                if at <= next.0 {
+                // The last grid point before the due moment is skipped: the due poll follows
+                // within one interval, and no pass can exist before it.
+                let due_polled = covered.is_some_and(|last| last >= due);
+                let last_before_due =
+                    next.0 < due && next.0.saturating_add(s.poll_interval_ms) > due && !due_polled;
+                if at <= next.0 || last_before_due {
                     next = (at, WaitReason::RulesDue);
                 }
             }
@@ -1156,11 +1328,8 @@ impl Engine {
     /// phase ends now instead of being moved earlier.
     fn set_next_send(&mut self, at: u64, reason: WaitReason, hard: bool) {
         let limit = self.phase_limit();
+        let window = self.final_window();
         let s = &mut self.state;
-        // A quarter of a short timeout, so the last poll is still as late as it safely can be.
-        let window = FINAL_WINDOW_MS
-            .min(s.request_timeout_ms)
-            .min(s.timeout_ms / 4);
         if s.evaluation_id.is_some() && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
             if s.final_poll || final_at >= limit {
@@ -1176,6 +1345,14 @@ impl Engine {
         s.next_reason = reason;
     }
 
+    /// How long before the deadline the last poll starts: [`FINAL_WINDOW_MS`], or a quarter of a
+    /// short timeout, so the last poll is still as late as it safely can be.
+    fn final_window(&self) -> u64 {
+        FINAL_WINDOW_MS
+            .min(self.state.request_timeout_ms)
+            .min(self.state.timeout_ms / 4)
+    }
+
     /// A retryable failure: back off (or follow the server's hint) and try again.
     fn on_failure(
         &mut self,
@@ -1187,6 +1364,10 @@ impl Engine {
     ) {
         if kind == RequestKind::Details {
             self.details_unavailable(error.unwrap_or("error"), now);
+            return;
+        }
+        if kind == RequestKind::Rules {
+            self.rules_unavailable(error.unwrap_or("error"), now);
             return;
         }
         let s = &mut self.state;
@@ -1210,7 +1391,7 @@ impl Engine {
         s.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
             RequestKind::Trigger => Phase::Trigger,
-            RequestKind::Poll | RequestKind::Details => Phase::Poll,
+            RequestKind::Poll | RequestKind::Details | RequestKind::Rules => Phase::Poll,
         };
         let at = now.saturating_add(delay);
         self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
@@ -1232,7 +1413,7 @@ impl Engine {
         let delay_ms = self.state.next_send_at.saturating_sub(now);
         let what = match kind {
             RequestKind::Trigger => "trigger request",
-            RequestKind::Poll | RequestKind::Details => "poll",
+            RequestKind::Poll | RequestKind::Details | RequestKind::Rules => "poll",
         };
         self.events.push(Event::new(
             EventKind::Retrying {
@@ -1558,6 +1739,14 @@ impl State {
                 "invalid snapshot: the evaluation id is not a UUID",
             ));
         }
+        if let StoredRules::Due { gate_id } = &state.stored_rules
+            && !is_uuid(gate_id)
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidSnapshot,
+                "invalid snapshot: the gate id is not a UUID",
+            ));
+        }
         Ok(state)
     }
 
@@ -1773,6 +1962,50 @@ pub fn parse_result(body: &str, expected_id: &str) -> Result<EvaluationResult, S
             .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         rules,
     })
+}
+
+/// The longest warm-up plus duration, in ms, of a preconfigured gate's stored rules: a rule-list
+/// response (`GET /api/v2/deployment_gates/{gate_id}/rules`), `data.attributes.rules[].options.
+/// {duration, warmup}` in seconds (absent is 0, as in a config), each capped as a config's is. A
+/// list for another gate, no rules, or a rule without readable options is an error: the polls are
+/// then planned without the rules.
+pub fn parse_stored_rules_due_ms(body: &str, gate_id: &str) -> Result<u64, String> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| "malformed response body (not JSON)".to_string())?;
+    if let Some(id) = value.pointer("/data/id").and_then(Value::as_str)
+        && !id.eq_ignore_ascii_case(gate_id)
+    {
+        return Err("the rule list is for another gate".to_string());
+    }
+    let rules = value
+        .pointer("/data/attributes/rules")
+        .and_then(Value::as_array)
+        .ok_or("malformed response body (no data.attributes.rules array)")?;
+    if rules.is_empty() {
+        return Err("the gate has no rules".to_string());
+    }
+    let secs_of = |options: &Value, key: &str, max: u64| match options.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| (s.ceil() as u64).min(max))
+            .ok_or_else(|| format!("a rule's {key} is not a number of seconds")),
+    };
+    let mut longest = 0u64;
+    for rule in rules.iter().take(MAX_STORED_RULES) {
+        let options = rule
+            .get("options")
+            .filter(|o| o.is_object())
+            .ok_or("a rule has no options object")?;
+        let due = secs_of(options, "duration", config::MAX_DURATION_S)?.saturating_add(secs_of(
+            options,
+            "warmup",
+            config::MAX_WARMUP_S,
+        )?);
+        longest = longest.max(due);
+    }
+    Ok(longest.saturating_mul(1000))
 }
 
 /// Most failing monitors, resources or narratives kept per rule (a hostile body cannot grow the
@@ -2075,6 +2308,74 @@ mod tests {
             assert_eq!(err.code, ErrorCode::InvalidSnapshot, "{field}");
         }
         assert!(Engine::resume(good, None, None, 2_000).is_ok());
+    }
+
+    const GATE: &str = "e140302e-0cba-40d2-978c-6780647f8f1c";
+
+    fn rule_list(rules: Value) -> String {
+        serde_json::json!({"data": {"id": GATE, "type": "list_deployment_rules",
+            "attributes": {"rules": rules}}})
+        .to_string()
+    }
+
+    #[test]
+    fn stored_rules_give_the_longest_warmup_plus_duration() {
+        let body = rule_list(serde_json::json!([
+            {"name": "a", "type": "monitor", "options": {"query": "env:prod", "duration": 300}},
+            {"name": "b", "type": "monitor", "options": {"query": "env:prod", "duration": 60, "warmup": 600}},
+            {"name": "c", "type": "faulty_deployment_detection", "options": {"duration": 900.2}},
+        ]));
+        assert_eq!(parse_stored_rules_due_ms(&body, GATE), Ok(901_000));
+        // Capped as a config's durations are: a hostile number cannot push the plan past them.
+        let huge =
+            rule_list(serde_json::json!([{"options": {"duration": 1e300, "warmup": 1e300}}]));
+        assert_eq!(
+            parse_stored_rules_due_ms(&huge, &GATE.to_uppercase()),
+            Ok((config::MAX_DURATION_S + config::MAX_WARMUP_S) * 1000)
+        );
+        let no_duration = rule_list(serde_json::json!([{"options": {"query": "env:prod"}}]));
+        assert_eq!(parse_stored_rules_due_ms(&no_duration, GATE), Ok(0));
+    }
+
+    #[test]
+    fn unreadable_stored_rules_are_errors() {
+        for (body, why) in [
+            ("nope".to_string(), "not JSON"),
+            (rule_list(serde_json::json!([])), "no rules"),
+            (
+                rule_list(serde_json::json!({"a": 1})),
+                "no data.attributes.rules",
+            ),
+            (rule_list(serde_json::json!([{"name": "a"}])), "no options"),
+            (
+                rule_list(serde_json::json!([{"options": {"duration": -5}}])),
+                "duration",
+            ),
+            (
+                rule_list(serde_json::json!([{"options": {"warmup": "1h"}}])),
+                "warmup",
+            ),
+        ] {
+            let err = parse_stored_rules_due_ms(&body, GATE).unwrap_err();
+            assert!(err.contains(why), "{body}: {err}");
+        }
+        let other = rule_list(serde_json::json!([{"options": {"duration": 5}}]));
+        let err = parse_stored_rules_due_ms(&other, "0b6a3c1e-8d7f-4a2b-9c5d-1e2f3a4b5c6d");
+        assert_eq!(err, Err("the rule list is for another gate".to_string()));
+    }
+
+    #[test]
+    fn a_snapshot_without_the_rules_read_still_resumes_and_a_bad_gate_id_is_refused() {
+        let mut snapshot = engine().snapshot();
+        // Snapshots written before the rules read existed have no `stored_rules`.
+        assert!(snapshot.get("stored_rules").is_none());
+        assert!(Engine::resume(snapshot.clone(), None, None, 2_000).is_ok());
+        snapshot["stored_rules"] = serde_json::json!({"state": "due", "gate_id": GATE});
+        assert!(Engine::resume(snapshot.clone(), None, None, 2_000).is_ok());
+        snapshot["stored_rules"] = serde_json::json!({"state": "due", "gate_id": "../../x"});
+        let err = Engine::resume(snapshot, None, None, 2_000).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidSnapshot);
+        assert!(err.message.contains("gate id"), "{}", err.message);
     }
 
     #[test]

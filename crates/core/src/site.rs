@@ -47,6 +47,12 @@ impl Endpoint {
         )
     }
 
+    /// A preconfigured gate's stored rules (`GET /api/v2/deployment_gates/{gate_id}/rules`).
+    /// `gate_id` must already be checked to be a UUID.
+    pub fn gate_rules_url(&self, gate_id: &str) -> String {
+        format!("{}/api/v2/deployment_gates/{gate_id}/rules", self.base_url)
+    }
+
     /// The Datadog app page of an evaluation, for a known site.
     pub fn evaluation_page(&self, evaluation_id: &str) -> Option<String> {
         let site = self.site.as_deref()?;

@@ -497,7 +497,20 @@ async fn get_evaluation(State(state): State<AppState>, Path(id): Path<String>) -
     {
         return not_found();
     }
-    let outcome = evaluation.outcome(&state.world, now);
+    // A result late by server-side processing: the evaluation as it stood that long ago; before
+    // that much time has passed since the trigger, everything is in progress.
+    let late = state.world.faults.result_late_by.map_or(0, |d| d.0);
+    let outcome = if now.saturating_sub(evaluation.triggered_world_ms) < late {
+        let mut outcome = evaluation.outcome(&state.world, evaluation.triggered_world_ms);
+        outcome.api_status = crate::eval::Status::InProgress;
+        for rule in &mut outcome.rules {
+            rule.status = crate::eval::Status::InProgress;
+            rule.reason = None;
+        }
+        outcome
+    } else {
+        evaluation.outcome(&state.world, now.saturating_sub(late))
+    };
     json_response(
         StatusCode::OK,
         json!({"data": {

@@ -358,6 +358,10 @@ pub struct Faults {
     /// trigger, as the real service does before an evaluation has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_not_found_for: Option<WorldDuration>,
+    /// The result endpoint reports each evaluation as it stood this long ago (world time), so a
+    /// result exists only this long after its rules finished, as server-side processing makes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_late_by: Option<WorldDuration>,
 }
 
 impl Faults {

@@ -437,6 +437,41 @@ fn results_404_until_the_evaluation_has_started() {
 }
 
 #[test]
+fn a_late_result_is_in_progress_until_its_lateness_has_passed() {
+    // A 0 s rule is final at once; reported 1 h late, it is still in progress (the list shows
+    // the real state).
+    for (faults, expected) in [
+        (json!({}), "pass"),
+        (json!({"result_late_by": "1h"}), "in_progress"),
+    ] {
+        let emu = emulator(json!({"monitors": monitors(), "faults": faults}));
+        let id = call(
+            &emu,
+            "POST",
+            "/api/v2/deployments/gates/evaluation",
+            Some(&inline("service:checkout")),
+        )
+        .json()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let reply = call(
+            &emu,
+            "GET",
+            &format!("/api/v2/deployments/gates/evaluation/{id}"),
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(
+            reply.json()["data"]["attributes"]["gate_status"],
+            expected,
+            "{}",
+            reply.body
+        );
+    }
+}
+
+#[test]
 fn gates_and_rules_can_be_created_read_updated_and_deleted() {
     let emu = emulator(json!({ "monitors": monitors() }));
     let gate = call(

@@ -41,6 +41,7 @@ fn schema_describes_the_parts_world_authors_use() {
         "rate_limits",
         "faults",
         "result_not_found_for",
+        "result_late_by",
         "rate_limited",
         "hang",
         "garbage",

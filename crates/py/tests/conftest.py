@@ -177,6 +177,8 @@ class Emulator:
 EVALUATION_ID = "e9d2f04f-4f4b-494b-86e5-52f03e10c8e9"
 TRIGGER_PATH = "/api/v2/deployments/gates/evaluation"
 RESULT_PATH = f"/api/v2/deployments/gates/evaluation/{EVALUATION_ID}"
+GATE_ID = "e140302e-0cba-40d2-978c-6780647f8f1c"
+GATE_RULES_PATH = f"/api/v2/deployment_gates/{GATE_ID}/rules"
 
 
 def trigger_body() -> str:
@@ -203,7 +205,7 @@ def result_body(
                     "dry_run": dry_run,
                     "evaluation_id": EVALUATION_ID,
                     "evaluation_url": "https://app.datadoghq.com/ci/deployment-gates/evaluations",
-                    "gate_id": "e140302e-0cba-40d2-978c-6780647f8f1c",
+                    "gate_id": GATE_ID,
                     "gate_status": status,
                     "rules": rules
                     if rules is not None
@@ -242,8 +244,13 @@ class FakeApi(Scripted):
             answer = self.results.pop(0) if len(self.results) > 1 else self.results[0]
         reply(handler, *answer)
 
-    def count(self, method: str) -> int:
-        return sum(1 for r in self.requests if r["method"] == method)
+    def count(self, method: str, path: str | None = None) -> int:
+        """Requests with this method (and this path, when given)."""
+        return sum(
+            1
+            for r in self.requests
+            if r["method"] == method and (path is None or r["path"] == path)
+        )
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from conftest import (
     API_KEY,
     APP_KEY,
     EVALUATION_ID,
+    GATE_RULES_PATH,
+    RESULT_PATH,
     SOON,
     FakeApi,
     result_body,
@@ -73,9 +75,15 @@ def test_evaluate_fail_reports_rule_reasons(api: FakeApi) -> None:
 @pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
 def test_evaluate_async(api: FakeApi, use_httpx: bool) -> None:
     api.results = [(200, result_body("in_progress")), (200, result_body("pass"))]
-    outcome = asyncio.run(gatepost.evaluate_async(**gate(api), use_httpx=use_httpx))
+    # A 2 s grid leaves time for the rules read before the next poll (none below 1 s).
+    outcome = asyncio.run(
+        gatepost.evaluate_async(**gate(api, poll_interval=2), use_httpx=use_httpx)
+    )
     assert (outcome.verdict, outcome.cause) == ("pass", "gate_passed")
-    assert api.count("GET") == 2
+    assert api.count("GET", RESULT_PATH) == 2
+    # The in-progress result names the gate: its stored rules are read once (404 here, so the
+    # polls stay on the grid).
+    assert api.count("GET", GATE_RULES_PATH) == 1
 
 
 def test_events_go_to_on_event(api: FakeApi) -> None:

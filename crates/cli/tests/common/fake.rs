@@ -188,6 +188,15 @@ fn serve(mut stream: TcpStream, shared: Arc<Mutex<Scripts>>) {
         let mut s = shared.lock().unwrap();
         let reply = if method == "POST" {
             next(&mut s.trigger)
+        } else if path.starts_with("/api/v2/deployment_gates/")
+            && path.ends_with("/rules")
+            && !path.starts_with("/api/v2/deployment_gates/evaluations/")
+        {
+            // A preconfigured gate's stored rules: none here (the engine keeps to its grid).
+            Reply::json(
+                404,
+                serde_json::json!({"errors": ["Deployment gate not found"]}),
+            )
         } else if path.starts_with("/api/v2/deployment_gates/evaluations/rules") {
             if s.details.is_empty() {
                 Reply::json(404, serde_json::json!({"errors": ["Not Found"]}))
