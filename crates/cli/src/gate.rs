@@ -126,7 +126,7 @@ pub fn gate(args: &GateArgs) -> u8 {
     let config = DriverConfig {
         client,
         state_file,
-        deadline_ms: deadline_of(&engine),
+        deadline_ms: Some(engine.deadline()),
     };
     let finished = match driver::run(engine, config, &mut logger) {
         Ok(f) => f,
@@ -209,12 +209,6 @@ fn target(
     })
 }
 
-/// When the evaluation must end (epoch ms), for the live status line's "time left". Read from the
-/// snapshot because a resumed evaluation keeps the deadline it started with.
-fn deadline_of(engine: &Engine) -> Option<u64> {
-    Some(engine.deadline())
-}
-
 /// Start a new evaluation, or resume the one kept in `--state-file`. Core decides whether the
 /// saved evaluation belongs to this request (`Engine::resume_for`): when it does not, it says why
 /// (the engine's `snapshot_not_resumed` warning) and a new evaluation starts, replacing the file.
@@ -294,7 +288,7 @@ pub fn wait(args: &WaitArgs) -> u8 {
     let config = DriverConfig {
         client,
         state_file: None,
-        deadline_ms: deadline_of(&engine),
+        deadline_ms: Some(engine.deadline()),
     };
     let finished = match driver::run(engine, config, &mut logger) {
         Ok(f) => f,

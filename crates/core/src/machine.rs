@@ -136,7 +136,6 @@ impl StoredRules {
 struct InFlight {
     request_id: u64,
     kind: RequestKind,
-    sent_at: u64,
     /// When the engine gives up on it.
     expires_at: u64,
 }
@@ -144,8 +143,6 @@ struct InFlight {
 /// A rule as needed for timing and progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RuleTiming {
-    name: String,
-    dry_run: bool,
     /// Warm-up plus duration, in ms: when the rule can first have a result.
     due_after_ms: u64,
 }
@@ -446,8 +443,6 @@ impl Engine {
                     .rules
                     .iter()
                     .map(|r| RuleTiming {
-                        name: r.name.clone(),
-                        dry_run: r.dry_run,
                         due_after_ms: r.duration_s.saturating_add(r.warmup_s).saturating_mul(1000),
                     })
                     .collect();
@@ -924,7 +919,6 @@ impl Engine {
         s.in_flight = Some(InFlight {
             request_id,
             kind,
-            sent_at: now,
             expires_at: now.saturating_add(timeout_ms),
         });
         Action::SendRequest {
