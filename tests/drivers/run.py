@@ -117,7 +117,11 @@ def run_cli(options: dict[str, Any], env: dict[str, str], tmp: pathlib.Path, tim
         except ValueError:
             outcome = None
     error = None
-    if outcome is None and r.returncode == 2:
+    if isinstance(outcome, dict) and "verdict" not in outcome and isinstance(outcome.get("error"), dict):
+        # `--output json` prints an error document ({"error": {"code", ...}, "exit_code"}) on an
+        # early exit: its code is compared with the bindings' like any other.
+        error, outcome = outcome["error"], None
+    elif outcome is None and r.returncode == 2:
         error = {"code": "usage", "message": err.strip()[-500:]}
     return {"outcome": outcome, "error": error, "events": events, "exit": r.returncode,
             "output": out + err}
@@ -159,7 +163,10 @@ def normalize(host: str, raw: dict[str, Any]) -> dict[str, Any]:
         code = error.get("code")
         if host == "cli" and code == "usage":
             code = "usage_error"
-        return {"error": code, "events": unique(raw.get("events") or [])}
+        norm_error: dict[str, Any] = {"error": code, "events": unique(raw.get("events") or [])}
+        if host == "cli":
+            norm_error["process_exit"] = raw.get("exit")
+        return norm_error
     o = raw.get("outcome") or {}
     norm: dict[str, Any] = {"error": None}
     norm.update({f: o.get(f) for f in OUTCOME_FIELDS})
@@ -186,8 +193,10 @@ def compare(host: str, script: dict[str, Any], norm: dict[str, Any], server: Scr
     problems = []
     if "error" in want:
         if host == "cli" and want["error"] in USAGE_ERRORS:
-            if norm.get("error") != "usage_error":
-                problems.append(f"expected a usage error (exit 2), got {norm}")
+            # The CLI names the code in its JSON error document; an argument the parser refuses
+            # before any document exists is a bare usage error. Either way it exits 2.
+            if norm.get("error") not in ("usage_error", want["error"]) or norm.get("process_exit") != 2:
+                problems.append(f"expected {want['error']} or a usage error (exit 2), got {norm}")
         elif norm.get("error") != want["error"]:
             problems.append(f"error: expected {want['error']}, got {norm.get('error')}")
     else:
