@@ -158,6 +158,31 @@ pub struct EvaluationResult {
     pub rules: Vec<RuleResult>,
 }
 
+/// The snapshot's numbers (milliseconds, counters, ids): a value that is not a non-negative
+/// integer is refused by name.
+const WHOLE_NUMBER_FIELDS: [&str; 20] = [
+    "timeout_ms",
+    "trigger_budget_ms",
+    "poll_interval_ms",
+    "request_timeout_ms",
+    "max_body_bytes",
+    "seed",
+    "draws",
+    "started_at",
+    "deadline",
+    "trigger_deadline",
+    "clock",
+    "polling_since",
+    "rules_due_at",
+    "polls",
+    "last_poll_at",
+    "next_request_id",
+    "next_send_at",
+    "failures",
+    "trigger_not_found",
+    "requests",
+];
+
 /// Everything the engine knows, except the keys. This is what a snapshot holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
@@ -1715,6 +1740,21 @@ impl State {
                     "not a gatepost snapshot of schema version {SNAPSHOT_SCHEMA_VERSION} (found {version:?})"
                 ),
             ));
+        }
+        // Named here because serde's own message does not say which field it is.
+        for name in WHOLE_NUMBER_FIELDS {
+            if let Some(value) = snapshot.get(name)
+                && !value.is_null()
+                && !value.is_u64()
+            {
+                return Err(Error::new(
+                    ErrorCode::InvalidSnapshot,
+                    format!(
+                        "invalid snapshot: {name} must be a whole number, not {}",
+                        truncate(&value.to_string(), 40)
+                    ),
+                ));
+            }
         }
         let state: State = serde_json::from_value(snapshot).map_err(|e| {
             Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
