@@ -245,6 +245,23 @@ struct State {
     outcome: Option<Outcome>,
 }
 
+/// Where an evaluation is. Read off the state in one place ([`State::stage`]): the evaluation id
+/// is the trigger's result and the outcome the finish's, so the stage is never stored twice (and
+/// snapshots keep their shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No evaluation id yet: the trigger is sent, and retried, until the trigger budget ends.
+    Triggering,
+    /// The evaluation exists: its result is polled (and a preconfigured gate's stored rules read
+    /// once) until the deadline.
+    Polling,
+    /// The result failed: one request for the rules' failure details, then the outcome. Nothing
+    /// in this stage can change the verdict.
+    FetchingDetails,
+    /// The outcome is known.
+    Done,
+}
+
 /// The engine. See the crate docs for the run loop.
 pub struct Engine {
     state: State,
@@ -673,7 +690,7 @@ impl Engine {
             state.final_poll = false;
             state.next_send_at = now;
             state.failures = 0;
-            if state.evaluation_id.is_none() {
+            if state.stage() == Stage::Triggering {
                 state.trigger_deadline = now
                     .saturating_add(state.trigger_budget_ms)
                     .min(state.deadline);
@@ -706,15 +723,15 @@ impl Engine {
         let now = self.tick(now);
         match input {
             Input::Cancel => {
-                if self.state.outcome.is_none() {
-                    self.state.in_flight = None;
+                let finish = match self.state.stage() {
+                    Stage::Done => None,
                     // With the result in, only the optional details were outstanding: the verdict
                     // stands.
-                    let finish = if self.state.details_due {
-                        Finish::Gate
-                    } else {
-                        Finish::Cancelled
-                    };
+                    Stage::FetchingDetails => Some(Finish::Gate),
+                    Stage::Triggering | Stage::Polling => Some(Finish::Cancelled),
+                };
+                if let Some(finish) = finish {
+                    self.state.in_flight = None;
                     self.finish(finish, now);
                 }
             }
@@ -840,23 +857,23 @@ impl Engine {
 
     /// The end of the current phase: the trigger budget, or the overall deadline.
     fn phase_limit(&self) -> u64 {
-        if self.state.evaluation_id.is_none() {
-            self.state.trigger_deadline
-        } else {
-            self.state.deadline
+        match self.state.stage() {
+            Stage::Triggering => self.state.trigger_deadline,
+            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.deadline,
         }
     }
 
+    /// How the current stage ends when its time runs out.
     fn out_of_time(&self) -> Finish {
-        if self.state.details_due {
+        match self.state.stage() {
             // The result is in; only the details ran out of time.
-            Finish::Gate
-        } else if self.state.evaluation_id.is_none()
-            && self.state.trigger_deadline < self.state.deadline
-        {
-            Finish::ApiUnavailable
-        } else {
-            Finish::Timeout
+            Stage::FetchingDetails => Finish::Gate,
+            // The trigger budget ended before the overall deadline: the API never took the
+            // evaluation. (A budget as long as the timeout ends as a timeout.)
+            Stage::Triggering if self.state.trigger_deadline < self.state.deadline => {
+                Finish::ApiUnavailable
+            }
+            Stage::Triggering | Stage::Polling | Stage::Done => Finish::Timeout,
         }
     }
 
@@ -866,9 +883,9 @@ impl Engine {
         s.next_request_id = s.next_request_id.saturating_add(1);
         s.requests = s.requests.saturating_add(1);
         let mut timeout_ms = s.request_timeout_ms.min(limit - now);
-        let reading_rules = s.evaluation_id.is_some()
-            && !s.details_due
-            && matches!(s.stored_rules, StoredRules::Due { .. });
+        let stage = s.stage();
+        let reading_rules =
+            stage == Stage::Polling && matches!(s.stored_rules, StoredRules::Due { .. });
         if reading_rules {
             // The read never delays a poll: it is abandoned at the next grid point.
             let grid = self.next_grid_after(self.state.last_poll_at.unwrap_or(now));
@@ -876,8 +893,9 @@ impl Engine {
         }
         let s = &mut self.state;
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
-        let (kind, method, url, body) = match &s.evaluation_id {
-            None => {
+        let id = s.evaluation_id.as_deref().unwrap_or_default();
+        let (kind, method, url, body) = match (stage, &s.stored_rules) {
+            (Stage::Triggering, _) => {
                 headers.push(("Content-Type".to_string(), "application/json".to_string()));
                 (
                     RequestKind::Trigger,
@@ -886,27 +904,23 @@ impl Engine {
                     Some(trigger_body(s)),
                 )
             }
-            Some(id) if s.details_due => (
+            (Stage::FetchingDetails, _) => (
                 RequestKind::Details,
                 "GET",
                 s.endpoint.rule_evaluations_url(id),
                 None,
             ),
-            Some(_) if matches!(s.stored_rules, StoredRules::Due { .. }) => {
-                let StoredRules::Due { gate_id } = &s.stored_rules else {
-                    unreachable!("matched above")
-                };
-                (
-                    RequestKind::Rules,
-                    "GET",
-                    s.endpoint.gate_rules_url(gate_id),
-                    None,
-                )
-            }
-            Some(id) => {
+            (_, StoredRules::Due { gate_id }) => (
+                RequestKind::Rules,
+                "GET",
+                s.endpoint.gate_rules_url(gate_id),
+                None,
+            ),
+            (Stage::Polling | Stage::Done, _) => {
+                let url = s.endpoint.result_url(id);
                 s.polls = s.polls.saturating_add(1);
                 s.last_poll_at = Some(now);
-                (RequestKind::Poll, "GET", s.endpoint.result_url(id), None)
+                (RequestKind::Poll, "GET", url, None)
             }
         };
         auth_headers(
@@ -1322,7 +1336,7 @@ impl Engine {
         let limit = self.phase_limit();
         let window = self.final_window();
         let s = &mut self.state;
-        if s.evaluation_id.is_some() && !hard && at.saturating_add(window) > limit {
+        if s.stage() != Stage::Triggering && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
             if s.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
@@ -1695,6 +1709,19 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
 }
 
 impl State {
+    /// Where the evaluation is ([`Stage`]).
+    fn stage(&self) -> Stage {
+        if self.outcome.is_some() {
+            Stage::Done
+        } else if self.evaluation_id.is_none() {
+            Stage::Triggering
+        } else if self.details_due {
+            Stage::FetchingDetails
+        } else {
+            Stage::Polling
+        }
+    }
+
     /// A snapshot as a state: this schema version, well-formed, plausible numbers, a UUID id.
     fn load(snapshot: Value) -> Result<State, Error> {
         let version = snapshot.get("schema_version").and_then(Value::as_u64);
