@@ -1,10 +1,13 @@
 //! The state machine and the decision policy (docs/architecture.md, "Decision policy").
 //!
-//! Everything the engine decides is in this file, in three places a reader can find:
-//! - [`Engine::poll`] decides *when* to send and when a phase has run out of time;
-//! - `Engine::on_trigger_reply` and `Engine::on_poll_reply` classify what the server did, in
-//!   the order of the decision table;
-//! - `Engine::finish` builds the outcome, applying the fail-open policy.
+//! Everything the engine decides is in this file, in four places a reader can find:
+//! - `Stage` says where the evaluation is (triggering, polling, fetching details, done), read off
+//!   the state by `State::stage` alone;
+//! - [`Engine::poll`] decides *when* to send and when a stage has run out of time;
+//! - `classify` reads each answer to the trigger or a poll into a `Reply`, whose variants are the
+//!   rows of the decision table, and `Engine::on_reply` acts on it;
+//! - `Engine::finish` applies the fail-open policy (verdict, exit code, cause, fail-open) and the
+//!   report module words the outcome's sentence.
 //!
 //! Timing rules, all in milliseconds on the host's clock:
 //! - the overall deadline is `started_at + timeout_ms`; the trigger must succeed by
@@ -299,6 +302,92 @@ enum Finish {
         past_ms: u64,
         timeout: bool,
     },
+}
+
+/// What one answer to the trigger or to a poll means: the rows of the decision table
+/// (docs/architecture.md), in its order. [`classify`] and [`classify_transport`] read an answer
+/// into one of these without touching the state; `Engine::on_reply` then acts on it.
+#[derive(Debug, Clone, PartialEq)]
+enum Reply {
+    /// A 2xx to the trigger naming the evaluation: polling starts.
+    Accepted { evaluation_id: String },
+    /// A 2xx to a poll with this evaluation's result (pass, fail, in progress, or a status
+    /// gatepost does not know, which is polled on).
+    Result(EvaluationResult),
+    /// A 2xx whose body is not what the API sends (or a result for another evaluation): retried.
+    Malformed { status: u16, problem: String },
+    /// Status 404. To the trigger: no such gate (yet), retried a few times, then a client error. To a
+    /// poll: the evaluation has not started yet, polled on schedule.
+    NotFound(ApiError),
+    /// 429: retried, honouring the server's hint.
+    RateLimited { detail: String },
+    /// 408 or 5xx: retried, honouring the server's hint.
+    ServerError { status: u16, detail: String },
+    /// 3xx: refused, redirects are never followed (keys never go elsewhere).
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// Any other 4xx: a problem on our side, never fail-open.
+    ClientError(ApiError),
+    /// A status outside 200..=599 that none of the rows above covers: retried.
+    Unexpected { status: u16 },
+    /// The server's certificate was not trusted: a client error, never fail-open.
+    Untrusted { message: String },
+    /// No answer (connect, reset, timeout, oversized body...): retried.
+    TransportFailed { error: String },
+}
+
+/// Read an HTTP answer to the trigger (`kind` [`RequestKind::Trigger`]) or to a poll of
+/// `evaluation_id` into its row of the decision table.
+fn classify(
+    kind: RequestKind,
+    evaluation_id: Option<&str>,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> Reply {
+    let detail = || api_error(status, body).details.join("; ");
+    match status {
+        200..=299 => {
+            let read = if kind == RequestKind::Trigger {
+                parse_trigger(body).map(|evaluation_id| Reply::Accepted { evaluation_id })
+            } else {
+                parse_result(body, evaluation_id.unwrap_or_default()).map(Reply::Result)
+            };
+            read.unwrap_or_else(|problem| Reply::Malformed { status, problem })
+        }
+        404 => Reply::NotFound(api_error(status, body)),
+        429 => Reply::RateLimited { detail: detail() },
+        408 | 500..=599 => Reply::ServerError {
+            status,
+            detail: detail(),
+        },
+        300..=399 => Reply::Redirect {
+            status,
+            location: headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| truncate(v, 200)),
+        },
+        400..=499 => Reply::ClientError(api_error(status, body)),
+        _ => Reply::Unexpected { status },
+    }
+}
+
+/// Read a failed exchange (no HTTP answer) into its row of the decision table.
+fn classify_transport(kind: TransportErrorKind, message: &str) -> Reply {
+    if kind == TransportErrorKind::Tls {
+        return Reply::Untrusted {
+            message: truncate(message, 300),
+        };
+    }
+    let error = if message.is_empty() {
+        kind.as_str().to_string()
+    } else {
+        format!("{}: {}", kind.as_str(), truncate(message, 200))
+    };
+    Reply::TransportFailed { error }
 }
 
 impl Engine {
@@ -753,8 +842,11 @@ impl Engine {
                     return Ok(());
                 };
                 match flight.kind {
-                    RequestKind::Trigger => self.on_trigger_reply(status, &headers, &body, now),
-                    RequestKind::Poll => self.on_poll_reply(status, &headers, &body, now),
+                    RequestKind::Trigger | RequestKind::Poll => {
+                        let id = self.state.evaluation_id.as_deref();
+                        let reply = classify(flight.kind, id, status, &headers, &body);
+                        self.on_reply(flight.kind, reply, &headers, now);
+                    }
                     RequestKind::Details => self.on_details_reply(status, &body, now),
                     RequestKind::Rules => self.on_rules_reply(status, &body, now),
                 }
@@ -767,29 +859,17 @@ impl Engine {
                 let Some(flight) = self.take_in_flight(request_id) else {
                     return Ok(());
                 };
-                if flight.kind == RequestKind::Details {
-                    let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
-                    self.details_unavailable(&error, now);
-                } else if flight.kind == RequestKind::Rules {
+                match flight.kind {
+                    RequestKind::Details => {
+                        let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
+                        self.details_unavailable(&error, now);
+                    }
                     // Even a TLS failure: the next poll meets it and decides.
-                    self.rules_unavailable(kind.as_str(), now);
-                } else if kind == TransportErrorKind::Tls {
-                    // A certificate we do not trust is not an outage: never fail-open on it.
-                    let detail = format!("TLS failure: {}", truncate(&message, 300));
-                    self.finish(
-                        Finish::ClientError(ApiError {
-                            status: None,
-                            details: vec![detail],
-                        }),
-                        now,
-                    );
-                } else {
-                    let error = if message.is_empty() {
-                        kind.as_str().to_string()
-                    } else {
-                        format!("{}: {}", kind.as_str(), truncate(&message, 200))
-                    };
-                    self.on_failure(flight.kind, None, Some(&error), &[], now);
+                    RequestKind::Rules => self.rules_unavailable(kind.as_str(), now),
+                    RequestKind::Trigger | RequestKind::Poll => {
+                        let reply = classify_transport(kind, &message);
+                        self.on_reply(flight.kind, reply, &[], now);
+                    }
                 }
             }
         }
@@ -944,66 +1024,71 @@ impl Engine {
         }
     }
 
-    /// The trigger's reply, in the order of the decision table.
-    fn on_trigger_reply(
+    /// Act on one row of the decision table for the trigger or a poll (`kind`).
+    fn on_reply(
         &mut self,
-        status: u16,
+        kind: RequestKind,
+        reply: Reply,
         headers: &[(String, String)],
-        body: &str,
         now: u64,
     ) {
-        match status {
-            200..=299 => match parse_trigger(body) {
-                Ok(id) => self.start_polling(id, now),
-                Err(problem) => self.on_failure(
-                    RequestKind::Trigger,
-                    Some(status),
-                    Some(&problem),
-                    headers,
-                    now,
-                ),
-            },
-            404 => {
+        match reply {
+            Reply::Accepted { evaluation_id } => self.start_polling(evaluation_id, now),
+            Reply::Result(result) => self.on_result(result, now),
+            Reply::Malformed { status, problem } => {
+                self.on_failure(kind, Some(status), Some(&problem), headers, now)
+            }
+            Reply::NotFound(error) if kind == RequestKind::Trigger => {
                 self.state.trigger_not_found = self.state.trigger_not_found.saturating_add(1);
                 if self.state.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
-                    self.finish(Finish::ClientError(api_error(status, body)), now);
+                    self.finish(Finish::ClientError(error), now);
                 } else {
-                    let detail = api_error(status, body).details.join("; ");
-                    self.on_failure(
-                        RequestKind::Trigger,
-                        Some(status),
-                        Some(&detail),
-                        headers,
-                        now,
-                    );
+                    let detail = error.details.join("; ");
+                    self.on_failure(kind, error.status, Some(&detail), headers, now);
                 }
             }
-            _ => self.on_error_status(RequestKind::Trigger, status, headers, body, now),
-        }
-    }
-
-    /// A poll's reply, in the order of the decision table.
-    fn on_poll_reply(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        match status {
-            200..=299 => {
-                let expected = self.state.evaluation_id.clone().unwrap_or_default();
-                match parse_result(body, &expected) {
-                    Ok(result) => self.on_result(result, now),
-                    Err(problem) => self.on_failure(
-                        RequestKind::Poll,
-                        Some(status),
-                        Some(&problem),
-                        headers,
-                        now,
-                    ),
-                }
-            }
-            404 => {
+            Reply::NotFound(_) => {
                 // Not started yet: normal right after the trigger. Keep to the schedule.
                 self.state.failures = 0;
                 self.schedule_poll(now);
             }
-            _ => self.on_error_status(RequestKind::Poll, status, headers, body, now),
+            Reply::RateLimited { detail } => {
+                self.on_failure(kind, Some(429), Some(&detail), headers, now)
+            }
+            Reply::ServerError { status, detail } => {
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+            Reply::Redirect { status, location } => {
+                let to = location.map_or(String::new(), |l| format!(" to {l}"));
+                let detail = format!(
+                    "redirect{to} refused: gatepost never follows redirects, so keys never go elsewhere"
+                );
+                self.finish(
+                    Finish::ClientError(ApiError {
+                        status: Some(status),
+                        details: vec![detail],
+                    }),
+                    now,
+                );
+            }
+            Reply::ClientError(error) => self.finish(Finish::ClientError(error), now),
+            Reply::Unexpected { status } => {
+                let detail = format!("unexpected HTTP status {status}");
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+            Reply::Untrusted { message } => {
+                // A certificate we do not trust is not an outage: never fail-open on it.
+                self.finish(
+                    Finish::ClientError(ApiError {
+                        status: None,
+                        details: vec![format!("TLS failure: {message}")],
+                    }),
+                    now,
+                );
+            }
+            Reply::TransportFailed { error } => {
+                self.on_failure(kind, None, Some(&error), headers, now)
+            }
         }
     }
 
@@ -1056,44 +1141,6 @@ impl Engine {
             ),
         ));
         self.finish(Finish::Gate, now);
-    }
-
-    /// Statuses that mean the same in both phases.
-    fn on_error_status(
-        &mut self,
-        kind: RequestKind,
-        status: u16,
-        headers: &[(String, String)],
-        body: &str,
-        now: u64,
-    ) {
-        match status {
-            408 | 429 | 500..=599 => {
-                let detail = api_error(status, body).details.join("; ");
-                self.on_failure(kind, Some(status), Some(&detail), headers, now)
-            }
-            300..=399 => {
-                let location = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("location"))
-                    .map_or(String::new(), |(_, v)| format!(" to {}", truncate(v, 200)));
-                let detail = format!(
-                    "redirect{location} refused: gatepost never follows redirects, so keys never go elsewhere"
-                );
-                self.finish(
-                    Finish::ClientError(ApiError {
-                        status: Some(status),
-                        details: vec![detail],
-                    }),
-                    now,
-                );
-            }
-            400..=499 => self.finish(Finish::ClientError(api_error(status, body)), now),
-            _ => {
-                let detail = format!("unexpected HTTP status {status}");
-                self.on_failure(kind, Some(status), Some(&detail), headers, now)
-            }
-        }
     }
 
     fn start_polling(&mut self, evaluation_id: String, now: u64) {
@@ -2425,6 +2472,112 @@ mod tests {
             serde_json::json!(MAX_SAFE_INTEGER)
         );
         assert!(matches!(engine.poll(u64::MAX), Action::Done { .. }));
+    }
+
+    #[test]
+    fn every_answer_falls_in_one_row_of_the_decision_table() {
+        let id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+        let trigger = |status, headers: &[(&str, &str)], body: &str| {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            classify(RequestKind::Trigger, None, status, &headers, body)
+        };
+        let poll = |status, body: &str| classify(RequestKind::Poll, Some(id), status, &[], body);
+        let accepted =
+            format!(r#"{{"data":{{"id":"{id}","attributes":{{"evaluation_id":"{id}"}}}}}}"#);
+        assert_eq!(
+            trigger(202, &[], &accepted),
+            Reply::Accepted {
+                evaluation_id: id.to_string()
+            }
+        );
+        let result = r#"{"data":{"attributes":{"gate_status":"in_progress","rules":[]}}}"#;
+        match poll(200, result) {
+            Reply::Result(r) => assert_eq!(r.gate_status.as_deref(), Some("in_progress")),
+            other => panic!("{other:?}"),
+        }
+        let other_id = r#"{"data":{"attributes":{"evaluation_id":"0b6a3c1e-8d7f-4a2b-9c5d-1e2f3a4b5c6d","gate_status":"pass"}}}"#;
+        for (reply, status) in [
+            (trigger(200, &[], "{}"), 200),
+            (poll(204, ""), 204),
+            (poll(200, other_id), 200),
+        ] {
+            assert!(
+                matches!(reply, Reply::Malformed { status: s, .. } if s == status),
+                "{reply:?}"
+            );
+        }
+        let errors = r#"{"errors":["no gate"]}"#;
+        let not_found = ApiError {
+            status: Some(404),
+            details: vec!["no gate".into()],
+        };
+        assert_eq!(
+            trigger(404, &[], errors),
+            Reply::NotFound(not_found.clone())
+        );
+        assert_eq!(poll(404, errors), Reply::NotFound(not_found));
+        assert_eq!(
+            poll(429, r#"{"errors":[{"title":"slow down"}]}"#),
+            Reply::RateLimited {
+                detail: "slow down".into()
+            }
+        );
+        for status in [408, 500, 502, 599] {
+            assert_eq!(
+                poll(status, ""),
+                Reply::ServerError {
+                    status,
+                    detail: String::new()
+                }
+            );
+        }
+        assert_eq!(
+            trigger(302, &[("LOCATION", "https://elsewhere.example/")], ""),
+            Reply::Redirect {
+                status: 302,
+                location: Some("https://elsewhere.example/".into())
+            }
+        );
+        assert_eq!(
+            poll(301, ""),
+            Reply::Redirect {
+                status: 301,
+                location: None
+            }
+        );
+        for status in [400, 401, 403, 409, 422, 499] {
+            assert_eq!(
+                poll(status, errors),
+                Reply::ClientError(ApiError {
+                    status: Some(status),
+                    details: vec!["no gate".into()]
+                })
+            );
+        }
+        for status in [100, 199, 600, 999] {
+            assert_eq!(poll(status, ""), Reply::Unexpected { status });
+        }
+        assert_eq!(
+            classify_transport(TransportErrorKind::Tls, "unknown issuer"),
+            Reply::Untrusted {
+                message: "unknown issuer".into()
+            }
+        );
+        assert_eq!(
+            classify_transport(TransportErrorKind::Timeout, ""),
+            Reply::TransportFailed {
+                error: "timeout".into()
+            }
+        );
+        assert_eq!(
+            classify_transport(TransportErrorKind::Connect, "refused"),
+            Reply::TransportFailed {
+                error: "connect: refused".into()
+            }
+        );
     }
 
     #[test]
