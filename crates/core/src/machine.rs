@@ -35,6 +35,7 @@ use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
     RuleResult, RuleWindow, Verdict,
 };
+use crate::report;
 use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
@@ -1484,150 +1485,64 @@ impl Engine {
         ));
     }
 
-    /// End the evaluation, applying the fail-open policy.
+    /// End the evaluation: the policy decides ([`decide`]), the report words it
+    /// ([`report::ending_sentence`]).
     fn finish(&mut self, finish: Finish, now: u64) {
         let s = &self.state;
         let result = s.last_result.clone().unwrap_or_default();
         let elapsed_ms = now.saturating_sub(s.started_at);
-        let counted = |r: &&RuleResult| !r.dry_run;
-        let failed = result
-            .rules
-            .iter()
-            .filter(counted)
-            .filter(|r| r.status == "fail")
-            .count();
+        let enforced = || result.rules.iter().filter(|r| !r.dry_run);
+        let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
-        let fail_policy = |s: &State| {
-            if s.fail_on_error {
-                (Verdict::Fail, 1, false)
-            } else {
-                (Verdict::Pass, 0, true)
-            }
-        };
-        let last = s
-            .last_problem
-            .clone()
-            .map_or(String::new(), |p| format!(" (last error: {p})"));
-        let (verdict, exit_code, cause, fail_open, message, error) = match finish {
-            Finish::Gate => match (result.gate_status.as_deref(), result.dry_run) {
-                (Some("pass"), true) => {
-                    let message = if would_fail {
-                        format!(
-                            "dry run: the gate would FAIL ({failed} rule(s) failed); the deploy may proceed"
-                        )
-                    } else {
-                        "dry run: the gate would pass; the deploy may proceed".to_string()
-                    };
-                    (Verdict::Pass, 0, Cause::DryRun, false, message, None)
-                }
-                (Some("pass"), false) => {
-                    let message = match result.rules.iter().filter(counted).count() {
-                        0 => "the gate passed".to_string(),
-                        n => format!("the gate passed: all {n} enforced rule(s) passed"),
-                    };
-                    (Verdict::Pass, 0, Cause::GatePassed, false, message, None)
-                }
-                _ => {
-                    let message = match failed {
-                        0 => "the gate failed".to_string(),
-                        n => format!(
-                            "the gate failed: {n} of {} rule(s) failed",
-                            result.rules.len()
-                        ),
-                    };
-                    (Verdict::Fail, 1, Cause::GateFailed, false, message, None)
-                }
+        let decision = decide(&finish, &result, s.fail_on_error);
+        let last_problem = s.last_problem.as_deref();
+        let ending = match &finish {
+            Finish::Gate => report::Ending::Gate {
+                passed: result.gate_status.as_deref() == Some("pass"),
+                dry_run: result.dry_run,
+                failed,
+                enforced: enforced().count(),
+                total: result.rules.len(),
             },
-            Finish::Timeout => {
-                let (v, code, open) = fail_policy(s);
-                let took = seconds(s.timeout_ms);
-                let message = if open {
-                    format!(
-                        "no result within the {took} timeout{last}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
-                    )
-                } else {
-                    format!(
-                        "no result within the {took} timeout{last}; failing because fail-on-error is on"
-                    )
-                };
-                (v, code, Cause::Timeout, open, message, None)
-            }
-            Finish::ApiUnavailable => {
-                let (v, code, open) = fail_policy(s);
-                let took = seconds(s.trigger_budget_ms);
-                let message = if open {
-                    format!(
-                        "the Deployment Gates API did not accept the evaluation within {took}{last}; passing because fail-on-error is off (fail-open: the gate was NOT evaluated)"
-                    )
-                } else {
-                    format!(
-                        "the Deployment Gates API did not accept the evaluation within {took}{last}; failing because fail-on-error is on"
-                    )
-                };
-                (v, code, Cause::ApiUnavailable, open, message, None)
-            }
+            Finish::Timeout => report::Ending::Timeout {
+                timeout_ms: s.timeout_ms,
+                last_problem,
+            },
+            Finish::ApiUnavailable => report::Ending::ApiUnavailable {
+                trigger_budget_ms: s.trigger_budget_ms,
+                last_problem,
+            },
             Finish::RetryPastDeadline {
                 status,
                 wait_ms,
                 past_ms,
                 timeout,
-            } => {
-                let (v, code, open) = fail_policy(s);
-                let who = match status {
-                    Some(429) => "rate-limited (HTTP 429)".to_string(),
-                    Some(code) => format!("HTTP {code}"),
-                    None => "the request failed".to_string(),
-                };
-                let end = if timeout {
-                    format!("the {} timeout", seconds(s.timeout_ms))
+            } => report::Ending::RetryPastDeadline {
+                status: *status,
+                wait_ms: *wait_ms,
+                past_ms: *past_ms,
+                timeout: *timeout,
+                ends_ms: if *timeout {
+                    s.timeout_ms
                 } else {
-                    format!("the {} trigger budget", seconds(s.trigger_budget_ms))
-                };
-                let what = format!(
-                    "{who}: the server asked to retry in {}, {} past the end of {end}",
-                    seconds(wait_ms),
-                    seconds(past_ms)
-                );
-                let message = if open {
-                    format!(
-                        "{what}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
-                    )
-                } else {
-                    format!("{what}; failing because fail-on-error is on")
-                };
-                let cause = if timeout {
-                    Cause::Timeout
-                } else {
-                    Cause::ApiUnavailable
-                };
-                (v, code, cause, open, message, None)
-            }
-            Finish::ClientError(error) => {
-                let status = error
-                    .status
-                    .map_or(String::new(), |c| format!(" (HTTP {c})"));
-                let details = if error.details.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", error.details.join("; "))
-                };
-                let message = format!("the request was refused{status}{details}");
-                (
-                    Verdict::Fail,
-                    1,
-                    Cause::ClientError,
-                    false,
-                    message,
-                    Some(error),
-                )
-            }
-            Finish::Cancelled => {
-                let message = match &s.evaluation_id {
-                    Some(id) => format!("cancelled; the evaluation {id} can be resumed"),
-                    None => "cancelled before an evaluation was started".to_string(),
-                };
-                (Verdict::Fail, 130, Cause::Cancelled, false, message, None)
-            }
+                    s.trigger_budget_ms
+                },
+            },
+            Finish::ClientError(error) => report::Ending::ClientError { error },
+            Finish::Cancelled => report::Ending::Cancelled {
+                evaluation_id: s.evaluation_id.as_deref(),
+            },
+        };
+        let message = report::ending_sentence(&ending, decision.fail_open);
+        let Decision {
+            verdict,
+            exit_code,
+            cause,
+            fail_open,
+        } = decision;
+        let error = match finish {
+            Finish::ClientError(error) => Some(error),
+            _ => None,
         };
         let evaluation_url = result.evaluation_url.clone().or_else(|| {
             s.evaluation_id
@@ -1660,6 +1575,50 @@ impl Engine {
         self.state.in_flight = None;
         self.state.details_due = false;
         self.state.outcome = Some(outcome);
+    }
+}
+
+/// What the policy decides when an evaluation ends; the sentence is the report's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decision {
+    verdict: Verdict,
+    exit_code: i32,
+    cause: Cause,
+    /// The pass came from the error policy (an outage or a timeout), not from the gate.
+    fail_open: bool,
+}
+
+/// The fail-open policy. The gate's own result decides when there is one (a dry-run gate always
+/// passes); an outage or a timeout passes fail-open unless `fail_on_error`; a refusal fails and a
+/// cancel fails with exit code 130, never fail-open.
+fn decide(finish: &Finish, result: &EvaluationResult, fail_on_error: bool) -> Decision {
+    let decision = |verdict, exit_code, cause, fail_open| Decision {
+        verdict,
+        exit_code,
+        cause,
+        fail_open,
+    };
+    let error_policy = |cause| {
+        if fail_on_error {
+            decision(Verdict::Fail, 1, cause, false)
+        } else {
+            decision(Verdict::Pass, 0, cause, true)
+        }
+    };
+    match finish {
+        Finish::Gate => match (result.gate_status.as_deref(), result.dry_run) {
+            (Some("pass"), true) => decision(Verdict::Pass, 0, Cause::DryRun, false),
+            (Some("pass"), false) => decision(Verdict::Pass, 0, Cause::GatePassed, false),
+            _ => decision(Verdict::Fail, 1, Cause::GateFailed, false),
+        },
+        Finish::Timeout | Finish::RetryPastDeadline { timeout: true, .. } => {
+            error_policy(Cause::Timeout)
+        }
+        Finish::ApiUnavailable | Finish::RetryPastDeadline { timeout: false, .. } => {
+            error_policy(Cause::ApiUnavailable)
+        }
+        Finish::ClientError(_) => decision(Verdict::Fail, 1, Cause::ClientError, false),
+        Finish::Cancelled => decision(Verdict::Fail, 130, Cause::Cancelled, false),
     }
 }
 
@@ -2472,6 +2431,110 @@ mod tests {
             serde_json::json!(MAX_SAFE_INTEGER)
         );
         assert!(matches!(engine.poll(u64::MAX), Action::Done { .. }));
+    }
+
+    #[test]
+    fn the_fail_open_policy_decides_verdict_exit_code_cause_and_fail_open() {
+        let gate = |status: &str, dry_run| EvaluationResult {
+            gate_status: Some(status.to_string()),
+            dry_run,
+            ..EvaluationResult::default()
+        };
+        let none = EvaluationResult::default();
+        let retry = |timeout| Finish::RetryPastDeadline {
+            status: Some(429),
+            wait_ms: 60_000,
+            past_ms: 1_000,
+            timeout,
+        };
+        let refused = Finish::ClientError(ApiError {
+            status: Some(403),
+            details: vec![],
+        });
+        use Cause::*;
+        use Verdict::{Fail, Pass};
+        for (finish, result, fail_on_error, expected) in [
+            (
+                Finish::Gate,
+                gate("pass", false),
+                false,
+                (Pass, 0, GatePassed, false),
+            ),
+            (
+                Finish::Gate,
+                gate("pass", false),
+                true,
+                (Pass, 0, GatePassed, false),
+            ),
+            (
+                Finish::Gate,
+                gate("pass", true),
+                true,
+                (Pass, 0, DryRun, false),
+            ),
+            (
+                Finish::Gate,
+                gate("fail", false),
+                false,
+                (Fail, 1, GateFailed, false),
+            ),
+            (
+                Finish::Gate,
+                none.clone(),
+                false,
+                (Fail, 1, GateFailed, false),
+            ),
+            (
+                Finish::Timeout,
+                none.clone(),
+                false,
+                (Pass, 0, Timeout, true),
+            ),
+            (
+                Finish::Timeout,
+                none.clone(),
+                true,
+                (Fail, 1, Timeout, false),
+            ),
+            (
+                Finish::ApiUnavailable,
+                none.clone(),
+                false,
+                (Pass, 0, ApiUnavailable, true),
+            ),
+            (
+                Finish::ApiUnavailable,
+                none.clone(),
+                true,
+                (Fail, 1, ApiUnavailable, false),
+            ),
+            (retry(true), none.clone(), false, (Pass, 0, Timeout, true)),
+            (
+                retry(false),
+                none.clone(),
+                true,
+                (Fail, 1, ApiUnavailable, false),
+            ),
+            (
+                refused,
+                gate("pass", false),
+                false,
+                (Fail, 1, ClientError, false),
+            ),
+            (
+                Finish::Cancelled,
+                gate("pass", false),
+                false,
+                (Fail, 130, Cancelled, false),
+            ),
+        ] {
+            let d = decide(&finish, &result, fail_on_error);
+            assert_eq!(
+                (d.verdict, d.exit_code, d.cause, d.fail_open),
+                expected,
+                "fail_on_error {fail_on_error}, result {result:?}"
+            );
+        }
     }
 
     #[test]
