@@ -1156,10 +1156,7 @@ impl Engine {
             .max()
             .map(|d| now.saturating_add(d));
         let url = s.endpoint.evaluation_page(&evaluation_id);
-        let message = match &url {
-            Some(url) => format!("evaluation started: {evaluation_id} ({url})"),
-            None => format!("evaluation started: {evaluation_id}"),
-        };
+        let message = report::started_sentence(&evaluation_id, url.as_deref());
         s.evaluation_id = Some(evaluation_id.clone());
         self.events.push(Event::new(
             EventKind::Started {
@@ -1324,7 +1321,7 @@ impl Engine {
                     completed: progress.0,
                     total: progress.1,
                 },
-                format!("in progress: {}/{} rules completed", progress.0, progress.1),
+                report::progress_sentence(progress.0, progress.1),
             ));
         }
     }
@@ -1436,12 +1433,7 @@ impl Engine {
                 d
             }
         };
-        let problem = match (status, error) {
-            (Some(code), Some(e)) if !e.is_empty() => format!("HTTP {code}: {e}"),
-            (Some(code), _) => format!("HTTP {code}"),
-            (None, Some(e)) => e.to_string(),
-            (None, None) => "error".to_string(),
-        };
+        let problem = report::problem_phrase(status, error);
         s.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
             RequestKind::Trigger => Phase::Trigger,
@@ -1465,10 +1457,6 @@ impl Engine {
             return;
         }
         let delay_ms = self.state.next_send_at.saturating_sub(now);
-        let what = match kind {
-            RequestKind::Trigger => "trigger request",
-            RequestKind::Poll | RequestKind::Details | RequestKind::Rules => "poll",
-        };
         self.events.push(Event::new(
             EventKind::Retrying {
                 phase,
@@ -1477,11 +1465,7 @@ impl Engine {
                 error: error.map(|e| truncate(e, 200)),
                 delay_ms,
             },
-            format!(
-                "{what} failed ({problem}); retrying in {} (attempt {})",
-                seconds(delay_ms),
-                attempt.saturating_add(1)
-            ),
+            report::retrying_sentence(phase, &problem, delay_ms, attempt.saturating_add(1)),
         ));
     }
 

@@ -6,6 +6,7 @@
 //! with its mode, status and reason) and says plainly when a pass did not come from the gate
 //! (fail-open) or when nothing was evaluated (skipped).
 
+use crate::event::Phase;
 use crate::machine::seconds;
 use crate::outcome::{
     ApiError, Cause, FailedMonitor, Outcome, RuleFailures, RuleResult, RuleWindow,
@@ -420,6 +421,48 @@ pub fn render(outcome: &Outcome, format: &str, style: TextStyle) -> Option<Strin
         "json" => Some(render_json(outcome)),
         _ => None,
     }
+}
+
+/// What went wrong with one request, for the retry event and the outcome's `last error`: the HTTP
+/// status and the server's or the transport's words.
+pub(crate) fn problem_phrase(status: Option<u16>, error: Option<&str>) -> String {
+    match (status, error) {
+        (Some(code), Some(e)) if !e.is_empty() => format!("HTTP {code}: {e}"),
+        (Some(code), _) => format!("HTTP {code}"),
+        (None, Some(e)) => e.to_string(),
+        (None, None) => "error".to_string(),
+    }
+}
+
+/// The `retrying` event's sentence; `next_attempt` is the attempt the retry will be (1-based,
+/// counting the first try), so it is one more than the event's `attempt` (failures so far).
+pub(crate) fn retrying_sentence(
+    phase: Phase,
+    problem: &str,
+    delay_ms: u64,
+    next_attempt: u32,
+) -> String {
+    let what = match phase {
+        Phase::Trigger => "trigger request",
+        Phase::Poll => "poll",
+    };
+    format!(
+        "{what} failed ({problem}); retrying in {} (attempt {next_attempt})",
+        seconds(delay_ms)
+    )
+}
+
+/// The `started` event's sentence.
+pub(crate) fn started_sentence(evaluation_id: &str, url: Option<&str>) -> String {
+    match url {
+        Some(url) => format!("evaluation started: {evaluation_id} ({url})"),
+        None => format!("evaluation started: {evaluation_id}"),
+    }
+}
+
+/// The `progress` event's sentence.
+pub(crate) fn progress_sentence(completed: u32, total: u32) -> String {
+    format!("in progress: {completed}/{total} rules completed")
 }
 
 /// What an outcome's sentence (`Outcome::message`, also the `finished` event's) is made from. The
