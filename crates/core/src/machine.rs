@@ -187,6 +187,34 @@ const WHOLE_NUMBER_FIELDS: [&str; 20] = [
     "requests",
 ];
 
+/// The options that make the policy: how long each stage may take, how often to poll, how much
+/// to read, and whether an outage fails the gate. A resumed run may change them (`resume_for`
+/// takes the current run's); the request may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Policy {
+    fail_on_error: bool,
+    timeout_ms: u64,
+    trigger_budget_ms: u64,
+    poll_interval_ms: u64,
+    request_timeout_ms: u64,
+    max_body_bytes: u64,
+}
+
+impl Policy {
+    /// The value of a bounded option ([`options::BOUNDS`]) by name; 0 (out of every range) for
+    /// a name the policy does not hold, so a new bound is never silently unchecked.
+    fn bounded(&self, name: &str) -> u64 {
+        match name {
+            "timeout_ms" => self.timeout_ms,
+            "poll_interval_ms" => self.poll_interval_ms,
+            "request_timeout_ms" => self.request_timeout_ms,
+            "trigger_budget_ms" => self.trigger_budget_ms,
+            "max_body_bytes" => self.max_body_bytes,
+            _ => 0,
+        }
+    }
+}
+
 /// Everything the engine knows, except the keys. This is what a snapshot holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
@@ -202,12 +230,9 @@ struct State {
     endpoint: Endpoint,
     configuration: Option<Value>,
     rules: Vec<RuleTiming>,
-    fail_on_error: bool,
-    timeout_ms: u64,
-    trigger_budget_ms: u64,
-    poll_interval_ms: u64,
-    request_timeout_ms: u64,
-    max_body_bytes: u64,
+    /// The run's policy (flattened: a snapshot holds these fields at its top level, as always).
+    #[serde(flatten)]
+    policy: Policy,
     seed: u64,
     /// Jitter draws taken so far.
     draws: u64,
@@ -569,12 +594,14 @@ impl Engine {
             endpoint,
             configuration,
             rules,
-            fail_on_error: options.fail_on_error,
-            timeout_ms,
-            trigger_budget_ms,
-            poll_interval_ms,
-            request_timeout_ms,
-            max_body_bytes,
+            policy: Policy {
+                fail_on_error: options.fail_on_error,
+                timeout_ms,
+                trigger_budget_ms,
+                poll_interval_ms,
+                request_timeout_ms,
+                max_body_bytes,
+            },
             seed: options.seed,
             draws: 0,
             started_at: now,
@@ -639,12 +666,12 @@ impl Engine {
 
     /// The overall timeout this evaluation started with.
     pub fn timeout_ms(&self) -> u64 {
-        self.state.timeout_ms
+        self.state.policy.timeout_ms
     }
 
     /// Whether an outage or a timeout fails the gate (instead of passing fail-open).
     pub fn fail_on_error(&self) -> bool {
-        self.state.fail_on_error
+        self.state.policy.fail_on_error
     }
 
     /// The outcome, once the evaluation is over.
@@ -755,13 +782,8 @@ impl Engine {
             state.configuration = f.configuration;
             state.rules = f.rules;
             state.request_digest = f.request_digest;
-            state.fail_on_error = f.fail_on_error;
-            state.timeout_ms = f.timeout_ms;
-            state.trigger_budget_ms = f.trigger_budget_ms;
-            state.poll_interval_ms = f.poll_interval_ms;
-            state.request_timeout_ms = f.request_timeout_ms;
-            state.max_body_bytes = f.max_body_bytes;
-            state.deadline = state.started_at.saturating_add(state.timeout_ms);
+            state.policy = f.policy;
+            state.deadline = state.started_at.saturating_add(state.policy.timeout_ms);
             state.trigger_deadline = state.trigger_deadline.min(state.deadline);
             if let Some(flight) = &mut state.in_flight {
                 flight.expires_at = flight.expires_at.min(state.deadline);
@@ -782,7 +804,7 @@ impl Engine {
             state.failures = 0;
             if state.stage() == Stage::Triggering {
                 state.trigger_deadline = now
-                    .saturating_add(state.trigger_budget_ms)
+                    .saturating_add(state.policy.trigger_budget_ms)
                     .min(state.deadline);
                 state.trigger_not_found = 0;
             }
@@ -963,7 +985,7 @@ impl Engine {
         let request_id = s.next_request_id;
         s.next_request_id = s.next_request_id.saturating_add(1);
         s.requests = s.requests.saturating_add(1);
-        let mut timeout_ms = s.request_timeout_ms.min(limit - now);
+        let mut timeout_ms = s.policy.request_timeout_ms.min(limit - now);
         let stage = s.stage();
         let reading_rules =
             stage == Stage::Polling && matches!(s.stored_rules, StoredRules::Due { .. });
@@ -1021,7 +1043,7 @@ impl Engine {
             headers,
             body,
             timeout_ms,
-            max_body_bytes: s.max_body_bytes,
+            max_body_bytes: s.policy.max_body_bytes,
         }
     }
 
@@ -1234,7 +1256,11 @@ impl Engine {
         // the last poll before the deadline.
         let before_grid = self.next_grid_after(s.last_poll_at.unwrap_or(now));
         let room = now
-            .saturating_add(s.request_timeout_ms.min(before_grid.saturating_sub(now)))
+            .saturating_add(
+                s.policy
+                    .request_timeout_ms
+                    .min(before_grid.saturating_sub(now)),
+            )
             .saturating_add(self.final_window());
         if s.final_poll || before_grid < now.saturating_add(MIN_RULES_READ_MS) || room > s.deadline
         {
@@ -1288,7 +1314,7 @@ impl Engine {
             format!(
                 "the gate's stored rules could not be read ({}); polling every {}",
                 truncate(why, 200),
-                seconds(self.state.poll_interval_ms)
+                seconds(self.state.policy.poll_interval_ms)
             ),
         ));
         self.schedule_after_rules_read(now);
@@ -1335,8 +1361,8 @@ impl Engine {
     fn next_grid_after(&self, t: u64) -> u64 {
         let s = &self.state;
         let since = s.polling_since.unwrap_or(t);
-        let k = t.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
-        since.saturating_add(k.saturating_mul(s.poll_interval_ms))
+        let k = t.saturating_sub(since) / s.policy.poll_interval_ms.max(1) + 1;
+        since.saturating_add(k.saturating_mul(s.policy.poll_interval_ms))
     }
 
     /// [`Self::schedule_poll`] on the grid after `from` (at the earliest `now`): after the stored
@@ -1363,8 +1389,9 @@ impl Engine {
                 // The last grid point before the due moment is skipped: the due poll follows
                 // within one interval, and no pass can exist before it.
                 let due_polled = covered.is_some_and(|last| last >= due);
-                let last_before_due =
-                    next.0 < due && next.0.saturating_add(s.poll_interval_ms) > due && !due_polled;
+                let last_before_due = next.0 < due
+                    && next.0.saturating_add(s.policy.poll_interval_ms) > due
+                    && !due_polled;
                 if at <= next.0 || last_before_due {
                     next = (at, WaitReason::RulesDue);
                 }
@@ -1400,8 +1427,8 @@ impl Engine {
     /// short timeout, so the last poll is still as late as it safely can be.
     fn final_window(&self) -> u64 {
         FINAL_WINDOW_MS
-            .min(self.state.request_timeout_ms)
-            .min(self.state.timeout_ms / 4)
+            .min(self.state.policy.request_timeout_ms)
+            .min(self.state.policy.timeout_ms / 4)
     }
 
     /// A retryable failure: back off (or follow the server's hint) and try again.
@@ -1478,7 +1505,7 @@ impl Engine {
         let enforced = || result.rules.iter().filter(|r| !r.dry_run);
         let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
-        let decision = decide(&finish, &result, s.fail_on_error);
+        let decision = decide(&finish, &result, s.policy.fail_on_error);
         let last_problem = s.last_problem.as_deref();
         let ending = match &finish {
             Finish::Gate => report::Ending::Gate {
@@ -1489,11 +1516,11 @@ impl Engine {
                 total: result.rules.len(),
             },
             Finish::Timeout => report::Ending::Timeout {
-                timeout_ms: s.timeout_ms,
+                timeout_ms: s.policy.timeout_ms,
                 last_problem,
             },
             Finish::ApiUnavailable => report::Ending::ApiUnavailable {
-                trigger_budget_ms: s.trigger_budget_ms,
+                trigger_budget_ms: s.policy.trigger_budget_ms,
                 last_problem,
             },
             Finish::RetryPastDeadline {
@@ -1507,9 +1534,9 @@ impl Engine {
                 past_ms: *past_ms,
                 timeout: *timeout,
                 ends_ms: if *timeout {
-                    s.timeout_ms
+                    s.policy.timeout_ms
                 } else {
-                    s.trigger_budget_ms
+                    s.policy.trigger_budget_ms
                 },
             },
             Finish::ClientError(error) => report::Ending::ClientError { error },
@@ -1636,33 +1663,33 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
     let policy: Vec<Difference> = [
         (
             "fail_on_error",
-            saved.fail_on_error.to_string(),
-            current.fail_on_error.to_string(),
+            saved.policy.fail_on_error.to_string(),
+            current.policy.fail_on_error.to_string(),
         ),
         (
             "timeout_ms",
-            saved.timeout_ms.to_string(),
-            current.timeout_ms.to_string(),
+            saved.policy.timeout_ms.to_string(),
+            current.policy.timeout_ms.to_string(),
         ),
         (
             "trigger_budget_ms",
-            saved.trigger_budget_ms.to_string(),
-            current.trigger_budget_ms.to_string(),
+            saved.policy.trigger_budget_ms.to_string(),
+            current.policy.trigger_budget_ms.to_string(),
         ),
         (
             "poll_interval_ms",
-            saved.poll_interval_ms.to_string(),
-            current.poll_interval_ms.to_string(),
+            saved.policy.poll_interval_ms.to_string(),
+            current.policy.poll_interval_ms.to_string(),
         ),
         (
             "request_timeout_ms",
-            saved.request_timeout_ms.to_string(),
-            current.request_timeout_ms.to_string(),
+            saved.policy.request_timeout_ms.to_string(),
+            current.policy.request_timeout_ms.to_string(),
         ),
         (
             "max_body_bytes",
-            saved.max_body_bytes.to_string(),
-            current.max_body_bytes.to_string(),
+            saved.policy.max_body_bytes.to_string(),
+            current.policy.max_body_bytes.to_string(),
         ),
     ]
     .into_iter()
@@ -1673,7 +1700,7 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         current,
     })
     .collect();
-    let deadline = saved.started_at.saturating_add(current.timeout_ms);
+    let deadline = saved.started_at.saturating_add(current.policy.timeout_ms);
     let not_resumable = if saved.request().digest() != saved.request_digest {
         Some("its request fields do not match its request digest (it was edited)".to_string())
     } else if saved.request_digest != current.request_digest {
@@ -1686,7 +1713,7 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         Some(format!(
             "its evaluation started {} ago, beyond this run's {} timeout",
             seconds(now.saturating_sub(saved.started_at)),
-            seconds(current.timeout_ms)
+            seconds(current.policy.timeout_ms)
         ))
     } else {
         None
@@ -1808,12 +1835,12 @@ impl State {
             allow_insecure_http: false,
             api_key,
             app_key,
-            timeout_ms: Some(self.timeout_ms),
-            trigger_budget_ms: Some(self.trigger_budget_ms),
-            poll_interval_ms: Some(self.poll_interval_ms),
-            request_timeout_ms: Some(self.request_timeout_ms),
-            max_body_bytes: Some(self.max_body_bytes),
-            fail_on_error: self.fail_on_error,
+            timeout_ms: Some(self.policy.timeout_ms),
+            trigger_budget_ms: Some(self.policy.trigger_budget_ms),
+            poll_interval_ms: Some(self.policy.poll_interval_ms),
+            request_timeout_ms: Some(self.policy.request_timeout_ms),
+            max_body_bytes: Some(self.policy.max_body_bytes),
+            fail_on_error: self.policy.fail_on_error,
             // The state keeps the configuration as sent: it is not parsed again.
             allow_unknown_keys: false,
             seed: self.seed,
@@ -1825,15 +1852,7 @@ impl State {
     fn implausible(&self) -> Option<String> {
         // The options as a fresh run would check them (the same table).
         for bound in &options::BOUNDS {
-            let value = match bound.name {
-                "timeout_ms" => self.timeout_ms,
-                "poll_interval_ms" => self.poll_interval_ms,
-                "request_timeout_ms" => self.request_timeout_ms,
-                "trigger_budget_ms" => self.trigger_budget_ms,
-                "max_body_bytes" => self.max_body_bytes,
-                // A bound the state does not hold: refused rather than unchecked.
-                _ => 0,
-            };
+            let value = self.policy.bounded(bound.name);
             if !bound.contains(value) {
                 return Some(format!("{} {value} is out of range", bound.name));
             }
@@ -1848,7 +1867,7 @@ impl State {
         if let Some((name, value)) = ids.iter().find(|(_, v)| *v > limit) {
             return Some(format!("{name} {value} is out of range"));
         }
-        if self.deadline != self.started_at + self.timeout_ms
+        if self.deadline != self.started_at + self.policy.timeout_ms
             || self.trigger_deadline > self.deadline
             || self.next_request_id == 0
         {

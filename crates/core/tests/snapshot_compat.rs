@@ -60,6 +60,13 @@ fn snapshots_from_before_the_policy_refactor_resume_identically() {
         let now = doc["resume_at"].as_u64().unwrap();
         let mut engine = Engine::resume(snapshot, Some(API_KEY.into()), Some(APP_KEY.into()), now)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Written back in the same shape: the same top-level fields, none nested or renamed.
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&engine.snapshot()),
+            keys(&doc["snapshot"]),
+            "{name}: snapshot shape"
+        );
         assert_eq!(
             drain(&mut engine, now),
             doc["expect"]["actions"].as_array().unwrap().clone(),
