@@ -215,6 +215,39 @@ impl Policy {
     }
 }
 
+/// When the next request goes out, and what the poll schedule ("The poll schedule" in
+/// docs/architecture.md) is built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Schedule {
+    /// When polling started (the grid's origin).
+    polling_since: Option<u64>,
+    /// When the rules (inline, or a preconfigured gate's as read) can first all have results.
+    rules_due_at: Option<u64>,
+    /// The read of a preconfigured gate's stored rules. Absent in older snapshots (unread).
+    #[serde(default, skip_serializing_if = "StoredRules::is_unread")]
+    stored_rules: StoredRules,
+    /// Polls sent so far, and when the last one went out.
+    polls: u32,
+    last_poll_at: Option<u64>,
+    /// When the next request goes out (when nothing is in flight).
+    next_send_at: u64,
+    next_reason: WaitReason,
+    /// The next send is the last one that fits before the deadline.
+    final_poll: bool,
+}
+
+/// The failures of the current stage, which drive the backoff and the outcome's "last error".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Retries {
+    /// Consecutive failures in the current stage (drives the backoff exponent).
+    failures: u32,
+    /// 404s to the trigger (the third is a client error).
+    trigger_not_found: u32,
+    /// Jitter draws taken so far.
+    draws: u64,
+    last_problem: Option<String>,
+}
+
 /// Everything the engine knows, except the keys. This is what a snapshot holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
@@ -234,36 +267,21 @@ struct State {
     #[serde(flatten)]
     policy: Policy,
     seed: u64,
-    /// Jitter draws taken so far.
-    draws: u64,
     started_at: u64,
     deadline: u64,
     trigger_deadline: u64,
     /// The latest `now` seen; time never goes backwards.
     clock: u64,
     evaluation_id: Option<String>,
-    /// When polling started (the grid's origin).
-    polling_since: Option<u64>,
-    /// When the rules (inline, or a preconfigured gate's as read) can first all have results.
-    rules_due_at: Option<u64>,
-    /// The read of a preconfigured gate's stored rules. Absent in older snapshots (unread).
-    #[serde(default, skip_serializing_if = "StoredRules::is_unread")]
-    stored_rules: StoredRules,
-    /// Polls sent so far, and when the last one went out.
-    polls: u32,
-    last_poll_at: Option<u64>,
+    /// When the next request goes out (flattened, as `policy`).
+    #[serde(flatten)]
+    schedule: Schedule,
     next_request_id: u64,
     in_flight: Option<InFlight>,
-    /// When the next request goes out (when nothing is in flight).
-    next_send_at: u64,
-    next_reason: WaitReason,
-    /// The next send is the last one that fits before the deadline.
-    final_poll: bool,
-    /// Consecutive failures in the current phase (drives the backoff exponent).
-    failures: u32,
-    trigger_not_found: u32,
+    /// The failures being retried (flattened, as `policy`).
+    #[serde(flatten)]
+    retries: Retries,
     requests: u32,
-    last_problem: Option<String>,
     last_result: Option<EvaluationResult>,
     last_progress: Option<(u32, u32)>,
     warned_unknown_status: bool,
@@ -603,31 +621,36 @@ impl Engine {
                 max_body_bytes,
             },
             seed: options.seed,
-            draws: 0,
             started_at: now,
             deadline,
             trigger_deadline: (now + trigger_budget_ms).min(deadline),
             clock: now,
             evaluation_id: attach,
-            polling_since: None,
-            rules_due_at: None,
-            // An attached evaluation's start is unknown, so its stored rules could not time polls.
-            stored_rules: if attached {
-                StoredRules::Done
-            } else {
-                StoredRules::Unread
+            schedule: Schedule {
+                polling_since: None,
+                rules_due_at: None,
+                // An attached evaluation's start is unknown, so its stored rules could not time
+                // polls.
+                stored_rules: if attached {
+                    StoredRules::Done
+                } else {
+                    StoredRules::Unread
+                },
+                polls: 0,
+                last_poll_at: None,
+                next_send_at: now,
+                next_reason: WaitReason::PollInterval,
+                final_poll: false,
             },
-            polls: 0,
-            last_poll_at: None,
             next_request_id: 1,
             in_flight: None,
-            next_send_at: now,
-            next_reason: WaitReason::PollInterval,
-            final_poll: false,
-            failures: 0,
-            trigger_not_found: 0,
+            retries: Retries {
+                failures: 0,
+                trigger_not_found: 0,
+                draws: 0,
+                last_problem: None,
+            },
             requests: 0,
-            last_problem: None,
             last_result: None,
             last_progress: None,
             warned_unknown_status: false,
@@ -635,7 +658,7 @@ impl Engine {
             outcome: None,
         };
         if attached {
-            state.polling_since = Some(now);
+            state.schedule.polling_since = Some(now);
         }
         state.request_digest = state.request().digest();
         Ok(Engine {
@@ -799,14 +822,14 @@ impl Engine {
         if restart {
             state.outcome = None;
             state.in_flight = None;
-            state.final_poll = false;
-            state.next_send_at = now;
-            state.failures = 0;
+            state.schedule.final_poll = false;
+            state.schedule.next_send_at = now;
+            state.retries.failures = 0;
             if state.stage() == Stage::Triggering {
                 state.trigger_deadline = now
                     .saturating_add(state.policy.trigger_budget_ms)
                     .min(state.deadline);
-                state.trigger_not_found = 0;
+                state.retries.trigger_not_found = 0;
             }
         }
         let mut events = fresh.events;
@@ -921,14 +944,14 @@ impl Engine {
                 continue;
             }
             let limit = self.phase_limit();
-            if now >= limit || self.state.next_send_at >= limit {
+            if now >= limit || self.state.schedule.next_send_at >= limit {
                 self.finish(self.out_of_time(), now);
                 continue;
             }
-            if now < self.state.next_send_at {
+            if now < self.state.schedule.next_send_at {
                 return Action::Wait {
-                    until: self.state.next_send_at,
-                    reason: self.state.next_reason,
+                    until: self.state.schedule.next_send_at,
+                    reason: self.state.schedule.next_reason,
                 };
             }
             return self.send(now, limit);
@@ -988,16 +1011,16 @@ impl Engine {
         let mut timeout_ms = s.policy.request_timeout_ms.min(limit - now);
         let stage = s.stage();
         let reading_rules =
-            stage == Stage::Polling && matches!(s.stored_rules, StoredRules::Due { .. });
+            stage == Stage::Polling && matches!(s.schedule.stored_rules, StoredRules::Due { .. });
         if reading_rules {
             // The read never delays a poll: it is abandoned at the next grid point.
-            let grid = self.next_grid_after(self.state.last_poll_at.unwrap_or(now));
+            let grid = self.next_grid_after(self.state.schedule.last_poll_at.unwrap_or(now));
             timeout_ms = timeout_ms.min(grid.saturating_sub(now)).max(1);
         }
         let s = &mut self.state;
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
         let id = s.evaluation_id.as_deref().unwrap_or_default();
-        let (kind, method, url, body) = match (stage, &s.stored_rules) {
+        let (kind, method, url, body) = match (stage, &s.schedule.stored_rules) {
             (Stage::Triggering, _) => {
                 headers.push(("Content-Type".to_string(), "application/json".to_string()));
                 (
@@ -1021,8 +1044,8 @@ impl Engine {
             ),
             (Stage::Polling | Stage::Done, _) => {
                 let url = s.endpoint.result_url(id);
-                s.polls = s.polls.saturating_add(1);
-                s.last_poll_at = Some(now);
+                s.schedule.polls = s.schedule.polls.saturating_add(1);
+                s.schedule.last_poll_at = Some(now);
                 (RequestKind::Poll, "GET", url, None)
             }
         };
@@ -1062,8 +1085,9 @@ impl Engine {
                 self.on_failure(kind, Some(status), Some(&problem), headers, now)
             }
             Reply::NotFound(error) if kind == RequestKind::Trigger => {
-                self.state.trigger_not_found = self.state.trigger_not_found.saturating_add(1);
-                if self.state.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
+                self.state.retries.trigger_not_found =
+                    self.state.retries.trigger_not_found.saturating_add(1);
+                if self.state.retries.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
                     self.finish(Finish::ClientError(error), now);
                 } else {
                     let detail = error.details.join("; ");
@@ -1072,7 +1096,7 @@ impl Engine {
             }
             Reply::NotFound(_) => {
                 // Not started yet: normal right after the trigger. Keep to the schedule.
-                self.state.failures = 0;
+                self.state.retries.failures = 0;
                 self.schedule_poll(now);
             }
             Reply::RateLimited { detail } => {
@@ -1168,10 +1192,10 @@ impl Engine {
 
     fn start_polling(&mut self, evaluation_id: String, now: u64) {
         let s = &mut self.state;
-        s.failures = 0;
-        s.last_problem = None;
-        s.polling_since = Some(now);
-        s.rules_due_at = s
+        s.retries.failures = 0;
+        s.retries.last_problem = None;
+        s.schedule.polling_since = Some(now);
+        s.schedule.rules_due_at = s
             .rules
             .iter()
             .map(|r| r.due_after_ms)
@@ -1191,8 +1215,8 @@ impl Engine {
     }
 
     fn on_result(&mut self, result: EvaluationResult, now: u64) {
-        self.state.failures = 0;
-        self.state.last_problem = None;
+        self.state.retries.failures = 0;
+        self.state.retries.last_problem = None;
         let status = result.gate_status.clone().unwrap_or_default();
         self.state.last_result = Some(result);
         match status.as_str() {
@@ -1205,8 +1229,8 @@ impl Engine {
                     // One more request, for what failed (the monitors, the resources): sent at
                     // once, bounded by the deadline, and never able to change the verdict.
                     self.state.details_due = true;
-                    self.state.next_send_at = now;
-                    self.state.next_reason = WaitReason::PollInterval;
+                    self.state.schedule.next_send_at = now;
+                    self.state.schedule.next_reason = WaitReason::PollInterval;
                 } else {
                     self.finish(Finish::Gate, now);
                 }
@@ -1227,8 +1251,8 @@ impl Engine {
                 }
                 self.report_progress();
                 if self.read_stored_rules(now) {
-                    self.state.next_send_at = now;
-                    self.state.next_reason = WaitReason::PollInterval;
+                    self.state.schedule.next_send_at = now;
+                    self.state.schedule.next_reason = WaitReason::PollInterval;
                 } else {
                     self.schedule_poll(now);
                 }
@@ -1241,7 +1265,10 @@ impl Engine {
     /// the URL path), and only while there is time for it and a poll after it.
     fn read_stored_rules(&mut self, now: u64) -> bool {
         let s = &self.state;
-        if !s.stored_rules.is_unread() || s.configuration.is_some() || s.rules_due_at.is_some() {
+        if !s.schedule.stored_rules.is_unread()
+            || s.configuration.is_some()
+            || s.schedule.rules_due_at.is_some()
+        {
             return false;
         }
         let Some(gate_id) = s
@@ -1254,7 +1281,7 @@ impl Engine {
         };
         // The read must fit before the next grid poll (it is abandoned then) and leave room for
         // the last poll before the deadline.
-        let before_grid = self.next_grid_after(s.last_poll_at.unwrap_or(now));
+        let before_grid = self.next_grid_after(s.schedule.last_poll_at.unwrap_or(now));
         let room = now
             .saturating_add(
                 s.policy
@@ -1262,12 +1289,14 @@ impl Engine {
                     .min(before_grid.saturating_sub(now)),
             )
             .saturating_add(self.final_window());
-        if s.final_poll || before_grid < now.saturating_add(MIN_RULES_READ_MS) || room > s.deadline
+        if s.schedule.final_poll
+            || before_grid < now.saturating_add(MIN_RULES_READ_MS)
+            || room > s.deadline
         {
-            self.state.stored_rules = StoredRules::Done;
+            self.state.schedule.stored_rules = StoredRules::Done;
             return false;
         }
-        self.state.stored_rules = StoredRules::Due {
+        self.state.schedule.stored_rules = StoredRules::Due {
             gate_id: gate_id.to_ascii_lowercase(),
         };
         true
@@ -1276,19 +1305,20 @@ impl Engine {
     /// The stored rules' reply: a readable 2xx plans the polls; anything else is a debug event
     /// and the grid goes on. Either way the verdict is untouched.
     fn on_rules_reply(&mut self, status: u16, body: &str, now: u64) {
-        let gate_id = match std::mem::replace(&mut self.state.stored_rules, StoredRules::Done) {
-            StoredRules::Due { gate_id } => gate_id,
-            _ => String::new(),
-        };
+        let gate_id =
+            match std::mem::replace(&mut self.state.schedule.stored_rules, StoredRules::Done) {
+                StoredRules::Due { gate_id } => gate_id,
+                _ => String::new(),
+            };
         if !(200..=299).contains(&status) {
             self.rules_unavailable(&format!("HTTP {status}"), now);
             return;
         }
         match parse_stored_rules_due_ms(body, &gate_id) {
             Ok(due_ms) => {
-                let since = self.state.polling_since.unwrap_or(now);
+                let since = self.state.schedule.polling_since.unwrap_or(now);
                 let due = since.saturating_add(due_ms);
-                self.state.rules_due_at = Some(due);
+                self.state.schedule.rules_due_at = Some(due);
                 self.events.push(Event::new(
                     EventKind::Debug {
                         code: "stored_rules_read".into(),
@@ -1306,7 +1336,7 @@ impl Engine {
 
     /// The stored rules could not be had: say so quietly and keep to the grid.
     fn rules_unavailable(&mut self, why: &str, now: u64) {
-        self.state.stored_rules = StoredRules::Done;
+        self.state.schedule.stored_rules = StoredRules::Done;
         self.events.push(Event::new(
             EventKind::Debug {
                 code: "stored_rules_unavailable".into(),
@@ -1321,7 +1351,7 @@ impl Engine {
     }
 
     fn schedule_after_rules_read(&mut self, now: u64) {
-        let from = self.state.last_poll_at.unwrap_or(now);
+        let from = self.state.schedule.last_poll_at.unwrap_or(now);
         self.schedule_poll_after(from, now);
     }
 
@@ -1360,7 +1390,7 @@ impl Engine {
     /// The first grid point after `t`.
     fn next_grid_after(&self, t: u64) -> u64 {
         let s = &self.state;
-        let since = s.polling_since.unwrap_or(t);
+        let since = s.schedule.polling_since.unwrap_or(t);
         let k = t.saturating_sub(since) / s.policy.poll_interval_ms.max(1) + 1;
         since.saturating_add(k.saturating_mul(s.policy.poll_interval_ms))
     }
@@ -1372,14 +1402,14 @@ impl Engine {
         let s = &self.state;
         // The first poll of a preconfigured gate (rules unknown) or an attached evaluation goes out
         // at once, as the reference CLI does; later ones follow the grid.
-        let mut next = if s.polls == 0 && s.rules_due_at.is_none() {
+        let mut next = if s.schedule.polls == 0 && s.schedule.rules_due_at.is_none() {
             (now, WaitReason::PollInterval)
         } else {
             (grid, WaitReason::PollInterval)
         };
-        if let Some(due) = s.rules_due_at {
+        if let Some(due) = s.schedule.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
-            let covered = s.last_poll_at;
+            let covered = s.schedule.last_poll_at;
             if let Some(at) = RULES_DUE_OFFSETS_MS
                 .iter()
                 .map(|offset| due.saturating_add(*offset))
@@ -1410,17 +1440,17 @@ impl Engine {
         let s = &mut self.state;
         if s.stage() != Stage::Triggering && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
-            if s.final_poll || final_at >= limit {
+            if s.schedule.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
-                s.next_send_at = limit;
+                s.schedule.next_send_at = limit;
             } else {
-                s.final_poll = true;
-                s.next_send_at = final_at;
+                s.schedule.final_poll = true;
+                s.schedule.next_send_at = final_at;
             }
         } else {
-            s.next_send_at = at;
+            s.schedule.next_send_at = at;
         }
-        s.next_reason = reason;
+        s.schedule.next_reason = reason;
     }
 
     /// How long before the deadline the last poll starts: [`FINAL_WINDOW_MS`], or a quarter of a
@@ -1449,19 +1479,19 @@ impl Engine {
             return;
         }
         let s = &mut self.state;
-        s.failures = s.failures.saturating_add(1);
-        let attempt = s.failures;
+        s.retries.failures = s.retries.failures.saturating_add(1);
+        let attempt = s.retries.failures;
         let hint = backoff::server_hint_ms(headers);
         let delay = match hint {
             Some(ms) => ms,
             None => {
-                let d = backoff::delay_ms(attempt, s.seed, s.draws);
-                s.draws = s.draws.saturating_add(1);
+                let d = backoff::delay_ms(attempt, s.seed, s.retries.draws);
+                s.retries.draws = s.retries.draws.saturating_add(1);
                 d
             }
         };
         let problem = report::problem_phrase(status, error);
-        s.last_problem = Some(truncate(&problem, 300));
+        s.retries.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
             RequestKind::Trigger => Phase::Trigger,
             RequestKind::Poll | RequestKind::Details | RequestKind::Rules => Phase::Poll,
@@ -1469,7 +1499,7 @@ impl Engine {
         let at = now.saturating_add(delay);
         self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
         let limit = self.phase_limit();
-        if self.state.next_send_at >= limit {
+        if self.state.schedule.next_send_at >= limit {
             // No retry fits before the end of the phase.
             let finish = match (hint, self.out_of_time()) {
                 (Some(wait_ms), out) if at > limit => Finish::RetryPastDeadline {
@@ -1483,7 +1513,7 @@ impl Engine {
             self.finish(finish, now);
             return;
         }
-        let delay_ms = self.state.next_send_at.saturating_sub(now);
+        let delay_ms = self.state.schedule.next_send_at.saturating_sub(now);
         self.events.push(Event::new(
             EventKind::Retrying {
                 phase,
@@ -1506,7 +1536,7 @@ impl Engine {
         let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
         let decision = decide(&finish, &result, s.policy.fail_on_error);
-        let last_problem = s.last_problem.as_deref();
+        let last_problem = s.retries.last_problem.as_deref();
         let ending = match &finish {
             Finish::Gate => report::Ending::Gate {
                 passed: result.gate_status.as_deref() == Some("pass"),
@@ -1790,7 +1820,7 @@ impl State {
                 "invalid snapshot: the evaluation id is not a UUID",
             ));
         }
-        if let StoredRules::Due { gate_id } = &state.stored_rules
+        if let StoredRules::Due { gate_id } = &state.schedule.stored_rules
             && !is_uuid(gate_id)
         {
             return Err(Error::new(
