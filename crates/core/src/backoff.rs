@@ -85,46 +85,16 @@ fn parse_seconds(value: &str) -> Option<u64> {
     })
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) → seconds since the Unix epoch.
+/// An HTTP date → seconds since the Unix epoch, in any of the three forms RFC 9110 (section 5.6.7)
+/// tells recipients to accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850
+/// form (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`). A date whose
+/// weekday does not match it, or that is before 1970 or after 9999, is `None`. Parsing only: no
+/// clock is read.
 pub fn parse_http_date(value: &str) -> Option<u64> {
-    let rest = value.split_once(", ").map_or(value, |(_, r)| r);
-    let mut parts = rest.split_ascii_whitespace();
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
-    let (h, m, s): (u64, u64, u64) = (
-        hms.next()?.parse().ok()?,
-        hms.next()?.parse().ok()?,
-        hms.next()?.parse().ok()?,
-    );
-    if parts.next()? != "GMT"
-        || !(1..=31).contains(&day)
-        || h > 23
-        || m > 59
-        || s > 60
-        || year < 1970
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day as i64);
-    u64::try_from(days)
+    let at = httpdate::parse_http_date(value).ok()?;
+    at.duration_since(std::time::UNIX_EPOCH)
         .ok()
-        .map(|d| d * 86_400 + h * 3600 + m * 60 + s)
+        .map(|d| d.as_secs())
 }
 
 /// Unix milliseconds of an RFC 3339 timestamp (`2026-11-22T01:02:03.456Z`, any number of
@@ -258,7 +228,56 @@ mod tests {
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784_111_777)
         );
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(253_402_300_799)
+        );
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+    }
+
+    #[test]
+    fn http_dates_in_all_three_rfc_9110_forms() {
+        const AT: u64 = 784_111_777;
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate
+            "Sunday, 06-Nov-94 08:49:37 GMT", // obsolete RFC 850
+            "Sun Nov  6 08:49:37 1994",       // asctime
+        ] {
+            assert_eq!(parse_http_date(form), Some(AT), "{form}");
+        }
+        // A Retry-After date in the obsolete forms is measured against a Date in any form.
+        let dated = h(&[
+            ("Retry-After", "Sunday, 06-Nov-94 08:50:07 GMT"),
+            ("Date", "Sun Nov  6 08:49:37 1994"),
+        ]);
+        assert_eq!(server_hint_ms(&dated), Some(30_000));
+    }
+
+    #[test]
+    fn garbage_is_not_an_http_date() {
+        for garbage in [
+            "",
+            "soon",
+            "Sun, 06 Nov 1994",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Mon, 06 Nov 1994 08:49:37 GMT", // the weekday does not match the date
+            "Thu, 31 Dec 1969 23:59:59 GMT", // before the epoch
+            "1994-11-06T08:49:37Z",
+            "Sun, 06 Nov 1994 08:49:37 GMT garbage",
+        ] {
+            assert_eq!(parse_http_date(garbage), None, "{garbage:?}");
+        }
+        // A date hint without a usable Date header is no hint.
+        let undated = h(&[("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT")]);
+        assert_eq!(server_hint_ms(&undated), None);
+        let bad_date = h(&[
+            ("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT"),
+            ("Date", "yesterday"),
+        ]);
+        assert_eq!(server_hint_ms(&bad_date), None);
     }
 
     #[test]

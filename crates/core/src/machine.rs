@@ -1,10 +1,13 @@
 //! The state machine and the decision policy (docs/architecture.md, "Decision policy").
 //!
-//! Everything the engine decides is in this file, in three places a reader can find:
-//! - [`Engine::poll`] decides *when* to send and when a phase has run out of time;
-//! - `Engine::on_trigger_reply` and `Engine::on_poll_reply` classify what the server did, in
-//!   the order of the decision table;
-//! - `Engine::finish` builds the outcome, applying the fail-open policy.
+//! Everything the engine decides is in this file, in four places a reader can find:
+//! - `Stage` says where the evaluation is (triggering, polling, fetching details, done), read off
+//!   the state by `State::stage` alone;
+//! - [`Engine::poll`] decides *when* to send and when a stage has run out of time;
+//! - `classify` reads each answer to the trigger or a poll into a `Reply`, whose variants are the
+//!   rows of the decision table, and `Engine::on_reply` acts on it;
+//! - `Engine::finish` applies the fail-open policy (verdict, exit code, cause, fail-open) and the
+//!   report module words the outcome's sentence.
 //!
 //! Timing rules, all in milliseconds on the host's clock:
 //! - the overall deadline is `started_at + timeout_ms`; the trigger must succeed by
@@ -32,6 +35,7 @@ use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
     RuleResult, RuleWindow, Verdict,
 };
+use crate::report;
 use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
@@ -158,6 +162,92 @@ pub struct EvaluationResult {
     pub rules: Vec<RuleResult>,
 }
 
+/// The snapshot's numbers (milliseconds, counters, ids): a value that is not a non-negative
+/// integer is refused by name.
+const WHOLE_NUMBER_FIELDS: [&str; 20] = [
+    "timeout_ms",
+    "trigger_budget_ms",
+    "poll_interval_ms",
+    "request_timeout_ms",
+    "max_body_bytes",
+    "seed",
+    "draws",
+    "started_at",
+    "deadline",
+    "trigger_deadline",
+    "clock",
+    "polling_since",
+    "rules_due_at",
+    "polls",
+    "last_poll_at",
+    "next_request_id",
+    "next_send_at",
+    "failures",
+    "trigger_not_found",
+    "requests",
+];
+
+/// The options that make the policy: how long each stage may take, how often to poll, how much
+/// to read, and whether an outage fails the gate. A resumed run may change them (`resume_for`
+/// takes the current run's); the request may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Policy {
+    fail_on_error: bool,
+    timeout_ms: u64,
+    trigger_budget_ms: u64,
+    poll_interval_ms: u64,
+    request_timeout_ms: u64,
+    max_body_bytes: u64,
+}
+
+impl Policy {
+    /// The value of a bounded option ([`options::BOUNDS`]) by name; 0 (out of every range) for
+    /// a name the policy does not hold, so a new bound is never silently unchecked.
+    fn bounded(&self, name: &str) -> u64 {
+        match name {
+            "timeout_ms" => self.timeout_ms,
+            "poll_interval_ms" => self.poll_interval_ms,
+            "request_timeout_ms" => self.request_timeout_ms,
+            "trigger_budget_ms" => self.trigger_budget_ms,
+            "max_body_bytes" => self.max_body_bytes,
+            _ => 0,
+        }
+    }
+}
+
+/// When the next request goes out, and what the poll schedule ("The poll schedule" in
+/// docs/architecture.md) is built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Schedule {
+    /// When polling started (the grid's origin).
+    polling_since: Option<u64>,
+    /// When the rules (inline, or a preconfigured gate's as read) can first all have results.
+    rules_due_at: Option<u64>,
+    /// The read of a preconfigured gate's stored rules. Absent in older snapshots (unread).
+    #[serde(default, skip_serializing_if = "StoredRules::is_unread")]
+    stored_rules: StoredRules,
+    /// Polls sent so far, and when the last one went out.
+    polls: u32,
+    last_poll_at: Option<u64>,
+    /// When the next request goes out (when nothing is in flight).
+    next_send_at: u64,
+    next_reason: WaitReason,
+    /// The next send is the last one that fits before the deadline.
+    final_poll: bool,
+}
+
+/// The failures of the current stage, which drive the backoff and the outcome's "last error".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Retries {
+    /// Consecutive failures in the current stage (drives the backoff exponent).
+    failures: u32,
+    /// 404s to the trigger (the third is a client error).
+    trigger_not_found: u32,
+    /// Jitter draws taken so far.
+    draws: u64,
+    last_problem: Option<String>,
+}
+
 /// Everything the engine knows, except the keys. This is what a snapshot holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
@@ -173,43 +263,25 @@ struct State {
     endpoint: Endpoint,
     configuration: Option<Value>,
     rules: Vec<RuleTiming>,
-    fail_on_error: bool,
-    timeout_ms: u64,
-    trigger_budget_ms: u64,
-    poll_interval_ms: u64,
-    request_timeout_ms: u64,
-    max_body_bytes: u64,
+    /// The run's policy (flattened: a snapshot holds these fields at its top level, as always).
+    #[serde(flatten)]
+    policy: Policy,
     seed: u64,
-    /// Jitter draws taken so far.
-    draws: u64,
     started_at: u64,
     deadline: u64,
     trigger_deadline: u64,
     /// The latest `now` seen; time never goes backwards.
     clock: u64,
     evaluation_id: Option<String>,
-    /// When polling started (the grid's origin).
-    polling_since: Option<u64>,
-    /// When the rules (inline, or a preconfigured gate's as read) can first all have results.
-    rules_due_at: Option<u64>,
-    /// The read of a preconfigured gate's stored rules. Absent in older snapshots (unread).
-    #[serde(default, skip_serializing_if = "StoredRules::is_unread")]
-    stored_rules: StoredRules,
-    /// Polls sent so far, and when the last one went out.
-    polls: u32,
-    last_poll_at: Option<u64>,
+    /// When the next request goes out (flattened, as `policy`).
+    #[serde(flatten)]
+    schedule: Schedule,
     next_request_id: u64,
     in_flight: Option<InFlight>,
-    /// When the next request goes out (when nothing is in flight).
-    next_send_at: u64,
-    next_reason: WaitReason,
-    /// The next send is the last one that fits before the deadline.
-    final_poll: bool,
-    /// Consecutive failures in the current phase (drives the backoff exponent).
-    failures: u32,
-    trigger_not_found: u32,
+    /// The failures being retried (flattened, as `policy`).
+    #[serde(flatten)]
+    retries: Retries,
     requests: u32,
-    last_problem: Option<String>,
     last_result: Option<EvaluationResult>,
     last_progress: Option<(u32, u32)>,
     warned_unknown_status: bool,
@@ -218,6 +290,23 @@ struct State {
     #[serde(default)]
     details_due: bool,
     outcome: Option<Outcome>,
+}
+
+/// Where an evaluation is. Read off the state in one place ([`State::stage`]): the evaluation id
+/// is the trigger's result and the outcome the finish's, so the stage is never stored twice (and
+/// snapshots keep their shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// No evaluation id yet: the trigger is sent, and retried, until the trigger budget ends.
+    Triggering,
+    /// The evaluation exists: its result is polled (and a preconfigured gate's stored rules read
+    /// once) until the deadline.
+    Polling,
+    /// The result failed: one request for the rules' failure details, then the outcome. Nothing
+    /// in this stage can change the verdict.
+    FetchingDetails,
+    /// The outcome is known.
+    Done,
 }
 
 /// The engine. See the crate docs for the run loop.
@@ -257,6 +346,92 @@ enum Finish {
         past_ms: u64,
         timeout: bool,
     },
+}
+
+/// What one answer to the trigger or to a poll means: the rows of the decision table
+/// (docs/architecture.md), in its order. [`classify`] and [`classify_transport`] read an answer
+/// into one of these without touching the state; `Engine::on_reply` then acts on it.
+#[derive(Debug, Clone, PartialEq)]
+enum Reply {
+    /// A 2xx to the trigger naming the evaluation: polling starts.
+    Accepted { evaluation_id: String },
+    /// A 2xx to a poll with this evaluation's result (pass, fail, in progress, or a status
+    /// gatepost does not know, which is polled on).
+    Result(EvaluationResult),
+    /// A 2xx whose body is not what the API sends (or a result for another evaluation): retried.
+    Malformed { status: u16, problem: String },
+    /// Status 404. To the trigger: no such gate (yet), retried a few times, then a client error. To a
+    /// poll: the evaluation has not started yet, polled on schedule.
+    NotFound(ApiError),
+    /// 429: retried, honouring the server's hint.
+    RateLimited { detail: String },
+    /// 408 or 5xx: retried, honouring the server's hint.
+    ServerError { status: u16, detail: String },
+    /// 3xx: refused, redirects are never followed (keys never go elsewhere).
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// Any other 4xx: a problem on our side, never fail-open.
+    ClientError(ApiError),
+    /// A status outside 200..=599 that none of the rows above covers: retried.
+    Unexpected { status: u16 },
+    /// The server's certificate was not trusted: a client error, never fail-open.
+    Untrusted { message: String },
+    /// No answer (connect, reset, timeout, oversized body...): retried.
+    TransportFailed { error: String },
+}
+
+/// Read an HTTP answer to the trigger (`kind` [`RequestKind::Trigger`]) or to a poll of
+/// `evaluation_id` into its row of the decision table.
+fn classify(
+    kind: RequestKind,
+    evaluation_id: Option<&str>,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> Reply {
+    let detail = || api_error(status, body).details.join("; ");
+    match status {
+        200..=299 => {
+            let read = if kind == RequestKind::Trigger {
+                parse_trigger(body).map(|evaluation_id| Reply::Accepted { evaluation_id })
+            } else {
+                parse_result(body, evaluation_id.unwrap_or_default()).map(Reply::Result)
+            };
+            read.unwrap_or_else(|problem| Reply::Malformed { status, problem })
+        }
+        404 => Reply::NotFound(api_error(status, body)),
+        429 => Reply::RateLimited { detail: detail() },
+        408 | 500..=599 => Reply::ServerError {
+            status,
+            detail: detail(),
+        },
+        300..=399 => Reply::Redirect {
+            status,
+            location: headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| truncate(v, 200)),
+        },
+        400..=499 => Reply::ClientError(api_error(status, body)),
+        _ => Reply::Unexpected { status },
+    }
+}
+
+/// Read a failed exchange (no HTTP answer) into its row of the decision table.
+fn classify_transport(kind: TransportErrorKind, message: &str) -> Reply {
+    if kind == TransportErrorKind::Tls {
+        return Reply::Untrusted {
+            message: truncate(message, 300),
+        };
+    }
+    let error = if message.is_empty() {
+        kind.as_str().to_string()
+    } else {
+        format!("{}: {}", kind.as_str(), truncate(message, 200))
+    };
+    Reply::TransportFailed { error }
 }
 
 impl Engine {
@@ -337,58 +512,31 @@ impl Engine {
                 _ => {}
             }
         }
-        let timeout_ms = options.timeout_ms.unwrap_or(options::DEFAULT_TIMEOUT_MS);
-        let poll_interval_ms = options
-            .poll_interval_ms
-            .unwrap_or(options::DEFAULT_POLL_INTERVAL_MS);
-        let request_timeout_ms = options
-            .request_timeout_ms
-            .unwrap_or(options::DEFAULT_REQUEST_TIMEOUT_MS);
-        let trigger_budget_ms = options
-            .trigger_budget_ms
-            .unwrap_or(options::DEFAULT_TRIGGER_BUDGET_MS);
-        let max_body_bytes = options
-            .max_body_bytes
-            .unwrap_or(options::DEFAULT_MAX_BODY_BYTES);
-        for (name, value, min) in [
-            ("timeout_ms", timeout_ms, options::minimum("timeout_ms")),
-            (
-                "poll_interval_ms",
-                poll_interval_ms,
-                options::minimum("poll_interval_ms"),
-            ),
-            (
-                "request_timeout_ms",
-                request_timeout_ms,
-                options::minimum("request_timeout_ms"),
-            ),
-            (
-                "trigger_budget_ms",
-                trigger_budget_ms,
-                options::minimum("trigger_budget_ms"),
-            ),
-            (
-                "max_body_bytes",
-                max_body_bytes,
-                options::minimum("max_body_bytes"),
-            ),
-        ] {
-            if value < min {
+        let values = options::BOUNDS.map(|bound| options.bounded(&bound));
+        for (bound, value) in options::BOUNDS.iter().zip(values) {
+            if value < bound.min {
                 problems.push(Problem::new(
-                    name,
-                    format!("{value} is below the minimum {min}"),
+                    bound.name,
+                    format!("{value} is below the minimum {}", bound.min),
                 ));
-            } else if value > MAX_SAFE_INTEGER / 2 {
-                problems.push(Problem::new(name, format!("{value} is too large")));
+            } else if value > bound.max {
+                problems.push(Problem::new(bound.name, format!("{value} is too large")));
             }
         }
+        let [
+            timeout_ms,
+            poll_interval_ms,
+            request_timeout_ms,
+            trigger_budget_ms,
+            max_body_bytes,
+        ] = values;
         if options.seed > MAX_SAFE_INTEGER {
             problems.push(Problem::new(
                 "seed",
                 "must be below 2^53 (so it survives a JavaScript number)",
             ));
         }
-        if now > MAX_SAFE_INTEGER / 2 {
+        if now > options::MAX_OPTION_VALUE {
             problems.push(Problem::new(
                 "now",
                 "the clock value is too large (expected milliseconds)",
@@ -464,38 +612,45 @@ impl Engine {
             endpoint,
             configuration,
             rules,
-            fail_on_error: options.fail_on_error,
-            timeout_ms,
-            trigger_budget_ms,
-            poll_interval_ms,
-            request_timeout_ms,
-            max_body_bytes,
+            policy: Policy {
+                fail_on_error: options.fail_on_error,
+                timeout_ms,
+                trigger_budget_ms,
+                poll_interval_ms,
+                request_timeout_ms,
+                max_body_bytes,
+            },
             seed: options.seed,
-            draws: 0,
             started_at: now,
             deadline,
             trigger_deadline: (now + trigger_budget_ms).min(deadline),
             clock: now,
             evaluation_id: attach,
-            polling_since: None,
-            rules_due_at: None,
-            // An attached evaluation's start is unknown, so its stored rules could not time polls.
-            stored_rules: if attached {
-                StoredRules::Done
-            } else {
-                StoredRules::Unread
+            schedule: Schedule {
+                polling_since: None,
+                rules_due_at: None,
+                // An attached evaluation's start is unknown, so its stored rules could not time
+                // polls.
+                stored_rules: if attached {
+                    StoredRules::Done
+                } else {
+                    StoredRules::Unread
+                },
+                polls: 0,
+                last_poll_at: None,
+                next_send_at: now,
+                next_reason: WaitReason::PollInterval,
+                final_poll: false,
             },
-            polls: 0,
-            last_poll_at: None,
             next_request_id: 1,
             in_flight: None,
-            next_send_at: now,
-            next_reason: WaitReason::PollInterval,
-            final_poll: false,
-            failures: 0,
-            trigger_not_found: 0,
+            retries: Retries {
+                failures: 0,
+                trigger_not_found: 0,
+                draws: 0,
+                last_problem: None,
+            },
             requests: 0,
-            last_problem: None,
             last_result: None,
             last_progress: None,
             warned_unknown_status: false,
@@ -503,7 +658,7 @@ impl Engine {
             outcome: None,
         };
         if attached {
-            state.polling_since = Some(now);
+            state.schedule.polling_since = Some(now);
         }
         state.request_digest = state.request().digest();
         Ok(Engine {
@@ -534,12 +689,12 @@ impl Engine {
 
     /// The overall timeout this evaluation started with.
     pub fn timeout_ms(&self) -> u64 {
-        self.state.timeout_ms
+        self.state.policy.timeout_ms
     }
 
     /// Whether an outage or a timeout fails the gate (instead of passing fail-open).
     pub fn fail_on_error(&self) -> bool {
-        self.state.fail_on_error
+        self.state.policy.fail_on_error
     }
 
     /// The outcome, once the evaluation is over.
@@ -650,13 +805,8 @@ impl Engine {
             state.configuration = f.configuration;
             state.rules = f.rules;
             state.request_digest = f.request_digest;
-            state.fail_on_error = f.fail_on_error;
-            state.timeout_ms = f.timeout_ms;
-            state.trigger_budget_ms = f.trigger_budget_ms;
-            state.poll_interval_ms = f.poll_interval_ms;
-            state.request_timeout_ms = f.request_timeout_ms;
-            state.max_body_bytes = f.max_body_bytes;
-            state.deadline = state.started_at.saturating_add(state.timeout_ms);
+            state.policy = f.policy;
+            state.deadline = state.started_at.saturating_add(state.policy.timeout_ms);
             state.trigger_deadline = state.trigger_deadline.min(state.deadline);
             if let Some(flight) = &mut state.in_flight {
                 flight.expires_at = flight.expires_at.min(state.deadline);
@@ -672,14 +822,14 @@ impl Engine {
         if restart {
             state.outcome = None;
             state.in_flight = None;
-            state.final_poll = false;
-            state.next_send_at = now;
-            state.failures = 0;
-            if state.evaluation_id.is_none() {
+            state.schedule.final_poll = false;
+            state.schedule.next_send_at = now;
+            state.retries.failures = 0;
+            if state.stage() == Stage::Triggering {
                 state.trigger_deadline = now
-                    .saturating_add(state.trigger_budget_ms)
+                    .saturating_add(state.policy.trigger_budget_ms)
                     .min(state.deadline);
-                state.trigger_not_found = 0;
+                state.retries.trigger_not_found = 0;
             }
         }
         let mut events = fresh.events;
@@ -708,15 +858,15 @@ impl Engine {
         let now = self.tick(now);
         match input {
             Input::Cancel => {
-                if self.state.outcome.is_none() {
-                    self.state.in_flight = None;
+                let finish = match self.state.stage() {
+                    Stage::Done => None,
                     // With the result in, only the optional details were outstanding: the verdict
                     // stands.
-                    let finish = if self.state.details_due {
-                        Finish::Gate
-                    } else {
-                        Finish::Cancelled
-                    };
+                    Stage::FetchingDetails => Some(Finish::Gate),
+                    Stage::Triggering | Stage::Polling => Some(Finish::Cancelled),
+                };
+                if let Some(finish) = finish {
+                    self.state.in_flight = None;
                     self.finish(finish, now);
                 }
             }
@@ -738,8 +888,11 @@ impl Engine {
                     return Ok(());
                 };
                 match flight.kind {
-                    RequestKind::Trigger => self.on_trigger_reply(status, &headers, &body, now),
-                    RequestKind::Poll => self.on_poll_reply(status, &headers, &body, now),
+                    RequestKind::Trigger | RequestKind::Poll => {
+                        let id = self.state.evaluation_id.as_deref();
+                        let reply = classify(flight.kind, id, status, &headers, &body);
+                        self.on_reply(flight.kind, reply, &headers, now);
+                    }
                     RequestKind::Details => self.on_details_reply(status, &body, now),
                     RequestKind::Rules => self.on_rules_reply(status, &body, now),
                 }
@@ -752,29 +905,17 @@ impl Engine {
                 let Some(flight) = self.take_in_flight(request_id) else {
                     return Ok(());
                 };
-                if flight.kind == RequestKind::Details {
-                    let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
-                    self.details_unavailable(&error, now);
-                } else if flight.kind == RequestKind::Rules {
+                match flight.kind {
+                    RequestKind::Details => {
+                        let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
+                        self.details_unavailable(&error, now);
+                    }
                     // Even a TLS failure: the next poll meets it and decides.
-                    self.rules_unavailable(kind.as_str(), now);
-                } else if kind == TransportErrorKind::Tls {
-                    // A certificate we do not trust is not an outage: never fail-open on it.
-                    let detail = format!("TLS failure: {}", truncate(&message, 300));
-                    self.finish(
-                        Finish::ClientError(ApiError {
-                            status: None,
-                            details: vec![detail],
-                        }),
-                        now,
-                    );
-                } else {
-                    let error = if message.is_empty() {
-                        kind.as_str().to_string()
-                    } else {
-                        format!("{}: {}", kind.as_str(), truncate(&message, 200))
-                    };
-                    self.on_failure(flight.kind, None, Some(&error), &[], now);
+                    RequestKind::Rules => self.rules_unavailable(kind.as_str(), now),
+                    RequestKind::Trigger | RequestKind::Poll => {
+                        let reply = classify_transport(kind, &message);
+                        self.on_reply(flight.kind, reply, &[], now);
+                    }
                 }
             }
         }
@@ -803,14 +944,14 @@ impl Engine {
                 continue;
             }
             let limit = self.phase_limit();
-            if now >= limit || self.state.next_send_at >= limit {
+            if now >= limit || self.state.schedule.next_send_at >= limit {
                 self.finish(self.out_of_time(), now);
                 continue;
             }
-            if now < self.state.next_send_at {
+            if now < self.state.schedule.next_send_at {
                 return Action::Wait {
-                    until: self.state.next_send_at,
-                    reason: self.state.next_reason,
+                    until: self.state.schedule.next_send_at,
+                    reason: self.state.schedule.next_reason,
                 };
             }
             return self.send(now, limit);
@@ -842,23 +983,23 @@ impl Engine {
 
     /// The end of the current phase: the trigger budget, or the overall deadline.
     fn phase_limit(&self) -> u64 {
-        if self.state.evaluation_id.is_none() {
-            self.state.trigger_deadline
-        } else {
-            self.state.deadline
+        match self.state.stage() {
+            Stage::Triggering => self.state.trigger_deadline,
+            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.deadline,
         }
     }
 
+    /// How the current stage ends when its time runs out.
     fn out_of_time(&self) -> Finish {
-        if self.state.details_due {
+        match self.state.stage() {
             // The result is in; only the details ran out of time.
-            Finish::Gate
-        } else if self.state.evaluation_id.is_none()
-            && self.state.trigger_deadline < self.state.deadline
-        {
-            Finish::ApiUnavailable
-        } else {
-            Finish::Timeout
+            Stage::FetchingDetails => Finish::Gate,
+            // The trigger budget ended before the overall deadline: the API never took the
+            // evaluation. (A budget as long as the timeout ends as a timeout.)
+            Stage::Triggering if self.state.trigger_deadline < self.state.deadline => {
+                Finish::ApiUnavailable
+            }
+            Stage::Triggering | Stage::Polling | Stage::Done => Finish::Timeout,
         }
     }
 
@@ -867,19 +1008,20 @@ impl Engine {
         let request_id = s.next_request_id;
         s.next_request_id = s.next_request_id.saturating_add(1);
         s.requests = s.requests.saturating_add(1);
-        let mut timeout_ms = s.request_timeout_ms.min(limit - now);
-        let reading_rules = s.evaluation_id.is_some()
-            && !s.details_due
-            && matches!(s.stored_rules, StoredRules::Due { .. });
+        let mut timeout_ms = s.policy.request_timeout_ms.min(limit - now);
+        let stage = s.stage();
+        let reading_rules =
+            stage == Stage::Polling && matches!(s.schedule.stored_rules, StoredRules::Due { .. });
         if reading_rules {
             // The read never delays a poll: it is abandoned at the next grid point.
-            let grid = self.next_grid_after(self.state.last_poll_at.unwrap_or(now));
+            let grid = self.next_grid_after(self.state.schedule.last_poll_at.unwrap_or(now));
             timeout_ms = timeout_ms.min(grid.saturating_sub(now)).max(1);
         }
         let s = &mut self.state;
         let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
-        let (kind, method, url, body) = match &s.evaluation_id {
-            None => {
+        let id = s.evaluation_id.as_deref().unwrap_or_default();
+        let (kind, method, url, body) = match (stage, &s.schedule.stored_rules) {
+            (Stage::Triggering, _) => {
                 headers.push(("Content-Type".to_string(), "application/json".to_string()));
                 (
                     RequestKind::Trigger,
@@ -888,27 +1030,23 @@ impl Engine {
                     Some(trigger_body(s)),
                 )
             }
-            Some(id) if s.details_due => (
+            (Stage::FetchingDetails, _) => (
                 RequestKind::Details,
                 "GET",
                 s.endpoint.rule_evaluations_url(id),
                 None,
             ),
-            Some(_) if matches!(s.stored_rules, StoredRules::Due { .. }) => {
-                let StoredRules::Due { gate_id } = &s.stored_rules else {
-                    unreachable!("matched above")
-                };
-                (
-                    RequestKind::Rules,
-                    "GET",
-                    s.endpoint.gate_rules_url(gate_id),
-                    None,
-                )
-            }
-            Some(id) => {
-                s.polls = s.polls.saturating_add(1);
-                s.last_poll_at = Some(now);
-                (RequestKind::Poll, "GET", s.endpoint.result_url(id), None)
+            (_, StoredRules::Due { gate_id }) => (
+                RequestKind::Rules,
+                "GET",
+                s.endpoint.gate_rules_url(gate_id),
+                None,
+            ),
+            (Stage::Polling | Stage::Done, _) => {
+                let url = s.endpoint.result_url(id);
+                s.schedule.polls = s.schedule.polls.saturating_add(1);
+                s.schedule.last_poll_at = Some(now);
+                (RequestKind::Poll, "GET", url, None)
             }
         };
         auth_headers(
@@ -928,70 +1066,76 @@ impl Engine {
             headers,
             body,
             timeout_ms,
-            max_body_bytes: s.max_body_bytes,
+            max_body_bytes: s.policy.max_body_bytes,
         }
     }
 
-    /// The trigger's reply, in the order of the decision table.
-    fn on_trigger_reply(
+    /// Act on one row of the decision table for the trigger or a poll (`kind`).
+    fn on_reply(
         &mut self,
-        status: u16,
+        kind: RequestKind,
+        reply: Reply,
         headers: &[(String, String)],
-        body: &str,
         now: u64,
     ) {
-        match status {
-            200..=299 => match parse_trigger(body) {
-                Ok(id) => self.start_polling(id, now),
-                Err(problem) => self.on_failure(
-                    RequestKind::Trigger,
-                    Some(status),
-                    Some(&problem),
-                    headers,
-                    now,
-                ),
-            },
-            404 => {
-                self.state.trigger_not_found = self.state.trigger_not_found.saturating_add(1);
-                if self.state.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
-                    self.finish(Finish::ClientError(api_error(status, body)), now);
+        match reply {
+            Reply::Accepted { evaluation_id } => self.start_polling(evaluation_id, now),
+            Reply::Result(result) => self.on_result(result, now),
+            Reply::Malformed { status, problem } => {
+                self.on_failure(kind, Some(status), Some(&problem), headers, now)
+            }
+            Reply::NotFound(error) if kind == RequestKind::Trigger => {
+                self.state.retries.trigger_not_found =
+                    self.state.retries.trigger_not_found.saturating_add(1);
+                if self.state.retries.trigger_not_found >= MAX_TRIGGER_NOT_FOUND {
+                    self.finish(Finish::ClientError(error), now);
                 } else {
-                    let detail = api_error(status, body).details.join("; ");
-                    self.on_failure(
-                        RequestKind::Trigger,
-                        Some(status),
-                        Some(&detail),
-                        headers,
-                        now,
-                    );
+                    let detail = error.details.join("; ");
+                    self.on_failure(kind, error.status, Some(&detail), headers, now);
                 }
             }
-            _ => self.on_error_status(RequestKind::Trigger, status, headers, body, now),
-        }
-    }
-
-    /// A poll's reply, in the order of the decision table.
-    fn on_poll_reply(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        match status {
-            200..=299 => {
-                let expected = self.state.evaluation_id.clone().unwrap_or_default();
-                match parse_result(body, &expected) {
-                    Ok(result) => self.on_result(result, now),
-                    Err(problem) => self.on_failure(
-                        RequestKind::Poll,
-                        Some(status),
-                        Some(&problem),
-                        headers,
-                        now,
-                    ),
-                }
-            }
-            404 => {
+            Reply::NotFound(_) => {
                 // Not started yet: normal right after the trigger. Keep to the schedule.
-                self.state.failures = 0;
+                self.state.retries.failures = 0;
                 self.schedule_poll(now);
             }
-            _ => self.on_error_status(RequestKind::Poll, status, headers, body, now),
+            Reply::RateLimited { detail } => {
+                self.on_failure(kind, Some(429), Some(&detail), headers, now)
+            }
+            Reply::ServerError { status, detail } => {
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+            Reply::Redirect { status, location } => {
+                let to = location.map_or(String::new(), |l| format!(" to {l}"));
+                let detail = format!(
+                    "redirect{to} refused: gatepost never follows redirects, so keys never go elsewhere"
+                );
+                self.finish(
+                    Finish::ClientError(ApiError {
+                        status: Some(status),
+                        details: vec![detail],
+                    }),
+                    now,
+                );
+            }
+            Reply::ClientError(error) => self.finish(Finish::ClientError(error), now),
+            Reply::Unexpected { status } => {
+                let detail = format!("unexpected HTTP status {status}");
+                self.on_failure(kind, Some(status), Some(&detail), headers, now)
+            }
+            Reply::Untrusted { message } => {
+                // A certificate we do not trust is not an outage: never fail-open on it.
+                self.finish(
+                    Finish::ClientError(ApiError {
+                        status: None,
+                        details: vec![format!("TLS failure: {message}")],
+                    }),
+                    now,
+                );
+            }
+            Reply::TransportFailed { error } => {
+                self.on_failure(kind, None, Some(&error), headers, now)
+            }
         }
     }
 
@@ -1046,60 +1190,19 @@ impl Engine {
         self.finish(Finish::Gate, now);
     }
 
-    /// Statuses that mean the same in both phases.
-    fn on_error_status(
-        &mut self,
-        kind: RequestKind,
-        status: u16,
-        headers: &[(String, String)],
-        body: &str,
-        now: u64,
-    ) {
-        match status {
-            408 | 429 | 500..=599 => {
-                let detail = api_error(status, body).details.join("; ");
-                self.on_failure(kind, Some(status), Some(&detail), headers, now)
-            }
-            300..=399 => {
-                let location = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case("location"))
-                    .map_or(String::new(), |(_, v)| format!(" to {}", truncate(v, 200)));
-                let detail = format!(
-                    "redirect{location} refused: gatepost never follows redirects, so keys never go elsewhere"
-                );
-                self.finish(
-                    Finish::ClientError(ApiError {
-                        status: Some(status),
-                        details: vec![detail],
-                    }),
-                    now,
-                );
-            }
-            400..=499 => self.finish(Finish::ClientError(api_error(status, body)), now),
-            _ => {
-                let detail = format!("unexpected HTTP status {status}");
-                self.on_failure(kind, Some(status), Some(&detail), headers, now)
-            }
-        }
-    }
-
     fn start_polling(&mut self, evaluation_id: String, now: u64) {
         let s = &mut self.state;
-        s.failures = 0;
-        s.last_problem = None;
-        s.polling_since = Some(now);
-        s.rules_due_at = s
+        s.retries.failures = 0;
+        s.retries.last_problem = None;
+        s.schedule.polling_since = Some(now);
+        s.schedule.rules_due_at = s
             .rules
             .iter()
             .map(|r| r.due_after_ms)
             .max()
             .map(|d| now.saturating_add(d));
         let url = s.endpoint.evaluation_page(&evaluation_id);
-        let message = match &url {
-            Some(url) => format!("evaluation started: {evaluation_id} ({url})"),
-            None => format!("evaluation started: {evaluation_id}"),
-        };
+        let message = report::started_sentence(&evaluation_id, url.as_deref());
         s.evaluation_id = Some(evaluation_id.clone());
         self.events.push(Event::new(
             EventKind::Started {
@@ -1112,8 +1215,8 @@ impl Engine {
     }
 
     fn on_result(&mut self, result: EvaluationResult, now: u64) {
-        self.state.failures = 0;
-        self.state.last_problem = None;
+        self.state.retries.failures = 0;
+        self.state.retries.last_problem = None;
         let status = result.gate_status.clone().unwrap_or_default();
         self.state.last_result = Some(result);
         match status.as_str() {
@@ -1126,8 +1229,8 @@ impl Engine {
                     // One more request, for what failed (the monitors, the resources): sent at
                     // once, bounded by the deadline, and never able to change the verdict.
                     self.state.details_due = true;
-                    self.state.next_send_at = now;
-                    self.state.next_reason = WaitReason::PollInterval;
+                    self.state.schedule.next_send_at = now;
+                    self.state.schedule.next_reason = WaitReason::PollInterval;
                 } else {
                     self.finish(Finish::Gate, now);
                 }
@@ -1148,8 +1251,8 @@ impl Engine {
                 }
                 self.report_progress();
                 if self.read_stored_rules(now) {
-                    self.state.next_send_at = now;
-                    self.state.next_reason = WaitReason::PollInterval;
+                    self.state.schedule.next_send_at = now;
+                    self.state.schedule.next_reason = WaitReason::PollInterval;
                 } else {
                     self.schedule_poll(now);
                 }
@@ -1162,7 +1265,10 @@ impl Engine {
     /// the URL path), and only while there is time for it and a poll after it.
     fn read_stored_rules(&mut self, now: u64) -> bool {
         let s = &self.state;
-        if !s.stored_rules.is_unread() || s.configuration.is_some() || s.rules_due_at.is_some() {
+        if !s.schedule.stored_rules.is_unread()
+            || s.configuration.is_some()
+            || s.schedule.rules_due_at.is_some()
+        {
             return false;
         }
         let Some(gate_id) = s
@@ -1175,16 +1281,22 @@ impl Engine {
         };
         // The read must fit before the next grid poll (it is abandoned then) and leave room for
         // the last poll before the deadline.
-        let before_grid = self.next_grid_after(s.last_poll_at.unwrap_or(now));
+        let before_grid = self.next_grid_after(s.schedule.last_poll_at.unwrap_or(now));
         let room = now
-            .saturating_add(s.request_timeout_ms.min(before_grid.saturating_sub(now)))
+            .saturating_add(
+                s.policy
+                    .request_timeout_ms
+                    .min(before_grid.saturating_sub(now)),
+            )
             .saturating_add(self.final_window());
-        if s.final_poll || before_grid < now.saturating_add(MIN_RULES_READ_MS) || room > s.deadline
+        if s.schedule.final_poll
+            || before_grid < now.saturating_add(MIN_RULES_READ_MS)
+            || room > s.deadline
         {
-            self.state.stored_rules = StoredRules::Done;
+            self.state.schedule.stored_rules = StoredRules::Done;
             return false;
         }
-        self.state.stored_rules = StoredRules::Due {
+        self.state.schedule.stored_rules = StoredRules::Due {
             gate_id: gate_id.to_ascii_lowercase(),
         };
         true
@@ -1193,19 +1305,20 @@ impl Engine {
     /// The stored rules' reply: a readable 2xx plans the polls; anything else is a debug event
     /// and the grid goes on. Either way the verdict is untouched.
     fn on_rules_reply(&mut self, status: u16, body: &str, now: u64) {
-        let gate_id = match std::mem::replace(&mut self.state.stored_rules, StoredRules::Done) {
-            StoredRules::Due { gate_id } => gate_id,
-            _ => String::new(),
-        };
+        let gate_id =
+            match std::mem::replace(&mut self.state.schedule.stored_rules, StoredRules::Done) {
+                StoredRules::Due { gate_id } => gate_id,
+                _ => String::new(),
+            };
         if !(200..=299).contains(&status) {
             self.rules_unavailable(&format!("HTTP {status}"), now);
             return;
         }
         match parse_stored_rules_due_ms(body, &gate_id) {
             Ok(due_ms) => {
-                let since = self.state.polling_since.unwrap_or(now);
+                let since = self.state.schedule.polling_since.unwrap_or(now);
                 let due = since.saturating_add(due_ms);
-                self.state.rules_due_at = Some(due);
+                self.state.schedule.rules_due_at = Some(due);
                 self.events.push(Event::new(
                     EventKind::Debug {
                         code: "stored_rules_read".into(),
@@ -1223,7 +1336,7 @@ impl Engine {
 
     /// The stored rules could not be had: say so quietly and keep to the grid.
     fn rules_unavailable(&mut self, why: &str, now: u64) {
-        self.state.stored_rules = StoredRules::Done;
+        self.state.schedule.stored_rules = StoredRules::Done;
         self.events.push(Event::new(
             EventKind::Debug {
                 code: "stored_rules_unavailable".into(),
@@ -1231,14 +1344,14 @@ impl Engine {
             format!(
                 "the gate's stored rules could not be read ({}); polling every {}",
                 truncate(why, 200),
-                seconds(self.state.poll_interval_ms)
+                seconds(self.state.policy.poll_interval_ms)
             ),
         ));
         self.schedule_after_rules_read(now);
     }
 
     fn schedule_after_rules_read(&mut self, now: u64) {
-        let from = self.state.last_poll_at.unwrap_or(now);
+        let from = self.state.schedule.last_poll_at.unwrap_or(now);
         self.schedule_poll_after(from, now);
     }
 
@@ -1264,7 +1377,7 @@ impl Engine {
                     completed: progress.0,
                     total: progress.1,
                 },
-                format!("in progress: {}/{} rules completed", progress.0, progress.1),
+                report::progress_sentence(progress.0, progress.1),
             ));
         }
     }
@@ -1277,9 +1390,9 @@ impl Engine {
     /// The first grid point after `t`.
     fn next_grid_after(&self, t: u64) -> u64 {
         let s = &self.state;
-        let since = s.polling_since.unwrap_or(t);
-        let k = t.saturating_sub(since) / s.poll_interval_ms.max(1) + 1;
-        since.saturating_add(k.saturating_mul(s.poll_interval_ms))
+        let since = s.schedule.polling_since.unwrap_or(t);
+        let k = t.saturating_sub(since) / s.policy.poll_interval_ms.max(1) + 1;
+        since.saturating_add(k.saturating_mul(s.policy.poll_interval_ms))
     }
 
     /// [`Self::schedule_poll`] on the grid after `from` (at the earliest `now`): after the stored
@@ -1289,14 +1402,14 @@ impl Engine {
         let s = &self.state;
         // The first poll of a preconfigured gate (rules unknown) or an attached evaluation goes out
         // at once, as the reference CLI does; later ones follow the grid.
-        let mut next = if s.polls == 0 && s.rules_due_at.is_none() {
+        let mut next = if s.schedule.polls == 0 && s.schedule.rules_due_at.is_none() {
             (now, WaitReason::PollInterval)
         } else {
             (grid, WaitReason::PollInterval)
         };
-        if let Some(due) = s.rules_due_at {
+        if let Some(due) = s.schedule.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
-            let covered = s.last_poll_at;
+            let covered = s.schedule.last_poll_at;
             if let Some(at) = RULES_DUE_OFFSETS_MS
                 .iter()
                 .map(|offset| due.saturating_add(*offset))
@@ -1306,8 +1419,9 @@ impl Engine {
                 // The last grid point before the due moment is skipped: the due poll follows
                 // within one interval, and no pass can exist before it.
                 let due_polled = covered.is_some_and(|last| last >= due);
-                let last_before_due =
-                    next.0 < due && next.0.saturating_add(s.poll_interval_ms) > due && !due_polled;
+                let last_before_due = next.0 < due
+                    && next.0.saturating_add(s.policy.poll_interval_ms) > due
+                    && !due_polled;
                 if at <= next.0 || last_before_due {
                     next = (at, WaitReason::RulesDue);
                 }
@@ -1324,27 +1438,27 @@ impl Engine {
         let limit = self.phase_limit();
         let window = self.final_window();
         let s = &mut self.state;
-        if s.evaluation_id.is_some() && !hard && at.saturating_add(window) > limit {
+        if s.stage() != Stage::Triggering && !hard && at.saturating_add(window) > limit {
             let final_at = limit.saturating_sub(window).max(s.clock);
-            if s.final_poll || final_at >= limit {
+            if s.schedule.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
-                s.next_send_at = limit;
+                s.schedule.next_send_at = limit;
             } else {
-                s.final_poll = true;
-                s.next_send_at = final_at;
+                s.schedule.final_poll = true;
+                s.schedule.next_send_at = final_at;
             }
         } else {
-            s.next_send_at = at;
+            s.schedule.next_send_at = at;
         }
-        s.next_reason = reason;
+        s.schedule.next_reason = reason;
     }
 
     /// How long before the deadline the last poll starts: [`FINAL_WINDOW_MS`], or a quarter of a
     /// short timeout, so the last poll is still as late as it safely can be.
     fn final_window(&self) -> u64 {
         FINAL_WINDOW_MS
-            .min(self.state.request_timeout_ms)
-            .min(self.state.timeout_ms / 4)
+            .min(self.state.policy.request_timeout_ms)
+            .min(self.state.policy.timeout_ms / 4)
     }
 
     /// A retryable failure: back off (or follow the server's hint) and try again.
@@ -1365,24 +1479,19 @@ impl Engine {
             return;
         }
         let s = &mut self.state;
-        s.failures = s.failures.saturating_add(1);
-        let attempt = s.failures;
+        s.retries.failures = s.retries.failures.saturating_add(1);
+        let attempt = s.retries.failures;
         let hint = backoff::server_hint_ms(headers);
         let delay = match hint {
             Some(ms) => ms,
             None => {
-                let d = backoff::delay_ms(attempt, s.seed, s.draws);
-                s.draws = s.draws.saturating_add(1);
+                let d = backoff::delay_ms(attempt, s.seed, s.retries.draws);
+                s.retries.draws = s.retries.draws.saturating_add(1);
                 d
             }
         };
-        let problem = match (status, error) {
-            (Some(code), Some(e)) if !e.is_empty() => format!("HTTP {code}: {e}"),
-            (Some(code), _) => format!("HTTP {code}"),
-            (None, Some(e)) => e.to_string(),
-            (None, None) => "error".to_string(),
-        };
-        s.last_problem = Some(truncate(&problem, 300));
+        let problem = report::problem_phrase(status, error);
+        s.retries.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
             RequestKind::Trigger => Phase::Trigger,
             RequestKind::Poll | RequestKind::Details | RequestKind::Rules => Phase::Poll,
@@ -1390,7 +1499,7 @@ impl Engine {
         let at = now.saturating_add(delay);
         self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
         let limit = self.phase_limit();
-        if self.state.next_send_at >= limit {
+        if self.state.schedule.next_send_at >= limit {
             // No retry fits before the end of the phase.
             let finish = match (hint, self.out_of_time()) {
                 (Some(wait_ms), out) if at > limit => Finish::RetryPastDeadline {
@@ -1404,11 +1513,7 @@ impl Engine {
             self.finish(finish, now);
             return;
         }
-        let delay_ms = self.state.next_send_at.saturating_sub(now);
-        let what = match kind {
-            RequestKind::Trigger => "trigger request",
-            RequestKind::Poll | RequestKind::Details | RequestKind::Rules => "poll",
-        };
+        let delay_ms = self.state.schedule.next_send_at.saturating_sub(now);
         self.events.push(Event::new(
             EventKind::Retrying {
                 phase,
@@ -1417,158 +1522,68 @@ impl Engine {
                 error: error.map(|e| truncate(e, 200)),
                 delay_ms,
             },
-            format!(
-                "{what} failed ({problem}); retrying in {} (attempt {})",
-                seconds(delay_ms),
-                attempt.saturating_add(1)
-            ),
+            report::retrying_sentence(phase, &problem, delay_ms, attempt.saturating_add(1)),
         ));
     }
 
-    /// End the evaluation, applying the fail-open policy.
+    /// End the evaluation: the policy decides ([`decide`]), the report words it
+    /// ([`report::ending_sentence`]).
     fn finish(&mut self, finish: Finish, now: u64) {
         let s = &self.state;
         let result = s.last_result.clone().unwrap_or_default();
         let elapsed_ms = now.saturating_sub(s.started_at);
-        let counted = |r: &&RuleResult| !r.dry_run;
-        let failed = result
-            .rules
-            .iter()
-            .filter(counted)
-            .filter(|r| r.status == "fail")
-            .count();
+        let enforced = || result.rules.iter().filter(|r| !r.dry_run);
+        let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
-        let fail_policy = |s: &State| {
-            if s.fail_on_error {
-                (Verdict::Fail, 1, false)
-            } else {
-                (Verdict::Pass, 0, true)
-            }
-        };
-        let last = s
-            .last_problem
-            .clone()
-            .map_or(String::new(), |p| format!(" (last error: {p})"));
-        let (verdict, exit_code, cause, fail_open, message, error) = match finish {
-            Finish::Gate => match (result.gate_status.as_deref(), result.dry_run) {
-                (Some("pass"), true) => {
-                    let message = if would_fail {
-                        format!(
-                            "dry run: the gate would FAIL ({failed} rule(s) failed); the deploy may proceed"
-                        )
-                    } else {
-                        "dry run: the gate would pass; the deploy may proceed".to_string()
-                    };
-                    (Verdict::Pass, 0, Cause::DryRun, false, message, None)
-                }
-                (Some("pass"), false) => {
-                    let message = match result.rules.iter().filter(counted).count() {
-                        0 => "the gate passed".to_string(),
-                        n => format!("the gate passed: all {n} enforced rule(s) passed"),
-                    };
-                    (Verdict::Pass, 0, Cause::GatePassed, false, message, None)
-                }
-                _ => {
-                    let message = match failed {
-                        0 => "the gate failed".to_string(),
-                        n => format!(
-                            "the gate failed: {n} of {} rule(s) failed",
-                            result.rules.len()
-                        ),
-                    };
-                    (Verdict::Fail, 1, Cause::GateFailed, false, message, None)
-                }
+        let decision = decide(&finish, &result, s.policy.fail_on_error);
+        let last_problem = s.retries.last_problem.as_deref();
+        let ending = match &finish {
+            Finish::Gate => report::Ending::Gate {
+                passed: result.gate_status.as_deref() == Some("pass"),
+                dry_run: result.dry_run,
+                failed,
+                enforced: enforced().count(),
+                total: result.rules.len(),
             },
-            Finish::Timeout => {
-                let (v, code, open) = fail_policy(s);
-                let took = seconds(s.timeout_ms);
-                let message = if open {
-                    format!(
-                        "no result within the {took} timeout{last}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
-                    )
-                } else {
-                    format!(
-                        "no result within the {took} timeout{last}; failing because fail-on-error is on"
-                    )
-                };
-                (v, code, Cause::Timeout, open, message, None)
-            }
-            Finish::ApiUnavailable => {
-                let (v, code, open) = fail_policy(s);
-                let took = seconds(s.trigger_budget_ms);
-                let message = if open {
-                    format!(
-                        "the Deployment Gates API did not accept the evaluation within {took}{last}; passing because fail-on-error is off (fail-open: the gate was NOT evaluated)"
-                    )
-                } else {
-                    format!(
-                        "the Deployment Gates API did not accept the evaluation within {took}{last}; failing because fail-on-error is on"
-                    )
-                };
-                (v, code, Cause::ApiUnavailable, open, message, None)
-            }
+            Finish::Timeout => report::Ending::Timeout {
+                timeout_ms: s.policy.timeout_ms,
+                last_problem,
+            },
+            Finish::ApiUnavailable => report::Ending::ApiUnavailable {
+                trigger_budget_ms: s.policy.trigger_budget_ms,
+                last_problem,
+            },
             Finish::RetryPastDeadline {
                 status,
                 wait_ms,
                 past_ms,
                 timeout,
-            } => {
-                let (v, code, open) = fail_policy(s);
-                let who = match status {
-                    Some(429) => "rate-limited (HTTP 429)".to_string(),
-                    Some(code) => format!("HTTP {code}"),
-                    None => "the request failed".to_string(),
-                };
-                let end = if timeout {
-                    format!("the {} timeout", seconds(s.timeout_ms))
+            } => report::Ending::RetryPastDeadline {
+                status: *status,
+                wait_ms: *wait_ms,
+                past_ms: *past_ms,
+                timeout: *timeout,
+                ends_ms: if *timeout {
+                    s.policy.timeout_ms
                 } else {
-                    format!("the {} trigger budget", seconds(s.trigger_budget_ms))
-                };
-                let what = format!(
-                    "{who}: the server asked to retry in {}, {} past the end of {end}",
-                    seconds(wait_ms),
-                    seconds(past_ms)
-                );
-                let message = if open {
-                    format!(
-                        "{what}; passing because fail-on-error is off (fail-open: the gate did NOT pass)"
-                    )
-                } else {
-                    format!("{what}; failing because fail-on-error is on")
-                };
-                let cause = if timeout {
-                    Cause::Timeout
-                } else {
-                    Cause::ApiUnavailable
-                };
-                (v, code, cause, open, message, None)
-            }
-            Finish::ClientError(error) => {
-                let status = error
-                    .status
-                    .map_or(String::new(), |c| format!(" (HTTP {c})"));
-                let details = if error.details.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", error.details.join("; "))
-                };
-                let message = format!("the request was refused{status}{details}");
-                (
-                    Verdict::Fail,
-                    1,
-                    Cause::ClientError,
-                    false,
-                    message,
-                    Some(error),
-                )
-            }
-            Finish::Cancelled => {
-                let message = match &s.evaluation_id {
-                    Some(id) => format!("cancelled; the evaluation {id} can be resumed"),
-                    None => "cancelled before an evaluation was started".to_string(),
-                };
-                (Verdict::Fail, 130, Cause::Cancelled, false, message, None)
-            }
+                    s.policy.trigger_budget_ms
+                },
+            },
+            Finish::ClientError(error) => report::Ending::ClientError { error },
+            Finish::Cancelled => report::Ending::Cancelled {
+                evaluation_id: s.evaluation_id.as_deref(),
+            },
+        };
+        let message = report::ending_sentence(&ending, decision.fail_open);
+        let Decision {
+            verdict,
+            exit_code,
+            cause,
+            fail_open,
+        } = decision;
+        let error = match finish {
+            Finish::ClientError(error) => Some(error),
+            _ => None,
         };
         let evaluation_url = result.evaluation_url.clone().or_else(|| {
             s.evaluation_id
@@ -1604,6 +1619,50 @@ impl Engine {
     }
 }
 
+/// What the policy decides when an evaluation ends; the sentence is the report's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decision {
+    verdict: Verdict,
+    exit_code: i32,
+    cause: Cause,
+    /// The pass came from the error policy (an outage or a timeout), not from the gate.
+    fail_open: bool,
+}
+
+/// The fail-open policy. The gate's own result decides when there is one (a dry-run gate always
+/// passes); an outage or a timeout passes fail-open unless `fail_on_error`; a refusal fails and a
+/// cancel fails with exit code 130, never fail-open.
+fn decide(finish: &Finish, result: &EvaluationResult, fail_on_error: bool) -> Decision {
+    let decision = |verdict, exit_code, cause, fail_open| Decision {
+        verdict,
+        exit_code,
+        cause,
+        fail_open,
+    };
+    let error_policy = |cause| {
+        if fail_on_error {
+            decision(Verdict::Fail, 1, cause, false)
+        } else {
+            decision(Verdict::Pass, 0, cause, true)
+        }
+    };
+    match finish {
+        Finish::Gate => match (result.gate_status.as_deref(), result.dry_run) {
+            (Some("pass"), true) => decision(Verdict::Pass, 0, Cause::DryRun, false),
+            (Some("pass"), false) => decision(Verdict::Pass, 0, Cause::GatePassed, false),
+            _ => decision(Verdict::Fail, 1, Cause::GateFailed, false),
+        },
+        Finish::Timeout | Finish::RetryPastDeadline { timeout: true, .. } => {
+            error_policy(Cause::Timeout)
+        }
+        Finish::ApiUnavailable | Finish::RetryPastDeadline { timeout: false, .. } => {
+            error_policy(Cause::ApiUnavailable)
+        }
+        Finish::ClientError(_) => decision(Verdict::Fail, 1, Cause::ClientError, false),
+        Finish::Cancelled => decision(Verdict::Fail, 130, Cause::Cancelled, false),
+    }
+}
+
 /// How a snapshot relates to the run that wants to resume it ([`compare_snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotComparison {
@@ -1634,33 +1693,33 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
     let policy: Vec<Difference> = [
         (
             "fail_on_error",
-            saved.fail_on_error.to_string(),
-            current.fail_on_error.to_string(),
+            saved.policy.fail_on_error.to_string(),
+            current.policy.fail_on_error.to_string(),
         ),
         (
             "timeout_ms",
-            saved.timeout_ms.to_string(),
-            current.timeout_ms.to_string(),
+            saved.policy.timeout_ms.to_string(),
+            current.policy.timeout_ms.to_string(),
         ),
         (
             "trigger_budget_ms",
-            saved.trigger_budget_ms.to_string(),
-            current.trigger_budget_ms.to_string(),
+            saved.policy.trigger_budget_ms.to_string(),
+            current.policy.trigger_budget_ms.to_string(),
         ),
         (
             "poll_interval_ms",
-            saved.poll_interval_ms.to_string(),
-            current.poll_interval_ms.to_string(),
+            saved.policy.poll_interval_ms.to_string(),
+            current.policy.poll_interval_ms.to_string(),
         ),
         (
             "request_timeout_ms",
-            saved.request_timeout_ms.to_string(),
-            current.request_timeout_ms.to_string(),
+            saved.policy.request_timeout_ms.to_string(),
+            current.policy.request_timeout_ms.to_string(),
         ),
         (
             "max_body_bytes",
-            saved.max_body_bytes.to_string(),
-            current.max_body_bytes.to_string(),
+            saved.policy.max_body_bytes.to_string(),
+            current.policy.max_body_bytes.to_string(),
         ),
     ]
     .into_iter()
@@ -1671,7 +1730,7 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         current,
     })
     .collect();
-    let deadline = saved.started_at.saturating_add(current.timeout_ms);
+    let deadline = saved.started_at.saturating_add(current.policy.timeout_ms);
     let not_resumable = if saved.request().digest() != saved.request_digest {
         Some("its request fields do not match its request digest (it was edited)".to_string())
     } else if saved.request_digest != current.request_digest {
@@ -1684,7 +1743,7 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         Some(format!(
             "its evaluation started {} ago, beyond this run's {} timeout",
             seconds(now.saturating_sub(saved.started_at)),
-            seconds(current.timeout_ms)
+            seconds(current.policy.timeout_ms)
         ))
     } else {
         None
@@ -1697,6 +1756,19 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
 }
 
 impl State {
+    /// Where the evaluation is ([`Stage`]).
+    fn stage(&self) -> Stage {
+        if self.outcome.is_some() {
+            Stage::Done
+        } else if self.evaluation_id.is_none() {
+            Stage::Triggering
+        } else if self.details_due {
+            Stage::FetchingDetails
+        } else {
+            Stage::Polling
+        }
+    }
+
     /// A snapshot as a state: this schema version, well-formed, plausible numbers, a UUID id.
     fn load(snapshot: Value) -> Result<State, Error> {
         let version = snapshot.get("schema_version").and_then(Value::as_u64);
@@ -1716,6 +1788,21 @@ impl State {
                 ),
             ));
         }
+        // Named here because serde's own message does not say which field it is.
+        for name in WHOLE_NUMBER_FIELDS {
+            if let Some(value) = snapshot.get(name)
+                && !value.is_null()
+                && !value.is_u64()
+            {
+                return Err(Error::new(
+                    ErrorCode::InvalidSnapshot,
+                    format!(
+                        "invalid snapshot: {name} must be a whole number, not {}",
+                        truncate(&value.to_string(), 40)
+                    ),
+                ));
+            }
+        }
         let state: State = serde_json::from_value(snapshot).map_err(|e| {
             Error::new(ErrorCode::InvalidSnapshot, format!("invalid snapshot: {e}"))
         })?;
@@ -1733,7 +1820,7 @@ impl State {
                 "invalid snapshot: the evaluation id is not a UUID",
             ));
         }
-        if let StoredRules::Due { gate_id } = &state.stored_rules
+        if let StoredRules::Due { gate_id } = &state.schedule.stored_rules
             && !is_uuid(gate_id)
         {
             return Err(Error::new(
@@ -1778,12 +1865,12 @@ impl State {
             allow_insecure_http: false,
             api_key,
             app_key,
-            timeout_ms: Some(self.timeout_ms),
-            trigger_budget_ms: Some(self.trigger_budget_ms),
-            poll_interval_ms: Some(self.poll_interval_ms),
-            request_timeout_ms: Some(self.request_timeout_ms),
-            max_body_bytes: Some(self.max_body_bytes),
-            fail_on_error: self.fail_on_error,
+            timeout_ms: Some(self.policy.timeout_ms),
+            trigger_budget_ms: Some(self.policy.trigger_budget_ms),
+            poll_interval_ms: Some(self.policy.poll_interval_ms),
+            request_timeout_ms: Some(self.policy.request_timeout_ms),
+            max_body_bytes: Some(self.policy.max_body_bytes),
+            fail_on_error: self.policy.fail_on_error,
             // The state keeps the configuration as sent: it is not parsed again.
             allow_unknown_keys: false,
             seed: self.seed,
@@ -1793,18 +1880,14 @@ impl State {
     /// What is wrong with a snapshot's numbers, if anything: a snapshot comes from a file a user
     /// or a tool may have edited, so it gets the same bounds as options before it is trusted.
     fn implausible(&self) -> Option<String> {
-        let limit = MAX_SAFE_INTEGER / 2;
-        for (name, value) in [
-            ("timeout_ms", self.timeout_ms),
-            ("trigger_budget_ms", self.trigger_budget_ms),
-            ("poll_interval_ms", self.poll_interval_ms),
-            ("request_timeout_ms", self.request_timeout_ms),
-            ("max_body_bytes", self.max_body_bytes),
-        ] {
-            if value < options::minimum(name) || value > limit {
-                return Some(format!("{name} {value} is out of range"));
+        // The options as a fresh run would check them (the same table).
+        for bound in &options::BOUNDS {
+            let value = self.policy.bounded(bound.name);
+            if !bound.contains(value) {
+                return Some(format!("{} {value} is out of range", bound.name));
             }
         }
+        let limit = options::MAX_OPTION_VALUE;
         // Counters saturate and clocks are clamped, so only what would change meaning is refused:
         // ids must survive a JavaScript number, and the start must be a real time.
         let ids = [
@@ -1814,7 +1897,7 @@ impl State {
         if let Some((name, value)) = ids.iter().find(|(_, v)| *v > limit) {
             return Some(format!("{name} {value} is out of range"));
         }
-        if self.deadline != self.started_at + self.timeout_ms
+        if self.deadline != self.started_at + self.policy.timeout_ms
             || self.trigger_deadline > self.deadline
             || self.next_request_id == 0
         {
@@ -2381,6 +2464,216 @@ mod tests {
             serde_json::json!(MAX_SAFE_INTEGER)
         );
         assert!(matches!(engine.poll(u64::MAX), Action::Done { .. }));
+    }
+
+    #[test]
+    fn the_fail_open_policy_decides_verdict_exit_code_cause_and_fail_open() {
+        let gate = |status: &str, dry_run| EvaluationResult {
+            gate_status: Some(status.to_string()),
+            dry_run,
+            ..EvaluationResult::default()
+        };
+        let none = EvaluationResult::default();
+        let retry = |timeout| Finish::RetryPastDeadline {
+            status: Some(429),
+            wait_ms: 60_000,
+            past_ms: 1_000,
+            timeout,
+        };
+        let refused = Finish::ClientError(ApiError {
+            status: Some(403),
+            details: vec![],
+        });
+        use Cause::*;
+        use Verdict::{Fail, Pass};
+        for (finish, result, fail_on_error, expected) in [
+            (
+                Finish::Gate,
+                gate("pass", false),
+                false,
+                (Pass, 0, GatePassed, false),
+            ),
+            (
+                Finish::Gate,
+                gate("pass", false),
+                true,
+                (Pass, 0, GatePassed, false),
+            ),
+            (
+                Finish::Gate,
+                gate("pass", true),
+                true,
+                (Pass, 0, DryRun, false),
+            ),
+            (
+                Finish::Gate,
+                gate("fail", false),
+                false,
+                (Fail, 1, GateFailed, false),
+            ),
+            (
+                Finish::Gate,
+                none.clone(),
+                false,
+                (Fail, 1, GateFailed, false),
+            ),
+            (
+                Finish::Timeout,
+                none.clone(),
+                false,
+                (Pass, 0, Timeout, true),
+            ),
+            (
+                Finish::Timeout,
+                none.clone(),
+                true,
+                (Fail, 1, Timeout, false),
+            ),
+            (
+                Finish::ApiUnavailable,
+                none.clone(),
+                false,
+                (Pass, 0, ApiUnavailable, true),
+            ),
+            (
+                Finish::ApiUnavailable,
+                none.clone(),
+                true,
+                (Fail, 1, ApiUnavailable, false),
+            ),
+            (retry(true), none.clone(), false, (Pass, 0, Timeout, true)),
+            (
+                retry(false),
+                none.clone(),
+                true,
+                (Fail, 1, ApiUnavailable, false),
+            ),
+            (
+                refused,
+                gate("pass", false),
+                false,
+                (Fail, 1, ClientError, false),
+            ),
+            (
+                Finish::Cancelled,
+                gate("pass", false),
+                false,
+                (Fail, 130, Cancelled, false),
+            ),
+        ] {
+            let d = decide(&finish, &result, fail_on_error);
+            assert_eq!(
+                (d.verdict, d.exit_code, d.cause, d.fail_open),
+                expected,
+                "fail_on_error {fail_on_error}, result {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_answer_falls_in_one_row_of_the_decision_table() {
+        let id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+        let trigger = |status, headers: &[(&str, &str)], body: &str| {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            classify(RequestKind::Trigger, None, status, &headers, body)
+        };
+        let poll = |status, body: &str| classify(RequestKind::Poll, Some(id), status, &[], body);
+        let accepted =
+            format!(r#"{{"data":{{"id":"{id}","attributes":{{"evaluation_id":"{id}"}}}}}}"#);
+        assert_eq!(
+            trigger(202, &[], &accepted),
+            Reply::Accepted {
+                evaluation_id: id.to_string()
+            }
+        );
+        let result = r#"{"data":{"attributes":{"gate_status":"in_progress","rules":[]}}}"#;
+        match poll(200, result) {
+            Reply::Result(r) => assert_eq!(r.gate_status.as_deref(), Some("in_progress")),
+            other => panic!("{other:?}"),
+        }
+        let other_id = r#"{"data":{"attributes":{"evaluation_id":"0b6a3c1e-8d7f-4a2b-9c5d-1e2f3a4b5c6d","gate_status":"pass"}}}"#;
+        for (reply, status) in [
+            (trigger(200, &[], "{}"), 200),
+            (poll(204, ""), 204),
+            (poll(200, other_id), 200),
+        ] {
+            assert!(
+                matches!(reply, Reply::Malformed { status: s, .. } if s == status),
+                "{reply:?}"
+            );
+        }
+        let errors = r#"{"errors":["no gate"]}"#;
+        let not_found = ApiError {
+            status: Some(404),
+            details: vec!["no gate".into()],
+        };
+        assert_eq!(
+            trigger(404, &[], errors),
+            Reply::NotFound(not_found.clone())
+        );
+        assert_eq!(poll(404, errors), Reply::NotFound(not_found));
+        assert_eq!(
+            poll(429, r#"{"errors":[{"title":"slow down"}]}"#),
+            Reply::RateLimited {
+                detail: "slow down".into()
+            }
+        );
+        for status in [408, 500, 502, 599] {
+            assert_eq!(
+                poll(status, ""),
+                Reply::ServerError {
+                    status,
+                    detail: String::new()
+                }
+            );
+        }
+        assert_eq!(
+            trigger(302, &[("LOCATION", "https://elsewhere.example/")], ""),
+            Reply::Redirect {
+                status: 302,
+                location: Some("https://elsewhere.example/".into())
+            }
+        );
+        assert_eq!(
+            poll(301, ""),
+            Reply::Redirect {
+                status: 301,
+                location: None
+            }
+        );
+        for status in [400, 401, 403, 409, 422, 499] {
+            assert_eq!(
+                poll(status, errors),
+                Reply::ClientError(ApiError {
+                    status: Some(status),
+                    details: vec!["no gate".into()]
+                })
+            );
+        }
+        for status in [100, 199, 600, 999] {
+            assert_eq!(poll(status, ""), Reply::Unexpected { status });
+        }
+        assert_eq!(
+            classify_transport(TransportErrorKind::Tls, "unknown issuer"),
+            Reply::Untrusted {
+                message: "unknown issuer".into()
+            }
+        );
+        assert_eq!(
+            classify_transport(TransportErrorKind::Timeout, ""),
+            Reply::TransportFailed {
+                error: "timeout".into()
+            }
+        );
+        assert_eq!(
+            classify_transport(TransportErrorKind::Connect, "refused"),
+            Reply::TransportFailed {
+                error: "connect: refused".into()
+            }
+        );
     }
 
     #[test]

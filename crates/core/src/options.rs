@@ -16,13 +16,86 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 
 /// The smallest accepted poll interval.
 pub const MIN_POLL_INTERVAL_MS: u64 = 1_000;
+/// The largest value of any numeric engine option: half of what a JavaScript number holds exactly,
+/// so a start time plus a duration still crosses every binding intact.
+pub const MAX_OPTION_VALUE: u64 = crate::machine::MAX_SAFE_INTEGER / 2;
+
+/// One numeric engine option: its accepted range and its default. [`BOUNDS`] is the one place
+/// these are written; construction ([`crate::Engine::new`]), resume (a snapshot's numbers) and the
+/// hosts' seconds options ([`seconds_to_ms`]) all check against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// The engine option (`poll_interval_ms`), as in [`Options`] and in a snapshot.
+    pub name: &'static str,
+    pub min: u64,
+    pub max: u64,
+    /// The value when the option is not given.
+    pub default: u64,
+}
+
+impl Bound {
+    /// Whether `value` is in range.
+    pub fn contains(&self, value: u64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+}
+
+/// Every numeric engine option's range and default, in the order problems are reported.
+pub const BOUNDS: [Bound; 5] = [
+    Bound {
+        name: "timeout_ms",
+        min: 1,
+        max: MAX_OPTION_VALUE,
+        default: DEFAULT_TIMEOUT_MS,
+    },
+    Bound {
+        name: "poll_interval_ms",
+        min: MIN_POLL_INTERVAL_MS,
+        max: MAX_OPTION_VALUE,
+        default: DEFAULT_POLL_INTERVAL_MS,
+    },
+    Bound {
+        name: "request_timeout_ms",
+        min: 1,
+        max: MAX_OPTION_VALUE,
+        default: DEFAULT_REQUEST_TIMEOUT_MS,
+    },
+    Bound {
+        name: "trigger_budget_ms",
+        min: 1,
+        max: MAX_OPTION_VALUE,
+        default: DEFAULT_TRIGGER_BUDGET_MS,
+    },
+    Bound {
+        name: "max_body_bytes",
+        min: 1024,
+        max: MAX_OPTION_VALUE,
+        default: DEFAULT_MAX_BODY_BYTES,
+    },
+];
+
+/// The bound of a numeric engine option, by its name.
+pub fn bound(name: &str) -> Option<&'static Bound> {
+    BOUNDS.iter().find(|b| b.name == name)
+}
 
 /// The smallest accepted value of a numeric engine option (durations in ms, sizes in bytes).
 pub fn minimum(name: &str) -> u64 {
-    match name {
-        "poll_interval_ms" => MIN_POLL_INTERVAL_MS,
-        "max_body_bytes" => 1024,
-        _ => 1,
+    bound(name).map_or(1, |b| b.min)
+}
+
+impl Options {
+    /// The value of the numeric option `bound` describes, or its default when not given.
+    pub fn bounded(&self, bound: &Bound) -> u64 {
+        let given = match bound.name {
+            "timeout_ms" => self.timeout_ms,
+            "poll_interval_ms" => self.poll_interval_ms,
+            "request_timeout_ms" => self.request_timeout_ms,
+            "trigger_budget_ms" => self.trigger_budget_ms,
+            "max_body_bytes" => self.max_body_bytes,
+            _ => None,
+        };
+        given.unwrap_or(bound.default)
     }
 }
 
@@ -188,7 +261,8 @@ const SECONDS_KEYS: &[(&str, &str, &str)] = &[
 /// this one function.
 pub fn seconds_to_ms(name: &str, target: &str, secs: f64) -> Result<u64, crate::Problem> {
     use crate::Problem;
-    let min_secs = minimum(target) as f64 / 1000.0;
+    let (min, max) = bound(target).map_or((1, MAX_OPTION_VALUE), |b| (b.min, b.max));
+    let min_secs = min as f64 / 1000.0;
     if !secs.is_finite() {
         return Err(Problem::new(name, "expected a number of seconds"));
     }
@@ -199,7 +273,7 @@ pub fn seconds_to_ms(name: &str, target: &str, secs: f64) -> Result<u64, crate::
         ));
     }
     let ms = (secs * 1000.0).round();
-    if ms > (crate::machine::MAX_SAFE_INTEGER / 2) as f64 {
+    if ms > max as f64 {
         return Err(Problem::new(name, format!("{secs} s is too large")));
     }
     Ok(ms as u64)
@@ -373,6 +447,53 @@ fn nearest_option(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Construction, resume and the hosts' seconds options accept exactly the range of [`BOUNDS`].
+    #[test]
+    fn one_table_of_bounds_is_checked_everywhere() {
+        let base = || -> serde_json::Value {
+            serde_json::json!({"service": "s", "env": "e", "api_key": "k", "app_key": "a"})
+        };
+        let good = crate::Engine::new(Options::from_host_value(base()).unwrap(), 1_000)
+            .unwrap()
+            .snapshot();
+        for bound in &BOUNDS {
+            // Defaults are in range, and are what an engine without the option uses.
+            assert!(bound.contains(bound.default), "{}", bound.name);
+            assert_eq!(good[bound.name], serde_json::json!(bound.default));
+            for (value, ok) in [
+                (bound.min - 1, false),
+                (bound.min, true),
+                (bound.max, true),
+                (bound.max + 1, false),
+            ] {
+                let mut options = base();
+                options[bound.name] = value.into();
+                let built =
+                    Options::from_host_value(options).and_then(|o| crate::Engine::new(o, 1_000));
+                assert_eq!(built.is_ok(), ok, "new: {} = {value}", bound.name);
+                let mut snapshot = good.clone();
+                snapshot[bound.name] = value.into();
+                if bound.name == "timeout_ms" {
+                    snapshot["deadline"] = (1_000 + value).into();
+                    let trigger = good["trigger_deadline"]
+                        .as_u64()
+                        .unwrap()
+                        .min(1_000 + value);
+                    snapshot["trigger_deadline"] = trigger.into();
+                }
+                let resumed = crate::Engine::resume(snapshot, None, None, 1_000);
+                assert_eq!(resumed.is_ok(), ok, "resume: {} = {value}", bound.name);
+                if let Some((seconds_name, _, _)) =
+                    SECONDS_KEYS.iter().find(|(_, _, t)| *t == bound.name)
+                {
+                    let secs = value as f64 / 1000.0;
+                    let converted = seconds_to_ms(seconds_name, bound.name, secs);
+                    assert_eq!(converted.is_ok(), ok, "seconds: {seconds_name} = {secs}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn options_errors_are_spelled_in_camel_case_for_javascript() {

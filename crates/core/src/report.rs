@@ -6,8 +6,11 @@
 //! with its mode, status and reason) and says plainly when a pass did not come from the gate
 //! (fail-open) or when nothing was evaluated (skipped).
 
+use crate::event::Phase;
 use crate::machine::seconds;
-use crate::outcome::{Cause, FailedMonitor, Outcome, RuleFailures, RuleResult, RuleWindow};
+use crate::outcome::{
+    ApiError, Cause, FailedMonitor, Outcome, RuleFailures, RuleResult, RuleWindow,
+};
 use crate::sanitize::{self, LinkPolicy, line};
 
 /// How text output may be decorated.
@@ -417,6 +420,191 @@ pub fn render(outcome: &Outcome, format: &str, style: TextStyle) -> Option<Strin
         "markdown" | "md" => Some(render_markdown(outcome)),
         "json" => Some(render_json(outcome)),
         _ => None,
+    }
+}
+
+/// What went wrong with one request, for the retry event and the outcome's `last error`: the HTTP
+/// status and the server's or the transport's words.
+pub(crate) fn problem_phrase(status: Option<u16>, error: Option<&str>) -> String {
+    match (status, error) {
+        (Some(code), Some(e)) if !e.is_empty() => format!("HTTP {code}: {e}"),
+        (Some(code), _) => format!("HTTP {code}"),
+        (None, Some(e)) => e.to_string(),
+        (None, None) => "error".to_string(),
+    }
+}
+
+/// The `retrying` event's sentence; `next_attempt` is the attempt the retry will be (1-based,
+/// counting the first try), so it is one more than the event's `attempt` (failures so far).
+pub(crate) fn retrying_sentence(
+    phase: Phase,
+    problem: &str,
+    delay_ms: u64,
+    next_attempt: u32,
+) -> String {
+    let what = match phase {
+        Phase::Trigger => "trigger request",
+        Phase::Poll => "poll",
+    };
+    format!(
+        "{what} failed ({problem}); retrying in {} (attempt {next_attempt})",
+        seconds(delay_ms)
+    )
+}
+
+/// The `started` event's sentence.
+pub(crate) fn started_sentence(evaluation_id: &str, url: Option<&str>) -> String {
+    match url {
+        Some(url) => format!("evaluation started: {evaluation_id} ({url})"),
+        None => format!("evaluation started: {evaluation_id}"),
+    }
+}
+
+/// The `progress` event's sentence.
+pub(crate) fn progress_sentence(completed: u32, total: u32) -> String {
+    format!("in progress: {completed}/{total} rules completed")
+}
+
+/// What an outcome's sentence (`Outcome::message`, also the `finished` event's) is made from. The
+/// engine decides the verdict, the cause and whether the pass is fail-open
+/// (`machine::Decision`); this says it in English, so no sentence lives in the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ending<'a> {
+    /// The gate gave its result.
+    Gate {
+        /// `gate_status` was `pass` (a dry-run gate always passes).
+        passed: bool,
+        dry_run: bool,
+        /// Enforced (not dry-run) rules that failed, of `enforced`, of all `total` rules.
+        failed: usize,
+        enforced: usize,
+        total: usize,
+    },
+    /// No result before the overall deadline.
+    Timeout {
+        timeout_ms: u64,
+        last_problem: Option<&'a str>,
+    },
+    /// No evaluation id within the trigger budget.
+    ApiUnavailable {
+        trigger_budget_ms: u64,
+        last_problem: Option<&'a str>,
+    },
+    /// The server asked to retry past the end of the stage: `ends` is the overall timeout
+    /// (`timeout`) or the trigger budget, of `ends_ms`.
+    RetryPastDeadline {
+        status: Option<u16>,
+        wait_ms: u64,
+        past_ms: u64,
+        timeout: bool,
+        ends_ms: u64,
+    },
+    /// Refused (4xx, a redirect, an untrusted certificate).
+    ClientError { error: &'a ApiError },
+    /// The host cancelled.
+    Cancelled { evaluation_id: Option<&'a str> },
+}
+
+/// The outcome's sentence for an ending; `fail_open`: the pass came from the error policy.
+pub(crate) fn ending_sentence(ending: &Ending<'_>, fail_open: bool) -> String {
+    let last = |p: &Option<&str>| p.map_or(String::new(), |p| format!(" (last error: {p})"));
+    let policy = |what: String, not: &str| {
+        if fail_open {
+            format!("{what}; passing because fail-on-error is off (fail-open: the gate {not})")
+        } else {
+            format!("{what}; failing because fail-on-error is on")
+        }
+    };
+    match ending {
+        Ending::Gate {
+            passed: true,
+            dry_run: true,
+            failed,
+            ..
+        } => {
+            if *failed > 0 {
+                format!(
+                    "dry run: the gate would FAIL ({failed} rule(s) failed); the deploy may proceed"
+                )
+            } else {
+                "dry run: the gate would pass; the deploy may proceed".to_string()
+            }
+        }
+        Ending::Gate {
+            passed: true,
+            enforced,
+            ..
+        } => match enforced {
+            0 => "the gate passed".to_string(),
+            n => format!("the gate passed: all {n} enforced rule(s) passed"),
+        },
+        Ending::Gate { failed, total, .. } => match failed {
+            0 => "the gate failed".to_string(),
+            n => format!("the gate failed: {n} of {total} rule(s) failed"),
+        },
+        Ending::Timeout {
+            timeout_ms,
+            last_problem,
+        } => policy(
+            format!(
+                "no result within the {} timeout{}",
+                seconds(*timeout_ms),
+                last(last_problem)
+            ),
+            "did NOT pass",
+        ),
+        Ending::ApiUnavailable {
+            trigger_budget_ms,
+            last_problem,
+        } => policy(
+            format!(
+                "the Deployment Gates API did not accept the evaluation within {}{}",
+                seconds(*trigger_budget_ms),
+                last(last_problem)
+            ),
+            "was NOT evaluated",
+        ),
+        Ending::RetryPastDeadline {
+            status,
+            wait_ms,
+            past_ms,
+            timeout,
+            ends_ms,
+        } => {
+            let who = match status {
+                Some(429) => "rate-limited (HTTP 429)".to_string(),
+                Some(code) => format!("HTTP {code}"),
+                None => "the request failed".to_string(),
+            };
+            let end = if *timeout {
+                format!("the {} timeout", seconds(*ends_ms))
+            } else {
+                format!("the {} trigger budget", seconds(*ends_ms))
+            };
+            policy(
+                format!(
+                    "{who}: the server asked to retry in {}, {} past the end of {end}",
+                    seconds(*wait_ms),
+                    seconds(*past_ms)
+                ),
+                "did NOT pass",
+            )
+        }
+        Ending::ClientError { error } => {
+            let status = error
+                .status
+                .map_or(String::new(), |c| format!(" (HTTP {c})"));
+            let details = if error.details.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", error.details.join("; "))
+            };
+            format!("the request was refused{status}{details}")
+        }
+        Ending::Cancelled { evaluation_id } => match evaluation_id {
+            Some(id) => format!("cancelled; the evaluation {id} can be resumed"),
+            None => "cancelled before an evaluation was started".to_string(),
+        },
     }
 }
 

@@ -6,7 +6,9 @@
 
 use gatepost_core::{Action, Engine, Input, Options};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 #[path = "support/api_schemas.rs"]
 mod api_schemas;
@@ -78,6 +80,41 @@ fn assert_no_keys(what: &str, value: &Value, keys: &[String]) -> Result<(), Stri
 
 fn value_type(value: &Value) -> Option<&str> {
     value.get("type").and_then(Value::as_str)
+}
+
+/// The committed `schemas/outcome.schema.json`, compiled once.
+fn outcome_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/outcome.schema.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("outcome.schema.json compiles")
+    })
+}
+
+/// How many outcomes of each cause fitted the committed outcome schema.
+fn causes_checked() -> &'static Mutex<BTreeMap<String, usize>> {
+    static SEEN: OnceLock<Mutex<BTreeMap<String, usize>>> = OnceLock::new();
+    SEEN.get_or_init(Default::default)
+}
+
+/// Every outcome the engine returns must fit the committed `schemas/outcome.schema.json` (the
+/// document every host prints with `--output json`).
+fn check_outcome(outcome: &Value) -> Result<(), String> {
+    let problems: Vec<String> = outcome_validator()
+        .iter_errors(outcome)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if !problems.is_empty() {
+        return Err(format!(
+            "outcome does not fit schemas/outcome.schema.json:\n  {}\n  outcome: {outcome}",
+            problems.join("\n  ")
+        ));
+    }
+    let cause = outcome["cause"].as_str().unwrap_or("(none)").to_string();
+    *causes_checked().lock().unwrap().entry(cause).or_default() += 1;
+    Ok(())
 }
 
 /// Scenarios whose bodies are known not to fit `schemas/api/`, with the reason. Empty: every
@@ -198,6 +235,9 @@ fn run_scenario(scenario: &Value) -> Result<(), String> {
         for (n, action) in actions.iter().enumerate() {
             assert_no_keys(&format!("{at} action {n}"), action, &keys)?;
             check_request_body(action).map_err(|e| format!("{at} action {n}: {e}"))?;
+            if value_type(action) == Some("done") {
+                check_outcome(&action["outcome"]).map_err(|e| format!("{at} action {n}: {e}"))?;
+            }
         }
         assert_no_keys(
             &format!("{at} events"),
@@ -268,4 +308,47 @@ fn conformance_corpus() {
         failures.join("\n\n")
     );
     assert!(count > 0);
+    // Every cause the engine can reach is among the checked outcomes (`skipped` is made by
+    // `Outcome::skipped`, never by the engine: checked on its own below).
+    let seen = causes_checked().lock().unwrap().clone();
+    eprintln!("outcomes checked against schemas/outcome.schema.json: {seen:?}");
+    for cause in [
+        "gate_passed",
+        "gate_failed",
+        "dry_run",
+        "timeout",
+        "api_unavailable",
+        "client_error",
+        "cancelled",
+    ] {
+        assert!(
+            seen.contains_key(cause),
+            "no corpus outcome with cause {cause}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn outcome_schema_accepts_real_outcomes_and_refuses_wrong_ones() {
+    let skipped: Value =
+        serde_json::from_str(&gatepost_core::Outcome::skipped("break-glass").to_json()).unwrap();
+    check_outcome(&skipped).unwrap();
+    // The schema is not vacuous: each of these breaks a real outcome.
+    for (what, change) in [
+        ("unknown verdict", ("verdict", serde_json::json!("maybe"))),
+        ("unknown cause", ("cause", serde_json::json!("because"))),
+        ("exit code as text", ("exit_code", serde_json::json!("0"))),
+        ("no verdict", ("verdict", Value::Null)),
+    ] {
+        let mut wrong = skipped.clone();
+        if change.1.is_null() {
+            wrong.as_object_mut().unwrap().remove(change.0);
+        } else {
+            wrong[change.0] = change.1;
+        }
+        assert!(
+            check_outcome(&wrong).is_err(),
+            "{what} was accepted: {wrong}"
+        );
+    }
 }

@@ -665,49 +665,110 @@ fn a_huge_clock_on_every_input_kind_does_not_panic() {
 fn resume_refuses_snapshots_with_impossible_numbers() {
     let (engine, _) = polling(json!({}));
     let good = engine.snapshot();
-    for (field, value) in [
-        ("poll_interval_ms", json!(0)),
-        ("request_timeout_ms", json!(0)),
-        ("timeout_ms", json!(u64::MAX)),
-        ("deadline", json!(u64::MAX)),
-        ("clock", json!(u64::MAX)),
-        ("started_at", json!(u64::MAX)),
-        ("next_request_id", json!(u64::MAX)),
-        ("poll_interval_ms", json!(-1)),
-        ("seed", json!(u64::MAX)),
-        ("max_body_bytes", json!(0)),
+    let resume = |snapshot: Value| {
+        Engine::resume(
+            snapshot,
+            Some(API_KEY.into()),
+            Some(APP_KEY.into()),
+            START + 100,
+        )
+    };
+    // Each impossible number is refused as an invalid snapshot whose message names the field.
+    for (field, value, names) in [
+        (
+            "poll_interval_ms",
+            json!(0),
+            "poll_interval_ms 0 is out of range",
+        ),
+        (
+            "poll_interval_ms",
+            json!(999),
+            "poll_interval_ms 999 is out of range",
+        ),
+        ("poll_interval_ms", json!(-1), "poll_interval_ms"),
+        ("poll_interval_ms", json!(1.5), "poll_interval_ms"),
+        (
+            "request_timeout_ms",
+            json!(0),
+            "request_timeout_ms 0 is out of range",
+        ),
+        (
+            "trigger_budget_ms",
+            json!(0),
+            "trigger_budget_ms 0 is out of range",
+        ),
+        (
+            "max_body_bytes",
+            json!(0),
+            "max_body_bytes 0 is out of range",
+        ),
+        (
+            "timeout_ms",
+            json!(u64::MAX),
+            "timeout_ms 18446744073709551615 is out of range",
+        ),
+        (
+            "started_at",
+            json!(u64::MAX),
+            "started_at 18446744073709551615 is out of range",
+        ),
+        (
+            "next_request_id",
+            json!(u64::MAX),
+            "next_request_id 18446744073709551615 is out of range",
+        ),
+        (
+            "next_request_id",
+            json!(0),
+            "its times or counters do not add up",
+        ),
+        (
+            "deadline",
+            json!(u64::MAX),
+            "its times or counters do not add up",
+        ),
+        (
+            "deadline",
+            json!(START),
+            "its times or counters do not add up",
+        ),
+        (
+            "trigger_deadline",
+            json!(u64::MAX),
+            "its times or counters do not add up",
+        ),
+        ("seed", json!(u64::MAX), "seed"),
+        ("seed", json!(-1), "seed"),
     ] {
         let mut bad = good.clone();
         bad[field] = value.clone();
-        // Either refused as an invalid snapshot, or usable without a panic.
-        if let Ok(mut engine) =
-            Engine::resume(bad, Some(API_KEY.into()), Some(APP_KEY.into()), START + 100)
-        {
-            let mut now = START + 100;
-            for _ in 0..200 {
-                match engine.poll(now) {
-                    Action::Done { .. } => break,
-                    Action::Wait { until, .. } => {
-                        now = until.max(now);
-                        let _ = engine.handle(Input::Timeout, now);
-                    }
-                    Action::SendRequest { request_id, .. } => {
-                        let body = json!({"data": {"attributes": {"evaluation_id": EVAL, "gate_status": "in_progress"}}}).to_string();
-                        let _ = engine.handle(
-                            Input::Response {
-                                request_id,
-                                status: 200,
-                                headers: vec![],
-                                body,
-                            },
-                            now,
-                        );
-                    }
-                }
-            }
-            let _ = field;
-        }
+        let err = resume(bad).expect_err(&format!("{field} = {value} was resumed"));
+        assert_eq!(err.code.as_str(), "invalid_snapshot", "{field} = {value}");
+        assert!(
+            err.message.starts_with("invalid snapshot") && err.message.contains(names),
+            "{field} = {value}: {}",
+            err.message
+        );
     }
+    // A clock past the end of time is not refused: it is clamped to what a JavaScript number
+    // holds, and the evaluation, long past its deadline, ends as a timeout (fail-open) at once.
+    let mut late = good.clone();
+    late["clock"] = json!(u64::MAX);
+    let mut engine = resume(late).expect("a clock far ahead is clamped, not refused");
+    assert_eq!(engine.snapshot()["clock"], json!((1u64 << 53) - 1));
+    let actions = drain(&mut engine, START + 100);
+    let done = outcome(last(&actions));
+    assert_eq!(done.cause, Cause::Timeout);
+    assert_eq!(done.verdict, Verdict::Pass);
+    assert!(done.fail_open);
+    // The untouched snapshot resumes where it was: the poll in flight is asked again.
+    let mut engine = resume(good).unwrap();
+    assert_eq!(engine.evaluation_id(), Some(EVAL));
+    let actions = drain(&mut engine, START + 100);
+    assert!(
+        actions.iter().all(|a| !matches!(a, Action::Done { .. })),
+        "{actions:?}"
+    );
 }
 
 // ---- long strings --------------------------------------------------------------------------
