@@ -17,6 +17,17 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 /// The smallest accepted poll interval.
 pub const MIN_POLL_INTERVAL_MS: u64 = 1_000;
 
+/// The default poll interval for a server whose clock runs `scale` times faster than real time
+/// (an emulator's `--time-scale`): the default divided by `scale`, never below the minimum nor
+/// above the default. A scale that is not a positive number leaves the default.
+pub fn scaled_poll_interval_ms(scale: f64) -> u64 {
+    if !(scale.is_finite() && scale > 0.0) {
+        return DEFAULT_POLL_INTERVAL_MS;
+    }
+    ((DEFAULT_POLL_INTERVAL_MS as f64 / scale) as u64)
+        .clamp(MIN_POLL_INTERVAL_MS, DEFAULT_POLL_INTERVAL_MS)
+}
+
 /// The smallest accepted value of a numeric engine option (durations in ms, sizes in bytes).
 pub fn minimum(name: &str) -> u64 {
     match name {
@@ -214,6 +225,63 @@ pub fn seconds_option(name: &str) -> Option<&'static str> {
         .map(|(_, _, target)| *target)
 }
 
+/// A run's options object (a gates-as-code run's, an online check's) with every duration the
+/// host's user gave in seconds (`request_timeout`, `timeout`, or their camelCase spellings)
+/// converted to the engine's `_ms` option by [`seconds_to_ms`], so no binding multiplies by 1000
+/// itself. `null` values are dropped; other keys pass through unchanged for the run's own
+/// (strict) parsing. Every problem is reported at once, each naming the option as written.
+pub fn host_seconds(value: serde_json::Value) -> Result<serde_json::Value, crate::Error> {
+    use crate::{Error, ErrorCode, Problem};
+    let serde_json::Value::Object(map) = value else {
+        return Ok(value);
+    };
+    let mut out = serde_json::Map::new();
+    let mut problems = Vec::new();
+    for (key, v) in map {
+        if v.is_null() {
+            continue;
+        }
+        let Some(target) = seconds_option(&key) else {
+            if out.contains_key(&key) {
+                problems.push(Problem::new(
+                    key.as_str(),
+                    format!("{key} is given twice (in two spellings)"),
+                ));
+            } else {
+                out.insert(key, v);
+            }
+            continue;
+        };
+        let converted = v
+            .as_f64()
+            .ok_or_else(|| Problem::new(key.as_str(), "expected a number of seconds"))
+            .and_then(|secs| seconds_to_ms(&key, target, secs));
+        match converted {
+            Ok(_) if out.contains_key(target) => problems.push(Problem::new(
+                key.as_str(),
+                format!("{target} is given twice (in two spellings)"),
+            )),
+            Ok(ms) => {
+                out.insert(target.to_string(), serde_json::Value::from(ms));
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(serde_json::Value::Object(out));
+    }
+    let message = problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::with_problems(
+        ErrorCode::InvalidOptions,
+        format!("invalid options: {message}"),
+        problems,
+    ))
+}
+
 impl Options {
     /// Build options from what a binding's user wrote: every name in snake_case or camelCase,
     /// durations in seconds (`timeout`, `poll_interval`/`pollInterval`, `request_timeout`,
@@ -373,6 +441,38 @@ fn nearest_option(key: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_options_take_seconds_through_the_one_conversion() {
+        let value = serde_json::json!({
+            "request_timeout": 2.5, "timeout": null, "max_retries": 3, "requestTimeout": null
+        });
+        assert_eq!(
+            host_seconds(value).unwrap(),
+            serde_json::json!({"request_timeout_ms": 2500, "max_retries": 3})
+        );
+        let error =
+            host_seconds(serde_json::json!({"timeout": 0, "requestTimeout": "2"})).unwrap_err();
+        assert_eq!(error.code, crate::ErrorCode::InvalidOptions);
+        let paths: Vec<_> = error.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["requestTimeout", "timeout"]);
+        assert_eq!(error.problems[1].message, "0 is below the minimum 0.001 s");
+        let twice = host_seconds(serde_json::json!({"timeout": 1, "timeout_ms": 5})).unwrap_err();
+        assert!(
+            twice.message.contains("timeout_ms is given twice"),
+            "{}",
+            twice.message
+        );
+    }
+
+    #[test]
+    fn an_emulated_clock_polls_faster_within_the_bounds() {
+        assert_eq!(scaled_poll_interval_ms(1.0), DEFAULT_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(5.0), DEFAULT_POLL_INTERVAL_MS / 5);
+        assert_eq!(scaled_poll_interval_ms(60.0), MIN_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(0.5), DEFAULT_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(f64::NAN), DEFAULT_POLL_INTERVAL_MS);
+    }
 
     #[test]
     fn options_errors_are_spelled_in_camel_case_for_javascript() {
