@@ -22,12 +22,6 @@ use std::path::Path;
 const EXIT_SIGINT: u8 = 130;
 const EXIT_SIGTERM: u8 = 143;
 
-/// Default clock speed of `gate --emulator`: fast enough that a 5-minute rule takes 5 seconds.
-#[cfg(feature = "emulator")]
-const EMULATOR_TIME_SCALE: f64 = 60.0;
-#[cfg(feature = "emulator")]
-use gatepost_core::options::{DEFAULT_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MS};
-
 /// `gatepost gate` (and `gatepost deployment gate`).
 pub fn gate(args: &GateArgs) -> u8 {
     let mut logger = make_logger(&args.display);
@@ -167,7 +161,7 @@ fn target(
             _emulator: None,
         });
     };
-    let scale = args.time_scale.unwrap_or(EMULATOR_TIME_SCALE);
+    let scale = args.time_scale.unwrap_or(crate::cli::EMULATOR_TIME_SCALE);
     let running = crate::emulator::start_in_process(world, scale)?;
     logger.info(&format!(
         "Started the emulator for {} at {} (clock ×{scale})",
@@ -182,10 +176,8 @@ fn target(
         default_keys: Some(running.default_keys.clone()),
         // Rules run `scale` times faster, so poll that much more often (at most once a second)
         // unless the user chose an interval.
-        poll_interval_ms: poll_interval_ms.or(Some(
-            ((DEFAULT_POLL_INTERVAL_MS as f64 / scale) as u64)
-                .clamp(MIN_POLL_INTERVAL_MS, DEFAULT_POLL_INTERVAL_MS),
-        )),
+        poll_interval_ms: poll_interval_ms
+            .or(Some(gatepost_core::options::scaled_poll_interval_ms(scale))),
         _emulator: Some(running),
     })
 }
@@ -630,15 +622,17 @@ fn validate_online(args: &ValidateArgs, config: Option<String>) -> u8 {
         false,
         args.connect.verbose,
     );
-    let timeout_ms = match args.timeout {
-        Some(secs) if (0.001..9.0e9).contains(&secs) => Some((secs * 1000.0).round() as u64),
-        Some(secs) => {
-            logger.error(&format!(
-                "--timeout must be a positive number of seconds, not {secs}"
-            ));
+    // Core converts and bounds-checks the seconds, as for `gate`'s duration flags.
+    let timeout_ms = match args
+        .timeout
+        .map(|secs| gatepost_core::options::seconds_to_ms("timeout", "timeout_ms", secs))
+        .transpose()
+    {
+        Ok(ms) => ms,
+        Err(problem) => {
+            logger.error(&flag_problem(&problem));
             return EXIT_USAGE;
         }
-        None => None,
     };
     let (source, label) = match (config, &args.service) {
         (Some(text), _) => (
@@ -1077,7 +1071,7 @@ fn engine_error(e: &gatepost_core::Error, config: Option<&Path>, logger: &mut Lo
 
 /// An options problem named by the flag that sets it (`api_url` → `--api-url`). Durations reach
 /// the engine through core's seconds conversion, whose problems already speak in seconds.
-fn flag_problem(p: &Problem) -> String {
+pub(crate) fn flag_problem(p: &Problem) -> String {
     let mut s = match p.path.as_str() {
         "" => p.message.clone(),
         "evaluation_id" => format!("EVALUATION_ID: {}", p.message),
