@@ -83,7 +83,7 @@ fn code_part(line: &str, lang: Lang) -> &str {
     let mut from = 0;
     while let Some(i) = line[from..].find(marker) {
         let at = from + i;
-        if line[..at].matches('"').count() % 2 == 0 {
+        if line[..at].matches('"').count().is_multiple_of(2) {
             return &line[..at];
         }
         from = at + marker.len();
