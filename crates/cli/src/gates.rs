@@ -7,9 +7,9 @@
 
 use crate::cli::ApiArgs;
 use crate::driver;
-use crate::gate::{Keys, base_url, located, resolve_keys, site};
 use crate::http::Client;
 use crate::output::{Logger, now_ms};
+use crate::shared::{Keys, base_url, located, resolve_keys, site};
 use clap::{Args, Subcommand, ValueEnum};
 use gatepost_core::ConfigInput;
 use gatepost_core::gates::{self, GatesOptions, Report, Scope, Task};
@@ -339,7 +339,7 @@ pub(crate) fn connect(connect: &ConnectArgs, logger: &mut Logger) -> Option<Conn
     {
         Ok(ms) => ms,
         Err(problem) => {
-            logger.error(&crate::gate::flag_problem(&problem));
+            logger.error(&crate::shared::flag_problem(&problem));
             return None;
         }
     };

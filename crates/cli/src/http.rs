@@ -139,7 +139,7 @@ impl Client {
 /// The proxy core chooses for `url` in this process's environment. A proxy URL ureq cannot use
 /// (an unsupported scheme) means direct, as it did when ureq read the variables itself.
 fn proxy_for(url: &str) -> Option<ureq::Proxy> {
-    let env = crate::gate::environment();
+    let env = crate::shared::environment();
     gatepost_core::environment::proxy_for(url, &env).and_then(|p| ureq::Proxy::new(&p).ok())
 }
 
