@@ -12,6 +12,7 @@ use crate::shared::{
 use crate::state::{self, Loaded};
 use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{ConfigInput, Engine, ErrorCode, Options, Outcome};
+
 /// `gatepost gate` (and `gatepost deployment gate`).
 pub fn gate(args: &GateArgs) -> u8 {
     let mut logger = make_logger(&args.display);

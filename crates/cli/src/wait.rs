@@ -9,6 +9,7 @@ use crate::shared::{
     site, timing_ms, usage_errors,
 };
 use gatepost_core::{Engine, Options};
+
 /// `gatepost wait ID`: poll an evaluation that already exists.
 pub fn wait(args: &WaitArgs) -> u8 {
     let mut logger = make_logger(&args.display);
