@@ -366,14 +366,63 @@ impl Options {
     }
 }
 
+/// How a host's users write an option's name. Core writes an option named in a hint as the
+/// engine's snake_case name in backticks (`` `allow_unknown_keys` ``), which is already how Python
+/// users write it; a host whose users write it otherwise respells the hint with [`spell_hint`]
+/// (or [`crate::Problem::spelled`], [`crate::Error::spelled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// Python's keyword arguments: `` `allow_unknown_keys` `` (the text as core writes it).
+    Snake,
+    /// JavaScript's option names: `` `allowUnknownKeys` ``.
+    Camel,
+    /// The CLI's flags: `--allow-unknown-keys`.
+    Flag,
+}
+
+/// `hint` with every option name in backticks in the host's spelling; other backticked words
+/// and the rest of the text are left as they are.
+pub fn spell_hint(hint: &str, spelling: Spelling) -> String {
+    let known = |word: &str| {
+        HOST_KEYS
+            .iter()
+            .copied()
+            .chain(SECONDS_KEYS.iter().map(|(s, c, _)| (*s, *c)))
+            .find(|(s, _)| *s == word)
+    };
+    let parts: Vec<&str> = hint.split('`').collect();
+    let mut out = String::with_capacity(hint.len());
+    for (i, part) in parts.iter().enumerate() {
+        let odd = i % 2 == 1;
+        // An odd part sits between two backticks, unless it is the last (an unclosed one).
+        if !(odd && i + 1 < parts.len()) {
+            if odd {
+                out.push('`');
+            }
+            out.push_str(part);
+            continue;
+        }
+        match known(part) {
+            Some((snake, _)) if spelling == Spelling::Snake => out.push_str(&format!("`{snake}`")),
+            Some((_, camel)) if spelling == Spelling::Camel => out.push_str(&format!("`{camel}`")),
+            Some((snake, _)) => out.push_str(&format!("--{}", snake.replace('_', "-"))),
+            None => out.push_str(&format!("`{part}`")),
+        }
+    }
+    out
+}
+
 /// An `invalid_options` error spelled for a host whose users write camelCase (JavaScript): every
 /// option name in the message and in each problem's path, message and hint becomes the name they
 /// write (`api_url` → `apiUrl`, `poll_interval_ms` → `pollIntervalMs`), so a Node or wasm user reads
-/// `give either site or apiUrl`. Other errors (a config file's JSON paths are the API's own
-/// snake_case names) are returned unchanged.
+/// `give either site or apiUrl`. Other errors keep their paths and messages (a config file's
+/// JSON paths are the API's own snake_case names); only the options their hints name in
+/// backticks are respelled (`` `allowUnknownKeys` ``).
 pub fn camel_case_error(mut error: crate::Error) -> crate::Error {
     if error.code != crate::ErrorCode::InvalidOptions {
-        return error;
+        // Other errors keep their paths and messages (a config file's paths are the API's own
+        // snake_case names); only the options their hints name are respelled.
+        return error.spelled(Spelling::Camel);
     }
     error.message = camel_case_names(&error.message);
     for p in &mut error.problems {
@@ -475,6 +524,25 @@ mod tests {
     }
 
     #[test]
+    fn hints_name_options_in_each_hosts_spelling() {
+        let hint = "use `allow_unknown_keys`, or pass `version`; `query` is no option";
+        assert_eq!(spell_hint(hint, Spelling::Snake), hint);
+        assert_eq!(
+            spell_hint(hint, Spelling::Camel),
+            "use `allowUnknownKeys`, or pass `version`; `query` is no option"
+        );
+        assert_eq!(
+            spell_hint(hint, Spelling::Flag),
+            "use --allow-unknown-keys, or pass --version; `query` is no option"
+        );
+        assert_eq!(spell_hint("a `b", Spelling::Flag), "a `b");
+        assert_eq!(
+            spell_hint("`poll_interval`", Spelling::Flag),
+            "--poll-interval"
+        );
+    }
+
+    #[test]
     fn options_errors_are_spelled_in_camel_case_for_javascript() {
         let error = crate::Error::with_problems(
             crate::ErrorCode::InvalidOptions,
@@ -502,6 +570,20 @@ mod tests {
             vec![crate::Problem::new("rules[0].options.api_url", "x")],
         );
         assert_eq!(camel_case_error(config.clone()), config);
+        let hinted = crate::Error::with_problems(
+            crate::ErrorCode::InvalidConfig,
+            "invalid config",
+            vec![
+                crate::Problem::new("rules[0].options.api_url", "x")
+                    .with_hint("use `allow_unknown_keys`"),
+            ],
+        );
+        let spelled = camel_case_error(hinted);
+        assert_eq!(spelled.problems[0].path, "rules[0].options.api_url");
+        assert_eq!(
+            spelled.problems[0].hint.as_deref(),
+            Some("use `allowUnknownKeys`")
+        );
     }
 
     #[test]
