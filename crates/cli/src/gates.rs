@@ -392,6 +392,7 @@ fn execute_with_file(
                 if e.code == gatepost_core::ErrorCode::InvalidConfig {
                     logger.error(&located(&name, p));
                 } else {
+                    let p = p.clone().spelled(gatepost_core::options::Spelling::Flag);
                     logger.error(&p.to_string());
                 }
             }

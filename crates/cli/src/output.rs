@@ -270,6 +270,10 @@ fn append(path: &std::ffi::OsStr, text: &str) -> std::io::Result<()> {
 
 /// The JSON document `--output json` prints for a run that ends in an error instead of an outcome.
 pub fn error_document(error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) -> String {
+    // Hints name options as this CLI's flags, as on stderr.
+    let error = error
+        .clone()
+        .spelled(gatepost_core::options::Spelling::Flag);
     let mut doc = serde_json::json!({ "error": error, "exit_code": exit_code });
     if let Some(config) = config {
         doc["error"]["config"] = config.into();

@@ -11,6 +11,7 @@ use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{ErrorCode, Outcome, Problem};
 use std::io::IsTerminal;
 use std::path::Path;
+
 /// Exit codes for a run ended by a signal (128 + the signal number, as shells report it).
 pub(crate) const EXIT_SIGINT: u8 = 130;
 pub(crate) const EXIT_SIGTERM: u8 = 143;
@@ -122,9 +123,23 @@ pub(crate) fn located(file: &str, p: &Problem) -> String {
     }
     s.push_str(&p.message);
     if let Some(hint) = &p.hint {
-        s.push_str(&format!(" (hint: {hint})"));
+        s.push_str(&format!(" (hint: {})", for_cli(hint)));
     }
     s
+}
+
+/// A hint from core with the options it names as this CLI's flags (`--version`).
+pub(crate) fn for_cli(hint: &str) -> String {
+    gatepost_core::options::spell_hint(hint, gatepost_core::options::Spelling::Flag)
+}
+
+/// Problems from core with their hints in the CLI's spelling, for every output format.
+pub(crate) fn spelled_for_cli(problems: &mut [Problem]) {
+    for p in problems {
+        if let Some(hint) = &p.hint {
+            p.hint = Some(for_cli(hint));
+        }
+    }
 }
 
 /// The keys, from files (`--api-key-file`) or the environment. Never printed.
@@ -345,7 +360,7 @@ pub(crate) fn flag_problem(p: &Problem) -> String {
         flag => format!("--{}: {}", flag.replace('_', "-"), p.message),
     };
     if let Some(hint) = &p.hint {
-        s.push_str(&format!(" (hint: {hint})"));
+        s.push_str(&format!(" (hint: {})", for_cli(hint)));
     }
     s
 }

@@ -5,10 +5,11 @@ use crate::EXIT_USAGE;
 use crate::cli::{LogFormat, ValidateArgs, ValidateFormat};
 use crate::driver;
 use crate::output::{Logger, now_ms};
-use crate::shared::{engine_error, flag_problem, located, read_config, site};
+use crate::shared::{engine_error, flag_problem, located, read_config, site, spelled_for_cli};
 use gatepost_core::online;
 use gatepost_core::sanitize;
 use gatepost_core::{ConfigInput, ErrorCode, Problem};
+
 /// `gatepost validate --config FILE [--version V] [--online]`, or `validate --online --service S
 /// --env E` for a preconfigured gate.
 pub fn validate(args: &ValidateArgs) -> u8 {
@@ -50,7 +51,7 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let validation = gatepost_core::validate(
+    let mut validation = gatepost_core::validate(
         &ConfigInput::Text(text.clone()),
         args.version.as_deref(),
         args.allow_unknown_keys,
@@ -59,6 +60,8 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         // Online checks start from a valid file; its warnings come back in the online report.
         return validate_online(args, Some(text));
     }
+    spelled_for_cli(&mut validation.problems);
+    spelled_for_cli(&mut validation.warnings);
     match args.output {
         ValidateFormat::Json => println!(
             "{}",
@@ -204,10 +207,12 @@ fn validate_online(args: &ValidateArgs, config: Option<String>) -> u8 {
         Ok(check) => check,
         Err(e) => return engine_error(&e, args.config.as_deref(), &mut logger),
     };
-    let report = match driver::run_machine(check, connection.client.clone(), &mut logger) {
+    let mut report = match driver::run_machine(check, connection.client.clone(), &mut logger) {
         Ok(report) => report,
         Err(e) => return engine_error(&e, None, &mut logger),
     };
+    spelled_for_cli(&mut report.problems);
+    spelled_for_cli(&mut report.warnings);
     match args.output {
         ValidateFormat::Json => println!(
             "{}",
