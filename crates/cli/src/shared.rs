@@ -9,7 +9,7 @@ use crate::output::{Logger, use_color, write_github};
 use gatepost_core::report::{self, TextStyle};
 use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{ErrorCode, Outcome, Problem};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 /// Exit codes for a run ended by a signal (128 + the signal number, as shells report it).
@@ -65,7 +65,8 @@ pub(crate) fn print_report(outcome: &Outcome, display: &DisplayArgs) {
         OutputFormat::Text => {
             let color = use_color(color, std::io::stdout().is_terminal());
             let text = report::render_text(outcome, TextStyle { color });
-            println!("{}", text.trim_end());
+            let mut out = crate::output::styled_stdout(color);
+            let _ = writeln!(out, "{}", text.trim_end());
         }
     }
 }

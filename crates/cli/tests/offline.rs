@@ -355,6 +355,18 @@ fn color_always_colours_even_in_a_pipe_and_never_by_default() {
         "always",
     ]));
     assert!(r.stdout.contains('\x1b'), "{r}");
+    // Log lines too, styled through anstream: the warning in yellow, reset at the end of the line.
+    assert!(
+        r.stderr
+            .contains("\x1b[33mwarning: GATE SKIPPED ON PURPOSE"),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .lines()
+            .all(|l| !l.contains('\x1b') || l.ends_with("\x1b[0m")),
+        "{r}"
+    );
     let r = run(gatepost().env_remove("NO_COLOR").args([
         "gate",
         "--service",
