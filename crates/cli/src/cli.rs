@@ -354,7 +354,8 @@ pub struct StatusArgs {
     pub evaluation_id: String,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// `json` prints the API's response body as it is.
+    /// `json` prints the API's response body as it is, or on a failure a JSON error document
+    /// (`{"error": {"code", "message", ...}, "exit_code": N}`).
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }
