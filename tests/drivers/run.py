@@ -116,6 +116,10 @@ def run_cli(options: dict[str, Any], env: dict[str, str], tmp: pathlib.Path, tim
             outcome = json.loads(out)
         except ValueError:
             outcome = None
+    # `--output json` prints a JSON document on every exit: an outcome (it has a verdict) or, for
+    # a usage or config error, an error document ({"error": {"code", ...}, "exit_code": 2}).
+    if isinstance(outcome, dict) and "verdict" not in outcome and isinstance(outcome.get("error"), dict):
+        outcome = None
     error = None
     if isinstance(outcome, dict) and "verdict" not in outcome and isinstance(outcome.get("error"), dict):
         # `--output json` prints an error document ({"error": {"code", ...}, "exit_code"}) on an

@@ -6,7 +6,23 @@
 //! reason.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gatepost_core::options;
 use std::path::PathBuf;
+
+/// Default clock speed of `gate --emulator`: fast enough that a 5-minute rule takes 5 seconds.
+pub const EMULATOR_TIME_SCALE: f64 = 60.0;
+
+/// A duration flag's help line ending with core's default in the flag's seconds (and in hours
+/// when it is whole hours), so the help never drifts from what the engine does.
+pub(crate) fn default_help(text: &str, default_ms: u64) -> String {
+    let secs = default_ms as f64 / 1000.0;
+    let hours = default_ms as f64 / 3_600_000.0;
+    if default_ms >= 3_600_000 && hours.fract() == 0.0 {
+        format!("{text} (default {secs} s = {hours} h).")
+    } else {
+        format!("{text} (default {secs} s).")
+    }
+}
 
 const AFTER_HELP: &str = "\
 Keys come from the environment (never from flags, so they stay out of `ps` and shell history):
@@ -153,20 +169,28 @@ pub struct DisplayArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Timing and error policy")]
 pub struct TimingArgs {
-    /// Give up after this many seconds, counted from the start (default 10800 = 3 h).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help = default_help(
+        "Give up after this many seconds, counted from the start",
+        options::DEFAULT_TIMEOUT_MS,
+    ))]
     pub timeout: Option<f64>,
     /// Fail (exit 1) instead of passing when the API is unavailable or --timeout is reached.
     #[arg(long)]
     pub fail_on_error: bool,
-    /// Seconds between two polls of the result (default 15).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help = default_help(
+        "Seconds between two polls of the result",
+        options::DEFAULT_POLL_INTERVAL_MS,
+    ))]
     pub poll_interval: Option<f64>,
-    /// Timeout of one HTTP request, in seconds (default 30).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help = default_help(
+        "Timeout of one HTTP request, in seconds",
+        options::DEFAULT_REQUEST_TIMEOUT_MS,
+    ))]
     pub request_timeout: Option<f64>,
-    /// How long to keep retrying the trigger request, in seconds (default 60).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help = default_help(
+        "How long to keep retrying the trigger request, in seconds",
+        options::DEFAULT_TRIGGER_BUDGET_MS,
+    ))]
     pub trigger_budget: Option<f64>,
 }
 
@@ -221,13 +245,16 @@ pub struct GateArgs {
         help_heading = "Resume, break glass, try locally"
     )]
     pub emulator: Option<PathBuf>,
-    /// With --emulator: how many times faster than real time the emulator's clock runs
-    /// (default 60, so a 5-minute rule takes 5 seconds).
     #[arg(
         long,
         value_name = "N",
         requires = "emulator",
-        help_heading = "Resume, break glass, try locally"
+        help_heading = "Resume, break glass, try locally",
+        help = format!(
+            "With --emulator: how many times faster than real time the emulator's clock runs \
+             (default {EMULATOR_TIME_SCALE}, so a 5-minute rule takes {} seconds).",
+            300.0 / EMULATOR_TIME_SCALE
+        )
     )]
     pub time_scale: Option<f64>,
     #[command(flatten)]
@@ -312,8 +339,10 @@ pub struct ValidateArgs {
     /// The preconfigured gate's identifier (default: `default`).
     #[arg(long, value_name = "ID", requires = "service", help_heading = "Online")]
     pub identifier: Option<String>,
-    /// With --online: give up after this many seconds, retries included (default 120).
-    #[arg(long, value_name = "SECS", help_heading = "Online")]
+    #[arg(long, value_name = "SECS", help_heading = "Online", help = default_help(
+        "With --online: give up after this many seconds, retries included",
+        gatepost_core::online::DEFAULT_TIMEOUT_MS,
+    ))]
     pub timeout: Option<f64>,
     #[command(flatten)]
     pub connect: crate::gates::ConnectArgs,
@@ -325,7 +354,8 @@ pub struct StatusArgs {
     pub evaluation_id: String,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// `json` prints the API's response body as it is.
+    /// `json` prints the API's response body as it is, or on a failure a JSON error document
+    /// (`{"error": {"code", "message", ...}, "exit_code": N}`).
     #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
     pub output: OutputFormat,
 }

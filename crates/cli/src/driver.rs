@@ -72,9 +72,23 @@ fn forward_signals(tx: Sender<Wake>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// On Windows, Ctrl-C, Ctrl-Break and closing the console window (the `ctrlc` crate with its
+/// `termination` feature) take the same path as SIGINT: the run is cancelled, the state file keeps
+/// the evaluation and the resume command is printed. The handler cannot tell the events apart, so
+/// all of them count as SIGINT (exit 130). Windows ends a process shortly after a console-close
+/// handler returns, so on a closed window the output may be cut short; `--state-file` still holds
+/// the last step.
+#[cfg(windows)]
+fn forward_signals(tx: Sender<Wake>) -> std::io::Result<()> {
+    ctrlc::set_handler(move || {
+        let _ = tx.send(Wake::Signal(SIGINT));
+    })
+    .map_err(std::io::Error::other)
+}
+
 /// Elsewhere Ctrl-C keeps its default behaviour (the process ends; `--state-file` still holds the
 /// last step, so the next run resumes).
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn forward_signals(_tx: Sender<Wake>) -> std::io::Result<()> {
     Ok(())
 }

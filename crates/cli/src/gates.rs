@@ -7,9 +7,9 @@
 
 use crate::cli::ApiArgs;
 use crate::driver;
-use crate::gate::{Keys, base_url, located, resolve_keys, site};
 use crate::http::Client;
 use crate::output::{Logger, now_ms};
+use crate::shared::{Keys, base_url, located, resolve_keys, site};
 use clap::{Args, Subcommand, ValueEnum};
 use gatepost_core::ConfigInput;
 use gatepost_core::gates::{self, GatesOptions, Report, Scope, Task};
@@ -49,12 +49,16 @@ pub struct ScopeArgs {
 pub struct ConnectArgs {
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Retries of one request after a 429, a 5xx or a network error (default 5), each after a
-    /// backoff (or the server's Retry-After).
-    #[arg(long, value_name = "N", help_heading = "Timing and error policy")]
+    #[arg(long, value_name = "N", help_heading = "Timing and error policy", help = format!(
+        "Retries of one request after a 429, a 5xx or a network error (default {}), each \
+         after a backoff (or the server's Retry-After).",
+        gatepost_core::gates::DEFAULT_MAX_RETRIES,
+    ))]
     pub retries: Option<u32>,
-    /// Timeout of one HTTP request, in seconds (default 30).
-    #[arg(long, value_name = "SECS", help_heading = "Timing and error policy")]
+    #[arg(long, value_name = "SECS", help_heading = "Timing and error policy", help = crate::cli::default_help(
+        "Timeout of one HTTP request, in seconds",
+        gatepost_core::options::DEFAULT_REQUEST_TIMEOUT_MS,
+    ))]
     pub request_timeout: Option<f64>,
     /// Run against a local emulator serving this world file (its gates live as long as this
     /// command: to plan and apply in turn, serve one with `gatepost emulator` and use --api-url).
@@ -325,15 +329,19 @@ pub(crate) fn connect(connect: &ConnectArgs, logger: &mut Logger) -> Option<Conn
             return None;
         }
     };
-    let request_timeout_ms = match connect.request_timeout {
-        Some(secs) if (0.001..9.0e9).contains(&secs) => Some((secs * 1000.0).round() as u64),
-        Some(secs) => {
-            logger.error(&format!(
-                "--request-timeout must be a positive number of seconds, not {secs}"
-            ));
+    // Core converts and bounds-checks the seconds, as for `gate`'s duration flags.
+    let request_timeout_ms = match connect
+        .request_timeout
+        .map(|secs| {
+            gatepost_core::options::seconds_to_ms("request_timeout", "request_timeout_ms", secs)
+        })
+        .transpose()
+    {
+        Ok(ms) => ms,
+        Err(problem) => {
+            logger.error(&crate::shared::flag_problem(&problem));
             return None;
         }
-        None => None,
     };
     let client = match Client::new(api.ca_cert.as_deref(), base_url(&api).as_deref()) {
         Ok(c) => c,
@@ -384,6 +392,7 @@ fn execute_with_file(
                 if e.code == gatepost_core::ErrorCode::InvalidConfig {
                     logger.error(&located(&name, p));
                 } else {
+                    let p = p.clone().spelled(gatepost_core::options::Spelling::Flag);
                     logger.error(&p.to_string());
                 }
             }

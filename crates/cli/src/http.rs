@@ -54,7 +54,8 @@ pub struct Client {
 }
 
 impl Client {
-    /// Build a client that verifies HTTPS against the system roots (plus `extra_ca`), never follows
+    /// Build a client that verifies HTTPS with the platform's verifier (or the system roots plus
+    /// `extra_ca`: see [`root_certs`]), never follows
     /// redirects (so keys never go to another host) and honours `HTTPS_PROXY`/`NO_PROXY` for
     /// `base_url` (the API every request of this client goes to). A loopback base URL (an emulator
     /// on this machine) is always reached directly.
@@ -139,7 +140,7 @@ impl Client {
 /// The proxy core chooses for `url` in this process's environment. A proxy URL ureq cannot use
 /// (an unsupported scheme) means direct, as it did when ureq read the variables itself.
 fn proxy_for(url: &str) -> Option<ureq::Proxy> {
-    let env = crate::gate::environment();
+    let env = crate::shared::environment();
     gatepost_core::environment::proxy_for(url, &env).and_then(|p| ureq::Proxy::new(&p).ok())
 }
 
@@ -180,9 +181,17 @@ fn classify_io(e: &io::Error) -> TransportErrorKind {
     }
 }
 
-/// The trusted roots: the system's (rustls-native-certs, which reads SSL_CERT_FILE and
-/// SSL_CERT_DIR when set), plus every certificate in `extra_ca`.
+/// The trusted roots. By default the platform's verifier (rustls-platform-verifier, the rustls
+/// team's advice for clients: the OS's own certificate checks and store on macOS and Windows, the
+/// system store on Linux), so a corporate CA installed on the runner works. With `--ca-cert`, or
+/// with `SSL_CERT_FILE` / `SSL_CERT_DIR` set (which replace the system roots, as in OpenSSL, on
+/// every OS), an explicit list: the system's (rustls-native-certs, which reads those variables)
+/// plus every certificate in `extra_ca`.
 fn root_certs(extra_ca: Option<&Path>) -> Result<RootCerts, String> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if extra_ca.is_none() && !set("SSL_CERT_FILE") && !set("SSL_CERT_DIR") {
+        return Ok(RootCerts::PlatformVerifier);
+    }
     let native = rustls_native_certs::load_native_certs();
     let mut certs: Vec<Certificate<'static>> = native
         .certs

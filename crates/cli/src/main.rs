@@ -15,7 +15,11 @@ mod gate;
 mod gates;
 mod http;
 mod output;
+mod shared;
 mod state;
+mod status;
+mod validate;
+mod wait;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -34,9 +38,9 @@ fn main() -> ExitCode {
         | cli::Command::Deployment {
             command: cli::DeploymentCommand::Gate(args),
         } => gate::gate(&args),
-        cli::Command::Validate(args) => gate::validate(&args),
-        cli::Command::Status(args) => gate::status(&args),
-        cli::Command::Wait(args) => gate::wait(&args),
+        cli::Command::Validate(args) => validate::validate(&args),
+        cli::Command::Status(args) => status::status(&args),
+        cli::Command::Wait(args) => wait::wait(&args),
         cli::Command::Emulator(args) => serve_emulator(&args),
         cli::Command::Gates(command) => gates::main(command),
         cli::Command::Schema => {

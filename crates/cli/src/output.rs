@@ -2,6 +2,7 @@
 //! status line on a terminal, and the GitHub Actions step summary and outputs.
 
 use crate::cli::{ColorChoice, LogFormat};
+use anstyle::{AnsiColor, Style};
 use gatepost_core::event::{Event, EventKind};
 use gatepost_core::sanitize::{self, LinkPolicy};
 use gatepost_core::{Outcome, report};
@@ -29,6 +30,28 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
                 && std::env::var("TERM").map_or(true, |t| t != "dumb")
         }
     }
+}
+
+const DEBUG_STYLE: Style = Style::new().dimmed();
+const WARN_STYLE: Style = AnsiColor::Yellow.on_default();
+const ERROR_STYLE: Style = AnsiColor::Red.on_default();
+const STATUS_STYLE: Style = AnsiColor::Cyan.on_default();
+
+/// A stream for coloured text: with `color`, styles reach the terminal (as ANSI, or through the
+/// console API on a Windows console without ANSI support); without it, any style is stripped.
+/// Whether to colour is decided once, by [`use_color`] (`--color`, `NO_COLOR`, a terminal).
+fn styled<S: anstream::stream::RawStream>(raw: S, color: bool) -> anstream::AutoStream<S> {
+    let choice = if color {
+        anstream::ColorChoice::Always
+    } else {
+        anstream::ColorChoice::Never
+    };
+    anstream::AutoStream::new(raw, choice)
+}
+
+/// Standard output for the report, styled as [`styled`] says.
+pub fn styled_stdout(color: bool) -> anstream::AutoStream<std::io::StdoutLock<'static>> {
+    styled(std::io::stdout().lock(), color)
 }
 
 /// Writes log lines to stderr. On a terminal (and only there) it also keeps one live status line
@@ -136,17 +159,16 @@ impl Logger {
             }
             LogFormat::Text => {
                 let message = sanitize::lines(message);
-                let (prefix, colour) = match level {
-                    Level::Debug => ("", "\x1b[2m"),
-                    Level::Info => ("", ""),
-                    Level::Warn => ("warning: ", "\x1b[33m"),
-                    Level::Error => ("error: ", "\x1b[31m"),
+                let (prefix, style) = match level {
+                    Level::Debug => ("", DEBUG_STYLE),
+                    Level::Info => ("", Style::new()),
+                    Level::Warn => ("warning: ", WARN_STYLE),
+                    Level::Error => ("error: ", ERROR_STYLE),
                 };
-                if self.color && !colour.is_empty() {
-                    let _ = writeln!(err, "{colour}{prefix}{message}\x1b[0m");
-                } else {
-                    let _ = writeln!(err, "{prefix}{message}");
-                }
+                // Through the stream itself (stderr's lock is re-entrant), which is what the
+                // Windows console translation works on.
+                let mut err = styled(std::io::stderr(), self.color);
+                let _ = writeln!(err, "{style}{prefix}{message}{style:#}");
             }
         }
         let _ = err.flush();
@@ -185,11 +207,15 @@ impl Logger {
         }
         let text = sanitize::line(text);
         let mut err = std::io::stderr().lock();
-        if self.color {
-            let _ = write!(err, "\r\x1b[2K\x1b[36m⏳\x1b[0m {text}");
+        // Erasing the line is cursor control, not colour: it goes out as it is (the status line is
+        // only drawn on a terminal), and only the icon's colour depends on `color`.
+        let _ = write!(err, "\r\x1b[2K");
+        let style = if self.color {
+            STATUS_STYLE
         } else {
-            let _ = write!(err, "\r\x1b[2K⏳ {text}");
-        }
+            Style::new()
+        };
+        let _ = write!(err, "{style}⏳{style:#} {text}");
         let _ = err.flush();
         self.status_shown = true;
     }
@@ -270,6 +296,10 @@ fn append(path: &std::ffi::OsStr, text: &str) -> std::io::Result<()> {
 
 /// The JSON document `--output json` prints for a run that ends in an error instead of an outcome.
 pub fn error_document(error: &gatepost_core::Error, config: Option<&str>, exit_code: u8) -> String {
+    // Hints name options as this CLI's flags, as on stderr.
+    let error = error
+        .clone()
+        .spelled(gatepost_core::options::Spelling::Flag);
     let mut doc = serde_json::json!({ "error": error, "exit_code": exit_code });
     if let Some(config) = config {
         doc["error"]["config"] = config.into();

@@ -698,3 +698,50 @@ fn status_reads_a_refusal_through_the_engine() {
     );
     assert!(r.stderr.contains("has not started yet"), "{r}");
 }
+
+#[test]
+fn status_json_is_a_document_on_every_exit() {
+    // A refusal: the engine's reading, as a document.
+    let api = FakeApi::start(
+        vec![Reply::accepted()],
+        vec![Reply::json(
+            404,
+            serde_json::json!({"errors": ["evaluation not found"]}),
+        )],
+    );
+    let r = run(gatepost_with_keys()
+        .args(["status", EVALUATION_ID, "--output", "json", "--api-url"])
+        .arg(api.url()));
+    assert_eq!(r.code, 1, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["exit_code"], 1, "{r}");
+    assert_eq!(doc["error"]["code"], "api_error", "{r}");
+    assert_eq!(doc["error"]["status"], 404, "{r}");
+    assert!(
+        doc["error"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not started yet"),
+        "{r}"
+    );
+    // Nothing listening: a transport error, as a document.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let r = run(gatepost_with_keys().args([
+        "status",
+        EVALUATION_ID,
+        "--output",
+        "json",
+        "--allow-insecure-http",
+        "--api-url",
+        &url,
+    ]));
+    assert_eq!(r.code, 1, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["error"]["code"], "transport_error", "{r}");
+    assert_eq!(doc["exit_code"], 1, "{r}");
+    for key in [API_KEY, APP_KEY] {
+        assert!(!r.stdout.contains(key) && !r.stderr.contains(key), "{r}");
+    }
+}

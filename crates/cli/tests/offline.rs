@@ -355,6 +355,18 @@ fn color_always_colours_even_in_a_pipe_and_never_by_default() {
         "always",
     ]));
     assert!(r.stdout.contains('\x1b'), "{r}");
+    // Log lines too, styled through anstream: the warning in yellow, reset at the end of the line.
+    assert!(
+        r.stderr
+            .contains("\x1b[33mwarning: GATE SKIPPED ON PURPOSE"),
+        "{r}"
+    );
+    assert!(
+        r.stderr
+            .lines()
+            .all(|l| !l.contains('\x1b') || l.ends_with("\x1b[0m")),
+        "{r}"
+    );
     let r = run(gatepost().env_remove("NO_COLOR").args([
         "gate",
         "--service",
@@ -436,4 +448,65 @@ fn output_json_prints_a_document_for_usage_errors_too() {
     // Without --output json stdout stays empty.
     let r = run(gatepost_with_keys().args(["gate"]));
     assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{r}");
+}
+
+#[test]
+fn hints_name_options_as_this_cli_spells_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        &dir,
+        "gate.json",
+        r#"{"rules": [{"type": "faulty_deployment_detection", "name": "f", "options": {"duration": 60, "newerOption": 1}}]}"#,
+    );
+    let r = run(gatepost().args(["validate", "--config"]).arg(&config));
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("(hint: pass the version being deployed with --version)"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("use --allow-unknown-keys)"), "{r}");
+    assert!(!r.stderr.contains("in the libraries"), "{r}");
+    assert!(!r.stderr.contains('`'), "no core spelling left: {r}");
+    // The JSON validation result speaks the same way.
+    let r = run(gatepost()
+        .args(["validate", "--output", "json", "--config"])
+        .arg(&config));
+    let hints: Vec<String> = r.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["hint"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        hints
+            .iter()
+            .any(|h| h == "pass the version being deployed with --version"),
+        "{hints:?}"
+    );
+}
+
+#[test]
+fn status_json_is_a_document_even_for_a_usage_error() {
+    let r = run(gatepost_with_keys().args(["status", "../../evil", "--output", "json"]));
+    assert_eq!(r.code, 2, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["exit_code"], 2, "{r}");
+    assert_eq!(doc["error"]["code"], "invalid_options", "{r}");
+    let r = run(gatepost().args([
+        "status",
+        "0f4c5b36-4b1e-4a58-9c1f-3a9a1b2c3d4e",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(r.code, 2, "{r}");
+    let doc = r.json();
+    assert_eq!(doc["error"]["code"], "invalid_options", "{r}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no API key"),
+        "{r}"
+    );
 }

@@ -534,7 +534,7 @@ impl Checker<'_, '_> {
                 } else {
                     format!(
                         "known keys here: {known}; to pass a key newer than gatepost through, \
-                         use --allow-unknown-keys (allow_unknown_keys in the libraries)"
+                         use `allow_unknown_keys`"
                     )
                 }
             };
@@ -810,7 +810,7 @@ impl Checker<'_, '_> {
                 path,
                 node.pos,
                 "a faulty_deployment_detection rule needs the version being deployed",
-                "pass it with --version (version= in the libraries)",
+                "pass the version being deployed with `version`",
             );
         }
         // Options not written (allowed for faulty_deployment_detection) are not sent with an

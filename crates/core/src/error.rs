@@ -73,6 +73,13 @@ impl Problem {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The problem with the options its hint names in a host's spelling
+    /// ([`crate::options::spell_hint`]).
+    pub fn spelled(mut self, spelling: crate::options::Spelling) -> Self {
+        self.hint = self.hint.map(|h| crate::options::spell_hint(&h, spelling));
+        self
+    }
 }
 
 impl fmt::Display for Problem {
@@ -108,6 +115,16 @@ pub struct Error {
 }
 
 impl Error {
+    /// The error with the options its problems' hints name in a host's spelling.
+    pub fn spelled(mut self, spelling: crate::options::Spelling) -> Self {
+        self.problems = self
+            .problems
+            .into_iter()
+            .map(|p| p.spelled(spelling))
+            .collect();
+        self
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
             code,

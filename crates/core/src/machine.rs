@@ -559,7 +559,8 @@ impl Engine {
                     code: "unknown_site".into(),
                     path: Some(warning.path.clone()),
                 },
-                format!("warning: {warning}"),
+                // No "warning:" prefix: the event is a warning, and each host labels it so.
+                warning.to_string(),
             ));
         }
         let (configuration, rules) = match &options.config {

@@ -79,6 +79,17 @@ pub fn bound(name: &str) -> Option<&'static Bound> {
     BOUNDS.iter().find(|b| b.name == name)
 }
 
+/// The default poll interval for a server whose clock runs `scale` times faster than real time
+/// (an emulator's `--time-scale`): the default divided by `scale`, never below the minimum nor
+/// above the default. A scale that is not a positive number leaves the default.
+pub fn scaled_poll_interval_ms(scale: f64) -> u64 {
+    if !(scale.is_finite() && scale > 0.0) {
+        return DEFAULT_POLL_INTERVAL_MS;
+    }
+    ((DEFAULT_POLL_INTERVAL_MS as f64 / scale) as u64)
+        .clamp(MIN_POLL_INTERVAL_MS, DEFAULT_POLL_INTERVAL_MS)
+}
+
 /// The smallest accepted value of a numeric engine option (durations in ms, sizes in bytes).
 pub fn minimum(name: &str) -> u64 {
     bound(name).map_or(1, |b| b.min)
@@ -288,6 +299,63 @@ pub fn seconds_option(name: &str) -> Option<&'static str> {
         .map(|(_, _, target)| *target)
 }
 
+/// A run's options object (a gates-as-code run's, an online check's) with every duration the
+/// host's user gave in seconds (`request_timeout`, `timeout`, or their camelCase spellings)
+/// converted to the engine's `_ms` option by [`seconds_to_ms`], so no binding multiplies by 1000
+/// itself. `null` values are dropped; other keys pass through unchanged for the run's own
+/// (strict) parsing. Every problem is reported at once, each naming the option as written.
+pub fn host_seconds(value: serde_json::Value) -> Result<serde_json::Value, crate::Error> {
+    use crate::{Error, ErrorCode, Problem};
+    let serde_json::Value::Object(map) = value else {
+        return Ok(value);
+    };
+    let mut out = serde_json::Map::new();
+    let mut problems = Vec::new();
+    for (key, v) in map {
+        if v.is_null() {
+            continue;
+        }
+        let Some(target) = seconds_option(&key) else {
+            if out.contains_key(&key) {
+                problems.push(Problem::new(
+                    key.as_str(),
+                    format!("{key} is given twice (in two spellings)"),
+                ));
+            } else {
+                out.insert(key, v);
+            }
+            continue;
+        };
+        let converted = v
+            .as_f64()
+            .ok_or_else(|| Problem::new(key.as_str(), "expected a number of seconds"))
+            .and_then(|secs| seconds_to_ms(&key, target, secs));
+        match converted {
+            Ok(_) if out.contains_key(target) => problems.push(Problem::new(
+                key.as_str(),
+                format!("{target} is given twice (in two spellings)"),
+            )),
+            Ok(ms) => {
+                out.insert(target.to_string(), serde_json::Value::from(ms));
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(serde_json::Value::Object(out));
+    }
+    let message = problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::with_problems(
+        ErrorCode::InvalidOptions,
+        format!("invalid options: {message}"),
+        problems,
+    ))
+}
+
 impl Options {
     /// Build options from what a binding's user wrote: every name in snake_case or camelCase,
     /// durations in seconds (`timeout`, `poll_interval`/`pollInterval`, `request_timeout`,
@@ -372,14 +440,63 @@ impl Options {
     }
 }
 
+/// How a host's users write an option's name. Core writes an option named in a hint as the
+/// engine's snake_case name in backticks (`` `allow_unknown_keys` ``), which is already how Python
+/// users write it; a host whose users write it otherwise respells the hint with [`spell_hint`]
+/// (or [`crate::Problem::spelled`], [`crate::Error::spelled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// Python's keyword arguments: `` `allow_unknown_keys` `` (the text as core writes it).
+    Snake,
+    /// JavaScript's option names: `` `allowUnknownKeys` ``.
+    Camel,
+    /// The CLI's flags: `--allow-unknown-keys`.
+    Flag,
+}
+
+/// `hint` with every option name in backticks in the host's spelling; other backticked words
+/// and the rest of the text are left as they are.
+pub fn spell_hint(hint: &str, spelling: Spelling) -> String {
+    let known = |word: &str| {
+        HOST_KEYS
+            .iter()
+            .copied()
+            .chain(SECONDS_KEYS.iter().map(|(s, c, _)| (*s, *c)))
+            .find(|(s, _)| *s == word)
+    };
+    let parts: Vec<&str> = hint.split('`').collect();
+    let mut out = String::with_capacity(hint.len());
+    for (i, part) in parts.iter().enumerate() {
+        let odd = i % 2 == 1;
+        // An odd part sits between two backticks, unless it is the last (an unclosed one).
+        if !(odd && i + 1 < parts.len()) {
+            if odd {
+                out.push('`');
+            }
+            out.push_str(part);
+            continue;
+        }
+        match known(part) {
+            Some((snake, _)) if spelling == Spelling::Snake => out.push_str(&format!("`{snake}`")),
+            Some((_, camel)) if spelling == Spelling::Camel => out.push_str(&format!("`{camel}`")),
+            Some((snake, _)) => out.push_str(&format!("--{}", snake.replace('_', "-"))),
+            None => out.push_str(&format!("`{part}`")),
+        }
+    }
+    out
+}
+
 /// An `invalid_options` error spelled for a host whose users write camelCase (JavaScript): every
 /// option name in the message and in each problem's path, message and hint becomes the name they
 /// write (`api_url` → `apiUrl`, `poll_interval_ms` → `pollIntervalMs`), so a Node or wasm user reads
-/// `give either site or apiUrl`. Other errors (a config file's JSON paths are the API's own
-/// snake_case names) are returned unchanged.
+/// `give either site or apiUrl`. Other errors keep their paths and messages (a config file's
+/// JSON paths are the API's own snake_case names); only the options their hints name in
+/// backticks are respelled (`` `allowUnknownKeys` ``).
 pub fn camel_case_error(mut error: crate::Error) -> crate::Error {
     if error.code != crate::ErrorCode::InvalidOptions {
-        return error;
+        // Other errors keep their paths and messages (a config file's paths are the API's own
+        // snake_case names); only the options their hints name are respelled.
+        return error.spelled(Spelling::Camel);
     }
     error.message = camel_case_names(&error.message);
     for p in &mut error.problems {
@@ -496,6 +613,57 @@ mod tests {
     }
 
     #[test]
+    fn run_options_take_seconds_through_the_one_conversion() {
+        let value = serde_json::json!({
+            "request_timeout": 2.5, "timeout": null, "max_retries": 3, "requestTimeout": null
+        });
+        assert_eq!(
+            host_seconds(value).unwrap(),
+            serde_json::json!({"request_timeout_ms": 2500, "max_retries": 3})
+        );
+        let error =
+            host_seconds(serde_json::json!({"timeout": 0, "requestTimeout": "2"})).unwrap_err();
+        assert_eq!(error.code, crate::ErrorCode::InvalidOptions);
+        let paths: Vec<_> = error.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["requestTimeout", "timeout"]);
+        assert_eq!(error.problems[1].message, "0 is below the minimum 0.001 s");
+        let twice = host_seconds(serde_json::json!({"timeout": 1, "timeout_ms": 5})).unwrap_err();
+        assert!(
+            twice.message.contains("timeout_ms is given twice"),
+            "{}",
+            twice.message
+        );
+    }
+
+    #[test]
+    fn an_emulated_clock_polls_faster_within_the_bounds() {
+        assert_eq!(scaled_poll_interval_ms(1.0), DEFAULT_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(5.0), DEFAULT_POLL_INTERVAL_MS / 5);
+        assert_eq!(scaled_poll_interval_ms(60.0), MIN_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(0.5), DEFAULT_POLL_INTERVAL_MS);
+        assert_eq!(scaled_poll_interval_ms(f64::NAN), DEFAULT_POLL_INTERVAL_MS);
+    }
+
+    #[test]
+    fn hints_name_options_in_each_hosts_spelling() {
+        let hint = "use `allow_unknown_keys`, or pass `version`; `query` is no option";
+        assert_eq!(spell_hint(hint, Spelling::Snake), hint);
+        assert_eq!(
+            spell_hint(hint, Spelling::Camel),
+            "use `allowUnknownKeys`, or pass `version`; `query` is no option"
+        );
+        assert_eq!(
+            spell_hint(hint, Spelling::Flag),
+            "use --allow-unknown-keys, or pass --version; `query` is no option"
+        );
+        assert_eq!(spell_hint("a `b", Spelling::Flag), "a `b");
+        assert_eq!(
+            spell_hint("`poll_interval`", Spelling::Flag),
+            "--poll-interval"
+        );
+    }
+
+    #[test]
     fn options_errors_are_spelled_in_camel_case_for_javascript() {
         let error = crate::Error::with_problems(
             crate::ErrorCode::InvalidOptions,
@@ -523,6 +691,20 @@ mod tests {
             vec![crate::Problem::new("rules[0].options.api_url", "x")],
         );
         assert_eq!(camel_case_error(config.clone()), config);
+        let hinted = crate::Error::with_problems(
+            crate::ErrorCode::InvalidConfig,
+            "invalid config",
+            vec![
+                crate::Problem::new("rules[0].options.api_url", "x")
+                    .with_hint("use `allow_unknown_keys`"),
+            ],
+        );
+        let spelled = camel_case_error(hinted);
+        assert_eq!(spelled.problems[0].path, "rules[0].options.api_url");
+        assert_eq!(
+            spelled.problems[0].hint.as_deref(),
+            Some("use `allowUnknownKeys`")
+        );
     }
 
     #[test]

@@ -192,13 +192,22 @@ fn unknown_option_keys_are_problems_with_did_you_mean() {
         .iter()
         .find(|w| w.path == "rules[0].options.futureOption")
         .unwrap();
+    // The option is named once, in core's spelling; each host respells it for its users.
+    let hint = future.hint.clone().unwrap();
+    assert!(hint.contains("use `allow_unknown_keys`"), "{future:#?}");
+    let for_cli = future
+        .clone()
+        .spelled(gatepost_core::options::Spelling::Flag);
     assert!(
-        future
-            .hint
-            .as_deref()
-            .unwrap()
-            .contains("--allow-unknown-keys"),
-        "{future:#?}"
+        for_cli.hint.unwrap().contains("use --allow-unknown-keys"),
+        "{hint}"
+    );
+    let for_js = future
+        .clone()
+        .spelled(gatepost_core::options::Spelling::Camel);
+    assert!(
+        for_js.hint.unwrap().contains("use `allowUnknownKeys`"),
+        "{hint}"
     );
     let p = one_problem(fdd(
         json!({"duration": 900, "excludedResource": ["GET /a"]}),
@@ -615,9 +624,15 @@ fn fdd_rules_need_a_version() {
         let p = config::parse(&ConfigInput::Value(cfg.clone()), &ctx).unwrap_err();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].path, "rules[0]");
-        assert!(
-            p[0].hint.as_deref().unwrap().contains("--version"),
+        assert_eq!(
+            p[0].hint.as_deref(),
+            Some("pass the version being deployed with `version`"),
             "{p:#?}"
+        );
+        let for_cli = p[0].clone().spelled(gatepost_core::options::Spelling::Flag);
+        assert_eq!(
+            for_cli.hint.as_deref(),
+            Some("pass the version being deployed with --version")
         );
     }
     let ctx = ValidateContext {

@@ -50,7 +50,7 @@ export type JsEngine = Engine
 /**
  * A gates-as-code run (export, plan or apply of preconfigured gates), driven like `Engine`:
  * `poll` until `wait` or `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
- * `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
+ * `requestTimeout` (seconds) or `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
  * `{task: "plan" | "apply", file, prune}`.
  */
 export declare class GatesRun {
@@ -67,7 +67,7 @@ export type JsGatesRun = GatesRun
 /**
  * A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
  * `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
- * `request_timeout_ms`, `max_retries`, `timeout_ms`, `seed`; `source`:
+ * `requestTimeout` / `timeout` (seconds) or their `_ms` forms, `max_retries`, `seed`; `source`:
  * `{source: "config", config, version, allow_unknown_keys}` or
  * `{source: "gate", service, env, identifier}`.
  */

@@ -370,8 +370,8 @@ export interface Host<E extends EngineLike = EngineLike> {
    * the keys and site, trimmed, blank values skipped. */
   envDefaults(env: Record<string, string | undefined>): EnvDefaults;
   /** An error with its option names as a JavaScript user writes them (`apiUrl`, not `api_url`):
-   * core's `options::camel_case_error` for an `invalid_options` GatepostError, anything else as it
-   * is. The engine's own errors keep the engine's names. */
+   * core's `options::camel_case_error` for a GatepostError (an `invalid_options` error's names
+   * everywhere; another error's hints only), anything else as it is. */
   camelCaseError(error: unknown): unknown;
   /** A jitter seed below 2**53 from the runtime's CSPRNG. */
   seed(): number;

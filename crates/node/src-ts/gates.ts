@@ -120,7 +120,7 @@ export function runOptions(options: GatesOptions): Record<string, unknown> {
     api_url: options.apiUrl,
     allow_insecure_http: options.allowInsecureHttp ?? false,
     max_retries: options.maxRetries,
-    request_timeout_ms: options.requestTimeout === undefined ? undefined : Math.round(options.requestTimeout * 1000),
+    requestTimeout: options.requestTimeout,
     seed: (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!,
   };
   for (const key of Object.keys(engineOptions)) if (engineOptions[key] === undefined) delete engineOptions[key];

@@ -66,7 +66,7 @@ const host: Host<Engine> = {
   environment: () => process.env,
   envDefaults,
   camelCaseError: (error) => {
-    if (!(error instanceof GatepostError) || error.code !== 'invalid_options') return error;
+    if (!(error instanceof GatepostError)) return error;
     const spelled = binding.camelCaseError({ code: error.code, message: error.message, problems: error.problems ?? [] });
     return new GatepostError(spelled.code, spelled.message, spelled.problems as Problem[] | undefined);
   },

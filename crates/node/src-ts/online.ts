@@ -71,7 +71,7 @@ export function renderOnlineReport(report: OnlineReport, format: 'text' | 'markd
 /** Run the online check for a config (text or object), or for `options.service`/`env`'s gate. */
 export async function validateOnline(config: string | object | undefined, options: OnlineValidateOptions): Promise<OnlineReport> {
   const engineOptions = runOptions(options);
-  if (options.timeout !== undefined) engineOptions.timeout_ms = Math.round(options.timeout * 1000);
+  if (options.timeout !== undefined) engineOptions.timeout = options.timeout;
   let source: Record<string, unknown>;
   if (config !== undefined) {
     source = { source: 'config', config, allow_unknown_keys: options.allowUnknownKeys ?? false };

@@ -359,7 +359,7 @@ fn invalid_gates_value(env: &Env, what: &str, e: serde_json::Error) -> napi::Err
 
 /// A gates-as-code run (export, plan or apply of preconfigured gates), driven like `Engine`:
 /// `poll` until `wait` or `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
-/// `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
+/// `requestTimeout` (seconds) or `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
 /// `{task: "plan" | "apply", file, prune}`.
 #[napi(js_name = "GatesRun")]
 pub struct JsGatesRun {
@@ -374,8 +374,11 @@ impl JsGatesRun {
     )]
     pub fn new(env: Env, options: Value, task: Value, now: f64) -> Result<Self> {
         let now = millis(&env, now)?;
-        let options = serde_json::from_value(integral_numbers(options))
-            .map_err(|e| invalid_gates_value(&env, "options", e))?;
+        // Durations in seconds (`requestTimeout`, `timeout`) become ms through core.
+        let options = gatepost_core::options::host_seconds(integral_numbers(options))
+            .map_err(|e| throw(&env, e))?;
+        let options =
+            serde_json::from_value(options).map_err(|e| invalid_gates_value(&env, "options", e))?;
         let task = serde_json::from_value(integral_numbers(task))
             .map_err(|e| invalid_gates_value(&env, "task", e))?;
         let inner =
@@ -407,7 +410,7 @@ impl JsGatesRun {
 
 /// A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
 /// `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
-/// `request_timeout_ms`, `max_retries`, `timeout_ms`, `seed`; `source`:
+/// `requestTimeout` / `timeout` (seconds) or their `_ms` forms, `max_retries`, `seed`; `source`:
 /// `{source: "config", config, version, allow_unknown_keys}` or
 /// `{source: "gate", service, env, identifier}`.
 #[napi(js_name = "OnlineCheck")]
@@ -423,8 +426,11 @@ impl JsOnlineCheck {
     )]
     pub fn new(env: Env, options: Value, source: Value, now: f64) -> Result<Self> {
         let now = millis(&env, now)?;
-        let options = serde_json::from_value(integral_numbers(options))
-            .map_err(|e| invalid_gates_value(&env, "options", e))?;
+        // Durations in seconds (`requestTimeout`, `timeout`) become ms through core.
+        let options = gatepost_core::options::host_seconds(integral_numbers(options))
+            .map_err(|e| throw(&env, e))?;
+        let options =
+            serde_json::from_value(options).map_err(|e| invalid_gates_value(&env, "options", e))?;
         let source = serde_json::from_value(integral_numbers(source))
             .map_err(|e| invalid_gates_value(&env, "source", e))?;
         let inner =

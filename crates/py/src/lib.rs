@@ -411,6 +411,8 @@ impl PyGatesRun {
             gatepost_core::ErrorCode::InvalidOptions,
             "options",
         )?;
+        // Durations in seconds (`request_timeout`, `timeout`) become ms through core.
+        let options = gatepost_core::options::host_seconds(options).map_err(|e| raise(py, e))?;
         let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
         let task = to_json_as(py, task, gatepost_core::ErrorCode::InvalidOptions, "task")?;
         let task = serde_json::from_value(task).map_err(|e| invalid("task", e))?;
@@ -483,6 +485,8 @@ impl PyOnlineCheck {
             gatepost_core::ErrorCode::InvalidOptions,
             "options",
         )?;
+        // Durations in seconds (`request_timeout`, `timeout`) become ms through core.
+        let options = gatepost_core::options::host_seconds(options).map_err(|e| raise(py, e))?;
         let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
         let source = to_json_as(
             py,

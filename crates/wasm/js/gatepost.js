@@ -218,7 +218,7 @@ const host = {
   environment,
   envDefaults,
   camelCaseError: (error) => {
-    if (!(error instanceof GatepostError) || error.code !== "invalid_options") return error;
+    if (!(error instanceof GatepostError)) return error;
     const plain = { code: error.code, message: error.message, problems: error.problems ?? [] };
     const spelled = JSON.parse(wasm.camelCaseError(JSON.stringify(plain)));
     return new GatepostError(spelled.code, spelled.message, spelled.problems);

@@ -197,7 +197,7 @@ def validate(
             api_key, app_key, site, api_url, allow_insecure_http, max_retries, request_timeout
         )
         if timeout is not None:
-            opts["timeout_ms"] = round(timeout * 1000)
+            opts["timeout"] = timeout
         return _drive(_core.OnlineCheck(opts, src, _now_ms()), on_event)
     return Validation.from_dict(
         _core.validate(_config_source(config, config_path), version, allow_unknown_keys)

@@ -64,7 +64,7 @@ def _options(
         "api_url": api_url,
         "allow_insecure_http": allow_insecure_http,
         "max_retries": max_retries,
-        "request_timeout_ms": None if request_timeout is None else round(request_timeout * 1000),
+        "request_timeout": request_timeout,
         "seed": _random_seed(),
     }
     return {k: v for k, v in values.items() if v is not None}
