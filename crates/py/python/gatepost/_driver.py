@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 from gatepost._core import Engine, env_defaults
 from gatepost._outcome import Outcome, Pending
 from gatepost.errors import OptionsError, Problem
-from gatepost.types import Action, Event, Input, SendRequest, Snapshot
+from gatepost.types import Action, Event, Input, OutcomeDocument, SendRequest, Snapshot
 
 if TYPE_CHECKING:
     import httpx
@@ -239,7 +239,7 @@ class _Session:
     def feed(self, item: Any) -> None:
         self.engine.handle(item, _now_ms())
 
-    def finish(self, document: dict[str, Any]) -> Outcome:
+    def finish(self, document: OutcomeDocument) -> Outcome:
         snapshot = self.engine.snapshot() if document.get("cause") == "cancelled" else None
         return Outcome.from_dict(document, snapshot=snapshot)
 
