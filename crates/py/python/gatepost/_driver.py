@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 from gatepost._core import Engine, env_defaults
 from gatepost._outcome import Outcome, Pending
 from gatepost.errors import OptionsError, Problem
-from gatepost.types import Action, Event, Input, OutcomeDocument, SendRequest, Snapshot
+from gatepost.types import Done, Event, Input, OutcomeDocument, SendRequest, Snapshot, Wait
 
 if TYPE_CHECKING:
     import httpx
@@ -221,7 +221,7 @@ class _Session:
         self.engine = engine
         self.on_event: EventHandler = on_event if on_event is not None else _log_event
 
-    def settle(self) -> tuple[SendRequest | None, Action]:
+    def settle(self) -> tuple[SendRequest | None, Wait | Done]:
         """Poll until ``wait`` or ``done``: the request to perform (if any) and that last action."""
         request: SendRequest | None = None
         while True:
@@ -292,8 +292,6 @@ def _run_sync(
             request, action = session.settle()
             if action["type"] == "done":
                 return session.finish(action["outcome"])
-            if action["type"] != "wait":
-                continue
             if request is not None:
                 result = perform_with_deadline(request, request["timeout_ms"] / 1000, performer)
                 session.feed(result)
@@ -328,8 +326,6 @@ async def _run_async(
             request, action = session.settle()
             if action["type"] == "done":
                 return session.finish(action["outcome"])
-            if action["type"] != "wait":
-                continue
             if request is not None:
                 session.feed(await transport.perform(request))
                 continue
