@@ -9,8 +9,9 @@ from typing import Any
 
 import gatepost
 import pytest
-from conftest import API_KEY, APP_KEY, EVALUATION_ID, trigger_body
+from conftest import API_KEY, APP_KEY, EVALUATION_ID, ROOT, trigger_body
 from gatepost import _core
+from gatepost.types import OutcomeDocument
 
 OPTIONS: dict[str, Any] = {
     "service": "checkout",
@@ -260,33 +261,121 @@ def test_attach_polls_without_a_trigger() -> None:
     assert first["url"].endswith(EVALUATION_ID)
 
 
-def _done(engine: gatepost.Engine, now: int) -> dict[str, Any]:
+def _done(engine: gatepost.Engine, now: int) -> OutcomeDocument:
     engine.handle({"type": "cancel"}, now)
     action = engine.poll(now)
     assert action["type"] == "done"
     return action["outcome"]
 
 
-def test_outcome_mirrors_the_engine_document() -> None:
+def test_a_cancelled_engine_gives_a_cancelled_outcome() -> None:
     engine = gatepost.Engine(OPTIONS, 0)
     engine.poll(0)
     document = _done(engine, 10)
     outcome = gatepost.Outcome.from_dict(document, snapshot=engine.snapshot())
     assert (outcome.verdict, outcome.cause, outcome.exit_code) == ("fail", "cancelled", 130)
+    assert (outcome.fail_open, outcome.evaluation_id, outcome.requests) == (False, None, 1)
     assert not outcome.passed
-    assert outcome.to_dict() == document
-    assert json.loads(outcome.to_json()) == document
-    assert outcome.to_json() == _core.render(document, "json")
-    assert outcome.render("text")
-    assert outcome.render("markdown")
+    assert outcome.snapshot is not None
+    assert gatepost.Engine.resume(outcome.snapshot, API_KEY, APP_KEY, 20).resumed
     assert "snapshot" not in repr(outcome)
     with pytest.raises(ValueError):
         outcome.render("html")  # type: ignore[arg-type]
 
 
-def test_outcome_schema_describes_the_outcome() -> None:
+#: An outcome document written out by hand (not by the engine) with every field of
+#: schemas/outcome.schema.json set, so that a field the Python side drops or misreads shows.
+EVERY_FIELD: OutcomeDocument = {
+    "schema_version": 1,
+    "verdict": "fail",
+    "exit_code": 1,
+    "cause": "gate_failed",
+    "fail_open": False,
+    "message": "The gate failed: 1 of 2 rules failed.",
+    "evaluation_id": "ev-1",
+    "evaluation_url": "https://app.datadoghq.com/ci/deployment-gates/evaluations?id=ev-1",
+    "gate_id": "gate-1",
+    "gate_status": "fail",
+    "dry_run": False,
+    "rules": [
+        {
+            "name": "monitors",
+            "status": "fail",
+            "reason": "a monitor alerted",
+            "dry_run": True,
+            "failures": {
+                "monitors": [{"id": "7", "name": "cpu", "state": "Alert", "url": "https://m/7"}],
+                "faulty_apm_resources": ["GET /checkout"],
+                "narratives": [{"id": "n-1", "hostgroup": "web"}],
+            },
+            "window": {"warmup_s": 30, "duration_s": 600, "decided_after_ms": 1234},
+        },
+        {"name": "fdd", "status": "pass"},
+    ],
+    "would_fail": True,
+    "requests": 5,
+    "elapsed_ms": 9876,
+    "skip_reason": "break-glass",
+    "error": {"status": 403, "details": ["Forbidden"]},
+}
+
+
+def test_outcome_reads_every_field_of_the_document() -> None:
+    outcome = gatepost.Outcome.from_dict(EVERY_FIELD)
+    assert (outcome.schema_version, outcome.verdict, outcome.cause) == (1, "fail", "gate_failed")
+    assert (outcome.exit_code, outcome.fail_open, outcome.passed) == (1, False, False)
+    assert outcome.message == "The gate failed: 1 of 2 rules failed."
+    assert (outcome.evaluation_id, outcome.gate_id) == ("ev-1", "gate-1")
+    assert outcome.gate_status == "fail"
+    assert outcome.evaluation_url is not None and outcome.evaluation_url.endswith("?id=ev-1")
+    assert (outcome.dry_run, outcome.would_fail) == (False, True)
+    assert (outcome.requests, outcome.elapsed_ms, outcome.skip_reason) == (5, 9876, "break-glass")
+    assert outcome.error == gatepost.ApiError(status=403, details=["Forbidden"])
+    assert outcome.snapshot is None
+    assert outcome.rules == [
+        gatepost.Rule(
+            name="monitors",
+            status="fail",
+            reason="a monitor alerted",
+            dry_run=True,
+            failures=gatepost.RuleFailures(
+                monitors=[gatepost.FailedMonitor("7", "cpu", "Alert", "https://m/7")],
+                faulty_apm_resources=["GET /checkout"],
+                narratives=[gatepost.Narrative("n-1", "web")],
+            ),
+            window=gatepost.RuleWindow(duration_s=600, warmup_s=30, decided_after_ms=1234),
+        ),
+        gatepost.Rule(name="fdd", status="pass"),
+    ]
+
+
+def test_outcome_json_is_the_engines_rendering_of_the_document() -> None:
+    outcome = gatepost.Outcome.from_dict(EVERY_FIELD)
+    # Core re-reads the document and writes it back: every field survives, and a default the
+    # document left out (the second rule's dry_run) is written.
+    expected = json.loads(json.dumps(EVERY_FIELD))
+    expected["rules"][1]["dry_run"] = False
+    assert outcome.to_dict() == expected
+    assert list(outcome.to_dict()) == list(EVERY_FIELD)
+    assert outcome.to_json() == _core.render(EVERY_FIELD, "json")
+    assert "ev-1" in outcome.render("text")
+    assert "GET /checkout" in outcome.render("markdown")
+    # to_dict is a copy: changing it changes neither the outcome nor what it prints next.
+    copy = outcome.to_dict()
+    copy["verdict"] = "pass"
+    assert outcome.to_dict()["verdict"] == "fail"
+
+
+def test_outcome_schema_is_the_committed_schema() -> None:
+    committed = json.loads((ROOT / "schemas" / "outcome.schema.json").read_text(encoding="utf-8"))
     schema = gatepost.outcome_schema()
-    assert "verdict" in json.dumps(schema)
+    assert schema == committed
+    # The generated TypedDict says what the schema says (gen_types.py --check keeps it so).
+    assert OutcomeDocument.__required_keys__ == frozenset(schema["required"])
+    assert OutcomeDocument.__optional_keys__ == frozenset(schema["properties"]) - frozenset(
+        schema["required"]
+    )
+    assert set(EVERY_FIELD) == set(schema["properties"])
 
 
 def test_values_cross_the_boundary_intact() -> None:
