@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gatepost
 import pytest
 from conftest import API_KEY, APP_KEY, EVALUATION_ID, ROOT, trigger_body
 from gatepost import _core
-from gatepost.types import OutcomeDocument
+from gatepost.types import GateOptions, OutcomeDocument
 
 OPTIONS: dict[str, Any] = {
     "service": "checkout",
@@ -420,3 +420,63 @@ def test_options_repr_redacts_the_keys() -> None:
     for text in (repr(opts), str(opts), f"{opts}", repr([opts])):
         assert API_KEY not in text and APP_KEY not in text
     assert gatepost.Engine(opts, 0).poll(0)["type"] == "send_request"
+
+
+def test_options_maps_every_gate_option() -> None:
+    given: GateOptions = {
+        "service": "checkout",
+        "env": "prod",
+        "config": {"rules": []},
+        "version": "v2",
+        "identifier": "pre-deploy",
+        "primary_tag": "region:us-east-1",
+        "timeout": 600,
+        "poll_interval": 15,
+        "request_timeout": 30,
+        "trigger_budget": 60,
+        "fail_on_error": True,
+        "allow_unknown_keys": True,
+        "api_key": API_KEY,
+        "app_key": APP_KEY,
+        "api_url": "http://127.0.0.1:9",
+        "allow_insecure_http": True,
+        "seed": 7,
+        "monitors_query_variable": "team",
+    }
+    # config_path and site exclude config and api_url: every other key is set, once.
+    assert set(given) == set(GateOptions.__annotations__) - {"config_path", "site"}
+    assert dict(gatepost.options(**given)) == given
+    site = gatepost.options(service="s", env="e", site="datadoghq.eu", seed=1)
+    assert (site["site"], site["fail_on_error"], site["allow_insecure_http"]) == (
+        "datadoghq.eu",
+        False,
+        False,
+    )
+
+
+def _entry_points() -> list[tuple[str, Callable[..., object]]]:
+    def evaluate_async(**kwargs: Any) -> object:
+        return asyncio.run(gatepost.evaluate_async(**kwargs))
+
+    return [
+        ("options", gatepost.options),
+        ("evaluate", gatepost.evaluate),
+        ("evaluate_async", evaluate_async),
+        ("start", gatepost.start),
+    ]
+
+
+@pytest.mark.parametrize(("name", "function"), _entry_points())
+def test_every_entry_point_takes_the_one_keyword_list(
+    name: str, function: Callable[..., object]
+) -> None:
+    # GateOptions is the only list of these keywords: a typo or a missing one is refused the way
+    # Python refuses it for an explicit signature, before anything is read or sent.
+    with pytest.raises(
+        TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'timout'"
+    ):
+        function(service="s", env="e", timout=3)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) missing required keyword argument: 'env'"):
+        function(service="s")
+    with pytest.raises(gatepost.OptionsError, match="config and config_path exclude each other"):
+        function(service="s", env="e", config="{}", config_path="gate-config.json")

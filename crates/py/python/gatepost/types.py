@@ -10,6 +10,8 @@ by ``crates/py/scripts/gen_types.py`` and re-exported here; the few shapes below
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from gatepost._schema_types import (
@@ -48,6 +50,7 @@ __all__ = [
     "EnvDefaults",
     "Event",
     "FailedMonitorDocument",
+    "GateOptions",
     "Input",
     "MonitorMatch",
     "NarrativeDocument",
@@ -81,6 +84,62 @@ class EnvDefaults(TypedDict, total=False):
     api_key: str
     app_key: str
     site: str
+
+
+class _GateOptionsRequired(TypedDict):
+    #: The service, as in the gate's scope.
+    service: str
+    #: The environment, as in the gate's scope.
+    env: str
+
+
+class GateOptions(_GateOptionsRequired, total=False):
+    """The keyword arguments that say which gate to evaluate and how.
+
+    One list for :func:`gatepost.options`, :func:`gatepost.evaluate`,
+    :func:`gatepost.evaluate_async` and :func:`gatepost.start` (each also takes its own driver
+    arguments, such as ``on_event``).
+    Only ``service`` and ``env`` are required; None means "not given". Durations are seconds.
+    """
+
+    #: Inline (JIT) rules: the config file's text (problems then carry line and column) or a
+    #: parsed mapping. Without a config, the gate is preconfigured server-side.
+    config: str | Mapping[str, Any] | None
+    #: Read ``config`` from this file (not both).
+    config_path: str | os.PathLike[str] | None
+    #: The version being deployed (faulty deployment detection rules need one).
+    version: str | None
+    #: The gate's identifier; the server uses ``default`` when it is absent.
+    identifier: str | None
+    #: One APM primary tag value (``region:us-east-1``) to scope FDD rules to.
+    primary_tag: str | None
+    #: Seconds before the evaluation gives up (fail-open unless ``fail_on_error``).
+    timeout: float | None
+    #: Seconds between polls of the result.
+    poll_interval: float | None
+    #: Seconds before one request is abandoned.
+    request_timeout: float | None
+    #: Seconds of trigger retries before the API counts as unavailable.
+    trigger_budget: float | None
+    #: Fail instead of passing when the API is unavailable or the timeout is reached (default
+    #: False).
+    fail_on_error: bool
+    #: Unknown config keys warn and are sent as they are instead of failing (default False).
+    allow_unknown_keys: bool
+    #: Default: ``DATADOG_API_KEY`` / ``DD_API_KEY``, by core's rules.
+    api_key: str | None
+    #: Default: ``DATADOG_APP_KEY`` / ``DD_APP_KEY`` / ``DD_APPLICATION_KEY``, by core's rules.
+    app_key: str | None
+    #: The Datadog site; default ``DATADOG_SITE`` / ``DD_SITE`` unless ``api_url`` is given.
+    site: str | None
+    #: The API's base URL instead of a site (an emulator, a proxy).
+    api_url: str | None
+    #: Allow ``http://`` to a host that is not loopback (default False).
+    allow_insecure_http: bool
+    #: The jitter generator's seed; default a random number below 2**53.
+    seed: int | None
+    #: datadog-ci's hidden ``--monitors-query-variable``.
+    monitors_query_variable: str | None
 
 
 class _QueryMonitorGroupRequired(TypedDict):
