@@ -15,6 +15,7 @@ split into a private ``_NameRequired`` base and a ``total=False`` subclass (``No
 from __future__ import annotations
 
 import json
+import keyword
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -212,6 +213,10 @@ class Generator:
         required = schema.get("required", [])
         props = schema["properties"]
         keys = [k for k in required if k in props] + [k for k in props if k not in required]
+        for key in keys:
+            if not key.isidentifier() or keyword.iskeyword(key):
+                # The class syntax cannot spell it; the functional syntax would be needed.
+                raise SystemExit(f"gen_types: {name}.{key} is not a Python identifier")
         fields = [
             Field(key, self.annotation(props[key]), key in required, props[key].get("description"))
             for key in keys
