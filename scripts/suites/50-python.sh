@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Python: the `gatepost` package (crates/py) built into .venv with `maturin develop` (dev profile),
-# then ruff, mypy --strict (package, examples, tests), stubtest against the compiled module, and
-# pytest (the conformance corpus, the HTTP drivers, end to end against the emulator), then the driver
-# corpus (tests/drivers) through evaluate() and evaluate_async().
+# then the drift check of the generated types (scripts/gen_types.py --check), ruff, mypy --strict
+# (package, examples, tests, scripts), stubtest against the compiled module, and pytest (the
+# conformance corpus, the HTTP drivers, end to end against the emulator), then the driver corpus
+# (tests/drivers) through evaluate() and evaluate_async().
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 cd "$GATEPOST_ROOT"
@@ -37,6 +38,10 @@ log "cargo clippy (gatepost-py; not a default member, so 10-rust does not lint i
 cargo clippy --locked -p gatepost-py --all-targets -- -D warnings
 status=$?; record_check py-clippy "$status"; [ "$status" -eq 0 ] || failed=1
 
+log "generated types (crates/py/scripts/gen_types.py --check: _schema_types.py against schemas/)"
+"$PY" crates/py/scripts/gen_types.py --check
+status=$?; record_check py-gen-types "$status"; [ "$status" -eq 0 ] || failed=1
+
 log "ruff"
 # From crates/py: with --config, ruff resolves the config's per-file paths against the cwd.
 (cd crates/py && "$VENV/bin/ruff" check --config pyproject.toml . ../../examples/python \
@@ -45,9 +50,9 @@ status=$?; record_check py-ruff "$status"; [ "$status" -eq 0 ] || failed=1
 "$VENV/bin/ruff" check --config tests/drivers/ruff.toml tests/drivers
 status=$?; record_check drivers-ruff "$status"; [ "$status" -eq 0 ] || failed=1
 
-log "mypy --strict (package, examples, tests, bench)"
+log "mypy --strict (package, examples, tests, bench, scripts)"
 "$VENV/bin/mypy" --config-file "$PYPROJECT" crates/py/python/gatepost examples/python \
-  crates/py/tests crates/py/bench
+  crates/py/tests crates/py/bench crates/py/scripts
 status=$?; record_check py-mypy "$status"; [ "$status" -eq 0 ] || failed=1
 
 log "stubtest (gatepost._core against its .pyi)"

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as gatepost from '../dist/index.mjs';
-import { startFakeApi, API_KEY, APP_KEY } from './fake-api.mjs';
+import { startFakeApi, API_KEY, APP_KEY } from './shared/fake-api.mjs';
 
 const { evaluate, envDefaults, proxyFor } = gatepost;
 const cases = JSON.parse(readFileSync(new URL('../../../tests/env/cases.json', import.meta.url), 'utf8'));

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gatepost
 import pytest
-from conftest import API_KEY, APP_KEY, EVALUATION_ID, trigger_body
+from conftest import API_KEY, APP_KEY, EVALUATION_ID, ROOT, trigger_body
 from gatepost import _core
+from gatepost.types import GateOptions, OutcomeDocument
 
 OPTIONS: dict[str, Any] = {
     "service": "checkout",
@@ -260,33 +261,121 @@ def test_attach_polls_without_a_trigger() -> None:
     assert first["url"].endswith(EVALUATION_ID)
 
 
-def _done(engine: gatepost.Engine, now: int) -> dict[str, Any]:
+def _done(engine: gatepost.Engine, now: int) -> OutcomeDocument:
     engine.handle({"type": "cancel"}, now)
     action = engine.poll(now)
     assert action["type"] == "done"
     return action["outcome"]
 
 
-def test_outcome_mirrors_the_engine_document() -> None:
+def test_a_cancelled_engine_gives_a_cancelled_outcome() -> None:
     engine = gatepost.Engine(OPTIONS, 0)
     engine.poll(0)
     document = _done(engine, 10)
     outcome = gatepost.Outcome.from_dict(document, snapshot=engine.snapshot())
     assert (outcome.verdict, outcome.cause, outcome.exit_code) == ("fail", "cancelled", 130)
+    assert (outcome.fail_open, outcome.evaluation_id, outcome.requests) == (False, None, 1)
     assert not outcome.passed
-    assert outcome.to_dict() == document
-    assert json.loads(outcome.to_json()) == document
-    assert outcome.to_json() == _core.render(document, "json")
-    assert outcome.render("text")
-    assert outcome.render("markdown")
+    assert outcome.snapshot is not None
+    assert gatepost.Engine.resume(outcome.snapshot, API_KEY, APP_KEY, 20).resumed
     assert "snapshot" not in repr(outcome)
     with pytest.raises(ValueError):
         outcome.render("html")  # type: ignore[arg-type]
 
 
-def test_outcome_schema_describes_the_outcome() -> None:
+#: An outcome document written out by hand (not by the engine) with every field of
+#: schemas/outcome.schema.json set, so that a field the Python side drops or misreads shows.
+EVERY_FIELD: OutcomeDocument = {
+    "schema_version": 1,
+    "verdict": "fail",
+    "exit_code": 1,
+    "cause": "gate_failed",
+    "fail_open": False,
+    "message": "The gate failed: 1 of 2 rules failed.",
+    "evaluation_id": "ev-1",
+    "evaluation_url": "https://app.datadoghq.com/ci/deployment-gates/evaluations?id=ev-1",
+    "gate_id": "gate-1",
+    "gate_status": "fail",
+    "dry_run": False,
+    "rules": [
+        {
+            "name": "monitors",
+            "status": "fail",
+            "reason": "a monitor alerted",
+            "dry_run": True,
+            "failures": {
+                "monitors": [{"id": "7", "name": "cpu", "state": "Alert", "url": "https://m/7"}],
+                "faulty_apm_resources": ["GET /checkout"],
+                "narratives": [{"id": "n-1", "hostgroup": "web"}],
+            },
+            "window": {"warmup_s": 30, "duration_s": 600, "decided_after_ms": 1234},
+        },
+        {"name": "fdd", "status": "pass"},
+    ],
+    "would_fail": True,
+    "requests": 5,
+    "elapsed_ms": 9876,
+    "skip_reason": "break-glass",
+    "error": {"status": 403, "details": ["Forbidden"]},
+}
+
+
+def test_outcome_reads_every_field_of_the_document() -> None:
+    outcome = gatepost.Outcome.from_dict(EVERY_FIELD)
+    assert (outcome.schema_version, outcome.verdict, outcome.cause) == (1, "fail", "gate_failed")
+    assert (outcome.exit_code, outcome.fail_open, outcome.passed) == (1, False, False)
+    assert outcome.message == "The gate failed: 1 of 2 rules failed."
+    assert (outcome.evaluation_id, outcome.gate_id) == ("ev-1", "gate-1")
+    assert outcome.gate_status == "fail"
+    assert outcome.evaluation_url is not None and outcome.evaluation_url.endswith("?id=ev-1")
+    assert (outcome.dry_run, outcome.would_fail) == (False, True)
+    assert (outcome.requests, outcome.elapsed_ms, outcome.skip_reason) == (5, 9876, "break-glass")
+    assert outcome.error == gatepost.ApiError(status=403, details=["Forbidden"])
+    assert outcome.snapshot is None
+    assert outcome.rules == [
+        gatepost.Rule(
+            name="monitors",
+            status="fail",
+            reason="a monitor alerted",
+            dry_run=True,
+            failures=gatepost.RuleFailures(
+                monitors=[gatepost.FailedMonitor("7", "cpu", "Alert", "https://m/7")],
+                faulty_apm_resources=["GET /checkout"],
+                narratives=[gatepost.Narrative("n-1", "web")],
+            ),
+            window=gatepost.RuleWindow(duration_s=600, warmup_s=30, decided_after_ms=1234),
+        ),
+        gatepost.Rule(name="fdd", status="pass"),
+    ]
+
+
+def test_outcome_json_is_the_engines_rendering_of_the_document() -> None:
+    outcome = gatepost.Outcome.from_dict(EVERY_FIELD)
+    # Core re-reads the document and writes it back: every field survives, and a default the
+    # document left out (the second rule's dry_run) is written.
+    expected = json.loads(json.dumps(EVERY_FIELD))
+    expected["rules"][1]["dry_run"] = False
+    assert outcome.to_dict() == expected
+    assert list(outcome.to_dict()) == list(EVERY_FIELD)
+    assert outcome.to_json() == _core.render(EVERY_FIELD, "json")
+    assert "ev-1" in outcome.render("text")
+    assert "GET /checkout" in outcome.render("markdown")
+    # to_dict is a copy: changing it changes neither the outcome nor what it prints next.
+    copy = outcome.to_dict()
+    copy["verdict"] = "pass"
+    assert outcome.to_dict()["verdict"] == "fail"
+
+
+def test_outcome_schema_is_the_committed_schema() -> None:
+    committed = json.loads((ROOT / "schemas" / "outcome.schema.json").read_text(encoding="utf-8"))
     schema = gatepost.outcome_schema()
-    assert "verdict" in json.dumps(schema)
+    assert schema == committed
+    # The generated TypedDict says what the schema says (gen_types.py --check keeps it so).
+    assert OutcomeDocument.__required_keys__ == frozenset(schema["required"])
+    assert OutcomeDocument.__optional_keys__ == frozenset(schema["properties"]) - frozenset(
+        schema["required"]
+    )
+    assert set(EVERY_FIELD) == set(schema["properties"])
 
 
 def test_values_cross_the_boundary_intact() -> None:
@@ -331,3 +420,63 @@ def test_options_repr_redacts_the_keys() -> None:
     for text in (repr(opts), str(opts), f"{opts}", repr([opts])):
         assert API_KEY not in text and APP_KEY not in text
     assert gatepost.Engine(opts, 0).poll(0)["type"] == "send_request"
+
+
+def test_options_maps_every_gate_option() -> None:
+    given: GateOptions = {
+        "service": "checkout",
+        "env": "prod",
+        "config": {"rules": []},
+        "version": "v2",
+        "identifier": "pre-deploy",
+        "primary_tag": "region:us-east-1",
+        "timeout": 600,
+        "poll_interval": 15,
+        "request_timeout": 30,
+        "trigger_budget": 60,
+        "fail_on_error": True,
+        "allow_unknown_keys": True,
+        "api_key": API_KEY,
+        "app_key": APP_KEY,
+        "api_url": "http://127.0.0.1:9",
+        "allow_insecure_http": True,
+        "seed": 7,
+        "monitors_query_variable": "team",
+    }
+    # config_path and site exclude config and api_url: every other key is set, once.
+    assert set(given) == set(GateOptions.__annotations__) - {"config_path", "site"}
+    assert dict(gatepost.options(**given)) == given
+    site = gatepost.options(service="s", env="e", site="datadoghq.eu", seed=1)
+    assert (site["site"], site["fail_on_error"], site["allow_insecure_http"]) == (
+        "datadoghq.eu",
+        False,
+        False,
+    )
+
+
+def _entry_points() -> list[tuple[str, Callable[..., object]]]:
+    def evaluate_async(**kwargs: Any) -> object:
+        return asyncio.run(gatepost.evaluate_async(**kwargs))
+
+    return [
+        ("options", gatepost.options),
+        ("evaluate", gatepost.evaluate),
+        ("evaluate_async", evaluate_async),
+        ("start", gatepost.start),
+    ]
+
+
+@pytest.mark.parametrize(("name", "function"), _entry_points())
+def test_every_entry_point_takes_the_one_keyword_list(
+    name: str, function: Callable[..., object]
+) -> None:
+    # GateOptions is the only list of these keywords: a typo or a missing one is refused the way
+    # Python refuses it for an explicit signature, before anything is read or sent.
+    with pytest.raises(
+        TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'timout'"
+    ):
+        function(service="s", env="e", timout=3)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) missing required keyword argument: 'env'"):
+        function(service="s")
+    with pytest.raises(gatepost.OptionsError, match="config and config_path exclude each other"):
+        function(service="s", env="e", config="{}", config_path="gate-config.json")

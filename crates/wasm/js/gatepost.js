@@ -126,13 +126,18 @@ function adopt(raw) {
 
 /** Validate a pipeline config offline. Never throws for a bad config: `valid` says it. */
 export function validate(config, options = {}) {
-  return JSON.parse(
+  const v = JSON.parse(
     wasm.validateConfig(
       toJson(config, "invalid_config", "config"),
       options?.version ?? undefined,
       Boolean(options?.allowUnknownKeys),
     ),
   );
+  // The shared `Validation` type, as @gatepost/node returns it: no `configuration` unless valid
+  // (core writes `null`).
+  const out = { valid: v.valid, problems: v.problems, warnings: v.warnings };
+  if (v.configuration !== undefined && v.configuration !== null) out.configuration = v.configuration;
+  return out;
 }
 
 /** The monitors (and their groups) a monitor rule with this query selects (docs/query-semantics.md). */

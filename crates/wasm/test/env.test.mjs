@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as gatepost from '../pkg/node/gatepost.mjs';
-import { startFakeApi, API_KEY, APP_KEY } from './helpers/fake-api.mjs';
+import { startFakeApi, API_KEY, APP_KEY } from '../../node/test/shared/fake-api.mjs';
 
 const { evaluate, envDefaults, proxyFor } = gatepost;
 const cases = JSON.parse(readFileSync(new URL('../../../tests/env/cases.json', import.meta.url), 'utf8'));

@@ -11,6 +11,7 @@ from gatepost.types import (
     MonitorMatch,
     QueryMonitor,
     Snapshot,
+    ValidationDocument,
 )
 
 __all__ = [
@@ -94,7 +95,7 @@ def render_gates_plan(plan: Mapping[str, Any], format: Literal["text", "markdown
 def render_online_report(report: Mapping[str, Any], format: Literal["text", "markdown"]) -> str: ...
 def validate(
     config: str | Mapping[str, Any], version: str | None = None, allow_unknown_keys: bool = False
-) -> dict[str, Any]: ...
+) -> ValidationDocument: ...
 def render(
     outcome: Mapping[str, Any],
     format: Literal["text", "markdown", "json"] = "text",

@@ -17,10 +17,20 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 from gatepost._core import Engine, env_defaults
 from gatepost._outcome import Outcome, Pending
 from gatepost.errors import OptionsError, Problem
-from gatepost.types import Action, Event, Input, SendRequest, Snapshot
+from gatepost.types import (
+    Done,
+    Event,
+    GateOptions,
+    Input,
+    OutcomeDocument,
+    SendRequest,
+    Snapshot,
+    Wait,
+)
 
 if TYPE_CHECKING:
     import httpx
+    from typing_extensions import Unpack
 
     from gatepost._transport_async import AsyncTransport
 
@@ -146,30 +156,25 @@ class _Options(dict[str, Any]):
     __str__ = __repr__
 
 
-def options(
-    *,
-    service: str,
-    env: str,
-    config: ConfigSource | None = None,
-    config_path: str | os.PathLike[str] | None = None,
-    version: str | None = None,
-    identifier: str | None = None,
-    primary_tag: str | None = None,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    request_timeout: float | None = None,
-    trigger_budget: float | None = None,
-    fail_on_error: bool = False,
-    allow_unknown_keys: bool = False,
-    api_key: str | None = None,
-    app_key: str | None = None,
-    site: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
-    seed: int | None = None,
-    monitors_query_variable: str | None = None,
-) -> dict[str, Any]:
+#: Every keyword of :class:`GateOptions`, and those it requires.
+_GATE_KEYS = GateOptions.__required_keys__ | GateOptions.__optional_keys__
+
+
+def _check_keywords(function: str, gate: Mapping[str, Any]) -> None:
+    """Refuse what Python would for an explicit signature: unknown and missing keywords."""
+    for key in gate:
+        if key not in _GATE_KEYS:
+            raise TypeError(f"{function}() got an unexpected keyword argument {key!r}")
+    missing = sorted(GateOptions.__required_keys__ - gate.keys())
+    if missing:
+        names = " and ".join(repr(name) for name in missing)
+        raise TypeError(f"{function}() missing required keyword argument: {names}")
+
+
+def options(**gate: Unpack[GateOptions]) -> dict[str, Any]:
     """The engine options for these arguments, with the defaults the CLI uses.
+
+    The arguments are those of :class:`gatepost.types.GateOptions`.
 
     Keys default to ``DATADOG_API_KEY``/``DD_API_KEY`` and
     ``DATADOG_APP_KEY``/``DD_APP_KEY``/``DD_APPLICATION_KEY``, the site to
@@ -177,6 +182,9 @@ def options(
     jitter seed to a random number below 2**53. Durations are seconds. The result is a dict
     holding the keys (its repr redacts them): hand it to :class:`gatepost.Engine`.
     """
+    _check_keywords("options", gate)
+    config = gate.get("config")
+    config_path = gate.get("config_path")
     if config is not None and config_path is not None:
         raise OptionsError(
             "invalid options: config and config_path exclude each other",
@@ -184,27 +192,31 @@ def options(
         )
     if config_path is not None:
         config = read_config_file(config_path)
-    api_key, app_key, site = _from_env(api_key, app_key, site, api_url)
+    api_url = gate.get("api_url")
+    api_key, app_key, site = _from_env(
+        gate.get("api_key"), gate.get("app_key"), gate.get("site"), api_url
+    )
+    seed = gate.get("seed")
     values: dict[str, Any] = {
-        "service": service,
-        "env": env,
+        "service": gate["service"],
+        "env": gate["env"],
         "config": dict(config) if isinstance(config, Mapping) else config,
-        "version": version,
-        "identifier": identifier,
-        "primary_tag": primary_tag,
-        "timeout": timeout,
-        "poll_interval": poll_interval,
-        "request_timeout": request_timeout,
-        "trigger_budget": trigger_budget,
-        "fail_on_error": fail_on_error,
-        "allow_unknown_keys": allow_unknown_keys,
+        "version": gate.get("version"),
+        "identifier": gate.get("identifier"),
+        "primary_tag": gate.get("primary_tag"),
+        "timeout": gate.get("timeout"),
+        "poll_interval": gate.get("poll_interval"),
+        "request_timeout": gate.get("request_timeout"),
+        "trigger_budget": gate.get("trigger_budget"),
+        "fail_on_error": gate.get("fail_on_error", False),
+        "allow_unknown_keys": gate.get("allow_unknown_keys", False),
         "api_key": api_key,
         "app_key": app_key,
         "site": site,
         "api_url": api_url,
-        "allow_insecure_http": allow_insecure_http,
+        "allow_insecure_http": gate.get("allow_insecure_http", False),
         "seed": _random_seed() if seed is None else seed,
-        "monitors_query_variable": monitors_query_variable,
+        "monitors_query_variable": gate.get("monitors_query_variable"),
     }
     return _Options((k, v) for k, v in values.items() if v is not None)
 
@@ -221,7 +233,7 @@ class _Session:
         self.engine = engine
         self.on_event: EventHandler = on_event if on_event is not None else _log_event
 
-    def settle(self) -> tuple[SendRequest | None, Action]:
+    def settle(self) -> tuple[SendRequest | None, Wait | Done]:
         """Poll until ``wait`` or ``done``: the request to perform (if any) and that last action."""
         request: SendRequest | None = None
         while True:
@@ -239,7 +251,7 @@ class _Session:
     def feed(self, item: Any) -> None:
         self.engine.handle(item, _now_ms())
 
-    def finish(self, document: dict[str, Any]) -> Outcome:
+    def finish(self, document: OutcomeDocument) -> Outcome:
         snapshot = self.engine.snapshot() if document.get("cause") == "cancelled" else None
         return Outcome.from_dict(document, snapshot=snapshot)
 
@@ -292,8 +304,6 @@ def _run_sync(
             request, action = session.settle()
             if action["type"] == "done":
                 return session.finish(action["outcome"])
-            if action["type"] != "wait":
-                continue
             if request is not None:
                 result = perform_with_deadline(request, request["timeout_ms"] / 1000, performer)
                 session.feed(result)
@@ -328,8 +338,6 @@ async def _run_async(
             request, action = session.settle()
             if action["type"] == "done":
                 return session.finish(action["outcome"])
-            if action["type"] != "wait":
-                continue
             if request is not None:
                 session.feed(await transport.perform(request))
                 continue
@@ -385,30 +393,15 @@ def _expect_outcome(result: Outcome | Pending) -> Outcome:
 
 def evaluate(
     *,
-    service: str,
-    env: str,
-    config: ConfigSource | None = None,
-    config_path: str | os.PathLike[str] | None = None,
-    version: str | None = None,
-    identifier: str | None = None,
-    primary_tag: str | None = None,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    request_timeout: float | None = None,
-    trigger_budget: float | None = None,
-    fail_on_error: bool = False,
-    allow_unknown_keys: bool = False,
-    api_key: str | None = None,
-    app_key: str | None = None,
-    site: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
-    seed: int | None = None,
-    monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
     client: httpx.Client | None = None,
+    **gate: Unpack[GateOptions],
 ) -> Outcome:
     """Evaluate a Deployment Gate and wait for the verdict (blocking).
+
+    The gate and how to evaluate it are the keyword arguments of
+    :class:`gatepost.types.GateOptions` (``service`` and ``env`` required), the same as
+    :func:`options`, :func:`evaluate_async` and :func:`start` take.
 
     Returns the :class:`Outcome`; a failing gate is an outcome, not an exception
     (``sys.exit(outcome.exit_code)`` ends a pipeline step the way the CLI does). Raises
@@ -421,28 +414,8 @@ def evaluate(
     ``httpx.Client`` of yours (proxies, client certificates, a private CA, connection reuse);
     gatepost never closes a client it did not create. Safe to call from many threads at once.
     """
-    opts = options(
-        service=service,
-        env=env,
-        config=config,
-        config_path=config_path,
-        version=version,
-        identifier=identifier,
-        primary_tag=primary_tag,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        request_timeout=request_timeout,
-        trigger_budget=trigger_budget,
-        fail_on_error=fail_on_error,
-        allow_unknown_keys=allow_unknown_keys,
-        api_key=api_key,
-        app_key=app_key,
-        site=site,
-        api_url=api_url,
-        allow_insecure_http=allow_insecure_http,
-        seed=seed,
-        monitors_query_variable=monitors_query_variable,
-    )
+    _check_keywords("evaluate", gate)
+    opts = options(**gate)
     performer = _sync_performer(client)
     session = _Session(Engine(opts, _now_ms()), on_event)
     return _expect_outcome(_run_sync(session, "finish", performer))
@@ -450,30 +423,11 @@ def evaluate(
 
 async def evaluate_async(
     *,
-    service: str,
-    env: str,
-    config: ConfigSource | None = None,
-    config_path: str | os.PathLike[str] | None = None,
-    version: str | None = None,
-    identifier: str | None = None,
-    primary_tag: str | None = None,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    request_timeout: float | None = None,
-    trigger_budget: float | None = None,
-    fail_on_error: bool = False,
-    allow_unknown_keys: bool = False,
-    api_key: str | None = None,
-    app_key: str | None = None,
-    site: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
-    seed: int | None = None,
-    monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
     on_cancel: CancelHandler | None = None,
     use_httpx: bool | None = None,
     client: httpx.AsyncClient | None = None,
+    **gate: Unpack[GateOptions],
 ) -> Outcome:
     """Evaluate a Deployment Gate without blocking the event loop.
 
@@ -486,28 +440,8 @@ async def evaluate_async(
     :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the outcome is also
     on it: :func:`cancelled_outcome`).
     """
-    opts = options(
-        service=service,
-        env=env,
-        config=config,
-        config_path=config_path,
-        version=version,
-        identifier=identifier,
-        primary_tag=primary_tag,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        request_timeout=request_timeout,
-        trigger_budget=trigger_budget,
-        fail_on_error=fail_on_error,
-        allow_unknown_keys=allow_unknown_keys,
-        api_key=api_key,
-        app_key=app_key,
-        site=site,
-        api_url=api_url,
-        allow_insecure_http=allow_insecure_http,
-        seed=seed,
-        monitors_query_variable=monitors_query_variable,
-    )
+    _check_keywords("evaluate_async", gate)
+    opts = options(**gate)
     transport = _async_transport(use_httpx, client)
     session = _Session(Engine(opts, _now_ms()), on_event)
     return await _run_async(session, transport, on_cancel)
@@ -574,30 +508,13 @@ async def resume_async(
 
 def start(
     *,
-    service: str,
-    env: str,
-    config: ConfigSource | None = None,
-    config_path: str | os.PathLike[str] | None = None,
-    version: str | None = None,
-    identifier: str | None = None,
-    primary_tag: str | None = None,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    request_timeout: float | None = None,
-    trigger_budget: float | None = None,
-    fail_on_error: bool = False,
-    allow_unknown_keys: bool = False,
-    api_key: str | None = None,
-    app_key: str | None = None,
-    site: str | None = None,
-    api_url: str | None = None,
-    allow_insecure_http: bool = False,
-    seed: int | None = None,
-    monitors_query_variable: str | None = None,
     on_event: EventHandler | None = None,
     client: httpx.Client | None = None,
+    **gate: Unpack[GateOptions],
 ) -> Outcome | Pending:
     """Trigger an evaluation and return as soon as the server has accepted it.
+
+    The same gate arguments as :func:`evaluate` (:class:`gatepost.types.GateOptions`).
 
     For short-lived runtimes (serverless steps, scheduled functions): returns a :class:`Pending`
     (its ``snapshot``, ``evaluation_id`` and ``next_check_at_ms``) once the evaluation has an id,
@@ -605,28 +522,8 @@ def start(
     the trigger budget happen here, so this can block for up to that budget (60 s by default).
     Continue with :func:`check`. ``client`` as in :func:`evaluate`.
     """
-    opts = options(
-        service=service,
-        env=env,
-        config=config,
-        config_path=config_path,
-        version=version,
-        identifier=identifier,
-        primary_tag=primary_tag,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        request_timeout=request_timeout,
-        trigger_budget=trigger_budget,
-        fail_on_error=fail_on_error,
-        allow_unknown_keys=allow_unknown_keys,
-        api_key=api_key,
-        app_key=app_key,
-        site=site,
-        api_url=api_url,
-        allow_insecure_http=allow_insecure_http,
-        seed=seed,
-        monitors_query_variable=monitors_query_variable,
-    )
+    _check_keywords("start", gate)
+    opts = options(**gate)
     performer = _sync_performer(client)
     return _run_sync(_Session(Engine(opts, _now_ms()), on_event), "start", performer)
 

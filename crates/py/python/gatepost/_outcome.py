@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from gatepost import _core
 from gatepost.errors import Problem
+from gatepost.types import Cause, Verdict
 
 __all__ = [
     "ApiError",
@@ -21,18 +22,6 @@ __all__ = [
     "RuleFailures",
     "RuleWindow",
     "Validation",
-]
-
-Verdict = Literal["pass", "fail"]
-Cause = Literal[
-    "gate_passed",
-    "gate_failed",
-    "dry_run",
-    "timeout",
-    "api_unavailable",
-    "client_error",
-    "cancelled",
-    "skipped",
 ]
 
 

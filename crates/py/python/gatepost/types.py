@@ -2,29 +2,76 @@
 
 They are the engine's own JSON documents (snake_case, a ``type`` tag), the same in every
 language gatepost ships for, so these are ``TypedDict`` declarations rather than classes.
+
+The engine's documents (actions, inputs, events, the outcome and validation documents, and their
+literals) are generated from the JSON Schemas in ``schemas/`` into :mod:`gatepost._schema_types`
+by ``crates/py/scripts/gen_types.py`` and re-exported here; the few shapes below have no schema.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, Union
+import os
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from gatepost._schema_types import (
+    Action,
+    ApiErrorDocument,
+    Cancel,
+    Cause,
+    Done,
+    Event,
+    FailedMonitorDocument,
+    Input,
+    NarrativeDocument,
+    OutcomeDocument,
+    Phase,
+    ProblemDocument,
+    Response,
+    RuleFailuresDocument,
+    RuleResultDocument,
+    RuleWindowDocument,
+    SendRequest,
+    Timeout,
+    TransportError,
+    TransportErrorKind,
+    ValidationDocument,
+    Verdict,
+    Wait,
+    WaitReason,
+)
 
 __all__ = [
     "Action",
+    "ApiErrorDocument",
     "Cancel",
+    "Cause",
     "Done",
     "EnvDefaults",
     "Event",
+    "FailedMonitorDocument",
+    "GateOptions",
     "Input",
     "MonitorMatch",
+    "NarrativeDocument",
+    "OutcomeDocument",
+    "Phase",
+    "ProblemDocument",
     "QueryMonitor",
     "QueryMonitorGroup",
     "Response",
+    "RuleFailuresDocument",
+    "RuleResultDocument",
+    "RuleWindowDocument",
     "SendRequest",
     "Snapshot",
     "Timeout",
     "TransportError",
     "TransportErrorKind",
+    "ValidationDocument",
+    "Verdict",
     "Wait",
+    "WaitReason",
 ]
 
 #: The engine's resumable state (no keys): pass it to ``Engine.resume`` or ``gatepost.resume``.
@@ -39,102 +86,60 @@ class EnvDefaults(TypedDict, total=False):
     site: str
 
 
-#: Why a request failed below HTTP.
-TransportErrorKind = Literal["connect", "timeout", "reset", "tls", "body_too_large", "other"]
+class _GateOptionsRequired(TypedDict):
+    #: The service, as in the gate's scope.
+    service: str
+    #: The environment, as in the gate's scope.
+    env: str
 
 
-class _SendRequestRequired(TypedDict):
-    type: Literal["send_request"]
-    request_id: int
-    method: str
-    url: str
-    headers: list[list[str]]
-    timeout_ms: int
-    max_body_bytes: int
+class GateOptions(_GateOptionsRequired, total=False):
+    """The keyword arguments that say which gate to evaluate and how.
 
+    One list for :func:`gatepost.options`, :func:`gatepost.evaluate`,
+    :func:`gatepost.evaluate_async` and :func:`gatepost.start` (each also takes its own driver
+    arguments, such as ``on_event``).
+    Only ``service`` and ``env`` are required; None means "not given". Durations are seconds.
+    """
 
-class SendRequest(_SendRequestRequired, total=False):
-    """Perform this HTTP request: never follow redirects, abort after ``timeout_ms``."""
-
-    body: str
-
-
-class Wait(TypedDict):
-    """Nothing to do until ``until`` (Unix ms) or until the response in flight arrives."""
-
-    type: Literal["wait"]
-    until: int
-    reason: str
-
-
-class Done(TypedDict):
-    """The evaluation is over; ``outcome`` is the outcome document."""
-
-    type: Literal["done"]
-    outcome: dict[str, Any]
-
-
-#: What ``Engine.poll`` returns.
-Action = Union[SendRequest, Wait, Done]
-
-
-class Response(TypedDict):
-    """An HTTP response (redirects included, as they are). ``headers`` are ``[name, value]``."""
-
-    type: Literal["response"]
-    request_id: int
-    status: int
-    headers: list[list[str]]
-    body: str
-
-
-class TransportError(TypedDict):
-    """The request failed before a complete response arrived."""
-
-    type: Literal["transport_error"]
-    request_id: int
-    kind: TransportErrorKind
-    message: str
-
-
-class Timeout(TypedDict):
-    """The last ``wait`` ended with nothing else having happened."""
-
-    type: Literal["timeout"]
-
-
-class Cancel(TypedDict):
-    """The user asked to stop; the outcome is ``cancelled`` and the snapshot stays resumable."""
-
-    type: Literal["cancel"]
-
-
-#: What ``Engine.handle`` takes.
-Input = Union[Response, TransportError, Timeout, Cancel]
-
-
-class _EventRequired(TypedDict):
-    type: str
-    message: str
-
-
-class Event(_EventRequired, total=False):
-    """A progress event; ``message`` is the log line core rendered for it."""
-
-    evaluation_id: str
-    evaluation_url: str | None
-    completed: int
-    total: int
-    phase: str
-    attempt: int
-    status: int
-    error: str
-    delay_ms: int
-    code: str
-    path: str
-    request_id: int
-    verdict: str
-    cause: str
+    #: Inline (JIT) rules: the config file's text (problems then carry line and column) or a
+    #: parsed mapping. Without a config, the gate is preconfigured server-side.
+    config: str | Mapping[str, Any] | None
+    #: Read ``config`` from this file (not both).
+    config_path: str | os.PathLike[str] | None
+    #: The version being deployed (faulty deployment detection rules need one).
+    version: str | None
+    #: The gate's identifier; the server uses ``default`` when it is absent.
+    identifier: str | None
+    #: One APM primary tag value (``region:us-east-1``) to scope FDD rules to.
+    primary_tag: str | None
+    #: Seconds before the evaluation gives up (fail-open unless ``fail_on_error``).
+    timeout: float | None
+    #: Seconds between polls of the result.
+    poll_interval: float | None
+    #: Seconds before one request is abandoned.
+    request_timeout: float | None
+    #: Seconds of trigger retries before the API counts as unavailable.
+    trigger_budget: float | None
+    #: Fail instead of passing when the API is unavailable or the timeout is reached (default
+    #: False).
+    fail_on_error: bool
+    #: Unknown config keys warn and are sent as they are instead of failing (default False).
+    allow_unknown_keys: bool
+    #: Default: ``DATADOG_API_KEY`` / ``DD_API_KEY``, by core's rules.
+    api_key: str | None
+    #: Default: ``DATADOG_APP_KEY`` / ``DD_APP_KEY`` / ``DD_APPLICATION_KEY``, by core's rules.
+    app_key: str | None
+    #: The Datadog site; default ``DATADOG_SITE`` / ``DD_SITE`` unless ``api_url`` is given.
+    site: str | None
+    #: The API's base URL instead of a site (an emulator, a proxy).
+    api_url: str | None
+    #: Allow ``http://`` to a host that is not loopback (default False).
+    allow_insecure_http: bool
+    #: The jitter generator's seed; default a random number below 2**53.
+    seed: int | None
+    #: datadog-ci's hidden ``--monitors-query-variable``.
+    monitors_query_variable: str | None
 
 
 class _QueryMonitorGroupRequired(TypedDict):
