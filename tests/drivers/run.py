@@ -116,14 +116,11 @@ def run_cli(options: dict[str, Any], env: dict[str, str], tmp: pathlib.Path, tim
             outcome = json.loads(out)
         except ValueError:
             outcome = None
-    # `--output json` prints a JSON document on every exit: an outcome (it has a verdict) or, for
-    # a usage or config error, an error document ({"error": {"code", ...}, "exit_code": 2}).
-    if isinstance(outcome, dict) and "verdict" not in outcome and isinstance(outcome.get("error"), dict):
-        outcome = None
     error = None
     if isinstance(outcome, dict) and "verdict" not in outcome and isinstance(outcome.get("error"), dict):
-        # `--output json` prints an error document ({"error": {"code", ...}, "exit_code"}) on an
-        # early exit: its code is compared with the bindings' like any other.
+        # `--output json` prints a JSON document on every exit: an outcome (it has a verdict) or,
+        # for a usage or config error, an error document ({"error": {"code", ...}, "exit_code": 2}),
+        # whose code is compared with the bindings' like any other.
         error, outcome = outcome["error"], None
     elif outcome is None and r.returncode == 2:
         error = {"code": "usage", "message": err.strip()[-500:]}
