@@ -38,6 +38,7 @@ pub mod config;
 pub mod environment;
 pub mod error;
 pub mod event;
+mod exchange;
 pub mod gates;
 pub mod io;
 pub mod machine;

@@ -57,8 +57,9 @@ use crate::config::json::{self, Node, NodeValue};
 use crate::config::{self, ValidateContext};
 use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind};
+use crate::exchange::{self, Exchange, InFlight};
 use crate::gates::{self, DEFAULT_IDENTIFIER, LiveRule};
-use crate::io::{Input, TransportErrorKind, WaitReason};
+use crate::io::{Input, WaitReason};
 use crate::machine::{api_error, auth_headers, seconds};
 use crate::options::{ConfigInput, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
 use crate::sanitize;
@@ -260,12 +261,6 @@ enum Step {
     ListGates { cursor: Option<String>, page: u32 },
     ListRules,
     Search { rule: usize, page: u32 },
-}
-
-#[derive(Debug, Clone)]
-struct InFlight {
-    request_id: u64,
-    expires_at: u64,
 }
 
 /// The monitors one rule's search has found so far.
@@ -524,68 +519,7 @@ impl Check {
 
     /// Feed what happened to the last request (or `timeout` / `cancel`).
     pub fn handle(&mut self, input: Input, now: u64) -> Result<(), Error> {
-        if let Input::Response { request_id, .. } | Input::TransportError { request_id, .. } =
-            &input
-            && (*request_id == 0 || *request_id >= self.next_request_id)
-        {
-            return Err(Error::new(
-                ErrorCode::UnknownRequest,
-                format!("request id {request_id} was never issued by this check"),
-            ));
-        }
-        self.clock = self.clock.max(now);
-        let now = self.clock;
-        let current = |s: &Self, id: u64| s.in_flight.as_ref().is_some_and(|f| f.request_id == id);
-        match input {
-            Input::Cancel => {
-                if self.report.is_none() {
-                    self.in_flight = None;
-                    self.finish(Some("cancelled".into()));
-                }
-            }
-            Input::Timeout => {
-                if let Some(flight) = &self.in_flight
-                    && now >= flight.expires_at
-                {
-                    self.in_flight = None;
-                    self.on_failure(None, "timeout", &[], now);
-                }
-            }
-            Input::Response {
-                request_id,
-                status,
-                headers,
-                body,
-            } => {
-                if !current(self, request_id) {
-                    return Ok(());
-                }
-                self.in_flight = None;
-                self.on_response(status, &headers, &body, now);
-            }
-            Input::TransportError {
-                request_id,
-                kind,
-                message,
-            } => {
-                if !current(self, request_id) {
-                    return Ok(());
-                }
-                self.in_flight = None;
-                let what = if message.is_empty() {
-                    kind.as_str().to_string()
-                } else {
-                    format!("{}: {}", kind.as_str(), message)
-                };
-                if kind == TransportErrorKind::Tls {
-                    let m = format!("{}: TLS failure: {message}", self.describe_step());
-                    self.finish(Some(m));
-                } else {
-                    self.on_failure(None, &what, &[], now);
-                }
-            }
-        }
-        Ok(())
+        exchange::handle(self, input, now)
     }
 
     /// The rules are known: skip what cannot be checked, search for the first that can.
@@ -1243,9 +1177,44 @@ pub fn render_markdown(report: &OnlineReport) -> String {
     out
 }
 
+impl Exchange for Check {
+    const NOUN: &'static str = "check";
+    fn next_request_id(&self) -> u64 {
+        self.next_request_id
+    }
+    fn clock_mut(&mut self) -> &mut u64 {
+        &mut self.clock
+    }
+    fn in_flight_mut(&mut self) -> &mut Option<InFlight> {
+        &mut self.in_flight
+    }
+    fn finished(&self) -> bool {
+        self.report.is_some()
+    }
+    fn finish(&mut self, error: Option<String>) {
+        Check::finish(self, error);
+    }
+    fn on_failure(
+        &mut self,
+        status: Option<u16>,
+        error: &str,
+        headers: &[(String, String)],
+        now: u64,
+    ) {
+        Check::on_failure(self, status, error, headers, now);
+    }
+    fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
+        Check::on_response(self, status, headers, body, now);
+    }
+    fn describe_step(&self) -> String {
+        Check::describe_step(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::TransportErrorKind;
 
     const URL: &str = "http://127.0.0.1:9";
 

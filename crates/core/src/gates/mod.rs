@@ -46,7 +46,8 @@ pub use plan::{Change, ChangeAction, LiveGate, LiveRule, Plan, render_markdown, 
 use crate::backoff;
 use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind};
-use crate::io::{Input, TransportErrorKind, WaitReason};
+use crate::exchange::{self, Exchange, InFlight};
+use crate::io::{Input, WaitReason};
 use crate::machine::{api_error, auth_headers, is_uuid};
 use crate::options::{ConfigInput, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
 use crate::site::{self, Endpoint};
@@ -193,12 +194,6 @@ enum Step {
 
 /// Method, URL and body of a request to send.
 type HttpRequest = (&'static str, String, Option<String>);
-
-#[derive(Debug, Clone)]
-struct InFlight {
-    request_id: u64,
-    expires_at: u64,
-}
 
 /// One export, plan or apply. See the module docs for the loop.
 pub struct Run {
@@ -405,68 +400,7 @@ impl Run {
 
     /// Feed what happened to the last request (or `timeout` / `cancel`).
     pub fn handle(&mut self, input: Input, now: u64) -> Result<(), Error> {
-        if let Input::Response { request_id, .. } | Input::TransportError { request_id, .. } =
-            &input
-            && (*request_id == 0 || *request_id >= self.next_request_id)
-        {
-            return Err(Error::new(
-                ErrorCode::UnknownRequest,
-                format!("request id {request_id} was never issued by this run"),
-            ));
-        }
-        self.clock = self.clock.max(now);
-        let now = self.clock;
-        let current = |s: &Self, id: u64| s.in_flight.as_ref().is_some_and(|f| f.request_id == id);
-        match input {
-            Input::Cancel => {
-                if self.report.is_none() {
-                    self.in_flight = None;
-                    self.finish(Some("cancelled".into()));
-                }
-            }
-            Input::Timeout => {
-                if let Some(flight) = &self.in_flight
-                    && now >= flight.expires_at
-                {
-                    self.in_flight = None;
-                    self.on_failure(None, "timeout", &[], now);
-                }
-            }
-            Input::Response {
-                request_id,
-                status,
-                headers,
-                body,
-            } => {
-                if !current(self, request_id) {
-                    return Ok(());
-                }
-                self.in_flight = None;
-                self.on_response(status, &headers, &body, now);
-            }
-            Input::TransportError {
-                request_id,
-                kind,
-                message,
-            } => {
-                if !current(self, request_id) {
-                    return Ok(());
-                }
-                self.in_flight = None;
-                let what = if message.is_empty() {
-                    kind.as_str().to_string()
-                } else {
-                    format!("{}: {}", kind.as_str(), message)
-                };
-                if kind == TransportErrorKind::Tls {
-                    let m = format!("{}: TLS failure: {message}", self.describe_step());
-                    self.finish(Some(m));
-                } else {
-                    self.on_failure(None, &what, &[], now);
-                }
-            }
-        }
-        Ok(())
+        exchange::handle(self, input, now)
     }
 
     /// The request of the current step, or `None` when the step was done without one.
@@ -975,5 +909,39 @@ fn summarize(what: &str, problems: &[Problem]) -> String {
     match problems.len() {
         1 => format!("{what}: {}", problems[0]),
         n => format!("{what}: {n} problems"),
+    }
+}
+
+impl Exchange for Run {
+    const NOUN: &'static str = "run";
+    fn next_request_id(&self) -> u64 {
+        self.next_request_id
+    }
+    fn clock_mut(&mut self) -> &mut u64 {
+        &mut self.clock
+    }
+    fn in_flight_mut(&mut self) -> &mut Option<InFlight> {
+        &mut self.in_flight
+    }
+    fn finished(&self) -> bool {
+        self.report.is_some()
+    }
+    fn finish(&mut self, error: Option<String>) {
+        Run::finish(self, error);
+    }
+    fn on_failure(
+        &mut self,
+        status: Option<u16>,
+        error: &str,
+        headers: &[(String, String)],
+        now: u64,
+    ) {
+        Run::on_failure(self, status, error, headers, now);
+    }
+    fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
+        Run::on_response(self, status, headers, body, now);
+    }
+    fn describe_step(&self) -> String {
+        Run::describe_step(self)
     }
 }

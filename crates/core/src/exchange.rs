@@ -1,0 +1,117 @@
+//! The request bookkeeping shared by the engine's smaller runs — the gates run
+//! ([`crate::gates::Run`]) and the online check ([`crate::online::Check`]): one request in flight
+//! at a time, ids that only grow, a clock that never goes back, and one reading of what the host
+//! feeds back (a response, a transport error, a timeout, a cancel). What each run does with a
+//! response or a failure is its own; how the input reaches it is decided here, once.
+
+use crate::error::{Error, ErrorCode};
+use crate::io::{Input, TransportErrorKind};
+
+/// The request a run is waiting for.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub(crate) request_id: u64,
+    /// When the run gives up on it.
+    pub(crate) expires_at: u64,
+}
+
+/// What a run exposes so that [`handle`] can feed it.
+pub(crate) trait Exchange {
+    /// What the run is called in the error for a request id it never issued ("run", "check").
+    const NOUN: &'static str;
+    /// The id the next request will get (every id below it was issued).
+    fn next_request_id(&self) -> u64;
+    /// The run's clock (ms); [`handle`] only moves it forward.
+    fn clock_mut(&mut self) -> &mut u64;
+    fn in_flight_mut(&mut self) -> &mut Option<InFlight>;
+    /// Whether the run has its report (a cancel then changes nothing).
+    fn finished(&self) -> bool;
+    fn finish(&mut self, error: Option<String>);
+    /// The request failed: `status` for an HTTP answer, `error` a short description.
+    fn on_failure(
+        &mut self,
+        status: Option<u16>,
+        error: &str,
+        headers: &[(String, String)],
+        now: u64,
+    );
+    fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64);
+    /// The current step in words, for messages ("listing gates (page 2)").
+    fn describe_step(&self) -> String;
+}
+
+/// Feed what happened to the run's last request (or `timeout` / `cancel`). A response or error
+/// for a request that is no longer in flight is ignored; one for an id never issued is an error.
+pub(crate) fn handle<E: Exchange>(run: &mut E, input: Input, now: u64) -> Result<(), Error> {
+    if let Input::Response { request_id, .. } | Input::TransportError { request_id, .. } = &input
+        && (*request_id == 0 || *request_id >= run.next_request_id())
+    {
+        return Err(Error::new(
+            ErrorCode::UnknownRequest,
+            format!(
+                "request id {request_id} was never issued by this {}",
+                E::NOUN
+            ),
+        ));
+    }
+    let clock = run.clock_mut();
+    *clock = (*clock).max(now);
+    let now = *clock;
+    // Takes the request out of flight when `id` is the one in flight.
+    let land = |run: &mut E, id: u64| {
+        let current = run
+            .in_flight_mut()
+            .as_ref()
+            .is_some_and(|f| f.request_id == id);
+        if current {
+            *run.in_flight_mut() = None;
+        }
+        current
+    };
+    match input {
+        Input::Cancel => {
+            if !run.finished() {
+                *run.in_flight_mut() = None;
+                run.finish(Some("cancelled".into()));
+            }
+        }
+        Input::Timeout => {
+            if run
+                .in_flight_mut()
+                .as_ref()
+                .is_some_and(|f| now >= f.expires_at)
+            {
+                *run.in_flight_mut() = None;
+                run.on_failure(None, "timeout", &[], now);
+            }
+        }
+        Input::Response {
+            request_id,
+            status,
+            headers,
+            body,
+        } => {
+            if land(run, request_id) {
+                run.on_response(status, &headers, &body, now);
+            }
+        }
+        Input::TransportError {
+            request_id,
+            kind,
+            message,
+        } => {
+            if !land(run, request_id) {
+                return Ok(());
+            }
+            if kind == TransportErrorKind::Tls {
+                let m = format!("{}: TLS failure: {message}", run.describe_step());
+                run.finish(Some(m));
+            } else if message.is_empty() {
+                run.on_failure(None, kind.as_str(), &[], now);
+            } else {
+                run.on_failure(None, &format!("{}: {message}", kind.as_str()), &[], now);
+            }
+        }
+    }
+    Ok(())
+}
