@@ -3,7 +3,7 @@
 usage: lateness.py API_URL DONE_FILE DURATION_S START_EPOCH_S [EXIT_EPOCH_S]
 DONE_FILE holds one line per evaluation, "EVALUATION_ID DONE_EPOCH_MS", written by the fan-out
 driver the moment that evaluation's outcome was in its hands. An evaluation's result exists
-DURATION_S after the emulator created it (`created_at` in its evaluations list, time scale 1);
+DURATION_S after the emulator started it (`started_at` in its evaluations list, time scale 1);
 only evaluations created after START_EPOCH_S (when the row started) are read.
 Prints one JSON object: how many were matched, the median and largest lateness per evaluation
 (outcome in hand minus result exists), and, with EXIT_EPOCH_S, the process exit minus the last
@@ -30,10 +30,12 @@ def created_ms(api_url: str, since_ms: int) -> dict[str, int]:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback only
             page = json.load(response)
         for item in page["data"]:
-            text = item["attributes"]["created_at"].replace("Z", "+00:00")
+            attributes = item["attributes"]
+            text = (attributes.get("started_at") or attributes["created_at"]).replace("Z", "+00:00")
             when = datetime.datetime.fromisoformat(text)
-            found[item["id"]] = round(when.timestamp() * 1000)
-        cursor = page["meta"]["page"]["next_cursor"]
+            found[attributes.get("evaluation_id") or item["id"]] = round(when.timestamp() * 1000)
+        # The published list leaves next_cursor out on its last page.
+        cursor = page["meta"]["page"].get("next_cursor")
     return found
 
 

@@ -164,6 +164,47 @@ def test_async_fan_out_without_httpx(many: ManyApi) -> None:
     assert not _transport_async._shared
 
 
+def test_without_httpx_at_most_max_threads_requests_run_at_once(
+    many: ManyApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The urllib path admits MAX_THREADS requests of a loop at a time; the rest queue."""
+    cap = 3
+    monkeypatch.setattr(_transport_async, "MAX_THREADS", cap)
+    lock = threading.Lock()
+    full = threading.Event()
+    active = {"now": 0, "most": 0}
+    from gatepost._transport import perform
+
+    def counted(action: Any) -> Any:
+        with lock:
+            active["now"] += 1
+            active["most"] = max(active["most"], active["now"])
+            if active["now"] >= cap:
+                full.set()
+        # Hold each request until the gate is full once, so that an unbounded path would show
+        # more than `cap` at once (the timeout only keeps a broken gate from hanging the test).
+        full.wait(timeout=10)
+        try:
+            return perform(action)
+        finally:
+            with lock:
+                active["now"] -= 1
+
+    monkeypatch.setattr(_transport_async, "perform", counted)
+    n = 30
+
+    async def main() -> list[gatepost.Outcome]:
+        return list(
+            await asyncio.gather(
+                *(gatepost.evaluate_async(**options(many, i), use_httpx=False) for i in range(n))
+            )
+        )
+
+    assert_each_its_own(asyncio.run(main()))
+    assert active["most"] == cap
+    assert len(many.server.requests) == many.expected_requests(n)
+
+
 def test_each_loop_gets_its_own_client_also_in_threads(many: ManyApi) -> None:
     clients: list[httpx.AsyncClient] = []
 

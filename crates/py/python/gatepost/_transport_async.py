@@ -20,6 +20,7 @@ import contextlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +33,42 @@ if TYPE_CHECKING:
 __all__ = ["AsyncTransport", "shared_client"]
 
 
+#: How many urllib requests of one event loop run at once; the rest wait their turn (within
+#: their own timeout). A thousand evaluations whose polls fall due together would otherwise start
+#: a thousand threads that fight over the GIL: every answer then reaches its evaluation late, and
+#: the replies to a burst of triggers arrive seconds after the server created the evaluations, so
+#: every poll planned from them is late too. Queued before sending, a request is created on the
+#: server about when its answer is read.
+MAX_THREADS = 20
+
+#: The admission gate of each event loop's urllib requests (loops are weakly referenced).
+_thread_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _thread_gate(loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+    gate = _thread_gates.get(loop)
+    if gate is None:
+        with _lock:
+            gate = _thread_gates.setdefault(loop, asyncio.Semaphore(MAX_THREADS))
+    return gate
+
+
 async def _in_daemon_thread(action: SendRequest) -> Input:
-    """Run the blocking urllib request in a daemon thread and await its result.
+    """Run the blocking urllib request in a daemon thread, once the loop's gate admits it.
 
     Not ``asyncio.to_thread``: the default executor's threads are joined when the event loop
     closes, so an abandoned request to a hung server would hold ``asyncio.run`` open past the
-    deadline. A daemon thread is simply left to its own socket timeout.
+    deadline. A daemon thread is simply left to its own socket timeout (its place in the gate is
+    given back as soon as the request is abandoned).
     """
     loop = asyncio.get_running_loop()
+    async with _thread_gate(loop):
+        return await _run_in_daemon_thread(loop, action)
+
+
+async def _run_in_daemon_thread(loop: asyncio.AbstractEventLoop, action: SendRequest) -> Input:
     future: asyncio.Future[Input] = loop.create_future()
 
     def deliver(result: Input) -> None:
