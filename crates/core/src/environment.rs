@@ -1,7 +1,7 @@
 //! What a host reads from its process environment, resolved by one set of rules for every host.
 //!
 //! The engine does no IO, so it never reads the environment itself: a host hands it over as a map
-//! (`std::env::vars_os()`, `os.environ`, `process.env`, or nothing at all in a browser) and calls
+//! (Rust's `vars_os()`, `os.environ`, `process.env`, or nothing at all in a browser) and calls
 //! [`defaults`] for the keys and site, and [`proxy_for`] for the proxy of each URL. The CLI and the
 //! Python, Node and WebAssembly packages all call these two functions, so the same environment
 //! means the same thing in every language (`tests/env/cases.json` is the shared proof).
@@ -31,10 +31,10 @@
 //!   reached through a proxy.
 
 use crate::error::{Error, ErrorCode, Problem};
+use core::net::IpAddr;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 
 /// The variables the API key is read from, first match wins.
 pub const API_KEY_VARS: [&str; 2] = ["DATADOG_API_KEY", "DD_API_KEY"];
@@ -83,8 +83,9 @@ impl Environment {
         self.vars.insert(name.into(), Value::NotUnicode);
     }
 
-    /// The environment of `std::env::vars_os()` (or any such list): a name that is not UTF-8 is
-    /// skipped (no rule reads it), a value that is not UTF-8 is kept as [`Value::NotUnicode`].
+    /// The environment as the host's `vars_os()` lists it (or any such list): a name that is not
+    /// UTF-8 is skipped (no rule reads it), a value that is not UTF-8 is kept as
+    /// [`Value::NotUnicode`].
     pub fn from_os<I, K, V>(vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
