@@ -629,75 +629,6 @@ impl Check {
         }
     }
 
-    fn describe_step(&self) -> String {
-        match &self.step {
-            Some(Step::ListGates { page, .. }) => format!("listing gates (page {page})"),
-            Some(Step::ListRules) => {
-                let g = self.gate.as_ref().expect("a gate");
-                format!(
-                    "reading the rules of gate {}/{}/{}",
-                    g.service, g.env, g.identifier
-                )
-            }
-            Some(Step::Search { rule, page }) => format!(
-                "searching the monitors of {} \"{}\" (page {page})",
-                self.checks[*rule].path, self.checks[*rule].name
-            ),
-            None => "finishing".to_string(),
-        }
-    }
-
-    fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        if !(200..300).contains(&status) {
-            let details = api_error(status, body).details;
-            match status {
-                408 | 429 | 500..=599 => {
-                    return self.on_failure(Some(status), &details.join("; "), headers, now);
-                }
-                400 if matches!(self.step, Some(Step::Search { .. })) => {
-                    // The search refused the query: the rule's problem, not the check's.
-                    let Some(Step::Search { rule, .. }) = self.step.clone() else {
-                        unreachable!()
-                    };
-                    let mut message =
-                        "the monitor search refuses this query (HTTP 400)".to_string();
-                    if !details.is_empty() {
-                        message.push_str(&format!(": {}", details.join("; ")));
-                    }
-                    self.checks[rule].note = Some(message.clone());
-                    self.rule_problem(rule, message, None);
-                    self.failures = 0;
-                    self.step = self.next_search(rule + 1);
-                    return;
-                }
-                _ => {
-                    let mut message = format!("{}: HTTP {status}", self.describe_step());
-                    if !details.is_empty() {
-                        message.push_str(&format!(": {}", details.join("; ")));
-                    }
-                    if matches!(status, 401 | 403) {
-                        message.push_str(
-                            " (the API key and the application key must be valid; reading monitors needs the monitors_read scope, reading gates the deployment gates read scope)",
-                        );
-                    }
-                    return self.finish(Some(message));
-                }
-            }
-        }
-        let result = match self.step.clone() {
-            Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
-            Some(Step::ListRules) => self.on_rules(body),
-            Some(Step::Search { rule, page }) => self.on_search(body, rule, page),
-            None => Ok(()),
-        };
-        match result {
-            Ok(()) => self.failures = 0,
-            // A 2xx whose body cannot be read: a server fault, retried like one (and counted, so a
-            // server that keeps answering garbage ends the check).
-            Err(problem) => self.on_failure(Some(status), &problem, headers, now),
-        }
-    }
-
     fn on_gate_page(
         &mut self,
         body: &str,
@@ -953,78 +884,6 @@ impl Check {
             p.column = Some(pos.column);
         }
     }
-
-    fn finish(&mut self, error: Option<String>) {
-        self.step = None;
-        self.in_flight = None;
-        if self.report.is_some() {
-            return;
-        }
-        let error = error.map(|e| sanitize::line(&e));
-        self.report = Some(OnlineReport {
-            ok: error.is_none() && self.problems.is_empty(),
-            source: self.source_name.to_string(),
-            gate: self.gate.clone(),
-            rules: self.checks.clone(),
-            problems: self.problems.clone(),
-            warnings: self.warnings.clone(),
-            error,
-            requests: self.requests,
-        });
-    }
-
-    /// A retryable failure: back off (or follow the server's hint), or stop after `max_retries`.
-    fn on_failure(
-        &mut self,
-        status: Option<u16>,
-        error: &str,
-        headers: &[(String, String)],
-        now: u64,
-    ) {
-        self.failures = self.failures.saturating_add(1);
-        let problem = match (status, error.is_empty()) {
-            (Some(code), false) => format!("HTTP {code}: {error}"),
-            (Some(code), true) => format!("HTTP {code}"),
-            (None, _) => error.to_string(),
-        };
-        if self.failures > self.max_retries {
-            let message = format!(
-                "{} failed after {} attempt(s): {problem}",
-                self.describe_step(),
-                self.failures
-            );
-            return self.finish(Some(message));
-        }
-        let delay = match backoff::server_hint_ms(headers) {
-            Some(ms) => ms,
-            None => {
-                let d = backoff::delay_ms(self.failures, self.seed, self.draws);
-                self.draws += 1;
-                d
-            }
-        };
-        if now.saturating_add(delay) >= self.deadline {
-            let message = format!(
-                "{} failed ({problem}) and the check's timeout leaves no time to retry",
-                self.describe_step()
-            );
-            return self.finish(Some(message));
-        }
-        self.next_send_at = now.saturating_add(delay);
-        let message = format!(
-            "{} failed ({problem}); retrying in {} (attempt {})",
-            self.describe_step(),
-            seconds(delay),
-            self.failures + 1
-        );
-        self.events.push(Event::new(
-            EventKind::Warning {
-                code: "retrying".into(),
-                path: None,
-            },
-            message,
-        ));
-    }
 }
 
 /// The query the gate evaluates: the user's, plus the `muted:false` the service adds (the user's
@@ -1192,8 +1051,24 @@ impl Exchange for Check {
         self.report.is_some()
     }
     fn finish(&mut self, error: Option<String>) {
-        Check::finish(self, error);
+        self.step = None;
+        self.in_flight = None;
+        if self.report.is_some() {
+            return;
+        }
+        let error = error.map(|e| sanitize::line(&e));
+        self.report = Some(OnlineReport {
+            ok: error.is_none() && self.problems.is_empty(),
+            source: self.source_name.to_string(),
+            gate: self.gate.clone(),
+            rules: self.checks.clone(),
+            problems: self.problems.clone(),
+            warnings: self.warnings.clone(),
+            error,
+            requests: self.requests,
+        });
     }
+    /// A retryable failure: back off (or follow the server's hint), or stop after `max_retries`.
     fn on_failure(
         &mut self,
         status: Option<u16>,
@@ -1201,13 +1076,116 @@ impl Exchange for Check {
         headers: &[(String, String)],
         now: u64,
     ) {
-        Check::on_failure(self, status, error, headers, now);
+        self.failures = self.failures.saturating_add(1);
+        let problem = match (status, error.is_empty()) {
+            (Some(code), false) => format!("HTTP {code}: {error}"),
+            (Some(code), true) => format!("HTTP {code}"),
+            (None, _) => error.to_string(),
+        };
+        if self.failures > self.max_retries {
+            let message = format!(
+                "{} failed after {} attempt(s): {problem}",
+                self.describe_step(),
+                self.failures
+            );
+            return self.finish(Some(message));
+        }
+        let delay = match backoff::server_hint_ms(headers) {
+            Some(ms) => ms,
+            None => {
+                let d = backoff::delay_ms(self.failures, self.seed, self.draws);
+                self.draws += 1;
+                d
+            }
+        };
+        if now.saturating_add(delay) >= self.deadline {
+            let message = format!(
+                "{} failed ({problem}) and the check's timeout leaves no time to retry",
+                self.describe_step()
+            );
+            return self.finish(Some(message));
+        }
+        self.next_send_at = now.saturating_add(delay);
+        let message = format!(
+            "{} failed ({problem}); retrying in {} (attempt {})",
+            self.describe_step(),
+            seconds(delay),
+            self.failures + 1
+        );
+        self.events.push(Event::new(
+            EventKind::Warning {
+                code: "retrying".into(),
+                path: None,
+            },
+            message,
+        ));
     }
     fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        Check::on_response(self, status, headers, body, now);
+        if !(200..300).contains(&status) {
+            let details = api_error(status, body).details;
+            match status {
+                408 | 429 | 500..=599 => {
+                    return self.on_failure(Some(status), &details.join("; "), headers, now);
+                }
+                400 if matches!(self.step, Some(Step::Search { .. })) => {
+                    // The search refused the query: the rule's problem, not the check's.
+                    let Some(Step::Search { rule, .. }) = self.step.clone() else {
+                        unreachable!()
+                    };
+                    let mut message =
+                        "the monitor search refuses this query (HTTP 400)".to_string();
+                    if !details.is_empty() {
+                        message.push_str(&format!(": {}", details.join("; ")));
+                    }
+                    self.checks[rule].note = Some(message.clone());
+                    self.rule_problem(rule, message, None);
+                    self.failures = 0;
+                    self.step = self.next_search(rule + 1);
+                    return;
+                }
+                _ => {
+                    let mut message = format!("{}: HTTP {status}", self.describe_step());
+                    if !details.is_empty() {
+                        message.push_str(&format!(": {}", details.join("; ")));
+                    }
+                    if matches!(status, 401 | 403) {
+                        message.push_str(
+                            " (the API key and the application key must be valid; reading monitors needs the monitors_read scope, reading gates the deployment gates read scope)",
+                        );
+                    }
+                    return self.finish(Some(message));
+                }
+            }
+        }
+        let result = match self.step.clone() {
+            Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
+            Some(Step::ListRules) => self.on_rules(body),
+            Some(Step::Search { rule, page }) => self.on_search(body, rule, page),
+            None => Ok(()),
+        };
+        match result {
+            Ok(()) => self.failures = 0,
+            // A 2xx whose body cannot be read: a server fault, retried like one (and counted, so a
+            // server that keeps answering garbage ends the check).
+            Err(problem) => self.on_failure(Some(status), &problem, headers, now),
+        }
     }
     fn describe_step(&self) -> String {
-        Check::describe_step(self)
+        match &self.step {
+            Some(Step::ListGates { page, .. }) => format!("listing gates (page {page})"),
+            Some(Step::ListRules) => {
+                let g = self.gate.as_ref().expect("a gate");
+                format!(
+                    "reading the rules of gate {}/{}/{}",
+                    g.service, g.env, g.identifier
+                )
+            }
+            Some(Step::Search { rule, page }) => format!(
+                "searching the monitors of {} \"{}\" (page {page})",
+                self.checks[*rule].path, self.checks[*rule].name
+            ),
+            None => "finishing".to_string(),
+        }
     }
 }
 

@@ -544,14 +544,6 @@ impl Run {
         }
     }
 
-    fn finish(&mut self, error: Option<String>) {
-        self.step = None;
-        self.in_flight = None;
-        if self.report.is_none() {
-            self.report = Some(self.make_report(error, None));
-        }
-    }
-
     fn send(&mut self, method: &str, url: String, body: Option<String>, now: u64) -> GatesAction {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
@@ -577,73 +569,6 @@ impl Run {
             body,
             timeout_ms: self.request_timeout_ms,
             max_body_bytes: self.max_body_bytes,
-        }
-    }
-
-    fn describe_step(&self) -> String {
-        match &self.step {
-            Some(Step::ListGates { page, .. }) => format!("listing gates (page {page})"),
-            Some(Step::ListRules { gate }) => {
-                let g = &self.live[self.relevant[*gate]];
-                format!(
-                    "reading the rules of gate {}/{}/{}",
-                    g.service, g.env, g.identifier
-                )
-            }
-            Some(Step::Apply { change, recreate }) => {
-                let c = &self.plan.as_ref().expect("a plan").changes[*change];
-                let what = match (c.action, recreate) {
-                    (ChangeAction::Replace, false) => "replace (delete)",
-                    (ChangeAction::Replace, true) => "replace (create)",
-                    (action, _) => action.as_str(),
-                };
-                format!("{what} {}", c.subject())
-            }
-            None => "finishing".to_string(),
-        }
-    }
-
-    fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        let step = self.step.clone();
-        let ok = (200..300).contains(&status);
-        // A DELETE answered 404 is already done (e.g. by an earlier, interrupted apply).
-        let deleting = match &step {
-            Some(Step::Apply {
-                change,
-                recreate: false,
-            }) => matches!(
-                self.plan.as_ref().expect("a plan").changes[*change].action,
-                ChangeAction::Delete | ChangeAction::Replace
-            ),
-            _ => false,
-        };
-        let already_done = deleting && status == 404;
-        if !ok && !already_done {
-            match status {
-                408 | 429 | 500..=599 => {
-                    let detail = api_error(status, body).details.join("; ");
-                    return self.on_failure(Some(status), &detail, headers, now);
-                }
-                _ => {
-                    let details = api_error(status, body).details;
-                    let mut message = format!("{}: HTTP {status}", self.describe_step());
-                    if !details.is_empty() {
-                        message.push_str(&format!(": {}", details.join("; ")));
-                    }
-                    return self.finish(Some(message));
-                }
-            }
-        }
-        self.failures = 0;
-        let result = match step {
-            Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
-            Some(Step::ListRules { gate }) => self.on_rules(body, gate),
-            Some(Step::Apply { change, recreate }) => self.on_applied(change, recreate, body),
-            None => Ok(()),
-        };
-        if let Err(problem) = result {
-            // A 2xx whose body cannot be read: a server fault, retried like one.
-            self.on_failure(Some(status), &problem, headers, now);
         }
     }
 
@@ -779,52 +704,6 @@ impl Run {
             message,
         ));
     }
-
-    /// A retryable failure: back off (or follow the server's hint), or stop after `max_retries`.
-    fn on_failure(
-        &mut self,
-        status: Option<u16>,
-        error: &str,
-        headers: &[(String, String)],
-        now: u64,
-    ) {
-        self.failures = self.failures.saturating_add(1);
-        let problem = match (status, error.is_empty()) {
-            (Some(code), false) => format!("HTTP {code}: {error}"),
-            (Some(code), true) => format!("HTTP {code}"),
-            (None, _) => error.to_string(),
-        };
-        if self.failures > self.max_retries {
-            let message = format!(
-                "{} failed after {} attempt(s): {problem}; run it again to resume (the plan is computed anew from what exists)",
-                self.describe_step(),
-                self.failures
-            );
-            return self.finish(Some(message));
-        }
-        let delay = match backoff::server_hint_ms(headers) {
-            Some(ms) => ms,
-            None => {
-                let d = backoff::delay_ms(self.failures, self.seed, self.draws);
-                self.draws += 1;
-                d
-            }
-        };
-        self.next_send_at = now.saturating_add(delay);
-        let message = format!(
-            "{} failed ({problem}); retrying in {} (attempt {})",
-            self.describe_step(),
-            crate::machine::seconds(delay),
-            self.failures + 1
-        );
-        self.events.push(Event::new(
-            EventKind::Warning {
-                code: "retrying".into(),
-                path: None,
-            },
-            message,
-        ));
-    }
 }
 
 fn gate_key(c: &Change) -> String {
@@ -927,8 +806,13 @@ impl Exchange for Run {
         self.report.is_some()
     }
     fn finish(&mut self, error: Option<String>) {
-        Run::finish(self, error);
+        self.step = None;
+        self.in_flight = None;
+        if self.report.is_none() {
+            self.report = Some(self.make_report(error, None));
+        }
     }
+    /// A retryable failure: back off (or follow the server's hint), or stop after `max_retries`.
     fn on_failure(
         &mut self,
         status: Option<u16>,
@@ -936,12 +820,106 @@ impl Exchange for Run {
         headers: &[(String, String)],
         now: u64,
     ) {
-        Run::on_failure(self, status, error, headers, now);
+        self.failures = self.failures.saturating_add(1);
+        let problem = match (status, error.is_empty()) {
+            (Some(code), false) => format!("HTTP {code}: {error}"),
+            (Some(code), true) => format!("HTTP {code}"),
+            (None, _) => error.to_string(),
+        };
+        if self.failures > self.max_retries {
+            let message = format!(
+                "{} failed after {} attempt(s): {problem}; run it again to resume (the plan is computed anew from what exists)",
+                self.describe_step(),
+                self.failures
+            );
+            return self.finish(Some(message));
+        }
+        let delay = match backoff::server_hint_ms(headers) {
+            Some(ms) => ms,
+            None => {
+                let d = backoff::delay_ms(self.failures, self.seed, self.draws);
+                self.draws += 1;
+                d
+            }
+        };
+        self.next_send_at = now.saturating_add(delay);
+        let message = format!(
+            "{} failed ({problem}); retrying in {} (attempt {})",
+            self.describe_step(),
+            crate::machine::seconds(delay),
+            self.failures + 1
+        );
+        self.events.push(Event::new(
+            EventKind::Warning {
+                code: "retrying".into(),
+                path: None,
+            },
+            message,
+        ));
     }
     fn on_response(&mut self, status: u16, headers: &[(String, String)], body: &str, now: u64) {
-        Run::on_response(self, status, headers, body, now);
+        let step = self.step.clone();
+        let ok = (200..300).contains(&status);
+        // A DELETE answered 404 is already done (e.g. by an earlier, interrupted apply).
+        let deleting = match &step {
+            Some(Step::Apply {
+                change,
+                recreate: false,
+            }) => matches!(
+                self.plan.as_ref().expect("a plan").changes[*change].action,
+                ChangeAction::Delete | ChangeAction::Replace
+            ),
+            _ => false,
+        };
+        let already_done = deleting && status == 404;
+        if !ok && !already_done {
+            match status {
+                408 | 429 | 500..=599 => {
+                    let detail = api_error(status, body).details.join("; ");
+                    return self.on_failure(Some(status), &detail, headers, now);
+                }
+                _ => {
+                    let details = api_error(status, body).details;
+                    let mut message = format!("{}: HTTP {status}", self.describe_step());
+                    if !details.is_empty() {
+                        message.push_str(&format!(": {}", details.join("; ")));
+                    }
+                    return self.finish(Some(message));
+                }
+            }
+        }
+        self.failures = 0;
+        let result = match step {
+            Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
+            Some(Step::ListRules { gate }) => self.on_rules(body, gate),
+            Some(Step::Apply { change, recreate }) => self.on_applied(change, recreate, body),
+            None => Ok(()),
+        };
+        if let Err(problem) = result {
+            // A 2xx whose body cannot be read: a server fault, retried like one.
+            self.on_failure(Some(status), &problem, headers, now);
+        }
     }
     fn describe_step(&self) -> String {
-        Run::describe_step(self)
+        match &self.step {
+            Some(Step::ListGates { page, .. }) => format!("listing gates (page {page})"),
+            Some(Step::ListRules { gate }) => {
+                let g = &self.live[self.relevant[*gate]];
+                format!(
+                    "reading the rules of gate {}/{}/{}",
+                    g.service, g.env, g.identifier
+                )
+            }
+            Some(Step::Apply { change, recreate }) => {
+                let c = &self.plan.as_ref().expect("a plan").changes[*change];
+                let what = match (c.action, recreate) {
+                    (ChangeAction::Replace, false) => "replace (delete)",
+                    (ChangeAction::Replace, true) => "replace (create)",
+                    (action, _) => action.as_str(),
+                };
+                format!("{what} {}", c.subject())
+            }
+            None => "finishing".to_string(),
+        }
     }
 }
