@@ -15,8 +15,8 @@
 //! - every request's `timeout_ms` is at most the time left in its phase, so no request outlives
 //!   a deadline;
 //! - polls follow a grid (`poll_interval_ms` after polling starts), plus, once the rules are known,
-//!   a back-off from the moment the longest rule can first have finished (the due moment): +0, +1,
-//!   +3, +7 s (gaps doubling from 1 s, then the grid again, so no gap exceeds the poll interval);
+//!   two looks from the moment the longest rule can first have finished (the due moment): at it and
+//!   7 s after it (a poll more than half-way there stands in for the second), then the grid again;
 //!   the last grid point before the due moment is skipped (the due poll follows within one
 //!   interval). Inline rules are known from the config; a preconfigured gate's rules are read once
 //!   (`GET /api/v2/deployment_gates/{gate_id}/rules`) when the first in-progress result names the
@@ -50,10 +50,11 @@ pub const SNAPSHOT_SCHEMA_VERSION: u32 = 2;
 pub const FINAL_WINDOW_MS: u64 = 5_000;
 /// A trigger answered 404 ("no gate found") this many times is a client error.
 pub const MAX_TRIGGER_NOT_FOUND: u32 = 3;
-/// Offsets from the moment the rules can first have finished (the due moment) at which to poll:
-/// gaps doubling from 1 s, so a result `L` seconds late is seen within about `L` seconds (at most
-/// 1 s when it is up to a second late) for `log2(L)` requests; after the last one, the grid.
-pub const RULES_DUE_OFFSETS_MS: [u64; 4] = [0, 1_000, 3_000, 7_000];
+/// Offsets from the moment the rules can first have finished (the due moment) at which to look:
+/// the due poll, then one more look 7 s later, then the grid. A result that is not there when due
+/// is late by the server's processing, which one look spanning the next seconds covers for one
+/// request (docs/architecture.md, "The poll schedule", says what this bets and what it costs).
+pub const RULES_DUE_OFFSETS_MS: [u64; 2] = [0, 7_000];
 /// The stored rules are read only when at least this long is left before the next grid poll (the
 /// read is abandoned at that poll).
 pub const MIN_RULES_READ_MS: u64 = 1_000;
@@ -1410,12 +1411,21 @@ impl Engine {
         };
         if let Some(due) = s.schedule.rules_due_at {
             // The first rules-due point not yet covered by a poll; one already passed goes now.
+            // A poll made more than half-way from the previous point to this one (a grid poll, a
+            // retry) stands in for it.
             let covered = s.schedule.last_poll_at;
-            if let Some(at) = RULES_DUE_OFFSETS_MS
-                .iter()
-                .map(|offset| due.saturating_add(*offset))
-                .find(|at| covered.is_none_or(|last| *at > last))
-            {
+            let points = RULES_DUE_OFFSETS_MS.map(|offset| due.saturating_add(offset));
+            let needed = points.iter().enumerate().find_map(|(k, at)| {
+                let Some(last) = covered else {
+                    return Some(*at);
+                };
+                if *at <= last {
+                    return None;
+                }
+                let stood_in = k > 0 && last >= points[k - 1] + (at - points[k - 1]) / 2;
+                (!stood_in).then_some(*at)
+            });
+            if let Some(at) = needed {
                 let at = at.max(now);
                 // The last grid point before the due moment is skipped: the due poll follows
                 // within one interval, and no pass can exist before it.
