@@ -163,7 +163,7 @@ print(f"{lat:.3f}")' "$e" "$created" "$((duration + late))" >"$SECTION_RAW/$id.l
       md "| $label | $c | $(stats range <<<"$lats") | $(stats range --digits 0 <<<"$reqs") | $reads | $rcs |"
     done
     pre_text+="${pre_text:+; }$label: ${gp_lat} s, ${gp_req} requests (datadog-ci ${dd_req})"
-    if [[ $pcase == ontime ]] && ! python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 1.5 and float(sys.argv[2]) <= float(sys.argv[3]) + 1 else 1)' \
+    if ! python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 1.5 and float(sys.argv[2]) <= float(sys.argv[3]) + 1 else 1)' \
       "$gp_lat" "$gp_req" "$dd_req" 2>/dev/null; then
       pre_ok=no
     fi
@@ -179,7 +179,7 @@ print(f"{lat:.3f}")' "$e" "$created" "$((duration + late))" >"$SECTION_RAW/$id.l
   md_cmd "$GATEPOST emulator --world bench/worlds/bench.json --port 0 --time-scale 1" \
     "# late: the same world with \"faults\": {\"result_late_by\": \"${PRE_LATE_S}s\"}" "${shown[@]}"
   md ""
-  target "preconfigured gate: verdict ≤ 1.5 s after the result, ≤ datadog-ci's requests + 1 (on time)" \
+  target "preconfigured gate: verdict ≤ 1.5 s after the result, ≤ datadog-ci's requests + 1 (on time and late)" \
     "$pre_text" "$pre_ok"
 }
 
