@@ -431,11 +431,13 @@ async def evaluate_async(
 ) -> Outcome:
     """Evaluate a Deployment Gate without blocking the event loop.
 
-    The same arguments and outcome as :func:`evaluate`. Requests go through httpx when it is
-    installed: every evaluation on the event loop shares one ``httpx.AsyncClient`` (and its
-    connections), created on first use and closed when the loop shuts down. ``client`` passes
-    your own ``httpx.AsyncClient`` instead (gatepost never closes it); ``use_httpx=False``
-    forces urllib in worker threads. Cancelling the task stops the evaluation cleanly:
+    The same arguments and outcome as :func:`evaluate`. Requests go through gatepost's own
+    HTTP/1.1 transport on asyncio, whether or not httpx is installed: every evaluation on the
+    event loop shares one pool of at most 20 kept-alive connections, created on first use and
+    closed when the loop shuts down. ``client`` passes your own ``httpx.AsyncClient`` instead
+    (gatepost never closes it); ``use_httpx=True`` uses one shared ``httpx.AsyncClient`` per event
+    loop (httpx must be installed); ``use_httpx=False`` or None is the built-in transport.
+    Cancelling the task stops the evaluation cleanly:
     ``on_cancel`` receives the ``cancelled`` outcome, whose ``snapshot`` resumes it with
     :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the outcome is also
     on it: :func:`cancelled_outcome`).
