@@ -420,3 +420,19 @@ def test_errors_never_show_keys(server: Scripted) -> None:
 
 async def _all(requests: list[SendRequest]) -> list[Input]:
     return [await perform(r) for r in requests]
+
+
+def test_a_connection_idle_too_long_is_not_reused(server: Scripted) -> None:
+    server.routes["/ok"] = lambda h: reply(h, 200, "ok")
+
+    async def main() -> list[Input]:
+        first = await perform(action(server.url + "/ok"))
+        pool = _transport_aio._pools[asyncio.get_running_loop()]
+        (idle,) = [conn for stack in pool.idle.values() for conn in stack]
+        idle.idle_since -= _transport_aio.IDLE_S  # as if it had waited that long
+        second = await perform(action(server.url + "/ok"))
+        assert idle.transport is not None and idle.transport.is_closing()
+        return [first, second]
+
+    assert [r["status"] for r in asyncio.run(main())] == [200, 200]  # type: ignore[typeddict-item]
+    assert len(peers(server)) == 2

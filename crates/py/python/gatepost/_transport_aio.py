@@ -240,13 +240,9 @@ class _Target:
                 self.authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
         #: Plain HTTP through a proxy: the request line names the whole URL.
         self.absolute = self.proxy is not None and self.scheme == "http"
-        self.key = (
-            self.scheme,
-            self.host,
-            str(self.port),
-            repr(self.proxy),
-            self.authorization or "",
-        )
+        # The credentials only as a hash: a key may be seen in a debugger or a log.
+        secret = str(hash(self.authorization)) if self.authorization is not None else ""
+        self.key = (self.scheme, self.host, str(self.port), repr(self.proxy), secret)
 
     def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -463,10 +459,15 @@ async def _tunnel(conn: _Connection, target: _Target, tls: ssl.SSLContext) -> No
 class _Pool:
     """The connections of one event loop: idle ones by target, and the admission gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.idle: dict[tuple[str, ...], list[_Connection]] = {}
         #: Every open connection, idle or carrying a request.
         self.open: set[_Connection] = set()
+        #: Connections being opened (not in ``open`` yet), counted against the cap too.
+        self.opening = 0
+        #: The timer that closes connections idle for longer than IDLE_S, while any are idle.
+        self.reaper: asyncio.TimerHandle | None = None
         #: Admits as many requests as the pool may have connections.
         self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
         self.closer: AsyncGenerator[None, None] | None = None
@@ -488,7 +489,7 @@ class _Pool:
 
     def make_room(self) -> None:
         """Close the longest-idle connection when a new one would pass ``MAX_CONNECTIONS``."""
-        while len(self.open) >= MAX_CONNECTIONS:
+        while len(self.open) + self.opening >= MAX_CONNECTIONS:
             oldest: _Connection | None = None
             for stack in self.idle.values():
                 if stack and (oldest is None or stack[0].idle_since < oldest.idle_since):
@@ -506,6 +507,25 @@ class _Pool:
         conn.busy = False
         conn.idle_since = time.monotonic()
         self.idle.setdefault(conn.key, []).append(conn)
+        if self.reaper is None:
+            self.reaper = self.loop.call_later(IDLE_S, self.reap)
+
+    def reap(self) -> None:
+        """Close the connections idle for IDLE_S or more, so that none stays open for nothing."""
+        self.reaper = None
+        now = time.monotonic()
+        for key, stack in list(self.idle.items()):
+            fit = [conn for conn in stack if conn.usable(now)]
+            for conn in stack:
+                if conn not in fit:
+                    self.drop(conn)
+            if fit:
+                self.idle[key] = fit
+            else:
+                del self.idle[key]
+        if self.idle and not self.closed:
+            oldest = min(stack[0].idle_since for stack in self.idle.values())
+            self.reaper = self.loop.call_later(max(oldest + IDLE_S - now, 0.05), self.reap)
 
     def drop(self, conn: _Connection, graceful: bool = False) -> None:
         self.open.discard(conn)
@@ -517,6 +537,9 @@ class _Pool:
 
     def close_all(self) -> None:
         self.closed = True
+        if self.reaper is not None:
+            self.reaper.cancel()
+            self.reaper = None
         for stack in self.idle.values():
             for conn in stack:
                 self.drop(conn, graceful=True)
@@ -567,7 +590,7 @@ async def _pool() -> _Pool:
         pool = _pools.get(loop)
         created = pool is None
         if pool is None:
-            pool = _pools[loop] = _Pool()
+            pool = _pools[loop] = _Pool(loop)
         if not _atexit_registered:
             atexit.register(_close_at_exit)
             _atexit_registered = True
@@ -610,12 +633,15 @@ async def perform(action: SendRequest) -> Input:
         reused = conn is not None
         if conn is None:
             pool.make_room()
+            pool.opening += 1
             try:
-                conn = await _open(asyncio.get_running_loop(), target)
+                conn = await _open(pool.loop, target)
             except _Failure as failure:
                 return transport_error(action, failure.kind, failure.message)
             except Exception as exc:
                 return transport_error(action, _classify(exc, connecting=True), describe(exc))
+            finally:
+                pool.opening -= 1
             pool.open.add(conn)
         keep = False
         try:
