@@ -164,15 +164,34 @@ def _close_at_exit() -> None:
 
 
 async def _bounded(work: Coroutine[Any, Any, Input], timeout_s: float) -> Input:
-    """``await work``, cancelled after ``timeout_s`` (asyncio.TimeoutError).
+    """``await work`` in the current task, cancelled after ``timeout_s`` (asyncio.TimeoutError).
 
-    ``asyncio.timeout`` (3.11+) bounds the work in the current task; ``wait_for`` on older
-    Pythons runs it as a task of its own.
+    ``asyncio.timeout`` on 3.11+. Older Pythons get the same from a timer that cancels this
+    task, not ``asyncio.wait_for``: before 3.12 ``wait_for`` loses a cancellation of the caller
+    that arrives as the work finishes (bpo-42130), and a cancelled ``evaluate_async`` would then
+    go on polling, where it must stop with its ``cancelled`` outcome.
     """
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(timeout_s):
             return await work
-    return await asyncio.wait_for(work, timeout_s)
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always awaited from a task
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if expired:
+            raise asyncio.TimeoutError from None
+        raise
+    finally:
+        timer.cancel()
 
 
 async def _on_shared_client(action: SendRequest) -> Input:
