@@ -436,3 +436,48 @@ def test_a_connection_idle_too_long_is_not_reused(server: Scripted) -> None:
 
     assert [r["status"] for r in asyncio.run(main())] == [200, 200]  # type: ignore[typeddict-item]
     assert len(peers(server)) == 2
+
+
+def test_a_kept_alive_connection_dying_unanswered_is_a_reset_never_resent() -> None:
+    """The server reads the second request on a kept-alive connection and closes it without an
+    answer: that is the engine's ``reset`` to retry or not; the transport never sends it again."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            with conn:
+                for answer in (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", None):
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return
+                        data += chunk
+                    seen.append(data.split(b" ", 2)[1])
+                    if answer is not None:
+                        conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    async def main() -> list[Input]:
+        first = await perform(action(url + "/trigger", method="POST", body="{}"))
+        second = await perform(action(url + "/again", method="POST", body="{}"))
+        return [first, second]
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        listener.close()
+    assert first["type"] == "response"
+    assert (second["type"], second["kind"]) == ("transport_error", "reset")  # type: ignore[typeddict-item]
+    assert "kept-alive" in second["message"]  # type: ignore[typeddict-item]
+    assert seen == [b"/trigger", b"/again"]
+    assert len(accepted) == 1
