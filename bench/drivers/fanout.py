@@ -3,9 +3,13 @@
 usage: fanout.py MODE N SERVICE CONFIG_PATH API_URL TIMEOUT_SECONDS
 
 MODE is how the evaluations run, the ways a Python pipeline tool fans out:
-  async-httpx    N ``evaluate_async`` at once under ``asyncio.gather`` (the shared httpx client)
-  async-urllib   the same with ``use_httpx=False`` (urllib in worker threads, as without httpx)
-  threads-W      N blocking ``evaluate`` on a ``ThreadPoolExecutor`` of W workers
+  async               N ``evaluate_async`` at once under ``asyncio.gather``, the default transport
+                      (gatepost's own asyncio HTTP/1.1 pool), with httpx installed
+  async-nohttpx       the same with ``import httpx`` made to fail, as where httpx is not installed
+  async-httpx         the same with ``use_httpx=True`` (the loop's shared httpx client)
+  async-httpx-client  the same with ``client=`` one ``httpx.AsyncClient`` the program made (with
+                      20 connections, as the package README advises)
+  threads-W           N blocking ``evaluate`` on a ``ThreadPoolExecutor`` of W workers
 
 Keys come from DD_API_KEY / DD_APP_KEY, as in the package's own default. Prints "passed=P other=O"
 and exits 0 only when every evaluation passed. With GATEPOST_FANOUT_DONE=FILE, also writes one
@@ -58,18 +62,33 @@ def main() -> None:
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             outcomes = list(pool.map(one, range(n)))
-    elif mode in ("async-httpx", "async-urllib"):
-        use_httpx = mode == "async-httpx"
+    elif mode in ("async", "async-nohttpx", "async-httpx", "async-httpx-client"):
+        if mode == "async-nohttpx":
+            sys.modules["httpx"] = None  # type: ignore[assignment]  # `import httpx` fails
+        extra: dict[str, Any] = {"use_httpx": True} if mode == "async-httpx" else {}
 
         async def one_async() -> gatepost.Outcome:
-            return record(await gatepost.evaluate_async(**common, use_httpx=use_httpx))
+            return record(await gatepost.evaluate_async(**common, **extra))
 
         async def run() -> list[gatepost.Outcome]:
+            if mode == "async-httpx-client":
+                import httpx
+
+                # 20 connections, as the package README advises: an httpx client left at its
+                # default of 100 spends most of a fan-out in httpcore's pool bookkeeping (55
+                # CPU-s for 1,000 here, and its triggers queue past their timeout).
+                limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+                async with httpx.AsyncClient(limits=limits) as client:
+                    extra["client"] = client
+                    return list(await asyncio.gather(*(one_async() for _ in range(n))))
             return list(await asyncio.gather(*(one_async() for _ in range(n))))
 
         outcomes = asyncio.run(run())
     else:
-        sys.exit(f"unknown mode {mode!r}: async-httpx, async-urllib or threads-W")
+        sys.exit(
+            f"unknown mode {mode!r}: async, async-nohttpx, async-httpx, async-httpx-client"
+            " or threads-W"
+        )
     passed = sum(1 for outcome in outcomes if outcome.exit_code == 0)
     print(f"passed={passed} other={n - passed}")
     done_file = os.environ.get("GATEPOST_FANOUT_DONE")

@@ -77,11 +77,13 @@ section_fanout() {
   fi
   if [[ -n $PYTHON_BIN ]] && fanout_wanted python; then
     local mode label
-    for mode in async-httpx async-urllib "threads-$n_threads"; do
+    for mode in async async-nohttpx async-httpx async-httpx-client "threads-$n_threads"; do
       local count=$n
       case $mode in
-        async-httpx) label="Python asyncio.gather of evaluate_async, httpx (one shared client), 1 process" ;;
-        async-urllib) label="Python asyncio.gather of evaluate_async, urllib threads (as without httpx), 1 process" ;;
+        async) label="Python asyncio.gather of evaluate_async, default (built-in asyncio transport), httpx installed, 1 process" ;;
+        async-nohttpx) label="Python asyncio.gather of evaluate_async, default (built-in asyncio transport), without httpx, 1 process" ;;
+        async-httpx) label="Python asyncio.gather of evaluate_async, use_httpx=True (one shared httpx client), 1 process" ;;
+        async-httpx-client) label="Python asyncio.gather of evaluate_async, client= (the program's httpx.AsyncClient, 20 connections), 1 process" ;;
         *) label="Python ThreadPoolExecutor($n_threads) of blocking evaluate, 1 process" count=$n_threads ;;
       esac
       fanout_row "$label" "$count" env "${keys[@]}" "$PYTHON_BIN" "$BENCH_DIR/drivers/fanout.py" \
@@ -134,7 +136,10 @@ section_fanout() {
     if [[ $label == "Python asyncio"* && $MODE == full ]]; then
       # Issue 19: 1,000 concurrent evaluate_async within 1 s of their results, ≤ 5 CPU-s, ≤ 150 MB.
       local transport=httpx met=no
-      [[ $label == *urllib* ]] && transport="urllib threads"
+      [[ $label == *built-in* && $label == *"without httpx"* ]] && transport="default, without httpx"
+      [[ $label == *built-in* && $label == *"httpx installed"* ]] && transport="default, httpx installed"
+      [[ $label == *client=* ]] && transport="the program's httpx client"
+      [[ $label == *use_httpx=True* ]] && transport="use_httpx=True"
       python3 -c 'import sys; late, cpu, rss = sys.argv[1:4]; sys.exit(0 if late != "–" and float(late) <= 1 and float(cpu) <= 5 and int(rss) <= 150 * 1000 * 1000 / 1024 else 1)' \
         "$latemax" "$cpu" "$rss" && met=yes
       target "Python: $n concurrent evaluate_async ($transport) ≤ 1 s late, ≤ 5 CPU-s, ≤ 150 MB (issue 19)" \

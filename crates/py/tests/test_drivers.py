@@ -72,7 +72,7 @@ def test_evaluate_fail_reports_rule_reasons(api: FakeApi) -> None:
     assert not outcome.fail_open
 
 
-@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
+@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "builtin"])
 def test_evaluate_async(api: FakeApi, use_httpx: bool) -> None:
     api.results = [(200, result_body("in_progress")), (200, result_body("pass"))]
     # A 2 s grid leaves time for the rules read before the next poll (none below 1 s).

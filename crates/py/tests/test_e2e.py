@@ -143,7 +143,7 @@ def _monitor(monitor_id: int, service: str, state: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
+@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "builtin"])
 def test_async_fan_out_gives_each_evaluation_its_own_outcome(emulate: Any, use_httpx: bool) -> None:
     """100 concurrent evaluations of two services on one emulator: every verdict is its own."""
     limits = [
@@ -188,7 +188,7 @@ def test_async_fan_out_gives_each_evaluation_its_own_outcome(emulate: Any, use_h
     assert len({o.evaluation_id for o in outcomes}) == len(services)
 
 
-@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "urllib-thread"])
+@pytest.mark.parametrize("use_httpx", [True, False], ids=["httpx", "builtin"])
 def test_async_pass_and_fail(emulate: Any, use_httpx: bool) -> None:
     healthy = emulate(world("healthy"))
     alerting = emulate(world("alerting"))

@@ -1,7 +1,9 @@
-"""Many evaluations at once from one process: the shared client per event loop (created once,
-closed with its loop, never leaked across loops), clients passed by the caller (used, never
-closed), a hundred blocking evaluations on a thread pool, and hundreds of asyncio evaluations,
-each with its own outcome. Every server is a loopback server the test starts itself.
+"""Many evaluations at once from one process: the asyncio default (gatepost's own transport, one
+connection pool per event loop, with or without httpx), the shared httpx client per event loop
+with ``use_httpx=True`` (created once, closed with its loop, never leaked across loops), clients
+passed by the caller (used, never closed), a hundred blocking evaluations on a thread pool, and
+hundreds of asyncio evaluations, each with its own outcome. Every server is a loopback server the
+test starts itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import gatepost
 import httpx
 import pytest
 from conftest import API_KEY, APP_KEY, TRIGGER_PATH, Scripted, reply
-from gatepost import _transport_async
+from gatepost import _transport_aio, _transport_async
 from gatepost._transport_async import shared_client
 
 RESULT_PREFIX = TRIGGER_PATH + "/"
@@ -120,7 +122,72 @@ def assert_each_its_own(outcomes: list[gatepost.Outcome]) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# asyncio: one shared client per loop
+# asyncio: the built-in transport, one pool per loop (the default)
+
+
+def test_async_fan_out_shares_one_pool_closed_with_the_loop(many: ManyApi) -> None:
+    n = 100
+    seen: dict[str, Any] = {}
+
+    async def main() -> list[gatepost.Outcome]:
+        outcomes = await asyncio.gather(
+            *(gatepost.evaluate_async(**options(many, i)) for i in range(n))
+        )
+        loop = seen["loop"] = asyncio.get_running_loop()
+        seen["pools"] = dict(_transport_aio._pools)
+        seen["connections"] = set(_transport_aio._pools[loop].open)
+        seen["shared"] = dict(_transport_async._shared)
+        return list(outcomes)
+
+    outcomes = asyncio.run(main())
+    assert_each_its_own(outcomes)
+    assert list(seen["pools"]) == [seen["loop"]]
+    assert seen["shared"] == {}  # no httpx client is made, installed or not
+    assert seen["loop"] not in _transport_aio._pools
+    assert seen["pools"][seen["loop"]].closed
+    assert all(c.transport is None or c.transport.is_closing() for c in seen["connections"])
+    assert len(many.server.requests) == many.expected_requests(n)
+    # At most MAX_CONNECTIONS connections at once; the whole run uses no more unless an idle
+    # one expired (IDLE_S) on a slow machine.
+    assert many.connections() <= n
+
+
+def test_async_fan_out_never_passes_the_pool_cap(
+    many: ManyApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cap = 3
+    monkeypatch.setattr(_transport_aio, "MAX_CONNECTIONS", cap)
+    n = 30
+
+    async def main() -> list[gatepost.Outcome]:
+        return list(
+            await asyncio.gather(*(gatepost.evaluate_async(**options(many, i)) for i in range(n)))
+        )
+
+    assert_each_its_own(asyncio.run(main()))
+    assert len(many.server.requests) == many.expected_requests(n)
+    # Every connection was kept alive and reused: never more than `cap` of them, so never more
+    # than `cap` at once.
+    assert many.connections() <= cap
+
+
+def test_exit_closes_the_pool_of_a_loop_never_shut_down(many: ManyApi) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(gatepost.evaluate_async(**options(many, 0)))
+        pool = _transport_aio._pools[loop]
+        connections = set(pool.open)
+        _transport_aio._close_at_exit()  # what atexit runs
+        assert pool.closed
+        assert connections
+        assert all(c.transport is not None and c.transport.is_closing() for c in connections)
+        assert not _transport_aio._pools
+    finally:
+        loop.close()
+
+
+# ------------------------------------------------------------------------------------------
+# asyncio: one shared httpx client per loop (use_httpx=True)
 
 
 def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> None:
@@ -129,7 +196,7 @@ def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> 
 
     async def main() -> list[gatepost.Outcome]:
         outcomes = await asyncio.gather(
-            *(gatepost.evaluate_async(**options(many, i)) for i in range(n))
+            *(gatepost.evaluate_async(**options(many, i), use_httpx=True) for i in range(n))
         )
         seen["client"] = await shared_client()
         seen["loop"] = asyncio.get_running_loop()
@@ -150,7 +217,10 @@ def test_async_fan_out_shares_one_client_closed_with_the_loop(many: ManyApi) -> 
     assert many.connections() <= n
 
 
-def test_async_fan_out_without_httpx(many: ManyApi) -> None:
+def test_async_fan_out_without_httpx(many: ManyApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without httpx the default is the same built-in transport; use_httpx=True says so."""
+    monkeypatch.setitem(sys.modules, "httpx", None)  # `import httpx` now fails
+    monkeypatch.setattr(_transport_async, "_httpx_found", None)
     n = 100
 
     async def main() -> list[gatepost.Outcome]:
@@ -162,54 +232,15 @@ def test_async_fan_out_without_httpx(many: ManyApi) -> None:
 
     assert_each_its_own(asyncio.run(main()))
     assert not _transport_async._shared
-
-
-def test_without_httpx_at_most_max_threads_requests_run_at_once(
-    many: ManyApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The urllib path admits MAX_THREADS requests of a loop at a time; the rest queue."""
-    cap = 3
-    monkeypatch.setattr(_transport_async, "MAX_THREADS", cap)
-    lock = threading.Lock()
-    full = threading.Event()
-    active = {"now": 0, "most": 0}
-    from gatepost._transport import perform
-
-    def counted(action: Any) -> Any:
-        with lock:
-            active["now"] += 1
-            active["most"] = max(active["most"], active["now"])
-            if active["now"] >= cap:
-                full.set()
-        # Hold each request until the gate is full once, so that an unbounded path would show
-        # more than `cap` at once (the timeout only keeps a broken gate from hanging the test).
-        full.wait(timeout=10)
-        try:
-            return perform(action)
-        finally:
-            with lock:
-                active["now"] -= 1
-
-    monkeypatch.setattr(_transport_async, "perform", counted)
-    n = 30
-
-    async def main() -> list[gatepost.Outcome]:
-        return list(
-            await asyncio.gather(
-                *(gatepost.evaluate_async(**options(many, i), use_httpx=False) for i in range(n))
-            )
-        )
-
-    assert_each_its_own(asyncio.run(main()))
-    assert active["most"] == cap
-    assert len(many.server.requests) == many.expected_requests(n)
+    with pytest.raises(ImportError, match="httpx is not installed"):
+        asyncio.run(gatepost.evaluate_async(**options(many, 0), use_httpx=True))
 
 
 def test_each_loop_gets_its_own_client_also_in_threads(many: ManyApi) -> None:
     clients: list[httpx.AsyncClient] = []
 
     async def one(i: int) -> gatepost.Outcome:
-        outcome = await gatepost.evaluate_async(**options(many, i))
+        outcome = await gatepost.evaluate_async(**options(many, i), use_httpx=True)
         clients.append(await shared_client())
         return outcome
 
@@ -230,12 +261,13 @@ def test_a_loop_closed_without_shutting_down_is_dropped_cleanly(
     unraisable: list[Any] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     loop = asyncio.new_event_loop()
-    outcome = loop.run_until_complete(gatepost.evaluate_async(**options(many, 0)))
+    outcome = loop.run_until_complete(gatepost.evaluate_async(**options(many, 0), use_httpx=True))
     assert outcome.verdict == "pass"
     loop.close()  # no shutdown_asyncgens(): the client could not be closed on this loop
     assert loop in _transport_async._shared
     # The next loop that needs a client drops the entry of the closed one.
-    assert asyncio.run(gatepost.evaluate_async(**options(many, 1))).verdict == "fail"
+    again = gatepost.evaluate_async(**options(many, 1), use_httpx=True)
+    assert asyncio.run(again).verdict == "fail"
     assert not _transport_async._shared
     del loop
     gc.collect()
@@ -245,7 +277,7 @@ def test_a_loop_closed_without_shutting_down_is_dropped_cleanly(
 def test_exit_closes_the_client_of_a_loop_never_shut_down(many: ManyApi) -> None:
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(gatepost.evaluate_async(**options(many, 0)))
+        loop.run_until_complete(gatepost.evaluate_async(**options(many, 0), use_httpx=True))
         client = _transport_async._shared[loop].client
         _transport_async._close_at_exit()  # what atexit runs
         assert client.is_closed

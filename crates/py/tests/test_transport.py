@@ -26,15 +26,15 @@ from gatepost._transport_async import AsyncTransport
 from gatepost._transport_httpx import perform_sync
 from gatepost.types import Input, SendRequest
 
-# The shipped paths: urllib (blocking), the loop's shared httpx client, urllib in a thread for
-# asyncio without httpx, and clients the caller passes (built to follow redirects, to show that
-# gatepost still never does).
+# The shipped paths: urllib (blocking), gatepost's own asyncio transport (the asyncio default),
+# the loop's shared httpx client (use_httpx=True), and clients the caller passes (built to follow
+# redirects, to show that gatepost still never does).
 BACKENDS = [
     "sync-urllib",
     "sync-httpx-client",
+    "async-builtin",
     "async-httpx",
     "async-httpx-own-client",
-    "async-urllib-thread",
 ]
 
 
@@ -73,7 +73,9 @@ def run(backend: str, request: SendRequest) -> Any:
         if backend == "async-httpx-own-client":
             async with httpx.AsyncClient(follow_redirects=True) as client:
                 return await AsyncTransport(client=client).perform(request)
-        return await AsyncTransport(use_httpx=backend == "async-httpx").perform(request)
+        transport = AsyncTransport(use_httpx=backend == "async-httpx")
+        assert transport.backend == ("httpx" if backend == "async-httpx" else "asyncio")
+        return await transport.perform(request)
 
     return asyncio.run(go())
 

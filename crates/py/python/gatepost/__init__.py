@@ -1,7 +1,8 @@
 """gatepost: Datadog Deployment Gates from Python pipelines.
 
 One sans-IO Rust engine (the same in the CLI, Node and the browser) makes every decision; this
-package drives it with urllib (blocking) or httpx/asyncio, and returns an :class:`Outcome`.
+package drives it with urllib (blocking) or its own asyncio HTTP/1.1 transport, and returns an
+:class:`Outcome`.
 
 Example::
 

@@ -192,11 +192,6 @@ def options(**gate: Unpack[GateOptions]) -> dict[str, Any]:
         )
     if config_path is not None:
         config = read_config_file(config_path)
-    api_url = gate.get("api_url")
-    api_key, app_key, site = _from_env(
-        gate.get("api_key"), gate.get("app_key"), gate.get("site"), api_url
-    )
-    seed = gate.get("seed")
     values: dict[str, Any] = {
         "service": gate["service"],
         "env": gate["env"],
@@ -206,17 +201,54 @@ def options(**gate: Unpack[GateOptions]) -> dict[str, Any]:
         "primary_tag": gate.get("primary_tag"),
         "timeout": gate.get("timeout"),
         "poll_interval": gate.get("poll_interval"),
-        "request_timeout": gate.get("request_timeout"),
         "trigger_budget": gate.get("trigger_budget"),
         "fail_on_error": gate.get("fail_on_error", False),
         "allow_unknown_keys": gate.get("allow_unknown_keys", False),
+        "monitors_query_variable": gate.get("monitors_query_variable"),
+    }
+    values.update(
+        connection_options(
+            gate.get("api_key"),
+            gate.get("app_key"),
+            gate.get("site"),
+            gate.get("api_url"),
+            allow_insecure_http=gate.get("allow_insecure_http", False),
+            request_timeout=gate.get("request_timeout"),
+            seed=gate.get("seed"),
+        )
+    )
+    return _Options((k, v) for k, v in values.items() if v is not None)
+
+
+def connection_options(
+    api_key: str | None,
+    app_key: str | None,
+    site: str | None,
+    api_url: str | None,
+    *,
+    allow_insecure_http: bool = False,
+    max_retries: int | None = None,
+    request_timeout: float | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The options every run against the API takes, in one place for every entry point.
+
+    Evaluations (:func:`options`), gates as code (``gatepost.gates``) and
+    ``validate(online=True)`` all build their keys, site, API URL, plain-HTTP permission, request
+    timeout, retries and jitter seed here: keys and site from the environment unless given (core's
+    rules, see :func:`_from_env`), a random seed below 2**53 unless given. Values that are None
+    are left out (the engine's defaults apply). The result's repr redacts the keys.
+    """
+    api_key, app_key, site = _from_env(api_key, app_key, site, api_url)
+    values: dict[str, Any] = {
         "api_key": api_key,
         "app_key": app_key,
         "site": site,
         "api_url": api_url,
-        "allow_insecure_http": gate.get("allow_insecure_http", False),
+        "allow_insecure_http": allow_insecure_http,
+        "max_retries": max_retries,
+        "request_timeout": request_timeout,
         "seed": _random_seed() if seed is None else seed,
-        "monitors_query_variable": gate.get("monitors_query_variable"),
     }
     return _Options((k, v) for k, v in values.items() if v is not None)
 
@@ -431,11 +463,13 @@ async def evaluate_async(
 ) -> Outcome:
     """Evaluate a Deployment Gate without blocking the event loop.
 
-    The same arguments and outcome as :func:`evaluate`. Requests go through httpx when it is
-    installed: every evaluation on the event loop shares one ``httpx.AsyncClient`` (and its
-    connections), created on first use and closed when the loop shuts down. ``client`` passes
-    your own ``httpx.AsyncClient`` instead (gatepost never closes it); ``use_httpx=False``
-    forces urllib in worker threads. Cancelling the task stops the evaluation cleanly:
+    The same arguments and outcome as :func:`evaluate`. Requests go through gatepost's own
+    HTTP/1.1 transport on asyncio, whether or not httpx is installed: every evaluation on the
+    event loop shares one pool of at most 20 kept-alive connections, created on first use and
+    closed when the loop shuts down. ``client`` passes your own ``httpx.AsyncClient`` instead
+    (gatepost never closes it); ``use_httpx=True`` uses one shared ``httpx.AsyncClient`` per event
+    loop (httpx must be installed); ``use_httpx=False`` or None is the built-in transport.
+    Cancelling the task stops the evaluation cleanly:
     ``on_cancel`` receives the ``cancelled`` outcome, whose ``snapshot`` resumes it with
     :func:`resume_async`, and the ``CancelledError`` propagates unchanged (the outcome is also
     on it: :func:`cancelled_outcome`).

@@ -1,15 +1,18 @@
-"""HTTP for the asyncio driver: httpx when it is installed, else urllib in a daemon thread.
+"""HTTP for the asyncio driver: gatepost's own asyncio transport, or httpx when asked for.
 
-The same rules as the blocking driver (see ``gatepost._transport``): no redirects, the engine's
-timeout on the whole exchange, the body cap, every header, the proxy core chooses from the
-environment (``proxy_for``). Imported only by the asyncio entry points, so ``import gatepost``
-stays cheap.
+The default is ``gatepost._transport_aio``: HTTP/1.1 on asyncio with a keep-alive pool per event
+loop, whether or not httpx is installed (httpx costs ~2.5 ms of CPU per request, which a fan-out
+of a thousand evaluations cannot afford). httpx is used when the caller passes a client
+(``client=httpx.AsyncClient(...)``: used as it is, never closed here) or ``use_httpx=True``
+(the loop's shared ``httpx.AsyncClient``, formerly the default when httpx was installed). Every
+path follows the same rules (see ``gatepost._transport``): no redirects, the engine's timeout on
+the whole exchange, the body cap, every header, the proxy core chooses from the environment
+(``proxy_for``). Imported only by the asyncio entry points, so ``import gatepost`` stays cheap.
 
-With httpx, every evaluation on one event loop shares one ``httpx.AsyncClient`` (its connection
-pool and the process's one TLS context): a thousand concurrent evaluations cost a thousand
-requests, not a thousand clients. It is created on first use and closed when the loop shuts
-down (``asyncio.run`` and every runner that calls ``loop.shutdown_asyncgens()``), or at
-interpreter exit. A client the caller passes is used as it is and never closed here.
+With ``use_httpx=True``, every evaluation on one event loop shares one ``httpx.AsyncClient`` (its
+connection pool and the process's one TLS context). It is created on first use and closed when
+the loop shuts down (``asyncio.run`` and every runner that calls ``loop.shutdown_asyncgens()``),
+or at interpreter exit; the built-in transport's pool has the same lifecycle.
 """
 
 from __future__ import annotations
@@ -20,69 +23,16 @@ import contextlib
 import os
 import sys
 import threading
-import weakref
 from collections.abc import AsyncGenerator, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from gatepost._transport import perform, transport_error
+from gatepost._transport import transport_error
 from gatepost.types import Input, SendRequest
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["AsyncTransport", "shared_client"]
-
-
-#: How many urllib requests of one event loop run at once; the rest wait their turn (within
-#: their own timeout). A thousand evaluations whose polls fall due together would otherwise start
-#: a thousand threads that fight over the GIL: every answer then reaches its evaluation late, and
-#: the replies to a burst of triggers arrive seconds after the server created the evaluations, so
-#: every poll planned from them is late too. Queued before sending, a request is created on the
-#: server about when its answer is read.
-MAX_THREADS = 20
-
-#: The admission gate of each event loop's urllib requests (loops are weakly referenced).
-_thread_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _thread_gate(loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
-    gate = _thread_gates.get(loop)
-    if gate is None:
-        with _lock:
-            gate = _thread_gates.setdefault(loop, asyncio.Semaphore(MAX_THREADS))
-    return gate
-
-
-async def _in_daemon_thread(action: SendRequest) -> Input:
-    """Run the blocking urllib request in a daemon thread, once the loop's gate admits it.
-
-    Not ``asyncio.to_thread``: the default executor's threads are joined when the event loop
-    closes, so an abandoned request to a hung server would hold ``asyncio.run`` open past the
-    deadline. A daemon thread is simply left to its own socket timeout (its place in the gate is
-    given back as soon as the request is abandoned).
-    """
-    loop = asyncio.get_running_loop()
-    async with _thread_gate(loop):
-        return await _run_in_daemon_thread(loop, action)
-
-
-async def _run_in_daemon_thread(loop: asyncio.AbstractEventLoop, action: SendRequest) -> Input:
-    future: asyncio.Future[Input] = loop.create_future()
-
-    def deliver(result: Input) -> None:
-        if not future.done():
-            future.set_result(result)
-
-    def work() -> None:
-        result = perform(action)
-        # A closed loop raises RuntimeError: nobody is waiting for this result any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(deliver, result)
-
-    threading.Thread(target=work, name="gatepost-request", daemon=True).start()
-    return await future
 
 
 _httpx_found: bool | None = None
@@ -214,15 +164,34 @@ def _close_at_exit() -> None:
 
 
 async def _bounded(work: Coroutine[Any, Any, Input], timeout_s: float) -> Input:
-    """``await work``, cancelled after ``timeout_s`` (asyncio.TimeoutError).
+    """``await work`` in the current task, cancelled after ``timeout_s`` (asyncio.TimeoutError).
 
-    ``asyncio.timeout`` (3.11+) bounds the work in the current task; ``wait_for`` on older
-    Pythons runs it as a task of its own.
+    ``asyncio.timeout`` on 3.11+. Older Pythons get the same from a timer that cancels this
+    task, not ``asyncio.wait_for``: before 3.12 ``wait_for`` loses a cancellation of the caller
+    that arrives as the work finishes (bpo-42130), and a cancelled ``evaluate_async`` would then
+    go on polling, where it must stop with its ``cancelled`` outcome.
     """
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(timeout_s):
             return await work
-    return await asyncio.wait_for(work, timeout_s)
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always awaited from a task
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if expired:
+            raise asyncio.TimeoutError from None
+        raise
+    finally:
+        timer.cancel()
 
 
 async def _on_shared_client(action: SendRequest) -> Input:
@@ -244,15 +213,15 @@ async def _on_shared_client(action: SendRequest) -> Input:
 
 
 class AsyncTransport:
-    """Requests for the asyncio driver: httpx when it is installed, else urllib in a thread."""
+    """Requests for the asyncio driver: the built-in transport, or httpx when asked for."""
 
-    __slots__ = ("_client", "_httpx")
+    __slots__ = ("_backend", "_client")
 
     def __init__(self, use_httpx: bool | None = None, client: Any | None = None) -> None:
-        """Use ``client`` (an httpx.AsyncClient) if given, else the loop's shared one.
+        """Use ``client`` (an httpx.AsyncClient) if given, else the loop's own transport.
 
-        ``use_httpx``: True requires httpx, False never uses it (urllib in a thread), None uses
-        it when installed.
+        ``use_httpx``: True uses the loop's shared httpx client (httpx must be installed); False
+        and None (the default) use gatepost's asyncio transport, installed httpx or not.
         """
         if client is not None:
             from gatepost.errors import OptionsError, Problem
@@ -269,24 +238,28 @@ class AsyncTransport:
             from gatepost._transport_httpx import check_async_client
 
             check_async_client(client)
-            self._httpx = True
-        else:
-            self._httpx = _httpx_installed() if use_httpx is not False else False
-            if use_httpx and not self._httpx:
+            self._backend = "httpx"
+        elif use_httpx:
+            if not _httpx_installed():
                 raise ImportError("httpx is not installed")
+            self._backend = "httpx"
+        else:
+            self._backend = "asyncio"
         self._client = client
 
     @property
     def backend(self) -> str:
-        """``httpx`` or ``urllib`` (the latter in a worker thread)."""
-        return "httpx" if self._httpx else "urllib"
+        """``asyncio`` (gatepost's own transport) or ``httpx``."""
+        return self._backend
 
     async def perform(self, action: SendRequest) -> Input:
         """Perform the request; never takes longer than its ``timeout_ms``."""
         timeout_s = max(action["timeout_ms"], 1) / 1000
         try:
-            if not self._httpx:
-                return await _bounded(_in_daemon_thread(action), timeout_s)
+            if self._backend == "asyncio":
+                from gatepost._transport_aio import perform
+
+                return await _bounded(perform(action), timeout_s)
             if self._client is not None:
                 from gatepost._transport_httpx import perform_async
 

@@ -29,10 +29,9 @@ from typing import Any, Literal, Union
 from gatepost._core import GatesRun, OnlineCheck, render_gates_plan
 from gatepost._driver import (
     EventHandler,
-    _from_env,
     _log_event,
     _now_ms,
-    _random_seed,
+    connection_options,
     read_config_file,
 )
 
@@ -56,18 +55,15 @@ def _options(
     max_retries: int | None,
     request_timeout: float | None,
 ) -> dict[str, Any]:
-    api_key, app_key, site = _from_env(api_key, app_key, site, api_url)
-    values: dict[str, Any] = {
-        "api_key": api_key,
-        "app_key": app_key,
-        "site": site,
-        "api_url": api_url,
-        "allow_insecure_http": allow_insecure_http,
-        "max_retries": max_retries,
-        "request_timeout": request_timeout,
-        "seed": _random_seed(),
-    }
-    return {k: v for k, v in values.items() if v is not None}
+    return connection_options(
+        api_key,
+        app_key,
+        site,
+        api_url,
+        allow_insecure_http=allow_insecure_http,
+        max_retries=max_retries,
+        request_timeout=request_timeout,
+    )
 
 
 def _run(
