@@ -4,8 +4,89 @@
 //! feeds back (a response, a transport error, a timeout, a cancel). What each run does with a
 //! response or a failure is its own; how the input reaches it is decided here, once.
 
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, Problem};
 use crate::io::{Input, TransportErrorKind};
+use crate::options::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
+use crate::site::{self, Endpoint};
+
+/// The connection options a gates run and an online check share, as the host gave them.
+pub(crate) struct ConnectionOptions<'a> {
+    pub(crate) site: Option<&'a str>,
+    pub(crate) api_url: Option<&'a str>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) api_key: Option<&'a str>,
+    pub(crate) app_key: Option<&'a str>,
+    pub(crate) request_timeout_ms: Option<u64>,
+    pub(crate) max_body_bytes: Option<u64>,
+}
+
+/// Where a run's requests go and their limits, once checked.
+pub(crate) struct Connection {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) request_timeout_ms: u64,
+    pub(crate) max_body_bytes: u64,
+}
+
+/// Check a run's connection options, one way for every run: the site or API URL, the keys (never
+/// shown), the request timeout and the body limit. Each problem goes to `problems` with the
+/// option's name; `None` when there is any.
+pub(crate) fn check_connection(
+    options: &ConnectionOptions<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Connection> {
+    let before = problems.len();
+    let endpoint = match site::resolve(options.site, options.api_url, options.allow_insecure_http) {
+        Ok(e) => Some(e),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    for (name, key) in [("api_key", options.api_key), ("app_key", options.app_key)] {
+        match key {
+            Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => {
+                problems.push(Problem::new(
+                    name,
+                    format!(
+                        "{name} is empty or contains control characters (its value is not shown)"
+                    ),
+                ))
+            }
+            None if options.api_url.is_none() => problems.push(
+                Problem::new(name, format!("{name} is required for a Datadog site")).with_hint(
+                    "set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys",
+                ),
+            ),
+            _ => {}
+        }
+    }
+    let request_timeout_ms = options
+        .request_timeout_ms
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
+    let max_body_bytes = options.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if request_timeout_ms == 0 {
+        problems.push(Problem::new("request_timeout_ms", "must be at least 1"));
+    }
+    if max_body_bytes < 1024 {
+        problems.push(Problem::new("max_body_bytes", "must be at least 1024"));
+    }
+    match (endpoint, problems.len() == before) {
+        (Some(endpoint), true) => Some(Connection {
+            endpoint,
+            request_timeout_ms,
+            max_body_bytes,
+        }),
+        _ => None,
+    }
+}
+
+/// An error's message from its problems: the one problem, or how many.
+pub(crate) fn summarize(what: &str, problems: &[Problem]) -> String {
+    match problems.len() {
+        1 => format!("{what}: {}", problems[0]),
+        n => format!("{what}: {n} problems"),
+    }
+}
 
 /// The request a run is waiting for.
 #[derive(Debug, Clone)]
