@@ -210,18 +210,9 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
 
 #[test]
 fn a_failing_search_is_exit_one_after_the_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(world()).unwrap();
-    let mut w: Value = serde_json::from_str(&text).unwrap();
-    w["faults"] = json!({"monitor_search": [{"kind": "status", "status": 503, "times": 5}]});
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    let emu = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world: gatepost_emulator::World::from_path(&path).unwrap(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .unwrap();
+    let (_dir, emu) = emulator_with_faults(
+        json!({"monitor_search": [{"kind": "status", "status": 503, "times": 5}]}),
+    );
     let r = validate(&[
         "--online",
         "--config",

@@ -367,18 +367,8 @@ impl Check {
     /// `invalid_config` error listing every problem with its path.
     pub fn new(options: OnlineOptions, source: Source, now: u64) -> Result<Check, Error> {
         let mut problems = Vec::new();
-        let connection = exchange::check_connection(
-            &exchange::ConnectionOptions {
-                site: options.site.as_deref(),
-                api_url: options.api_url.as_deref(),
-                allow_insecure_http: options.allow_insecure_http,
-                api_key: options.api_key.as_deref(),
-                app_key: options.app_key.as_deref(),
-                request_timeout_ms: options.request_timeout_ms,
-                max_body_bytes: options.max_body_bytes,
-            },
-            &mut problems,
-        );
+        let connection =
+            exchange::check_connection(&exchange::connection_options!(options), &mut problems);
         let timeout_ms = options.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if timeout_ms == 0 {
             problems.push(Problem::new("timeout_ms", "must be at least 1"));

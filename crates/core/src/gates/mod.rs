@@ -242,18 +242,8 @@ impl Run {
     /// problem with its path.
     pub fn new(options: GatesOptions, task: Task, now: u64) -> Result<Run, Error> {
         let mut problems = Vec::new();
-        let connection = exchange::check_connection(
-            &exchange::ConnectionOptions {
-                site: options.site.as_deref(),
-                api_url: options.api_url.as_deref(),
-                allow_insecure_http: options.allow_insecure_http,
-                api_key: options.api_key.as_deref(),
-                app_key: options.app_key.as_deref(),
-                request_timeout_ms: options.request_timeout_ms,
-                max_body_bytes: options.max_body_bytes,
-            },
-            &mut problems,
-        );
+        let connection =
+            exchange::check_connection(&exchange::connection_options!(options), &mut problems);
         let prune = match &task {
             Task::Plan { prune, .. } | Task::Apply { prune, .. } => prune.clone(),
             Task::Export { .. } => None,
