@@ -74,7 +74,12 @@ def test_offline_validate_is_unchanged() -> None:
 
 def test_fdd_rules_report_apm_data_and_warn_without_it(url: str) -> None:
     report = gatepost.validate(
-        config_path=FDD_CONFIG, version="v2", online=True, service="checkout", env="prod", api_url=url
+        config_path=FDD_CONFIG,
+        version="v2",
+        online=True,
+        service="checkout",
+        env="prod",
+        api_url=url,
     )
     assert report["ok"] is True and report["warnings"] == []
     assert report["rules"][1]["apm"] == {
@@ -86,7 +91,12 @@ def test_fdd_rules_report_apm_data_and_warn_without_it(url: str) -> None:
         "version_data": False,
     }
     report = gatepost.validate(
-        config_path=FDD_CONFIG, version="v2", online=True, service="payments", env="prod", api_url=url
+        config_path=FDD_CONFIG,
+        version="v2",
+        online=True,
+        service="payments",
+        env="prod",
+        api_url=url,
     )
     assert report["ok"] is True
     [warning] = report["warnings"]
