@@ -1,5 +1,6 @@
-//! `validate --online`: check a gate's monitor rules against the monitors that exist now, sans-IO
-//! like the evaluation [`Engine`](crate::Engine).
+//! `validate --online`: check a gate's monitor rules against the monitors that exist now, and its
+//! Faulty Deployment Detection rules against the APM data that exists now, sans-IO like the
+//! evaluation [`Engine`](crate::Engine).
 //!
 //! A [`Check`] is driven exactly as an engine or a [gates run](crate::gates::Run): at start and
 //! after each [`Check::handle`], call [`Check::poll`] until it returns `wait` or `done`. It asks
@@ -14,7 +15,12 @@
 //!    &page=N&per_page=100` (the monitor search API, `schemas/api/monitor-search-response.schema.json`),
 //!    following pages until every match is read or more than 50 are known. `muted:false` is what
 //!    the service adds to a gate's query, so muted monitors are left out as they are at deploy
-//!    time.
+//!    time;
+//! 3. once for all Faulty Deployment Detection rules, when the service and env are known (the
+//!    gate's, or given with a config): `GET /api/v2/spans/events?filter[query]=service:"S"
+//!    env:"E"&filter[from]=now-24h&filter[to]=now&page[limit]=1` (the spans search,
+//!    `schemas/api/spans-list-response.schema.json`), then the same with `version:"V"` when a
+//!    version is given. One span is asked for: only whether one exists matters.
 //!
 //! What it reports, per rule, with the rule's JSON path (`rules[0].options.query`):
 //! - **problems** (the rule would fail whatever the monitors' states): no monitor matches, or more
@@ -23,10 +29,14 @@
 //! - **warnings**: a matching monitor in `Alert` now, or in `No Data` now when the rule sets
 //!   `fail_on_no_data` ("would fail now"). A state is not a config mistake: it changes by itself,
 //!   and a deploy later may pass, so it does not make the check fail. A rule in dry run has its
-//!   problems reported as warnings too (it never blocks a deploy);
-//! - rules it cannot check are listed as `skipped`, with the reason: `monitor_ids` rules, and
-//!   Faulty Deployment Detection rules (no public API says whether a service has APM data for a
-//!   version).
+//!   problems reported as warnings too (it never blocks a deploy). An FDD rule whose service has
+//!   no APM data in the env over the last [`APM_WINDOW`] (path `rules[0]`): FDD would compare
+//!   nothing, yet the rule would pass, and a service's first deploy legitimately has no baseline,
+//!   so it is a warning. The version's own data is information (`RuleCheck::apm`): before its
+//!   deploy it normally has none. A 403 on the spans search (no `apm_read` scope) leaves the FDD
+//!   rules unchecked with a warning each, not an error;
+//! - rules it cannot check are listed as `skipped`, with the reason: `monitor_ids` rules, and a
+//!   config's FDD rules when no service and env are given.
 //!
 //! A server or transport failure (after the engine's retries: 408, 429, 5xx, network errors and
 //! unreadable 2xx bodies, with the engine's backoff and the server's `Retry-After`, at most
