@@ -206,9 +206,9 @@ export interface OnlineReport {
   requests: number;
 }
 
-/** The options of `validate(config, {online: true, ...})`. */
-export interface OnlineValidateOptions {
-  online: true;
+/** Where a run that ends with a report (a gates run, an online check) sends its requests, and
+ * how hard it tries, as a JavaScript user gives them; keys and site default to the environment. */
+export interface RunOptions {
   apiKey?: string;
   appKey?: string;
   site?: string;
@@ -218,6 +218,11 @@ export interface OnlineValidateOptions {
   maxRetries?: number;
   /** Timeout of one request, in seconds (default 30). */
   requestTimeout?: number;
+}
+
+/** The options of `validate(config, {online: true, ...})`. */
+export interface OnlineValidateOptions extends RunOptions {
+  online: true;
   /** The whole check gives up after this many seconds (default 120). */
   timeout?: number;
   /** The version being deployed (FDD rules need one offline; its APM data is reported). */

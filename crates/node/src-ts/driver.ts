@@ -23,6 +23,7 @@ import type {
   OnlineValidateOptions,
   Problem,
   ResumeOptions,
+  RunOptions,
   StartResult,
 } from './api-types';
 
@@ -416,18 +417,6 @@ export async function driveReport<R>(run: ReportRun<R>, loop: LoopOptions): Prom
   } finally {
     run.free?.();
   }
-}
-
-/** The connection options a report run (gates run, online check) shares, as a JavaScript user
- * gives them. */
-export interface RunOptions {
-  apiKey?: string;
-  appKey?: string;
-  site?: string;
-  apiUrl?: string;
-  allowInsecureHttp?: boolean;
-  maxRetries?: number;
-  requestTimeout?: number;
 }
 
 /** A report run's options in core's names: keys and site defaulting to the environment by core's

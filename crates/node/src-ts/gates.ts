@@ -7,7 +7,7 @@ import { envDefaults } from './environment';
 import { native } from './errors';
 import { binding } from './native';
 import { nodeRoute } from './proxy';
-import type { Event, FetchFunction, Input } from './types';
+import type { Event, FetchFunction, Input, RunOptions } from './types';
 
 /** A change of a plan, in the order it is carried out. */
 export interface GatesChange {
@@ -49,16 +49,7 @@ export interface GatesScope {
   identifier?: string;
 }
 
-export interface GatesOptions {
-  apiKey?: string;
-  appKey?: string;
-  site?: string;
-  apiUrl?: string;
-  allowInsecureHttp?: boolean;
-  /** Retries of one request after a 429, 5xx or network error (default 5). */
-  maxRetries?: number;
-  /** Timeout of one request, in seconds (default 30). */
-  requestTimeout?: number;
+export interface GatesOptions extends RunOptions {
   fetch?: FetchFunction;
   signal?: AbortSignal;
   onEvent?: (event: Event) => void;
