@@ -1328,7 +1328,12 @@ fn every_counted_endpoint_is_served() {
     let search = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
     assert_eq!(search.status, 200, "{}", search.body);
     served += 1;
-    let spans = call(&emu, "GET", "/api/v2/spans/events?filter[query]=env:prod", None);
+    let spans = call(
+        &emu,
+        "GET",
+        "/api/v2/spans/events?filter[query]=env:prod",
+        None,
+    );
     assert_eq!(spans.status, 200, "{}", spans.body);
     served += 1;
     for path in [
