@@ -325,10 +325,12 @@ pub struct ValidateArgs {
     /// which are alerting now. Needs the API and application keys, like `gate`.
     #[arg(long, help_heading = "Online")]
     pub online: bool,
-    /// With --online and no --config: check the rules of this service's preconfigured gate.
-    #[arg(long, value_name = "NAME", requires_all = ["online", "env"], conflicts_with = "config", help_heading = "Online")]
+    /// With --online and no --config: check the rules of this service's preconfigured gate. With
+    /// --config: the service the rules are for, so Faulty Deployment Detection rules are checked
+    /// for APM data (--version also reports the version's).
+    #[arg(long, value_name = "NAME", requires_all = ["online", "env"], help_heading = "Online")]
     pub service: Option<String>,
-    /// The preconfigured gate's environment.
+    /// The environment of the preconfigured gate (or of the config's rules, with --config).
     #[arg(
         long,
         value_name = "NAME",
@@ -337,7 +339,13 @@ pub struct ValidateArgs {
     )]
     pub env: Option<String>,
     /// The preconfigured gate's identifier (default: `default`).
-    #[arg(long, value_name = "ID", requires = "service", help_heading = "Online")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "service",
+        conflicts_with = "config",
+        help_heading = "Online"
+    )]
     pub identifier: Option<String>,
     #[arg(long, value_name = "SECS", help_heading = "Online", help = default_help(
         "With --online: give up after this many seconds, retries included",

@@ -161,6 +161,8 @@ fn validate_online(args: &ValidateArgs, config: Option<String>) -> u8 {
                 config: ConfigInput::Text(text),
                 version: args.version.clone(),
                 allow_unknown_keys: args.allow_unknown_keys,
+                service: args.service.clone(),
+                env: args.env.clone(),
             },
             args.config
                 .as_ref()
@@ -178,6 +180,7 @@ fn validate_online(args: &ValidateArgs, config: Option<String>) -> u8 {
                     service: service.clone(),
                     env,
                     identifier,
+                    version: args.version.clone(),
                 },
                 label,
             )

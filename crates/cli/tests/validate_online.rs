@@ -1,7 +1,9 @@
 //! `gatepost validate --online` end to end against the emulator: the example world
 //! (`examples/worlds/validate-online.json`) has a rule that is fine, one whose monitor alerts now,
 //! one that matches 60 monitors, one that matches none, and a muted alerting monitor that must be
-//! left out; a preconfigured gate; and, with a fault plan, a monitor search that keeps failing.
+//! left out; APM data for checkout (none for payments) for the Faulty Deployment Detection check;
+//! a preconfigured gate; and, with fault plans, a monitor search that keeps failing and a spans
+//! search refused for want of a scope.
 #![cfg(feature = "emulator")]
 
 mod common;
@@ -188,7 +190,12 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
             .contains("Online check passed: 0 warnings (1 request(s))"),
         "{r}"
     );
-    assert!(r.stdout.contains("no public Datadog API"), "{r}");
+    // No --service/--env: a config names no service, so the FDD rule's APM data is not searched.
+    assert!(
+        r.stdout
+            .contains("APM data not checked: pass the service and env"),
+        "{r}"
+    );
 
     // Offline validation comes first: an invalid file never goes online.
     std::fs::write(
@@ -203,18 +210,9 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
 
 #[test]
 fn a_failing_search_is_exit_one_after_the_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(world()).unwrap();
-    let mut w: Value = serde_json::from_str(&text).unwrap();
-    w["faults"] = json!({"monitor_search": [{"kind": "status", "status": 503, "times": 5}]});
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    let emu = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world: gatepost_emulator::World::from_path(&path).unwrap(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .unwrap();
+    let (_dir, emu) = emulator_with_faults(
+        json!({"monitor_search": [{"kind": "status", "status": 503, "times": 5}]}),
+    );
     let r = validate(&[
         "--online",
         "--config",
@@ -241,4 +239,147 @@ fn network_flags_need_online() {
     // Offline, the example is valid: the online problems need the monitors.
     let r = validate(&["--config", s(&config())]);
     assert_eq!(r.code, 0, "{r}");
+}
+
+fn fdd_config() -> PathBuf {
+    repo_root().join("examples/validate-online/fdd-config.json")
+}
+
+/// A copy of the example world with `faults`, served by an emulator this test starts.
+fn emulator_with_faults(faults: Value) -> (tempfile::TempDir, gatepost_emulator::RunningEmulator) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w: Value = serde_json::from_str(&std::fs::read_to_string(world()).unwrap()).unwrap();
+    w["faults"] = faults;
+    let path = dir.path().join("world.json");
+    std::fs::write(&path, w.to_string()).unwrap();
+    let emu = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
+        world: gatepost_emulator::World::from_path(&path).unwrap(),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .unwrap();
+    (dir, emu)
+}
+
+#[test]
+fn fdd_rules_report_the_services_apm_data_and_warn_without_it() {
+    let fdd = fdd_config();
+    let args = |service: &'static str, version: &'static str, output: &'static str| {
+        validate(&[
+            "--online",
+            "--config",
+            s(&fdd),
+            "--service",
+            service,
+            "--env",
+            "prod",
+            "--version",
+            version,
+            "--output",
+            output,
+            "--emulator",
+            s(&world()),
+        ])
+    };
+    // checkout has APM data in prod (v1 ran); v2 is about to be deployed and has none yet.
+    let r = args("checkout", "v2", "text");
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout.contains("rules[1] faulty_deployment_detection \"APM Faulty Deployment Detection\": APM data for service checkout in env prod in the last 24h; none yet for version v2 (expected before its first deploy)\n"),
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("Online check passed: 0 warnings (3 request(s))"),
+        "{r}"
+    );
+    let r = args("checkout", "v1", "json");
+    assert_eq!(r.code, 0, "{r}");
+    let apm = &r.json()["rules"][1]["apm"];
+    assert_eq!(
+        *apm,
+        json!({"service": "checkout", "env": "prod", "window": "24h", "service_data": true, "version": "v1", "version_data": true})
+    );
+    // payments has no APM data at all: FDD would compare nothing. A warning, located in the file.
+    let r = args("payments", "v2", "text");
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("warning: ")
+            && r.stderr.contains("fdd-config.json:12:5: rules[1]: no APM data for service payments in env prod in the last 24h (nor for version v2): Faulty Deployment Detection has nothing to compare"),
+        "{r}"
+    );
+    assert!(r.stdout.contains("Online check passed: 1 warning"), "{r}");
+    let r = args("payments", "v2", "markdown");
+    assert!(
+        r.stdout.contains("| `rules[1]` APM Faulty Deployment Detection | faulty_deployment_detection | — | — | no APM data for service payments in env prod"),
+        "{r}"
+    );
+    assert!(
+        r.stdout
+            .contains("- :warning: rules[1] (line 12, column 5): no APM data"),
+        "{r}"
+    );
+
+    // A preconfigured gate's FDD rule is checked for the gate's own service and env.
+    let r = validate(&[
+        "--online",
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+        "--emulator",
+        s(&world()),
+    ]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout.contains("rules[1] faulty_deployment_detection \"APM Faulty Deployment Detection\": APM data for service checkout in env prod in the last 24h\n"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_key_without_apm_read_leaves_fdd_unchecked_with_a_warning() {
+    let (_dir, emu) = emulator_with_faults(
+        json!({"spans_search": [{"kind": "status", "status": 403, "body": "{\"errors\": [\"Forbidden\"]}"}]}),
+    );
+    let r = validate(&[
+        "--online",
+        "--config",
+        s(&fdd_config()),
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+        "--version",
+        "v2",
+        "--api-url",
+        &emu.base_url(),
+    ]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stderr.contains("rules[1]: APM data not checked: the spans search was refused (HTTP 403): the application key needs the apm_read scope"),
+        "{r}"
+    );
+    // Any other refusal makes the check incomplete.
+    let (_dir, emu) =
+        emulator_with_faults(json!({"spans_search": [{"kind": "status", "status": 404}]}));
+    let r = validate(&[
+        "--online",
+        "--config",
+        s(&fdd_config()),
+        "--service",
+        "checkout",
+        "--env",
+        "prod",
+        "--version",
+        "v2",
+        "--api-url",
+        &emu.base_url(),
+    ]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("searching the spans of service checkout in env prod: HTTP 404"),
+        "{r}"
+    );
 }

@@ -4,8 +4,106 @@
 //! feeds back (a response, a transport error, a timeout, a cancel). What each run does with a
 //! response or a failure is its own; how the input reaches it is decided here, once.
 
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, Problem};
 use crate::io::{Input, TransportErrorKind};
+use crate::options::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
+use crate::site::{self, Endpoint};
+
+/// The connection options a gates run and an online check share, as the host gave them.
+pub(crate) struct ConnectionOptions<'a> {
+    pub(crate) site: Option<&'a str>,
+    pub(crate) api_url: Option<&'a str>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) api_key: Option<&'a str>,
+    pub(crate) app_key: Option<&'a str>,
+    pub(crate) request_timeout_ms: Option<u64>,
+    pub(crate) max_body_bytes: Option<u64>,
+}
+
+/// The [`ConnectionOptions`] of a run's options struct (`GatesOptions`, `OnlineOptions`: the same
+/// field names).
+macro_rules! connection_options {
+    ($options:expr) => {
+        $crate::exchange::ConnectionOptions {
+            site: $options.site.as_deref(),
+            api_url: $options.api_url.as_deref(),
+            allow_insecure_http: $options.allow_insecure_http,
+            api_key: $options.api_key.as_deref(),
+            app_key: $options.app_key.as_deref(),
+            request_timeout_ms: $options.request_timeout_ms,
+            max_body_bytes: $options.max_body_bytes,
+        }
+    };
+}
+pub(crate) use connection_options;
+
+/// Where a run's requests go and their limits, once checked.
+pub(crate) struct Connection {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) request_timeout_ms: u64,
+    pub(crate) max_body_bytes: u64,
+}
+
+/// Check a run's connection options, one way for every run: the site or API URL, the keys (never
+/// shown), the request timeout and the body limit. Each problem goes to `problems` with the
+/// option's name; `None` when there is any.
+pub(crate) fn check_connection(
+    options: &ConnectionOptions<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<Connection> {
+    let before = problems.len();
+    let endpoint = match site::resolve(options.site, options.api_url, options.allow_insecure_http) {
+        Ok(e) => Some(e),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    for (name, key) in [("api_key", options.api_key), ("app_key", options.app_key)] {
+        match key {
+            Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => {
+                problems.push(Problem::new(
+                    name,
+                    format!(
+                        "{name} is empty or contains control characters (its value is not shown)"
+                    ),
+                ))
+            }
+            None if options.api_url.is_none() => problems.push(
+                Problem::new(name, format!("{name} is required for a Datadog site")).with_hint(
+                    "set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys",
+                ),
+            ),
+            _ => {}
+        }
+    }
+    let request_timeout_ms = options
+        .request_timeout_ms
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
+    let max_body_bytes = options.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if request_timeout_ms == 0 {
+        problems.push(Problem::new("request_timeout_ms", "must be at least 1"));
+    }
+    if max_body_bytes < 1024 {
+        problems.push(Problem::new("max_body_bytes", "must be at least 1024"));
+    }
+    match (endpoint, problems.len() == before) {
+        (Some(endpoint), true) => Some(Connection {
+            endpoint,
+            request_timeout_ms,
+            max_body_bytes,
+        }),
+        _ => None,
+    }
+}
+
+/// An error's message from its problems: the one problem, or how many.
+pub(crate) fn summarize(what: &str, problems: &[Problem]) -> String {
+    match problems.len() {
+        1 => format!("{what}: {}", problems[0]),
+        n => format!("{what}: {n} problems"),
+    }
+}
 
 /// The request a run is waiting for.
 #[derive(Debug, Clone)]
@@ -114,4 +212,79 @@ pub(crate) fn handle<E: Exchange>(run: &mut E, input: Input, now: u64) -> Result
         }
     }
     Ok(())
+}
+
+/// A run a host drives by polling besides the engine: a [gates run](crate::gates::Run) or an
+/// [online check](crate::online::Check). Bindings hold one generic wrapper over it instead of a
+/// copy per run: [`Polled::from_json`] builds one from the host's JSON (durations in seconds
+/// converted by core, every error an `invalid_options` naming the part), and the rest is the
+/// run's own `handle` / `poll` / `drain_events`.
+pub trait Polled: Sized {
+    /// The options object (site, keys, timeouts, ...).
+    type Options: serde::de::DeserializeOwned;
+    /// What the run works on: the gates task, the online check's source.
+    type Subject: serde::de::DeserializeOwned;
+    /// What `poll` answers.
+    type Action: serde::Serialize;
+    /// The subject's name in errors (`task`, `source`).
+    const SUBJECT: &'static str;
+    fn start(options: Self::Options, subject: Self::Subject, now: u64) -> Result<Self, Error>;
+    fn handle(&mut self, input: Input, now: u64) -> Result<(), Error>;
+    fn poll(&mut self, now: u64) -> Self::Action;
+    fn drain_events(&mut self) -> Vec<crate::Event>;
+
+    /// Build a run from the host's JSON: the options (durations the user gave in seconds, such
+    /// as `request_timeout`, converted through [`host_seconds`](crate::options::host_seconds))
+    /// and the subject. A value that does not parse is an `invalid_options` error naming which.
+    fn from_json(
+        options: serde_json::Value,
+        subject: serde_json::Value,
+        now: u64,
+    ) -> Result<Self, Error> {
+        let invalid = |what: &str, e: serde_json::Error| {
+            Error::new(ErrorCode::InvalidOptions, format!("invalid {what}: {e}"))
+        };
+        let options = crate::options::host_seconds(options)?;
+        let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
+        let subject = serde_json::from_value(subject).map_err(|e| invalid(Self::SUBJECT, e))?;
+        Self::start(options, subject, now)
+    }
+}
+
+impl Polled for crate::gates::Run {
+    type Options = crate::gates::GatesOptions;
+    type Subject = crate::gates::Task;
+    type Action = crate::gates::GatesAction;
+    const SUBJECT: &'static str = "task";
+    fn start(options: Self::Options, subject: Self::Subject, now: u64) -> Result<Self, Error> {
+        Self::new(options, subject, now)
+    }
+    fn handle(&mut self, input: Input, now: u64) -> Result<(), Error> {
+        crate::gates::Run::handle(self, input, now)
+    }
+    fn poll(&mut self, now: u64) -> Self::Action {
+        crate::gates::Run::poll(self, now)
+    }
+    fn drain_events(&mut self) -> Vec<crate::Event> {
+        crate::gates::Run::drain_events(self)
+    }
+}
+
+impl Polled for crate::online::Check {
+    type Options = crate::online::OnlineOptions;
+    type Subject = crate::online::Source;
+    type Action = crate::online::OnlineAction;
+    const SUBJECT: &'static str = "source";
+    fn start(options: Self::Options, subject: Self::Subject, now: u64) -> Result<Self, Error> {
+        Self::new(options, subject, now)
+    }
+    fn handle(&mut self, input: Input, now: u64) -> Result<(), Error> {
+        crate::online::Check::handle(self, input, now)
+    }
+    fn poll(&mut self, now: u64) -> Self::Action {
+        crate::online::Check::poll(self, now)
+    }
+    fn drain_events(&mut self) -> Vec<crate::Event> {
+        crate::online::Check::drain_events(self)
+    }
 }

@@ -53,6 +53,7 @@ pub mod site;
 
 pub use error::{Error, ErrorCode, Problem};
 pub use event::{Event, EventKind};
+pub use exchange::Polled;
 pub use io::{Action, Input, TransportErrorKind, WaitReason};
 pub use machine::Engine;
 pub use options::{ConfigInput, Options};

@@ -1,5 +1,6 @@
-//! `validate --online`: check a gate's monitor rules against the monitors that exist now, sans-IO
-//! like the evaluation [`Engine`](crate::Engine).
+//! `validate --online`: check a gate's monitor rules against the monitors that exist now, and its
+//! Faulty Deployment Detection rules against the APM data that exists now, sans-IO like the
+//! evaluation [`Engine`](crate::Engine).
 //!
 //! A [`Check`] is driven exactly as an engine or a [gates run](crate::gates::Run): at start and
 //! after each [`Check::handle`], call [`Check::poll`] until it returns `wait` or `done`. It asks
@@ -14,7 +15,12 @@
 //!    &page=N&per_page=100` (the monitor search API, `schemas/api/monitor-search-response.schema.json`),
 //!    following pages until every match is read or more than 50 are known. `muted:false` is what
 //!    the service adds to a gate's query, so muted monitors are left out as they are at deploy
-//!    time.
+//!    time;
+//! 3. once for all Faulty Deployment Detection rules, when the service and env are known (the
+//!    gate's, or given with a config): `GET /api/v2/spans/events?filter[query]=service:"S"
+//!    env:"E"&filter[from]=now-24h&filter[to]=now&page[limit]=1` (the spans search,
+//!    `schemas/api/spans-list-response.schema.json`), then the same with `version:"V"` when a
+//!    version is given. One span is asked for: only whether one exists matters.
 //!
 //! What it reports, per rule, with the rule's JSON path (`rules[0].options.query`):
 //! - **problems** (the rule would fail whatever the monitors' states): no monitor matches, or more
@@ -23,10 +29,14 @@
 //! - **warnings**: a matching monitor in `Alert` now, or in `No Data` now when the rule sets
 //!   `fail_on_no_data` ("would fail now"). A state is not a config mistake: it changes by itself,
 //!   and a deploy later may pass, so it does not make the check fail. A rule in dry run has its
-//!   problems reported as warnings too (it never blocks a deploy);
-//! - rules it cannot check are listed as `skipped`, with the reason: `monitor_ids` rules, and
-//!   Faulty Deployment Detection rules (no public API says whether a service has APM data for a
-//!   version).
+//!   problems reported as warnings too (it never blocks a deploy). An FDD rule whose service has
+//!   no APM data in the env over the last [`APM_WINDOW`] (path `rules[0]`): FDD would compare
+//!   nothing, yet the rule would pass, and a service's first deploy legitimately has no baseline,
+//!   so it is a warning. The version's own data is information (`RuleCheck::apm`): before its
+//!   deploy it normally has none. A 403 on the spans search (no `apm_read` scope) leaves the FDD
+//!   rules unchecked with a warning each, not an error;
+//! - rules it cannot check are listed as `skipped`, with the reason: `monitor_ids` rules, and a
+//!   config's FDD rules when no service and env are given.
 //!
 //! A server or transport failure (after the engine's retries: 408, 429, 5xx, network errors and
 //! unreadable 2xx bodies, with the engine's backoff and the server's `Retry-After`, at most
@@ -41,7 +51,7 @@
 //!   "options": {"query": "service:checkout", "duration": 300}}]}"#;
 //! let options = OnlineOptions { api_url: Some("http://127.0.0.1:8126".into()), ..Default::default() };
 //! let source = Source::Config { config: ConfigInput::Text(config.into()), version: None,
-//!     allow_unknown_keys: false };
+//!     allow_unknown_keys: false, service: None, env: None };
 //! let mut check = online::Check::new(options, source, 0).unwrap();
 //! let OnlineAction::SendRequest { request_id, url, .. } = check.poll(0) else { panic!() };
 //! assert_eq!(url, "http://127.0.0.1:8126/api/v1/monitor/search?query=%28service%3Acheckout%29%20muted%3Afalse&page=0&per_page=100");
@@ -57,13 +67,13 @@ use crate::config::json::{self, Node, NodeValue};
 use crate::config::{self, ValidateContext};
 use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind};
-use crate::exchange::{self, Exchange, InFlight};
+use crate::exchange::{self, Exchange, InFlight, summarize};
 use crate::gates::{self, DEFAULT_IDENTIFIER, LiveRule};
 use crate::io::{Input, WaitReason};
 use crate::machine::{api_error, auth_headers, seconds};
-use crate::options::{ConfigInput, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
+use crate::options::ConfigInput;
 use crate::sanitize;
-use crate::site::{self, Endpoint};
+use crate::site::Endpoint;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -81,6 +91,10 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 pub const LISTED_MONITORS: usize = 50;
 /// Monitors listed per rule in the text report.
 pub const TEXT_LISTED_MONITORS: usize = 10;
+/// How far back the spans search looks for a service's APM data (Datadog date math).
+pub const APM_WINDOW: &str = "24h";
+/// The application key scope the spans search needs.
+pub const APM_SCOPE: &str = "apm_read";
 
 /// Where requests go and how hard to try: the names of the engine's [`Options`](crate::Options).
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -130,11 +144,18 @@ pub enum Source {
     /// The rules of a pipeline config file (the datadog-ci format).
     Config {
         config: ConfigInput,
-        /// The version that would be deployed (for the offline checks of FDD rules).
+        /// The version that would be deployed (for the offline checks of FDD rules, and the
+        /// version whose APM data is reported).
         #[serde(default)]
         version: Option<String>,
         #[serde(default)]
         allow_unknown_keys: bool,
+        /// Where the rules would run: with both, Faulty Deployment Detection rules are checked
+        /// for APM data (a config file names no service); without, they are skipped.
+        #[serde(default)]
+        service: Option<String>,
+        #[serde(default)]
+        env: Option<String>,
     },
     /// The rules of a preconfigured gate, read from the API.
     Gate {
@@ -143,6 +164,9 @@ pub enum Source {
         /// `default` when absent, as the API does.
         #[serde(default)]
         identifier: Option<String>,
+        /// The version that would be deployed: its APM data is reported beside the service's.
+        #[serde(default)]
+        version: Option<String>,
     },
 }
 
@@ -212,8 +236,29 @@ pub struct RuleCheck {
     /// A matching monitor is in a state that fails the rule (Alert, or No Data with
     /// `fail_on_no_data`): a deploy now would fail this rule.
     pub would_fail_now: bool,
+    /// What the spans search found for a Faulty Deployment Detection rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apm: Option<ApmCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Whether APM data exists for a Faulty Deployment Detection rule's service, from the spans
+/// search (`GET /api/v2/spans/events`, one span asked for: the answer is "some" or "none").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApmCheck {
+    pub service: String,
+    pub env: String,
+    /// How far back the search looked ([`APM_WINDOW`]).
+    pub window: String,
+    /// Spans of the service in the env exist in the window: the baseline FDD compares against.
+    pub service_data: bool,
+    /// The version that would be deployed, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Spans of that version exist already (normally not before its first deploy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_data: Option<bool>,
 }
 
 /// How a check ended.
@@ -258,9 +303,19 @@ struct RuleSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
-    ListGates { cursor: Option<String>, page: u32 },
+    ListGates {
+        cursor: Option<String>,
+        page: u32,
+    },
     ListRules,
-    Search { rule: usize, page: u32 },
+    Search {
+        rule: usize,
+        page: u32,
+    },
+    /// The spans search for the FDD rules: the service in the env, then the version in it.
+    Spans {
+        version: bool,
+    },
 }
 
 /// The monitors one rule's search has found so far.
@@ -274,6 +329,10 @@ struct Found {
 pub struct Check {
     source_name: &'static str,
     wanted: Option<(String, String, String)>,
+    /// The service and env whose APM data the FDD rules need, and the version being deployed.
+    apm_target: Option<(String, String)>,
+    version: Option<String>,
+    apm: Option<ApmCheck>,
     config_text: Option<String>,
     endpoint: Endpoint,
     api_key: Option<String>,
@@ -318,47 +377,11 @@ impl Check {
     /// `invalid_config` error listing every problem with its path.
     pub fn new(options: OnlineOptions, source: Source, now: u64) -> Result<Check, Error> {
         let mut problems = Vec::new();
-        let endpoint = match site::resolve(
-            options.site.as_deref(),
-            options.api_url.as_deref(),
-            options.allow_insecure_http,
-        ) {
-            Ok(e) => Some(e),
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        };
-        for (name, key) in [("api_key", &options.api_key), ("app_key", &options.app_key)] {
-            match key {
-                Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => {
-                    problems.push(Problem::new(
-                        name,
-                        format!(
-                            "{name} is empty or contains control characters (its value is not shown)"
-                        ),
-                    ))
-                }
-                None if options.api_url.is_none() => problems.push(
-                    Problem::new(name, format!("{name} is required for a Datadog site"))
-                        .with_hint("set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys"),
-                ),
-                _ => {}
-            }
-        }
-        let request_timeout_ms = options
-            .request_timeout_ms
-            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
-        let max_body_bytes = options.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let connection =
+            exchange::check_connection(&exchange::connection_options!(options), &mut problems);
         let timeout_ms = options.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
-        if request_timeout_ms == 0 {
-            problems.push(Problem::new("request_timeout_ms", "must be at least 1"));
-        }
         if timeout_ms == 0 {
             problems.push(Problem::new("timeout_ms", "must be at least 1"));
-        }
-        if max_body_bytes < 1024 {
-            problems.push(Problem::new("max_body_bytes", "must be at least 1024"));
         }
         if let Source::Gate { service, env, .. } = &source {
             for (name, value) in [("service", service), ("env", env)] {
@@ -374,15 +397,19 @@ impl Check {
                 problems,
             ));
         }
+        let connection = connection.expect("no problems means the connection was checked");
         let mut check = Check {
             source_name: "config",
             wanted: None,
+            apm_target: None,
+            version: None,
+            apm: None,
             config_text: None,
-            endpoint: endpoint.expect("no problems means the endpoint resolved"),
+            endpoint: connection.endpoint,
             api_key: options.api_key,
             app_key: options.app_key,
-            request_timeout_ms,
-            max_body_bytes,
+            request_timeout_ms: connection.request_timeout_ms,
+            max_body_bytes: connection.max_body_bytes,
             max_retries: options.max_retries.unwrap_or(gates::DEFAULT_MAX_RETRIES),
             deadline: now.saturating_add(timeout_ms),
             timeout_ms,
@@ -409,7 +436,12 @@ impl Check {
                 config: input,
                 version,
                 allow_unknown_keys,
+                service,
+                env,
             } => {
+                let named = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+                check.apm_target = named(service).zip(named(env));
+                check.version = named(version.clone());
                 let ctx = ValidateContext {
                     version: version.as_deref(),
                     strict_queries: true,
@@ -447,8 +479,10 @@ impl Check {
                 service,
                 env,
                 identifier,
+                version,
             } => {
                 check.source_name = "gate";
+                check.version = version.filter(|v| !v.trim().is_empty());
                 let identifier = identifier
                     .filter(|i| !i.trim().is_empty())
                     .unwrap_or_else(|| DEFAULT_IDENTIFIER.to_string());
@@ -540,8 +574,9 @@ impl Check {
                         "monitor_ids rules are not checked online (only query rules are searched)",
                     ),
                     ("monitor", None) => Some("no query to search"),
+                    ("faulty_deployment_detection", _) if self.apm_target.is_some() => None,
                     ("faulty_deployment_detection", _) => Some(
-                        "not checked online: no public Datadog API says whether a service has APM data for a version",
+                        "APM data not checked: pass the service and env the gate is for (--service and --env)",
                     ),
                     _ => Some("unknown rule type: not checked online"),
                 };
@@ -555,6 +590,7 @@ impl Check {
                     matched: None,
                     monitors: Vec::new(),
                     would_fail_now: false,
+                    apm: None,
                     note: note.map(str::to_string),
                 }
             })
@@ -562,10 +598,27 @@ impl Check {
         self.step = self.next_search(0);
     }
 
+    /// The next monitor rule to search from `from` on; once none is left, the spans search of
+    /// the FDD rules (the service's data, then the version's), if any is waiting for it.
     fn next_search(&self, from: usize) -> Option<Step> {
-        (from..self.checks.len())
-            .find(|&i| self.checks[i].status == "checked")
-            .map(|rule| Step::Search { rule, page: 0 })
+        let search = (from..self.checks.len())
+            .find(|&i| self.checks[i].status == "checked" && self.checks[i].rule_type == "monitor")
+            .map(|rule| Step::Search { rule, page: 0 });
+        search.or_else(|| {
+            let waiting = self.checks.iter().any(|c| {
+                c.status == "checked"
+                    && c.rule_type == "faulty_deployment_detection"
+                    && c.apm.is_none()
+            });
+            match &self.apm {
+                _ if !waiting => None,
+                None => Some(Step::Spans { version: false }),
+                Some(apm) if apm.version.is_some() && apm.version_data.is_none() => {
+                    Some(Step::Spans { version: true })
+                }
+                Some(_) => None,
+            }
+        })
     }
 
     fn request_url(&self) -> String {
@@ -594,6 +647,15 @@ impl Check {
                 format!(
                     "{base}/api/v1/monitor/search?query={}&page={page}&per_page={SEARCH_PER_PAGE}",
                     gates::percent_encode(&search_query(query))
+                )
+            }
+            Step::Spans { version } => {
+                let (service, env) = self.apm_target.as_ref().expect("an APM target");
+                let version = version.then(|| self.version.as_deref()).flatten();
+                format!(
+                    "{base}/api/v2/spans/events?filter[query]={}&filter[from]={}&filter[to]=now&page[limit]=1",
+                    gates::percent_encode(&spans_query(service, env, version)),
+                    gates::percent_encode(&format!("now-{APM_WINDOW}"))
                 )
             }
         }
@@ -644,6 +706,7 @@ impl Check {
         for item in data {
             let gate = gates::parse_gate(item)?;
             if gate.service == service && gate.env == env && gate.identifier == identifier {
+                self.apm_target = Some((gate.service.clone(), gate.env.clone()));
                 self.gate = Some(GateRef {
                     id: gate.id,
                     service: gate.service,
@@ -767,6 +830,115 @@ impl Check {
         Ok(())
     }
 
+    /// An answer of the spans search: one span asked for, so any span means "data exists".
+    fn on_spans(&mut self, body: &str, version: bool) -> Result<(), String> {
+        let v: Value =
+            serde_json::from_str(body).map_err(|_| "the spans search answer is not JSON")?;
+        let found = match v.get("data") {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(items)) => !items.is_empty(),
+            Some(_) => return Err("the spans search answer's \"data\" is not an array".into()),
+        };
+        match (&mut self.apm, version) {
+            (Some(apm), true) => apm.version_data = Some(found),
+            _ => {
+                let (service, env) = self.apm_target.clone().expect("an APM target");
+                self.apm = Some(ApmCheck {
+                    service,
+                    env,
+                    window: APM_WINDOW.to_string(),
+                    service_data: found,
+                    version: self.version.clone(),
+                    version_data: None,
+                });
+            }
+        }
+        self.step = self.next_search(self.checks.len());
+        if self.step.is_none() {
+            self.conclude_fdd();
+        }
+        Ok(())
+    }
+
+    /// The spans search is over: report it on every FDD rule. No data for the service is a
+    /// warning (FDD would pass with nothing to compare, and a service's first deploy has none);
+    /// the version's data is information (before its deploy it normally has none).
+    fn conclude_fdd(&mut self) {
+        let Some(apm) = self.apm.clone() else { return };
+        let window = format!("the last {}", apm.window);
+        for rule in 0..self.checks.len() {
+            let check = &self.checks[rule];
+            if check.status != "checked" || check.rule_type != "faulty_deployment_detection" {
+                continue;
+            }
+            let mut note = if apm.service_data {
+                format!(
+                    "APM data for service {} in env {} in {window}",
+                    apm.service, apm.env
+                )
+            } else {
+                format!(
+                    "no APM data for service {} in env {} in {window}",
+                    apm.service, apm.env
+                )
+            };
+            match (&apm.version, apm.version_data) {
+                (Some(v), Some(true)) => {
+                    note.push_str(&format!("; version {v} has APM data already"))
+                }
+                (Some(v), Some(false)) => note.push_str(&format!(
+                    "; none yet for version {v} (expected before its first deploy)"
+                )),
+                _ => {}
+            }
+            let path = check.path.clone();
+            let dry_run = check.dry_run;
+            self.checks[rule].apm = Some(apm.clone());
+            self.checks[rule].note = Some(note);
+            if !apm.service_data {
+                let mut message = format!(
+                    "no APM data for service {} in env {} in {window}{}: Faulty Deployment Detection has nothing to compare, so the rule would pass without checking anything",
+                    apm.service,
+                    apm.env,
+                    apm.version
+                        .as_deref()
+                        .map(|v| format!(" (nor for version {v})"))
+                        .unwrap_or_default()
+                );
+                if dry_run {
+                    message.push_str(" (the rule is a dry run: it would not block a deploy)");
+                }
+                let mut w = Problem::new(path, message).with_hint(
+                    "check the service and env names against APM (the tags service: and env: of the traces); a service's first deploy has no baseline yet",
+                );
+                self.locate_rule(&mut w, rule);
+                self.warnings.push(w);
+            }
+        }
+    }
+
+    /// The spans search was refused for want of a scope: the FDD rules are left unchecked, with
+    /// a warning each (the rest of the check is complete).
+    fn skip_fdd(&mut self, reason: &str) {
+        for rule in 0..self.checks.len() {
+            let check = &mut self.checks[rule];
+            if check.status != "checked" || check.rule_type != "faulty_deployment_detection" {
+                continue;
+            }
+            check.status = "skipped".to_string();
+            check.note = Some(format!("APM data not checked: {reason}"));
+            let mut w = Problem::new(
+                check.path.clone(),
+                format!("APM data not checked: {reason}"),
+            )
+            .with_hint(format!(
+                "give the application key the {APM_SCOPE} scope, or ignore this warning"
+            ));
+            self.locate_rule(&mut w, rule);
+            self.warnings.push(w);
+        }
+    }
+
     /// Every page of a rule's search is read (or enough of them): judge it.
     fn conclude_rule(&mut self, rule: usize) {
         let found = std::mem::take(&mut self.found);
@@ -857,6 +1029,16 @@ impl Check {
 
     /// The line and column of a rule's query in the config text, when it came as text.
     fn locate(&self, p: &mut Problem, rule: usize) {
+        self.locate_at(p, rule, &["options", "query"]);
+    }
+
+    /// The line and column of a rule itself in the config text.
+    fn locate_rule(&self, p: &mut Problem, rule: usize) {
+        self.locate_at(p, rule, &[]);
+    }
+
+    /// The line and column of `keys` (each spelling-free: one key per level) inside a rule.
+    fn locate_at(&self, p: &mut Problem, rule: usize, keys: &[&str]) {
         let Some(text) = &self.config_text else {
             return;
         };
@@ -872,18 +1054,29 @@ impl Check {
                 _ => None,
             }
         };
-        let query = member(&root, &["rules"])
-            .and_then(|rules| match rules.value {
-                NodeValue::Array(items) => items.into_iter().nth(rule),
-                _ => None,
-            })
-            .and_then(|r| member(&r, &["options"]))
-            .and_then(|o| member(&o, &["query"]));
-        if let Some(pos) = query.and_then(|q| q.pos) {
+        let mut node = member(&root, &["rules"]).and_then(|rules| match rules.value {
+            NodeValue::Array(items) => items.into_iter().nth(rule),
+            _ => None,
+        });
+        for key in keys {
+            node = node.and_then(|n| member(&n, &[key]));
+        }
+        if let Some(pos) = node.and_then(|q| q.pos) {
             p.line = Some(pos.line);
             p.column = Some(pos.column);
         }
     }
+}
+
+/// The spans search query for a service's APM data in an env (and a version): each value quoted,
+/// so a name with a space or a colon stays one term.
+pub fn spans_query(service: &str, env: &str, version: Option<&str>) -> String {
+    let quoted = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut query = format!("service:{} env:{}", quoted(service), quoted(env));
+    if let Some(version) = version {
+        query.push_str(&format!(" version:{}", quoted(version)));
+    }
+    query
 }
 
 /// The query the gate evaluates: the user's, plus the `muted:false` the service adds (the user's
@@ -910,13 +1103,6 @@ fn parse_monitor(item: &Value) -> Result<FoundMonitor, String> {
             .map(sanitize::line)
             .unwrap_or_else(|| "unknown".to_string()),
     })
-}
-
-fn summarize(what: &str, problems: &[Problem]) -> String {
-    match problems.len() {
-        1 => format!("{what}: {}", problems[0]),
-        n => format!("{what}: {n} problems"),
-    }
 }
 
 /// The report for people: one block per rule, then the verdict.
@@ -1005,7 +1191,7 @@ pub fn render_markdown(report: &OnlineReport) -> String {
     );
     for r in &report.rules {
         let matched = r.matched.map_or_else(|| "—".to_string(), |n| n.to_string());
-        let failing = if r.status != "checked" {
+        let failing = if r.status != "checked" || r.rule_type != "monitor" {
             "—"
         } else if r.would_fail_now {
             "**yes**"
@@ -1127,6 +1313,15 @@ impl Exchange for Check {
                 408 | 429 | 500..=599 => {
                     return self.on_failure(Some(status), &details.join("; "), headers, now);
                 }
+                403 if matches!(self.step, Some(Step::Spans { .. })) => {
+                    // A key without the APM scope leaves the FDD rules unchecked, not the check.
+                    self.failures = 0;
+                    self.step = None;
+                    self.skip_fdd(&format!(
+                        "the spans search was refused (HTTP 403): the application key needs the {APM_SCOPE} scope"
+                    ));
+                    return;
+                }
                 400 if matches!(self.step, Some(Step::Search { .. })) => {
                     // The search refused the query: the rule's problem, not the check's.
                     let Some(Step::Search { rule, .. }) = self.step.clone() else {
@@ -1150,7 +1345,7 @@ impl Exchange for Check {
                     }
                     if matches!(status, 401 | 403) {
                         message.push_str(
-                            " (the API key and the application key must be valid; reading monitors needs the monitors_read scope, reading gates the deployment gates read scope)",
+                            " (the API key and the application key must be valid; reading monitors needs the monitors_read scope, reading gates the deployment gates read scope, searching spans apm_read)",
                         );
                     }
                     return self.finish(Some(message));
@@ -1161,6 +1356,7 @@ impl Exchange for Check {
             Some(Step::ListGates { cursor, page }) => self.on_gate_page(body, cursor, page),
             Some(Step::ListRules) => self.on_rules(body),
             Some(Step::Search { rule, page }) => self.on_search(body, rule, page),
+            Some(Step::Spans { version }) => self.on_spans(body, version),
             None => Ok(()),
         };
         match result {
@@ -1184,6 +1380,15 @@ impl Exchange for Check {
                 "searching the monitors of {} \"{}\" (page {page})",
                 self.checks[*rule].path, self.checks[*rule].name
             ),
+            Some(Step::Spans { version }) => {
+                let (service, env) = self.apm_target.clone().unwrap_or_default();
+                match (version, &self.version) {
+                    (true, Some(v)) => {
+                        format!("searching the spans of service {service} version {v} in env {env}")
+                    }
+                    _ => format!("searching the spans of service {service} in env {env}"),
+                }
+            }
             None => "finishing".to_string(),
         }
     }
@@ -1209,7 +1414,30 @@ mod tests {
             config: ConfigInput::Text(format!("{{\"rules\": [{rules}]}}")),
             version: Some("v1".into()),
             allow_unknown_keys: false,
+            service: None,
+            env: None,
         }
+    }
+
+    /// A config whose rules would run for `checkout` in `prod`, deploying `v2`.
+    fn config_for_checkout(rules: &str) -> Source {
+        Source::Config {
+            config: ConfigInput::Text(format!("{{\"rules\": [\n{rules}]}}")),
+            version: Some("v2".into()),
+            allow_unknown_keys: false,
+            service: Some("checkout".into()),
+            env: Some("prod".into()),
+        }
+    }
+
+    const FDD: &str =
+        r#"{"type": "faulty_deployment_detection", "name": "apm", "options": {"duration": 900}}"#;
+
+    fn spans(n: usize) -> String {
+        let data: Vec<Value> = (0..n)
+            .map(|i| serde_json::json!({"id": format!("s{i}"), "type": "spans", "attributes": {"service": "checkout"}}))
+            .collect();
+        serde_json::json!({"data": data, "meta": {"status": "done"}}).to_string()
     }
 
     fn monitor_rule(name: &str, query: &str, extra: &str) -> String {
@@ -1527,6 +1755,116 @@ mod tests {
     }
 
     #[test]
+    fn fdd_without_service_data_is_a_warning_and_the_version_is_information() {
+        let rules = format!("{FDD},\n{}", monitor_rule("m", "service:checkout", ""));
+        let mut check = Check::new(options(), config_for_checkout(&rules), 0).unwrap();
+        // Monitor searches first, then the service's spans, then the version's.
+        let (id, url) = expect_request(&mut check, 0);
+        assert!(url.contains("/api/v1/monitor/search"), "{url}");
+        respond(&mut check, id, 200, &page(&[(1, "OK")], 1, 0, 1), 1);
+        let (id, url) = expect_request(&mut check, 1);
+        assert_eq!(
+            url,
+            format!(
+                "{URL}/api/v2/spans/events?filter[query]=service%3A%22checkout%22%20env%3A%22prod%22&filter[from]=now-24h&filter[to]=now&page[limit]=1"
+            )
+        );
+        respond(&mut check, id, 200, &spans(0), 2);
+        let (id, url) = expect_request(&mut check, 2);
+        assert!(url.contains("%20version%3A%22v2%22&"), "{url}");
+        respond(&mut check, id, 200, r#"{"meta": {"status": "done"}}"#, 3);
+        let report = done(&mut check, 3);
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+        assert_eq!(report.requests, 3);
+        let apm = report.rules[0].apm.as_ref().unwrap();
+        assert!(!apm.service_data);
+        assert_eq!(apm.version_data, Some(false));
+        assert_eq!(report.warnings.len(), 1, "{report:?}");
+        let w = &report.warnings[0];
+        assert_eq!(w.path, "rules[0]");
+        assert_eq!(w.line, Some(2), "{w:?}");
+        assert!(
+            w.message.starts_with("no APM data for service checkout in env prod in the last 24h (nor for version v2): Faulty Deployment Detection has nothing to compare"),
+            "{w}"
+        );
+        let text = render_text(&report);
+        assert!(
+            text.contains("rules[0] faulty_deployment_detection \"apm\": no APM data for service checkout in env prod in the last 24h; none yet for version v2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn fdd_with_service_data_reports_it_and_two_rules_share_one_search() {
+        let rules = format!("{FDD},\n{}", FDD.replace("\"apm\"", "\"apm2\""));
+        let mut check = Check::new(options(), config_for_checkout(&rules), 0).unwrap();
+        let (id, _) = expect_request(&mut check, 0);
+        respond(&mut check, id, 200, &spans(1), 1);
+        let (id, _) = expect_request(&mut check, 1);
+        respond(&mut check, id, 200, &spans(1), 2);
+        let report = done(&mut check, 2);
+        assert_eq!(report.requests, 2);
+        assert!(report.ok && report.warnings.is_empty(), "{report:?}");
+        for rule in &report.rules {
+            assert_eq!(rule.status, "checked");
+            let note = rule.note.as_deref().unwrap();
+            assert!(
+                note.starts_with("APM data for service checkout in env prod"),
+                "{note}"
+            );
+            assert!(note.ends_with("version v2 has APM data already"), "{note}");
+        }
+        assert!(
+            render_markdown(&report)
+                .contains("| `rules[1]` apm2 | faulty_deployment_detection | — | — |")
+        );
+    }
+
+    #[test]
+    fn a_spans_403_is_a_warning_naming_the_scope_and_other_4xx_end_the_check() {
+        let mut check = Check::new(options(), config_for_checkout(FDD), 0).unwrap();
+        let (id, _) = expect_request(&mut check, 0);
+        respond(&mut check, id, 403, r#"{"errors": ["Forbidden"]}"#, 1);
+        let report = done(&mut check, 1);
+        assert_eq!(report.exit_code(), 0, "{report:?}");
+        assert_eq!(report.rules[0].status, "skipped");
+        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings[0].path, "rules[0]");
+        assert!(
+            report.warnings[0].message.contains("apm_read"),
+            "{:?}",
+            report.warnings
+        );
+
+        let mut check = Check::new(options(), config_for_checkout(FDD), 0).unwrap();
+        let (id, _) = expect_request(&mut check, 0);
+        respond(
+            &mut check,
+            id,
+            400,
+            r#"{"errors": [{"status": "400", "title": "Bad Request", "detail": "invalid query"}]}"#,
+            1,
+        );
+        let report = done(&mut check, 1);
+        assert_eq!(report.exit_code(), 1);
+        let error = report.error.unwrap();
+        assert!(
+            error.starts_with(
+                "searching the spans of service checkout in env prod: HTTP 400: invalid query"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn spans_queries_quote_their_values() {
+        assert_eq!(
+            spans_query("a b", "pr\"od", Some("v\\1")),
+            r#"service:"a b" env:"pr\"od" version:"v\\1""#
+        );
+    }
+
+    #[test]
     fn fdd_and_monitor_id_rules_are_skipped_with_the_reason() {
         let rules = r#"{"type": "faulty_deployment_detection", "name": "apm", "options": {"duration": 900, "excludedResources": ["GET /health"]}},
             {"type": "monitor", "name": "ids", "options": {"monitorIds": [{"id": "12", "groups": []}]}}"#;
@@ -1564,6 +1902,7 @@ mod tests {
             service: "check out".into(),
             env: "prod".into(),
             identifier: None,
+            version: None,
         };
         let mut check = Check::new(options(), source, 0).unwrap();
         let (id, url) = expect_request(&mut check, 0);
@@ -1592,7 +1931,18 @@ mod tests {
             "{url}"
         );
         respond(&mut check, id, 200, &page(&[(9, "Alert")], 1, 0, 1), 3);
+        // The FDD rule: the gate's own service and env are searched for spans.
+        let (id, url) = expect_request(&mut check, 3);
+        assert!(
+            url.contains("filter[query]=service%3A%22check%20out%22%20env%3A%22prod%22&"),
+            "{url}"
+        );
+        respond(&mut check, id, 200, &spans(1), 3);
         let report = done(&mut check, 3);
+        assert_eq!(
+            report.rules[0].apm.as_ref().map(|a| a.service_data),
+            Some(true)
+        );
         assert_eq!(report.source, "gate");
         assert_eq!(report.gate.as_ref().unwrap().id, GATE);
         assert_eq!(report.rules[1].path, "rules[1]");
@@ -1608,6 +1958,7 @@ mod tests {
             service: "nope".into(),
             env: "prod".into(),
             identifier: Some("blue".into()),
+            version: None,
         };
         let mut check = Check::new(options(), source, 0).unwrap();
         let (id, _) = expect_request(&mut check, 0);

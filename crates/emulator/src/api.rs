@@ -58,7 +58,12 @@ pub(crate) fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/monitor/search", get(search_monitors))
         .layer(middleware::from_fn_with_state(state.clone(), gatekeeper));
+    // The spans search (what `validate --online` checks a service's APM data with), v2 only.
+    let spans = Router::new()
+        .route("/api/v2/spans/events", get(search_spans))
+        .layer(middleware::from_fn_with_state(state.clone(), gatekeeper));
     Router::new()
+        .merge(spans)
         .nest("/api/v2", api.clone())
         .nest("/api/unstable", api)
         .nest("/api/v1", v1)
@@ -70,6 +75,8 @@ pub(crate) fn router(state: AppState) -> Router {
 pub const API_OPERATIONS_PER_PREFIX: usize = 14;
 /// The v1 operations served (under `/api/v1` only): the monitor search.
 pub const V1_OPERATIONS: usize = 1;
+/// The other v2 operations served (under `/api/v2` only): the spans search.
+pub const OTHER_V2_OPERATIONS: usize = 1;
 
 async fn api_not_found() -> Response {
     api_error(StatusCode::NOT_FOUND, "not found")
@@ -122,6 +129,8 @@ fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         .unwrap_or(path);
     if path.ends_with("/api/v1/monitor/search") || path == "/monitor/search" {
         Some(Endpoint::MonitorSearch)
+    } else if path == "/api/v2/spans/events" {
+        Some(Endpoint::SpansSearch)
     } else if rest == "/deployments/gates/evaluation" && method == Method::POST {
         Some(Endpoint::Trigger)
     } else if rest.starts_with("/deployments/gates/evaluation/") {
@@ -1361,4 +1370,147 @@ async fn search_monitors(State(state): State<AppState>, Query(params): Query<Par
             "monitors": monitors,
         }),
     )
+}
+
+/// The most spans one page of the spans search returns (`page[limit]` above it is a 400).
+pub const SPANS_MAX_LIMIT: usize = 1000;
+
+/// `GET /api/v2/spans/events?filter[query]=…&filter[from]=…&filter[to]=…&page[limit]=…`: one
+/// span for each entry of the world's APM `history` (the versions that ran before: what exists
+/// when `validate --online` runs, before a deploy) that the query selects. The query is a list of
+/// `key:value` terms, all required, on `service`, `env`, `version` and `resource_name` (values may
+/// be quoted); any other term is a 400, as is a `page[limit]` outside 1–1000 (default 10). The
+/// time filters are accepted and not applied: the history has no timestamps. Pages follow
+/// `page[cursor]` (`meta.page.after`). The answer fits
+/// `schemas/api/spans-list-response.schema.json`; errors are the v2 error body.
+async fn search_spans(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+    let limit = match param(&params, "page[limit]") {
+        None => 10,
+        Some(v) => match v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=SPANS_MAX_LIMIT).contains(n))
+        {
+            Some(n) => n,
+            None => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("page[limit] must be an integer between 1 and {SPANS_MAX_LIMIT}"),
+                );
+            }
+        },
+    };
+    let offset = match param(&params, "page[cursor]") {
+        None => 0,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return api_error(StatusCode::BAD_REQUEST, "invalid page[cursor]"),
+        },
+    };
+    let terms = match spans_terms(param(&params, "filter[query]").unwrap_or("*")) {
+        Ok(terms) => terms,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, e),
+    };
+    let wanted = |key: &str, value: &str| {
+        terms
+            .iter()
+            .filter(|(k, _)| k == key)
+            .all(|(_, v)| v == value)
+    };
+    let mut spans = Vec::new();
+    for svc in &state.world.apm {
+        if !wanted("service", &svc.service) || !wanted("env", &svc.env) {
+            continue;
+        }
+        for (i, h) in svc.history.iter().enumerate() {
+            if h.requests == 0
+                || !wanted("version", &h.version)
+                || !wanted("resource_name", &h.resource)
+            {
+                continue;
+            }
+            spans.push(json!({
+                "id": format!("{:016x}{:08x}", spans.len() + 1, i),
+                "type": "spans",
+                "attributes": {
+                    "service": svc.service,
+                    "env": svc.env,
+                    "version": h.version,
+                    "resource_name": h.resource,
+                    "type": svc.service_type,
+                    "span_id": format!("{}", 1_000 + spans.len()),
+                    "trace_id": format!("{}", 2_000 + spans.len()),
+                    "tags": [
+                        format!("service:{}", svc.service),
+                        format!("env:{}", svc.env),
+                        format!("version:{}", h.version),
+                    ],
+                    "attributes": {},
+                    "custom": {},
+                },
+            }));
+        }
+    }
+    let total = spans.len();
+    let data: Vec<Value> = spans.into_iter().skip(offset).take(limit).collect();
+    let mut meta = json!({"elapsed": 0, "request_id": new_id(), "status": "done"});
+    let mut body = json!({"data": data});
+    if offset + limit < total {
+        let after = (offset + limit).to_string();
+        meta["page"] = json!({"after": after});
+        body["links"] = json!({"next": format!("/api/v2/spans/events?page[cursor]={after}")});
+    }
+    body["meta"] = meta;
+    json_response(StatusCode::OK, body)
+}
+
+/// The `key:value` terms of a spans query (`*` alone selects everything).
+fn spans_terms(query: &str) -> Result<Vec<(String, String)>, String> {
+    let mut terms = Vec::new();
+    let mut rest = query.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('*') {
+            rest = after.trim_start();
+            continue;
+        }
+        let colon = rest
+            .find(':')
+            .ok_or_else(|| format!("invalid query: expected key:value at {rest:?}"))?;
+        let key = &rest[..colon];
+        if !matches!(key, "service" | "env" | "version" | "resource_name") {
+            return Err(format!(
+                "invalid query: the emulator searches spans by service, env, version and resource_name, not {key:?}"
+            ));
+        }
+        let value_text = &rest[colon + 1..];
+        let (value, used) = if let Some(quoted) = value_text.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, next)) = chars.next() {
+                            value.push(next);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i + 2);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            let end = end.ok_or("invalid query: an unclosed quote")?;
+            (value, end)
+        } else {
+            let end = value_text
+                .find(char::is_whitespace)
+                .unwrap_or(value_text.len());
+            (value_text[..end].to_string(), end)
+        };
+        terms.push((key.to_string(), value));
+        rest = value_text[used..].trim_start();
+    }
+    Ok(terms)
 }

@@ -40,6 +40,9 @@ pub use server::{
 pub use world::{World, WorldError};
 
 /// How many method + path combinations the emulator serves: the API under both `/api/v2` and
-/// `/api/unstable`, the monitor search under `/api/v1`, plus the pages.
-pub const ENDPOINT_COUNT: usize =
-    2 * api::API_OPERATIONS_PER_PREFIX + api::V1_OPERATIONS + page::PAGE_ROUTES;
+/// `/api/unstable`, the monitor search under `/api/v1`, the spans search under `/api/v2`, plus the
+/// pages.
+pub const ENDPOINT_COUNT: usize = 2 * api::API_OPERATIONS_PER_PREFIX
+    + api::V1_OPERATIONS
+    + api::OTHER_V2_OPERATIONS
+    + page::PAGE_ROUTES;

@@ -307,6 +307,8 @@ pub enum Endpoint {
     Evaluations,
     /// `GET /api/v1/monitor/search` (what `gatepost validate --online` asks)
     MonitorSearch,
+    /// `GET /api/v2/spans/events` (what `gatepost validate --online` checks APM data with)
+    SpansSearch,
 }
 
 impl Endpoint {
@@ -319,6 +321,7 @@ impl Endpoint {
             Endpoint::Rules => "deployment_gates_rules",
             Endpoint::Evaluations => "deployment_gates_evaluations",
             Endpoint::MonitorSearch => "monitor_search",
+            Endpoint::SpansSearch => "spans_search",
         }
     }
 }
@@ -354,6 +357,8 @@ pub struct Faults {
     pub evaluations: Vec<FaultStep>,
     #[serde(default)]
     pub monitor_search: Vec<FaultStep>,
+    #[serde(default)]
+    pub spans_search: Vec<FaultStep>,
     /// The result endpoint answers 404 ("not found") for this long (world time) after each
     /// trigger, as the real service does before an evaluation has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +378,7 @@ impl Faults {
             Endpoint::Rules => &self.rules,
             Endpoint::Evaluations => &self.evaluations,
             Endpoint::MonitorSearch => &self.monitor_search,
+            Endpoint::SpansSearch => &self.spans_search,
         }
     }
 }

@@ -1328,6 +1328,14 @@ fn every_counted_endpoint_is_served() {
     let search = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
     assert_eq!(search.status, 200, "{}", search.body);
     served += 1;
+    let spans = call(
+        &emu,
+        "GET",
+        "/api/v2/spans/events?filter[query]=env:prod",
+        None,
+    );
+    assert_eq!(spans.status, 200, "{}", spans.body);
+    served += 1;
     for path in [
         "/",
         "/evaluations",
@@ -1544,4 +1552,67 @@ fn monitor_search_needs_the_worlds_keys() {
     let ok = call(&emu, "GET", "/api/v1/monitor/search?query=env:prod", None);
     assert_eq!(ok.status, 200);
     assert_eq!(ok.json()["metadata"]["total_count"], 2);
+}
+
+/// The spans search (`validate --online`'s FDD check) finds one span per APM history entry the
+/// query selects (service, env, version, quoted or not), pages with `page[cursor]`, refuses what
+/// it cannot search, and every answer fits `schemas/api/spans-list-response.schema.json`.
+#[test]
+fn spans_search_finds_the_worlds_apm_history() {
+    let apm = json!([{"service": "checkout", "env": "prod", "history": [
+        {"version": "v1", "resource": "GET /cart", "requests": 10, "errors": 0},
+        {"version": "v1", "resource": "POST /pay", "requests": 10, "errors": 1},
+        {"version": "v0", "resource": "GET /cart", "requests": 5, "errors": 0},
+        {"version": "v9", "resource": "GET /cart", "requests": 0, "errors": 0}
+    ], "live": [{"version": "v2", "resource": "GET /cart", "timeline": [{"at": "0s", "requests_per_minute": 10}]}]}]);
+    let emu = emulator(json!({ "apm": apm }));
+    let search = |query: &str, extra: &str| {
+        call(
+            &emu,
+            "GET",
+            &format!(
+                "/api/v2/spans/events?filter[query]={}&filter[from]=now-24h&filter[to]=now{extra}",
+                encode(query)
+            ),
+            None,
+        )
+    };
+    let count = |query: &str| {
+        search(query, "&page[limit]=100").json()["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count("service:\"checkout\" env:\"prod\""), 3);
+    assert_eq!(count("service:checkout env:prod version:v1"), 2);
+    // A version that only runs after the deploy (live) or had no requests has no spans yet.
+    assert_eq!(count("service:checkout env:prod version:\"v2\""), 0);
+    assert_eq!(count("service:checkout env:prod version:v9"), 0);
+    assert_eq!(count("service:checkout env:staging"), 0);
+    assert_eq!(count("service:search"), 0);
+
+    let first = search("service:checkout", "&page[limit]=2").json();
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(first["data"][0]["attributes"]["version"], "v1");
+    let after = first["meta"]["page"]["after"].as_str().unwrap().to_string();
+    let second = search(
+        "service:checkout",
+        &format!("&page[limit]=2&page[cursor]={after}"),
+    )
+    .json();
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert!(second["meta"].get("page").is_none());
+    assert_eq!(
+        search("service:checkout", "").json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let bad = search("host:web-1", "");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("not \\\"host\\\""), "{}", bad.body);
+    assert_eq!(search("service:checkout", "&page[limit]=0").status, 400);
+    assert_eq!(search("service:\"checkout", "").status, 400);
 }

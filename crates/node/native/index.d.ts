@@ -68,8 +68,9 @@ export type JsGatesRun = GatesRun
  * A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
  * `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
  * `requestTimeout` / `timeout` (seconds) or their `_ms` forms, `max_retries`, `seed`; `source`:
- * `{source: "config", config, version, allow_unknown_keys}` or
- * `{source: "gate", service, env, identifier}`.
+ * `{source: "config", config, version, allow_unknown_keys, service, env}` (`service` and `env`
+ * let Faulty Deployment Detection rules be checked for APM data) or
+ * `{source: "gate", service, env, identifier, version}`.
  */
 export declare class OnlineCheck {
   constructor(options: object, source: object, now: number)

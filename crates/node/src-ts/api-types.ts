@@ -149,3 +149,92 @@ export interface MonitorMatch {
   id: number;
   groups: string[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// validate(config, {online: true}) (docs/validate-online.md), the same in both packages.
+
+/** A monitor the search found, with its overall state (`OK`, `Alert`, `No Data`, ...). */
+export interface FoundMonitor {
+  id: number;
+  name: string;
+  status: string;
+}
+
+/** Whether a Faulty Deployment Detection rule's service has APM data (the spans search, over the
+ * last `window`): `service_data` is the baseline FDD compares against; `version_data`, when a
+ * version was given, whether that version has spans already (normally not before its deploy). */
+export interface ApmCheck {
+  service: string;
+  env: string;
+  window: string;
+  service_data: boolean;
+  version?: string;
+  version_data?: boolean;
+}
+
+/** What was found for one rule (`path`: `rules[0]`). */
+export interface OnlineRuleCheck {
+  path: string;
+  name: string;
+  type: string;
+  dry_run: boolean;
+  /** `checked`, or `skipped` (see `note`). */
+  status: 'checked' | 'skipped';
+  query?: string;
+  /** How many monitors the gate would select now (muted ones left out). */
+  matched?: number;
+  /** The first 50 of them. */
+  monitors?: FoundMonitor[];
+  /** A matching monitor is in a state that fails the rule now. */
+  would_fail_now: boolean;
+  /** A Faulty Deployment Detection rule: what the spans search found. */
+  apm?: ApmCheck;
+  note?: string;
+}
+
+/** The report of an online check. `problems` (0 or over 50 matches, with the rule's path) make
+ * `ok` false; `warnings` hold "would fail now" and "no APM data"; `error` says the API could not be
+ * read. */
+export interface OnlineReport {
+  ok: boolean;
+  source: 'config' | 'gate';
+  gate?: { id: string; service: string; env: string; identifier: string; dry_run: boolean };
+  rules: OnlineRuleCheck[];
+  problems: Problem[];
+  warnings: Problem[];
+  error?: string;
+  requests: number;
+}
+
+/** Where a run that ends with a report (a gates run, an online check) sends its requests, and
+ * how hard it tries, as a JavaScript user gives them; keys and site default to the environment. */
+export interface RunOptions {
+  apiKey?: string;
+  appKey?: string;
+  site?: string;
+  apiUrl?: string;
+  allowInsecureHttp?: boolean;
+  /** Retries of one request after a 429, 5xx or network error (default 5). */
+  maxRetries?: number;
+  /** Timeout of one request, in seconds (default 30). */
+  requestTimeout?: number;
+}
+
+/** The options of `validate(config, {online: true, ...})`. */
+export interface OnlineValidateOptions extends RunOptions {
+  online: true;
+  /** The whole check gives up after this many seconds (default 120). */
+  timeout?: number;
+  /** The version being deployed (FDD rules need one offline; its APM data is reported). */
+  version?: string;
+  allowUnknownKeys?: boolean;
+  /** With no config: the preconfigured gate whose rules to check. With a config: the service and
+   * env its rules are for, so Faulty Deployment Detection rules are checked for APM data. */
+  service?: string;
+  env?: string;
+  /** The preconfigured gate's identifier (no config). */
+  identifier?: string;
+  fetch?: FetchFunction;
+  signal?: AbortSignal;
+  onEvent?: (event: Event) => void;
+}

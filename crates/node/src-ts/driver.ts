@@ -19,8 +19,11 @@ import type {
   Event,
   FetchFunction,
   Input,
+  OnlineReport,
+  OnlineValidateOptions,
   Problem,
   ResumeOptions,
+  RunOptions,
   StartResult,
 } from './api-types';
 
@@ -377,6 +380,93 @@ export interface Host<E extends EngineLike = EngineLike> {
   seed(): number;
   /** Routes requests when the user gave no `fetch` (Node: through a proxy from the environment). */
   route?: RouteFor;
+  /** A `validate --online` check (core's `online::Check`) from run options and a source; throws
+   * the package's GatepostError for bad options or config. */
+  createOnlineCheck(options: Record<string, unknown>, source: Record<string, unknown>, now: number): ReportRun<OnlineReport>;
+}
+
+/** A run that ends with a report instead of an outcome (a gates run, an online check), as both
+ * packages' back ends expose it. `free` releases wasm memory once the loop is over. */
+export interface ReportRun<R> {
+  handle(input: Input, now: number): void;
+  poll(now: number): { type: string; report?: R };
+  drainEvents(): Event[];
+  free?(): void;
+}
+
+/** The run seen as an engine by the loop: its `done` carries the report where an evaluation's
+ * carries the outcome, and it never hands back early (so it needs no snapshot). */
+export function reportEngine<R>(run: ReportRun<R>): EngineLike {
+  return {
+    handle: (input, now) => run.handle(input, now),
+    poll: (now) => {
+      const action = run.poll(now);
+      return (action.type === 'done' ? { type: 'done', outcome: action.report } : action) as unknown as Action;
+    },
+    drainEvents: () => run.drainEvents(),
+    snapshot: () => '',
+  };
+}
+
+/** Drive a report run to its report with the loop; frees it afterwards. */
+export async function driveReport<R>(run: ReportRun<R>, loop: LoopOptions): Promise<R> {
+  try {
+    const result = await runLoop(reportEngine(run), { ...loop, stopAt: 'done' });
+    if (!result.done) throw new Error('gatepost: the run stopped before its report');
+    return result.outcome as unknown as R;
+  } finally {
+    run.free?.();
+  }
+}
+
+/** A report run's options in core's names: keys and site defaulting to the environment by core's
+ * rules (the site only without an API URL), durations in seconds for core to convert, a seed. */
+export function runOptionsWith(host: Pick<Host, 'environment' | 'envDefaults' | 'seed'>, options: RunOptions): Record<string, unknown> {
+  const found = fromEnvironment(host);
+  const out: Record<string, unknown> = {
+    api_key: options.apiKey ?? found.apiKey,
+    app_key: options.appKey ?? found.appKey,
+    site: options.site ?? (options.apiUrl === undefined ? found.site : undefined),
+    api_url: options.apiUrl,
+    allow_insecure_http: options.allowInsecureHttp ?? false,
+    max_retries: options.maxRetries,
+    requestTimeout: options.requestTimeout,
+    seed: host.seed(),
+  };
+  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+/** The source of an online check: the config's rules (with the service and env they are for, when
+ * given, so FDD rules are checked for APM data), or a preconfigured gate's. */
+export function onlineSource(config: string | object | undefined, options: OnlineValidateOptions): Record<string, unknown> {
+  const source: Record<string, unknown> =
+    config !== undefined
+      ? { source: 'config', config, allow_unknown_keys: options.allowUnknownKeys ?? false, service: options.service, env: options.env }
+      : { source: 'gate', service: options.service ?? '', env: options.env ?? '', identifier: options.identifier };
+  source.version = options.version;
+  for (const key of Object.keys(source)) if (source[key] === undefined) delete source[key];
+  return source;
+}
+
+/** `validate(config, {online: true})` of both packages: core's online check driven by the loop. */
+export async function validateOnlineWith(host: Host, config: string | object | undefined, options: OnlineValidateOptions): Promise<OnlineReport> {
+  const loop = loopOptions(host, options, 'done');
+  if (config !== undefined && options.identifier !== undefined) {
+    throw new host.GatepostError('invalid_options', 'invalid options: identifier names a preconfigured gate; a config has none', [
+      { path: 'identifier', message: 'identifier names a preconfigured gate, not a config' },
+    ]);
+  }
+  const runOptions = runOptionsWith(host, options);
+  if (options.timeout !== undefined) runOptions.timeout = options.timeout;
+  const source = onlineSource(config, options);
+  let run: ReportRun<OnlineReport>;
+  try {
+    run = host.createOnlineCheck(runOptions, source, Date.now());
+  } catch (error) {
+    throw host.camelCaseError(error);
+  }
+  return driveReport(run, loop);
 }
 
 /** The host parts the option handling needs (any engine back end). */
@@ -392,7 +482,7 @@ export interface EnvDefaults {
 }
 
 /** The keys and site the runtime's environment provides (none where it has no environment). */
-function fromEnvironment(host: Ambient): EnvDefaults {
+function fromEnvironment(host: Pick<Host, 'environment' | 'envDefaults'>): EnvDefaults {
   const env = host.environment();
   return env === undefined ? {} : host.envDefaults(env);
 }

@@ -2,12 +2,12 @@
 // core's sans-IO gates run (the same as `gatepost gates`) driven by the shared host loop.
 import { open } from 'node:fs/promises';
 import { webcrypto } from 'node:crypto';
-import { runLoop, type EngineLike, type RouteFor } from './driver';
+import { driveReport, runOptionsWith, type RouteFor } from './driver';
 import { envDefaults } from './environment';
 import { native } from './errors';
 import { binding } from './native';
 import { nodeRoute } from './proxy';
-import type { Action, Event, FetchFunction, Input } from './types';
+import type { Event, FetchFunction, Input, RunOptions } from './types';
 
 /** A change of a plan, in the order it is carried out. */
 export interface GatesChange {
@@ -49,16 +49,7 @@ export interface GatesScope {
   identifier?: string;
 }
 
-export interface GatesOptions {
-  apiKey?: string;
-  appKey?: string;
-  site?: string;
-  apiUrl?: string;
-  allowInsecureHttp?: boolean;
-  /** Retries of one request after a 429, 5xx or network error (default 5). */
-  maxRetries?: number;
-  /** Timeout of one request, in seconds (default 30). */
-  requestTimeout?: number;
+export interface GatesOptions extends RunOptions {
   fetch?: FetchFunction;
   signal?: AbortSignal;
   onEvent?: (event: Event) => void;
@@ -94,46 +85,29 @@ export function renderGatesPlan(plan: GatesPlan, format: 'text' | 'markdown' = '
   return native(() => gatesBinding.renderGatesPlan(plan, format));
 }
 
-/** The run seen as an engine by the shared loop: its `done` carries the report where an
- * evaluation's carries the outcome, and it never hands back early (so it needs no snapshot). */
-function asEngine<R>(run: NativeReportRun<R>): EngineLike {
-  return {
-    handle: (input, now) => native(() => run.handle(input, now)),
-    poll: (now) => {
-      const action = native(() => run.poll(now));
-      return (action.type === 'done' ? { type: 'done', outcome: action.report } : action) as unknown as Action;
-    },
-    drainEvents: () => run.drainEvents(),
-    snapshot: () => '',
-  };
+/** A jitter seed below 2**53 (it must survive a JS number and every other binding). */
+export function randomSeed(): number {
+  // node:crypto's, not the global: Node 18 has no global `crypto` without a flag.
+  const words = webcrypto.getRandomValues(new Uint32Array(2));
+  return (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!;
 }
 
 /** The run options from `GatesOptions`, keys and site defaulting to the environment (core's
- * rules: `envDefaults`). */
+ * rules: `envDefaults`); the shared driver's `runOptionsWith` over `process.env`. */
 export function runOptions(options: GatesOptions): Record<string, unknown> {
-  const words = webcrypto.getRandomValues(new Uint32Array(2));
-  const found = envDefaults();
-  const engineOptions: Record<string, unknown> = {
-    api_key: options.apiKey ?? found.apiKey,
-    app_key: options.appKey ?? found.appKey,
-    site: options.site ?? (options.apiUrl === undefined ? found.site : undefined),
-    api_url: options.apiUrl,
-    allow_insecure_http: options.allowInsecureHttp ?? false,
-    max_retries: options.maxRetries,
-    requestTimeout: options.requestTimeout,
-    seed: (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!,
-  };
-  for (const key of Object.keys(engineOptions)) if (engineOptions[key] === undefined) delete engineOptions[key];
-  return engineOptions;
+  return runOptionsWith({ environment: () => process.env, envDefaults, seed: randomSeed }, options);
 }
 
 /** Drive a native run to its report with the shared host loop (fetch, timers, `signal`). */
 export async function driveToReport<R>(run: NativeReportRun<R>, options: GatesOptions): Promise<R> {
   const userFetch = options.fetch;
   const route: RouteFor = userFetch !== undefined ? () => ({ fetch: userFetch }) : nodeRoute(process.env);
-  const result = await runLoop(asEngine(run), { route, signal: options.signal, onEvent: options.onEvent, stopAt: 'done' });
-  if (!result.done) throw new Error('gatepost: the run stopped before its report');
-  return result.outcome as unknown as R;
+  const checked: NativeReportRun<R> = {
+    handle: (input, now) => native(() => run.handle(input, now)),
+    poll: (now) => native(() => run.poll(now)),
+    drainEvents: () => run.drainEvents(),
+  };
+  return driveReport(checked, { route, signal: options.signal, onEvent: options.onEvent, stopAt: 'done' });
 }
 
 async function runGates(options: GatesOptions, task: object): Promise<GatesReport> {

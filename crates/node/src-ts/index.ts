@@ -12,13 +12,13 @@
  * `driver.ts`, shared with @gatepost/wasm; this module gives it the napi engine and the Node-only
  * parts: `configPath`, `process.env`, `node:crypto` and the proxy from the environment.
  */
-import { webcrypto } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { checkWith, evaluateWith, resumeWith, startWith, type Host } from './driver';
+import { checkWith, evaluateWith, resumeWith, startWith, validateOnlineWith, type Host } from './driver';
 import { Engine } from './engine';
 import { GatepostError, native } from './errors';
 import { binding } from './native';
-import { validateOnline, type OnlineReport, type OnlineValidateOptions } from './online';
+import { randomSeed } from './gates';
+import { createOnlineCheck, type OnlineReport, type OnlineValidateOptions } from './online';
 import { envDefaults } from './environment';
 import { nodeRoute } from './proxy';
 import type {
@@ -46,15 +46,9 @@ export type { EnvDefaults } from './driver';
 export { gates, planGates, applyGates, exportGates, renderGatesPlan } from './gates';
 export type { GatesChange, GatesPlan, GatesReport, GatesScope, GatesOptions, GatesFileOptions } from './gates';
 export { renderOnlineReport } from './online';
-export type { FoundMonitor, OnlineReport, OnlineRuleCheck, OnlineValidateOptions } from './online';
+export type { ApmCheck, FoundMonitor, OnlineReport, OnlineRuleCheck, OnlineValidateOptions } from './online';
 export type * from './types';
 
-/** A jitter seed below 2**53 (it must survive a JS number and every other binding). */
-function randomSeed(): number {
-  // node:crypto's, not the global: Node 18 has no global `crypto` without a flag.
-  const words = webcrypto.getRandomValues(new Uint32Array(2));
-  return (words[0]! & 0x1fffff) * 2 ** 32 + words[1]!;
-}
 
 /** The shared driver's Node side: the napi engine, process.env, node:crypto, and HTTPS_PROXY /
  * NO_PROXY honoured through undici (Node's global fetch ignores them). */
@@ -72,6 +66,7 @@ const host: Host<Engine> = {
   },
   seed: randomSeed,
   route: nodeRoute(process.env),
+  createOnlineCheck,
 };
 
 /**
@@ -155,14 +150,16 @@ export async function check(snapshot: string, options: CheckOptions = {}): Promi
  * With `{online: true}` (a promise): also search each monitor rule's query in Datadog and report
  * how many monitors match (0 or over 50 are `problems`, with the rule's path) and which fail the
  * rule now (`rules[].would_fail_now`, a warning); docs/validate-online.md. Pass `undefined` as the
- * config and `service`/`env` to check a preconfigured gate's rules. */
+ * config and `service`/`env` to check a preconfigured gate's rules; with a config, `service`/`env`
+ * let Faulty Deployment Detection rules be checked for APM data (`rules[].apm`; none in the last
+ * 24 hours is a warning). */
 export function validate(config: string | object, options?: ValidateOptions & { online?: false }): Validation;
 export function validate(config: string | object | undefined, options: OnlineValidateOptions): Promise<OnlineReport>;
 export function validate(
   config: string | object | undefined,
   options: (ValidateOptions & { online?: false }) | OnlineValidateOptions = {},
 ): Validation | Promise<OnlineReport> {
-  if (options.online === true) return validateOnline(config, options);
+  if (options.online === true) return validateOnlineWith(host, config, options);
   if (config === undefined) throw new TypeError('validate: give a config (or {online: true} with service and env)');
   const v = native(
     () => binding.validate(config, options.version, options.allowUnknownKeys ?? false),

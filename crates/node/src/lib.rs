@@ -357,14 +357,44 @@ fn invalid_gates_value(env: &Env, what: &str, e: serde_json::Error) -> napi::Err
     )
 }
 
+/// A run driven by polling besides `Engine` (`GatesRun`, `OnlineCheck`): the one wrapper both
+/// classes delegate to, so building, feeding and polling them cannot drift apart.
+struct Polled<R: gatepost_core::Polled> {
+    inner: R,
+}
+
+impl<R: gatepost_core::Polled> Polled<R> {
+    /// Build from JS values: `options` (durations in seconds converted by core) and the run's
+    /// subject (`task` / `source`); a bad value throws `invalid_options`.
+    fn start(env: &Env, options: Value, subject: Value, now: f64) -> Result<Self> {
+        let now = millis(env, now)?;
+        R::from_json(integral_numbers(options), integral_numbers(subject), now)
+            .map(|inner| Polled { inner })
+            .map_err(|e| throw(env, e))
+    }
+
+    fn handle(&mut self, env: &Env, input: Value, now: f64) -> Result<()> {
+        let now = millis(env, now)?;
+        let input = self::input(env, input)?;
+        self.inner.handle(input, now).map_err(|e| throw(env, e))
+    }
+
+    fn poll(&mut self, env: &Env, now: f64) -> Result<Value> {
+        let now = millis(env, now)?;
+        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+    }
+
+    fn drain_events(&mut self) -> Result<Vec<Value>> {
+        events(self.inner.drain_events())
+    }
+}
+
 /// A gates-as-code run (export, plan or apply of preconfigured gates), driven like `Engine`:
 /// `poll` until `wait` or `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
 /// `requestTimeout` (seconds) or `request_timeout_ms`, `max_retries`, `seed`; `task`: `{task: "export", scope}` or
 /// `{task: "plan" | "apply", file, prune}`.
 #[napi(js_name = "GatesRun")]
-pub struct JsGatesRun {
-    inner: gatepost_core::gates::Run,
-}
+pub struct JsGatesRun(Polled<gatepost_core::gates::Run>);
 
 #[napi]
 impl JsGatesRun {
@@ -373,50 +403,36 @@ impl JsGatesRun {
         ts_args_type = "options: object, task: object, now: number"
     )]
     pub fn new(env: Env, options: Value, task: Value, now: f64) -> Result<Self> {
-        let now = millis(&env, now)?;
-        // Durations in seconds (`requestTimeout`, `timeout`) become ms through core.
-        let options = gatepost_core::options::host_seconds(integral_numbers(options))
-            .map_err(|e| throw(&env, e))?;
-        let options =
-            serde_json::from_value(options).map_err(|e| invalid_gates_value(&env, "options", e))?;
-        let task = serde_json::from_value(integral_numbers(task))
-            .map_err(|e| invalid_gates_value(&env, "task", e))?;
-        let inner =
-            gatepost_core::gates::Run::new(options, task, now).map_err(|e| throw(&env, e))?;
-        Ok(JsGatesRun { inner })
+        Polled::start(&env, options, task, now).map(JsGatesRun)
     }
 
     /// Feed a `response`, `transport_error`, `timeout` or `cancel`.
     #[napi(ts_args_type = "input: object, now: number")]
     pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
-        let now = millis(&env, now)?;
-        let input = self::input(&env, input)?;
-        self.inner.handle(input, now).map_err(|e| throw(&env, e))
+        self.0.handle(&env, input, now)
     }
 
     /// What to do next: `send_request`, `wait` or `done` (with `report`).
     #[napi(ts_return_type = "object")]
     pub fn poll(&mut self, env: Env, now: f64) -> Result<Value> {
-        let now = millis(&env, now)?;
-        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+        self.0.poll(&env, now)
     }
 
     /// Take the queued events (`progress` of an apply, `warning` for a retry).
     #[napi(ts_return_type = "Array<object>")]
     pub fn drain_events(&mut self) -> Result<Vec<Value>> {
-        events(self.inner.drain_events())
+        self.0.drain_events()
     }
 }
 
 /// A `validate(config, {online: true})` check, driven like `Engine`: `poll` until `wait` or
 /// `done` (whose `report` ends it). `options`: `site` / `api_url`, the keys,
 /// `requestTimeout` / `timeout` (seconds) or their `_ms` forms, `max_retries`, `seed`; `source`:
-/// `{source: "config", config, version, allow_unknown_keys}` or
-/// `{source: "gate", service, env, identifier}`.
+/// `{source: "config", config, version, allow_unknown_keys, service, env}` (`service` and `env`
+/// let Faulty Deployment Detection rules be checked for APM data) or
+/// `{source: "gate", service, env, identifier, version}`.
 #[napi(js_name = "OnlineCheck")]
-pub struct JsOnlineCheck {
-    inner: gatepost_core::online::Check,
-}
+pub struct JsOnlineCheck(Polled<gatepost_core::online::Check>);
 
 #[napi]
 impl JsOnlineCheck {
@@ -425,38 +441,25 @@ impl JsOnlineCheck {
         ts_args_type = "options: object, source: object, now: number"
     )]
     pub fn new(env: Env, options: Value, source: Value, now: f64) -> Result<Self> {
-        let now = millis(&env, now)?;
-        // Durations in seconds (`requestTimeout`, `timeout`) become ms through core.
-        let options = gatepost_core::options::host_seconds(integral_numbers(options))
-            .map_err(|e| throw(&env, e))?;
-        let options =
-            serde_json::from_value(options).map_err(|e| invalid_gates_value(&env, "options", e))?;
-        let source = serde_json::from_value(integral_numbers(source))
-            .map_err(|e| invalid_gates_value(&env, "source", e))?;
-        let inner =
-            gatepost_core::online::Check::new(options, source, now).map_err(|e| throw(&env, e))?;
-        Ok(JsOnlineCheck { inner })
+        Polled::start(&env, options, source, now).map(JsOnlineCheck)
     }
 
     /// Feed a `response`, `transport_error`, `timeout` or `cancel`.
     #[napi(ts_args_type = "input: object, now: number")]
     pub fn handle(&mut self, env: Env, input: Value, now: f64) -> Result<()> {
-        let now = millis(&env, now)?;
-        let input = self::input(&env, input)?;
-        self.inner.handle(input, now).map_err(|e| throw(&env, e))
+        self.0.handle(&env, input, now)
     }
 
     /// What to do next: `send_request`, `wait` or `done` (with `report`).
     #[napi(ts_return_type = "object")]
     pub fn poll(&mut self, env: Env, now: f64) -> Result<Value> {
-        let now = millis(&env, now)?;
-        serde_json::to_value(self.inner.poll(now)).map_err(internal)
+        self.0.poll(&env, now)
     }
 
     /// Take the queued events (`warning` for a retry).
     #[napi(ts_return_type = "Array<object>")]
     pub fn drain_events(&mut self) -> Result<Vec<Value>> {
-        events(self.inner.drain_events())
+        self.0.drain_events()
     }
 }
 

@@ -42,3 +42,23 @@ test('an invalid config rejects before any request; offline validate is unchange
   );
   assert.equal(validate(CONFIG).valid, true);
 });
+
+test('FDD rules: APM data for checkout, a located warning for payments (no APM data)', { skip }, async () => {
+  const emu = await startEmulator(world('validate-online'));
+  const fdd = readFileSync(path.join(ROOT, 'examples/validate-online/fdd-config.json'), 'utf8');
+  try {
+    const options = { online: true, apiUrl: emu.url, env: 'prod', version: 'v1' };
+    const has = await validate(fdd, { ...options, service: 'checkout' });
+    assert.equal(has.ok, true);
+    assert.deepEqual(has.warnings, []);
+    assert.deepEqual(has.rules[1].apm, { service: 'checkout', env: 'prod', window: '24h', service_data: true, version: 'v1', version_data: true });
+    const none = await validate(fdd, { ...options, service: 'payments' });
+    assert.equal(none.ok, true);
+    assert.deepEqual(none.warnings.map((w) => [w.path, w.line]), [['rules[1]', 12]]);
+    assert.match(none.warnings[0].message, /^no APM data for service payments in env prod/);
+    const gate = await validate(undefined, { online: true, service: 'checkout', env: 'prod', apiUrl: emu.url });
+    assert.equal(gate.rules[1].apm.service_data, true);
+  } finally {
+    await emu.stop();
+  }
+});

@@ -336,10 +336,7 @@ impl PyEngine {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let input = input_from_py(py, input)?;
-        self.inner
-            .handle(input, resolve_now(py, now)?)
-            .map_err(|e| raise(py, e))
+        feed(py, input, now, |input, now| self.inner.handle(input, now))
     }
 
     /// What to do next: a dict whose ``type`` is ``send_request``, ``wait`` or ``done``.
@@ -374,6 +371,59 @@ impl PyEngine {
     }
 }
 
+/// Feed a Python input to a run's `handle` at `now` (the host's clock when `None`).
+fn feed(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    now: Option<f64>,
+    handle: impl FnOnce(Input, u64) -> Result<(), Error>,
+) -> PyResult<()> {
+    let input = input_from_py(py, input)?;
+    handle(input, resolve_now(py, now)?).map_err(|e| raise(py, e))
+}
+
+/// A run driven by polling besides ``Engine`` (``GatesRun``, ``OnlineCheck``): the one wrapper
+/// both classes delegate to, so building, feeding and polling them cannot drift apart.
+struct Polled<R: gatepost_core::Polled> {
+    inner: R,
+}
+
+impl<R: gatepost_core::Polled> Polled<R> {
+    /// Build from Python values: ``options`` (durations in seconds converted by core) and the
+    /// run's subject (``task`` / ``source``); a bad value raises ``invalid_options``.
+    fn start(
+        py: Python<'_>,
+        options: &Bound<'_, PyAny>,
+        subject: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<Self> {
+        let code = gatepost_core::ErrorCode::InvalidOptions;
+        let options = to_json_as(py, options, code, "options")?;
+        let subject = to_json_as(py, subject, code, R::SUBJECT)?;
+        R::from_json(options, subject, resolve_now(py, now)?)
+            .map(|inner| Polled { inner })
+            .map_err(|e| raise(py, e))
+    }
+
+    fn handle(
+        &mut self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        now: Option<f64>,
+    ) -> PyResult<()> {
+        feed(py, input, now, |input, now| self.inner.handle(input, now))
+    }
+
+    fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let action = self.inner.poll(resolve_now(py, now)?);
+        ser_to_py(py, &action)
+    }
+
+    fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ser_to_py(py, &self.inner.drain_events())
+    }
+}
+
 /// A gates-as-code run (export, plan or apply of preconfigured gates), driven like ``Engine``:
 /// ``poll`` until ``wait`` or ``done`` (whose ``report`` ends it), ``handle`` what happened.
 ///
@@ -382,9 +432,7 @@ impl PyEngine {
 /// ``{"task": "export", "scope": {...}}`` or ``{"task": "plan" | "apply", "file": TEXT_OR_DICT,
 /// "prune": {...}}``. ``gatepost.gates`` wraps it.
 #[pyclass(module = "gatepost._core", name = "GatesRun")]
-struct PyGatesRun {
-    inner: gatepost_core::gates::Run,
-}
+struct PyGatesRun(Polled<gatepost_core::gates::Run>);
 
 #[pymethods]
 impl PyGatesRun {
@@ -396,29 +444,7 @@ impl PyGatesRun {
         task: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<Self> {
-        let invalid = |what: &str, e: serde_json::Error| {
-            raise(
-                py,
-                Error::new(
-                    gatepost_core::ErrorCode::InvalidOptions,
-                    format!("invalid {what}: {e}"),
-                ),
-            )
-        };
-        let options = to_json_as(
-            py,
-            options,
-            gatepost_core::ErrorCode::InvalidOptions,
-            "options",
-        )?;
-        // Durations in seconds (`request_timeout`, `timeout`) become ms through core.
-        let options = gatepost_core::options::host_seconds(options).map_err(|e| raise(py, e))?;
-        let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
-        let task = to_json_as(py, task, gatepost_core::ErrorCode::InvalidOptions, "task")?;
-        let task = serde_json::from_value(task).map_err(|e| invalid("task", e))?;
-        let inner = gatepost_core::gates::Run::new(options, task, resolve_now(py, now)?)
-            .map_err(|e| raise(py, e))?;
-        Ok(PyGatesRun { inner })
+        Polled::start(py, options, task, now).map(PyGatesRun)
     }
 
     /// Feed a ``response``, ``transport_error``, ``timeout`` or ``cancel``.
@@ -429,22 +455,18 @@ impl PyGatesRun {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let input = input_from_py(py, input)?;
-        self.inner
-            .handle(input, resolve_now(py, now)?)
-            .map_err(|e| raise(py, e))
+        self.0.handle(py, input, now)
     }
 
     /// What to do next: ``send_request``, ``wait`` or ``done`` (with ``report``).
     #[pyo3(signature = (now = None))]
     fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let action = self.inner.poll(resolve_now(py, now)?);
-        ser_to_py(py, &action)
+        self.0.poll(py, now)
     }
 
     /// Take the queued events (``progress`` of an apply, ``warning`` for a retry).
     fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        ser_to_py(py, &self.inner.drain_events())
+        self.0.drain_events(py)
     }
 }
 
@@ -453,12 +475,12 @@ impl PyGatesRun {
 ///
 /// ``options`` holds ``site`` / ``api_url`` / ``allow_insecure_http``, the keys, and
 /// ``request_timeout_ms``, ``max_retries``, ``timeout_ms``, ``seed``; ``source`` is
-/// ``{"source": "config", "config": TEXT_OR_DICT, "version": ..., "allow_unknown_keys": ...}`` or
-/// ``{"source": "gate", "service": ..., "env": ..., "identifier": ...}``.
+/// ``{"source": "config", "config": TEXT_OR_DICT, "version": ..., "allow_unknown_keys": ...,
+/// "service": ..., "env": ...}`` (``service`` and ``env`` let Faulty Deployment Detection rules be
+/// checked for APM data) or ``{"source": "gate", "service": ..., "env": ..., "identifier": ...,
+/// "version": ...}``.
 #[pyclass(module = "gatepost._core", name = "OnlineCheck")]
-struct PyOnlineCheck {
-    inner: gatepost_core::online::Check,
-}
+struct PyOnlineCheck(Polled<gatepost_core::online::Check>);
 
 #[pymethods]
 impl PyOnlineCheck {
@@ -470,34 +492,7 @@ impl PyOnlineCheck {
         source: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<Self> {
-        let invalid = |what: &str, e: serde_json::Error| {
-            raise(
-                py,
-                Error::new(
-                    gatepost_core::ErrorCode::InvalidOptions,
-                    format!("invalid {what}: {e}"),
-                ),
-            )
-        };
-        let options = to_json_as(
-            py,
-            options,
-            gatepost_core::ErrorCode::InvalidOptions,
-            "options",
-        )?;
-        // Durations in seconds (`request_timeout`, `timeout`) become ms through core.
-        let options = gatepost_core::options::host_seconds(options).map_err(|e| raise(py, e))?;
-        let options = serde_json::from_value(options).map_err(|e| invalid("options", e))?;
-        let source = to_json_as(
-            py,
-            source,
-            gatepost_core::ErrorCode::InvalidOptions,
-            "source",
-        )?;
-        let source = serde_json::from_value(source).map_err(|e| invalid("source", e))?;
-        let inner = gatepost_core::online::Check::new(options, source, resolve_now(py, now)?)
-            .map_err(|e| raise(py, e))?;
-        Ok(PyOnlineCheck { inner })
+        Polled::start(py, options, source, now).map(PyOnlineCheck)
     }
 
     /// Feed a ``response``, ``transport_error``, ``timeout`` or ``cancel``.
@@ -508,22 +503,18 @@ impl PyOnlineCheck {
         input: &Bound<'_, PyAny>,
         now: Option<f64>,
     ) -> PyResult<()> {
-        let input = input_from_py(py, input)?;
-        self.inner
-            .handle(input, resolve_now(py, now)?)
-            .map_err(|e| raise(py, e))
+        self.0.handle(py, input, now)
     }
 
     /// What to do next: ``send_request``, ``wait`` or ``done`` (with ``report``).
     #[pyo3(signature = (now = None))]
     fn poll<'py>(&mut self, py: Python<'py>, now: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let action = self.inner.poll(resolve_now(py, now)?);
-        ser_to_py(py, &action)
+        self.0.poll(py, now)
     }
 
     /// Take the queued events (``warning`` for a retry).
     fn drain_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        ser_to_py(py, &self.inner.drain_events())
+        self.0.drain_events(py)
     }
 }
 

@@ -1,6 +1,7 @@
 """``gatepost.validate(online=True)``: the core's online check driven by the Python transport,
 against the emulator serving ``examples/worlds/validate-online.json`` (a rule that is fine, one
-alerting now, one over 50 matches, one with none; a preconfigured gate)."""
+alerting now, one over 50 matches, one with none; APM data for checkout, none for payments; a
+preconfigured gate)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conftest import ROOT, Emulator
 
 WORLD = ROOT / "examples/worlds/validate-online.json"
 CONFIG = ROOT / "examples/validate-online/gate-config.json"
+FDD_CONFIG = ROOT / "examples/validate-online/fdd-config.json"
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,43 @@ def test_a_clean_config_is_ok_and_an_invalid_one_raises(url: str) -> None:
 def test_offline_validate_is_unchanged() -> None:
     validation = gatepost.validate(config_path=CONFIG)
     assert validation.valid
+
+
+def test_fdd_rules_report_apm_data_and_warn_without_it(url: str) -> None:
+    report = gatepost.validate(
+        config_path=FDD_CONFIG,
+        version="v2",
+        online=True,
+        service="checkout",
+        env="prod",
+        api_url=url,
+    )
+    assert report["ok"] is True and report["warnings"] == []
+    assert report["rules"][1]["apm"] == {
+        "service": "checkout",
+        "env": "prod",
+        "window": "24h",
+        "service_data": True,
+        "version": "v2",
+        "version_data": False,
+    }
+    report = gatepost.validate(
+        config_path=FDD_CONFIG,
+        version="v2",
+        online=True,
+        service="payments",
+        env="prod",
+        api_url=url,
+    )
+    assert report["ok"] is True
+    [warning] = report["warnings"]
+    assert warning["path"] == "rules[1]" and warning["line"] == 12
+    assert warning["message"].startswith("no APM data for service payments in env prod")
+    assert "no APM data for service payments" in gatepost.render_online(report, "markdown")
+    # Without service and env a config's FDD rule is skipped, saying what to pass.
+    report = gatepost.validate(config_path=FDD_CONFIG, version="v2", online=True, api_url=url)
+    assert report["rules"][1]["status"] == "skipped"
+    with pytest.raises(gatepost.OptionsError):
+        gatepost.validate(
+            config_path=FDD_CONFIG, version="v2", online=True, identifier="x", api_url=url
+        )

@@ -13,6 +13,8 @@ import type {
   Event,
   Input,
   MonitorMatch,
+  OnlineReport,
+  OnlineValidateOptions,
   Outcome,
   Problem,
   QueryMonitor,
@@ -84,7 +86,14 @@ export declare function start(options: EvaluateOptions): Promise<StartResult>;
 export declare function check(snapshot: string, options?: CheckOptions): Promise<CheckResult>;
 
 /** Validate a pipeline config offline. */
-export declare function validate(config: string | object, options?: ValidateOptions): Validation;
+export declare function validate(config: string | object, options?: ValidateOptions & { online?: false }): Validation;
+/** With `{online: true}`: also ask Datadog over `fetch` (monitor searches, the FDD rules' APM
+ * data), as `gatepost validate --online`; `undefined` as the config with `service`/`env` checks a
+ * preconfigured gate's rules. Rejects with GatepostError for bad options or a bad config. */
+export declare function validate(config: string | object | undefined, options: OnlineValidateOptions): Promise<OnlineReport>;
+
+/** An online report for people (`text`) or a pull-request comment (`markdown`). */
+export declare function renderOnlineReport(report: OnlineReport, format?: "text" | "markdown"): string;
 
 /** The monitors (and their groups) a monitor rule with this query selects, in the monitors' order.
  * Throws `invalid_input` for a query that does not parse or a malformed monitor. */

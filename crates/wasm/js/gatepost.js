@@ -11,7 +11,7 @@
 // The build puts this file next to the wasm-bindgen glue of each target; the glue module is
 // imported as `./gatepost_wasm.js`.
 
-import { checkWith, evaluateWith, resumeWith, startWith } from "./driver.js";
+import { checkWith, evaluateWith, resumeWith, startWith, validateOnlineWith } from "./driver.js";
 import * as glue from "./gatepost_wasm.js";
 
 /**
@@ -124,8 +124,18 @@ function adopt(raw) {
   return engine;
 }
 
-/** Validate a pipeline config offline. Never throws for a bad config: `valid` says it. */
+/**
+ * Validate a pipeline config offline. Never throws for a bad config: `valid` says it.
+ *
+ * With `{online: true}` (a promise): also ask Datadog over `fetch`, as `gatepost validate
+ * --online` does (docs/validate-online.md): each monitor rule's query searched (0 or over 50
+ * matches are `problems`, alerting now a warning), each Faulty Deployment Detection rule's service
+ * checked for APM data (`service` and `env`; none is a warning). Pass `undefined` as the config and
+ * `service`/`env` to check a preconfigured gate's rules.
+ */
 export function validate(config, options = {}) {
+  if (options?.online === true) return validateOnlineWith(host, config, options);
+  if (config === undefined) throw new TypeError("validate: give a config (or {online: true} with service and env)");
   const v = JSON.parse(
     wasm.validateConfig(
       toJson(config, "invalid_config", "config"),
@@ -138,6 +148,24 @@ export function validate(config, options = {}) {
   const out = { valid: v.valid, problems: v.problems, warnings: v.warnings };
   if (v.configuration !== undefined && v.configuration !== null) out.configuration = v.configuration;
   return out;
+}
+
+/** An online report (from `validate(config, {online: true})`) for people (`text`) or a
+ * pull-request comment (`markdown`), the same as the CLI's. */
+export function renderOnlineReport(report, format = "text") {
+  return wasm.renderOnlineReport(toJson(report, "invalid_input", "report"), format === "markdown" ? "markdown" : "text");
+}
+
+/** The wasm online check in the shape the shared driver drives (`ReportRun`); `free` releases its
+ * memory once the loop is over. */
+function createOnlineCheck(options, source, now) {
+  const raw = new wasm.RawOnlineCheck(toJson(options, "invalid_options", "options"), toJson(source, "invalid_options", "source"), now);
+  return {
+    handle: (input, at) => raw.handle(toJson(input, "invalid_input", "input"), at),
+    poll: (at) => JSON.parse(raw.poll(at)),
+    drainEvents: () => JSON.parse(raw.drainEvents()),
+    free: () => raw.free(),
+  };
 }
 
 /** The monitors (and their groups) a monitor rule with this query selects (docs/query-semantics.md). */
@@ -229,6 +257,7 @@ const host = {
     return new GatepostError(spelled.code, spelled.message, spelled.problems);
   },
   seed: randomSeed,
+  createOnlineCheck,
 };
 
 /**

@@ -54,12 +54,7 @@ impl RawEngine {
     /// Feed something that happened (an `Input` as JSON text). Misuse throws a `GatepostError`
     /// and leaves the state untouched.
     pub fn handle(&mut self, input: &str, now: f64) -> Result<(), JsValue> {
-        let input: Input = from_json_text(input).map_err(|e| {
-            to_js_error(CoreError::new(
-                ErrorCode::InvalidInput,
-                format!("invalid input: {e}"),
-            ))
-        })?;
+        let input = input_from_json(input)?;
         self.inner.handle(input, millis(now)?).map_err(to_js_error)
     }
 
@@ -231,6 +226,80 @@ fn outcome_from_json(outcome: &str) -> Result<gatepost_core::Outcome, JsValue> {
         to_js_error(CoreError::new(
             ErrorCode::InvalidInput,
             format!("not an outcome: {e}"),
+        ))
+    })
+}
+
+/// A `validate --online` check (core's `online::Check`), with JSON text in and out like
+/// [`RawEngine`]; `js/gatepost.js` hands it to the shared driver (`validateOnlineWith`).
+#[wasm_bindgen]
+pub struct RawOnlineCheck {
+    inner: gatepost_core::online::Check,
+}
+
+#[wasm_bindgen]
+impl RawOnlineCheck {
+    /// Start from run options and a source (both JSON text; durations in seconds converted by
+    /// core). Bad options or a bad config throw a `GatepostError`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: &str, source: &str, now: f64) -> Result<RawOnlineCheck, JsValue> {
+        let parse = |text: &str, what: &str| {
+            serde_json::from_str(text).map_err(|e| {
+                to_js_error(CoreError::new(
+                    ErrorCode::InvalidOptions,
+                    format!("invalid {what}: {e}"),
+                ))
+            })
+        };
+        let (options, source) = (parse(options, "options")?, parse(source, "source")?);
+        let inner = <gatepost_core::online::Check as gatepost_core::Polled>::from_json(
+            options,
+            source,
+            millis(now)?,
+        )
+        .map_err(to_js_error)?;
+        Ok(RawOnlineCheck { inner })
+    }
+
+    /// Feed what happened (an `Input` as JSON text).
+    pub fn handle(&mut self, input: &str, now: f64) -> Result<(), JsValue> {
+        let input = input_from_json(input)?;
+        self.inner.handle(input, millis(now)?).map_err(to_js_error)
+    }
+
+    /// What to do next, as JSON text: `send_request`, `wait` or `done` (with `report`).
+    pub fn poll(&mut self, now: f64) -> Result<String, JsValue> {
+        Ok(to_json(&self.inner.poll(millis(now)?)))
+    }
+
+    /// Take the queued events (retries), as JSON text.
+    #[wasm_bindgen(js_name = drainEvents)]
+    pub fn drain_events(&mut self) -> String {
+        to_json(&self.inner.drain_events())
+    }
+}
+
+/// An online report (JSON text) as `text` or `markdown`, the same as every other host.
+#[wasm_bindgen(js_name = renderOnlineReport)]
+pub fn render_online_report(report: &str, format: &str) -> Result<String, JsValue> {
+    let report: gatepost_core::online::OnlineReport = from_json_text(report).map_err(|e| {
+        to_js_error(CoreError::new(
+            ErrorCode::InvalidInput,
+            format!("not an online report: {e}"),
+        ))
+    })?;
+    Ok(match format {
+        "markdown" => gatepost_core::online::render_markdown(&report),
+        _ => gatepost_core::online::render_text(&report),
+    })
+}
+
+/// An `Input` from JSON text; misuse is an `invalid_input` error.
+fn input_from_json(input: &str) -> Result<Input, JsValue> {
+    from_json_text(input).map_err(|e| {
+        to_js_error(CoreError::new(
+            ErrorCode::InvalidInput,
+            format!("invalid input: {e}"),
         ))
     })
 }

@@ -46,11 +46,11 @@ pub use plan::{Change, ChangeAction, LiveGate, LiveRule, Plan, render_markdown, 
 use crate::backoff;
 use crate::error::{Error, ErrorCode, Problem};
 use crate::event::{Event, EventKind};
-use crate::exchange::{self, Exchange, InFlight};
+use crate::exchange::{self, Exchange, InFlight, summarize};
 use crate::io::{Input, WaitReason};
 use crate::machine::{api_error, auth_headers, is_uuid};
-use crate::options::{ConfigInput, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS};
-use crate::site::{self, Endpoint};
+use crate::options::ConfigInput;
+use crate::site::Endpoint;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -242,44 +242,8 @@ impl Run {
     /// problem with its path.
     pub fn new(options: GatesOptions, task: Task, now: u64) -> Result<Run, Error> {
         let mut problems = Vec::new();
-        let endpoint = match site::resolve(
-            options.site.as_deref(),
-            options.api_url.as_deref(),
-            options.allow_insecure_http,
-        ) {
-            Ok(e) => Some(e),
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        };
-        for (name, key) in [("api_key", &options.api_key), ("app_key", &options.app_key)] {
-            match key {
-                Some(k) if k.is_empty() || k.bytes().any(|b| b.is_ascii_control()) => {
-                    problems.push(Problem::new(
-                        name,
-                        format!(
-                            "{name} is empty or contains control characters (its value is not shown)"
-                        ),
-                    ))
-                }
-                None if options.api_url.is_none() => problems.push(
-                    Problem::new(name, format!("{name} is required for a Datadog site"))
-                        .with_hint("set DD_API_KEY / DD_APP_KEY, or use api_url for a proxy that adds the keys"),
-                ),
-                _ => {}
-            }
-        }
-        let request_timeout_ms = options
-            .request_timeout_ms
-            .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS);
-        let max_body_bytes = options.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if request_timeout_ms == 0 {
-            problems.push(Problem::new("request_timeout_ms", "must be at least 1"));
-        }
-        if max_body_bytes < 1024 {
-            problems.push(Problem::new("max_body_bytes", "must be at least 1024"));
-        }
+        let connection =
+            exchange::check_connection(&exchange::connection_options!(options), &mut problems);
         let prune = match &task {
             Task::Plan { prune, .. } | Task::Apply { prune, .. } => prune.clone(),
             Task::Export { .. } => None,
@@ -312,15 +276,16 @@ impl Run {
             }
             Task::Export { .. } => None,
         };
+        let connection = connection.expect("no problems means the connection was checked");
         Ok(Run {
             task,
             desired,
             prune,
-            endpoint: endpoint.expect("no problems means the endpoint resolved"),
+            endpoint: connection.endpoint,
             api_key: options.api_key,
             app_key: options.app_key,
-            request_timeout_ms,
-            max_body_bytes,
+            request_timeout_ms: connection.request_timeout_ms,
+            max_body_bytes: connection.max_body_bytes,
             max_retries: options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             seed: options.seed,
             draws: 0,
@@ -782,13 +747,6 @@ pub(crate) fn percent_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn summarize(what: &str, problems: &[Problem]) -> String {
-    match problems.len() {
-        1 => format!("{what}: {}", problems[0]),
-        n => format!("{what}: {n} problems"),
-    }
 }
 
 impl Exchange for Run {

@@ -146,8 +146,8 @@ impl ApiSchemas {
     /// prefix (or be a whole `/api/v1/...` path) and a query string. Literal segments win over `{placeholders}`.
     fn operation(&self, method: &str, path: &str) -> Option<&Operation> {
         let path = path.split('?').next().unwrap_or_default();
-        // v1 operations (the monitor search) are listed with their whole path.
-        let path = if path.starts_with("/api/v1/") {
+        // v1 operations (the monitor search) and the spans search are listed with their whole path.
+        let path = if path.starts_with("/api/v1/") || path.starts_with("/api/v2/spans/") {
             path
         } else {
             path.strip_prefix("/api/v2")

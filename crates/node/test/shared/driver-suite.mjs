@@ -40,7 +40,7 @@ function abortOnRetry(events) {
  *   API and the options every test starts from, for the back end's own tests
  */
 export function driverSuite({ backend, gatepost }) {
-  const { evaluate, resume, start, check, Engine, GatepostError, validate, renderText, renderMarkdown } = gatepost;
+  const { evaluate, resume, start, check, Engine, GatepostError, validate, renderText, renderMarkdown, renderOnlineReport } = gatepost;
   let api;
   before(async () => (api = await startFakeApi()));
   after(() => api.close());
@@ -373,5 +373,45 @@ export function driverSuite({ backend, gatepost }) {
     assert.throws(() => renderText({ nope: 1 }), (error) => error instanceof GatepostError);
   });
 
+
+  test(`validate({online: true}) searches monitors and checks FDD rules for APM data ${on}`, async () => {
+    const config = {
+      rules: [
+        { type: 'monitor', name: 'mon', options: { query: 'service:checkout', duration: 300 } },
+        { type: 'monitor', name: 'none', options: { query: 'team:none', duration: 300 } },
+        { type: 'faulty_deployment_detection', name: 'apm', options: { duration: 900 } },
+      ],
+    };
+    const online = { online: true, apiUrl: api.url, apiKey: API_KEY, appKey: APP_KEY, env: 'prod', version: 'v2', onEvent: () => {} };
+    const before = api.stats.searches.length;
+    const report = await validate(config, { ...online, service: 'checkout' });
+    assert.deepEqual(api.stats.searches.slice(before), [
+      '/api/v1/monitor/search?query=%28service%3Acheckout%29%20muted%3Afalse&page=0&per_page=100',
+      '/api/v1/monitor/search?query=%28team%3Anone%29%20muted%3Afalse&page=0&per_page=100',
+      '/api/v2/spans/events?filter[query]=service%3A%22checkout%22%20env%3A%22prod%22&filter[from]=now-24h&filter[to]=now&page[limit]=1',
+      '/api/v2/spans/events?filter[query]=service%3A%22checkout%22%20env%3A%22prod%22%20version%3A%22v2%22&filter[from]=now-24h&filter[to]=now&page[limit]=1',
+    ]);
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.problems.map((p) => p.path), ['rules[1].options.query']);
+    assert.deepEqual(report.rules[2].apm, { service: 'checkout', env: 'prod', window: '24h', service_data: true, version: 'v2', version_data: false });
+    assert.deepEqual(report.warnings, []);
+    assert.match(renderOnlineReport(report), /rules\[2\] faulty_deployment_detection "apm": APM data for service checkout in env prod in the last 24h; none yet for version v2/);
+    noKeys('the online report', report);
+
+    const fdd = { rules: [config.rules[2]] };
+    const missing = await validate(fdd, { ...online, service: 'payments' });
+    assert.equal(missing.ok, true);
+    assert.deepEqual(missing.warnings.map((w) => w.path), ['rules[0]']);
+    assert.match(missing.warnings[0].message, /^no APM data for service payments in env prod in the last 24h \(nor for version v2\): Faulty Deployment Detection has nothing to compare/);
+    const refused = await validate(fdd, { ...online, service: 'noscope' });
+    assert.equal(refused.rules[0].status, 'skipped');
+    assert.match(refused.warnings[0].message, /apm_read/);
+
+    await assert.rejects(validate(fdd, { ...online, service: 'checkout', identifier: 'x' }), (e) => e instanceof GatepostError && e.code === 'invalid_options');
+    await assert.rejects(
+      validate({ rules: [{ type: 'monitor', name: 'x', options: {} }] }, online),
+      (e) => e instanceof GatepostError && e.code === 'invalid_config',
+    );
+  });
   return { api: () => api, base };
 }

@@ -17,12 +17,16 @@ export const APP_KEY = 'test-app-key-js-7d20b4';
  * - `huge`: a result body above 1 MiB;
  * - `flaky`: the first trigger of this service gets a 503 with `Retry-After: 0`.
  *
- * `stats` counts triggers (in all and by service), result polls and requests with wrong keys, and
- * collects the user agents seen.
+ * `validate(config, {online: true})`: the monitor search answers every query with one monitor in
+ * `OK`, or none when the query has `team:none`; the spans search has spans for service `checkout`
+ * only, and refuses service `noscope` with a 403 (a key without `apm_read`).
+ *
+ * `stats` counts triggers (in all and by service), result polls and requests with wrong keys,
+ * collects the user agents seen, and lists the search URLs asked (`searches`).
  */
 export async function startFakeApi() {
   const evaluations = new Map();
-  const stats = { triggers: 0, triggersBy: {}, results: 0, badKeys: 0, userAgents: new Set() };
+  const stats = { triggers: 0, triggersBy: {}, results: 0, badKeys: 0, userAgents: new Set(), searches: [] };
   const hanging = new Set();
   const server = http.createServer((req, res) => {
     const reply = (status, body, headers = {}) => {
@@ -48,6 +52,22 @@ export async function startFakeApi() {
         const id = randomUUID();
         evaluations.set(id, { service, polls: 0 });
         return reply(202, { data: { id, type: 'deployment_gates_evaluation_response', attributes: { evaluation_id: id } } });
+      }
+      const url = new URL(req.url, 'http://fake');
+      if (req.method === 'GET' && url.pathname === '/api/v1/monitor/search') {
+        stats.searches.push(req.url);
+        const none = url.searchParams.get('query').includes('team:none');
+        const monitors = none ? [] : [{ id: 7, name: 'checkout errors', status: 'OK', type: 'query alert' }];
+        return reply(200, { monitors, metadata: { page: 0, page_count: monitors.length, per_page: 100, total_count: monitors.length } });
+      }
+      if (req.method === 'GET' && url.pathname === '/api/v2/spans/events') {
+        stats.searches.push(req.url);
+        const query = url.searchParams.get('filter[query]');
+        if (query.includes('service:"noscope"')) return reply(403, { errors: ['Forbidden'] });
+        const data = query.includes('service:"checkout"') && !query.includes('version:')
+          ? [{ id: 'a1', type: 'spans', attributes: { service: 'checkout', env: 'prod', version: 'v1' } }]
+          : [];
+        return reply(200, { data, meta: { status: 'done' } });
       }
       const m = req.url.match(/^\/api\/v2\/deployments\/gates\/evaluation\/([0-9a-f-]+)$/);
       if (req.method === 'GET' && m && evaluations.has(m[1])) {

@@ -169,7 +169,10 @@ def validate(
     searched with the monitor search API and the report (a dict) says how many monitors match (0 or
     more than 50 are ``problems``, with the rule's path) and whether one fails the rule now
     (``rules[].would_fail_now``, a warning). The rules come from the config, or, with ``service``
-    and ``env`` (and ``identifier``) instead of a config, from that preconfigured gate. Keys and
+    and ``env`` (and ``identifier``) instead of a config, from that preconfigured gate. Faulty
+    Deployment Detection rules are checked for APM data of ``service`` in ``env`` with the spans
+    search (``rules[].apm``; none in the last 24 hours is a warning, ``version``'s data is
+    reported); a config needs ``service`` and ``env`` for that, else they are skipped. Keys and
     site default to the environment, as for :func:`evaluate`; ``timeout`` (seconds, default 120)
     bounds the whole check. The report's ``error`` is set when the API could not be read. An
     invalid config raises :class:`ConfigError` before any request.
@@ -178,21 +181,27 @@ def validate(
         from gatepost.gates import _drive, _options
 
         src: dict[str, Any]
-        if service is not None or env is not None:
-            if config is not None or config_path is not None:
-                raise OptionsError(
-                    "invalid options: give a config or service and env, not both",
-                    problems=[Problem("service", "give a config or service and env, not both")],
-                )
+        if config is None and config_path is None and (service is not None or env is not None):
             src = {"source": "gate", "service": service or "", "env": env or ""}
             if identifier is not None:
                 src["identifier"] = identifier
+            if version is not None:
+                src["version"] = version
         else:
+            if identifier is not None:
+                raise OptionsError(
+                    "invalid options: identifier names a preconfigured gate; a config has none",
+                    problems=[
+                        Problem("identifier", "identifier names a preconfigured gate, not a config")
+                    ],
+                )
             src = {
                 "source": "config",
                 "config": _config_source(config, config_path),
                 "version": version,
                 "allow_unknown_keys": allow_unknown_keys,
+                "service": service,
+                "env": env,
             }
         opts = _options(
             api_key, app_key, site, api_url, allow_insecure_http, max_retries, request_timeout

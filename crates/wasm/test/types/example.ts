@@ -7,6 +7,7 @@ import {
   evaluate,
   GatepostError,
   renderMarkdown,
+  renderOnlineReport,
   renderText,
   resume,
   start,
@@ -15,6 +16,7 @@ import {
   type EvaluateOptions,
   type Event,
   type Input,
+  type OnlineReport,
   type Outcome,
 } from "@gatepost/wasm";
 import init, { evaluate as evaluateWeb, initSync } from "@gatepost/wasm/web";
@@ -72,6 +74,13 @@ export function check_config(): boolean {
   return result.valid;
 }
 
+export async function check_online(): Promise<boolean> {
+  const report: OnlineReport = await validate(undefined, { online: true, service: "checkout", env: "prod", version: "v2" });
+  for (const rule of report.rules) console.log(rule.path, rule.matched ?? "", rule.apm?.service_data ?? "");
+  console.log(renderOnlineReport(report, "markdown"));
+  return report.ok;
+}
+
 export function errors(error: unknown): string | undefined {
   if (error instanceof GatepostError) return `${error.code}: ${error.problems?.length ?? 0} problems`;
   return undefined;
@@ -84,6 +93,10 @@ export async function web(bytes: BufferSource): Promise<void> {
 }
 
 // Wrong uses do not compile.
+// @ts-expect-error an offline validation is not a promise
+void validate({ rules: [] }).then;
+// @ts-expect-error an online report has no `valid`
+void validate(undefined, { online: true, service: "checkout", env: "prod" }).then((r) => r.valid);
 // @ts-expect-error service is required
 void evaluate({ env: "prod" });
 // @ts-expect-error durations are numbers of seconds
