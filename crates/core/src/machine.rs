@@ -35,7 +35,7 @@ use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
     RuleResult, RuleWindow, Verdict,
 };
-use crate::report;
+use crate::report::{self, NotResumable};
 use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
@@ -429,7 +429,7 @@ fn classify_transport(kind: TransportErrorKind, message: &str) -> Reply {
     let error = if message.is_empty() {
         kind.as_str().to_string()
     } else {
-        format!("{}: {}", kind.as_str(), truncate(message, 200))
+        report::transport_problem(kind, message)
     };
     Reply::TransportFailed { error }
 }
@@ -579,13 +579,12 @@ impl Engine {
                     )
                 })?;
                 for warning in parsed.warnings {
-                    let message = format!("config: {warning}");
                     events.push(Event::new(
                         EventKind::Warning {
                             code: "config".into(),
                             path: Some(warning.path.clone()),
                         },
-                        message,
+                        report::config_warning_sentence(&warning),
                     ));
                 }
                 let rules = parsed
@@ -773,19 +772,18 @@ impl Engine {
                     code: "snapshot_not_resumed".into(),
                     path: None,
                 },
-                format!("not resuming the snapshot: {why}; starting a new evaluation"),
+                report::snapshot_not_resumed_sentence(&why),
             ));
             return Ok(fresh);
         }
         let mut engine = Engine::continue_from(saved, fresh, true, now);
         if !comparison.policy.is_empty() {
-            let changes: Vec<String> = comparison.policy.iter().map(|d| d.to_string()).collect();
             engine.events.push(Event::new(
                 EventKind::Warning {
                     code: "policy_changed".into(),
                     path: None,
                 },
-                format!("resuming with this run's policy: {}", changes.join("; ")),
+                report::policy_changed_sentence(&comparison.policy),
             ));
         }
         Ok(engine)
@@ -908,7 +906,7 @@ impl Engine {
                 };
                 match flight.kind {
                     RequestKind::Details => {
-                        let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
+                        let error = report::transport_problem(kind, &message);
                         self.details_unavailable(&error, now);
                     }
                     // Even a TLS failure: the next poll meets it and decides.
@@ -977,7 +975,7 @@ impl Engine {
         }
         self.events.push(Event::new(
             EventKind::Ignored { request_id },
-            format!("ignored a late reply to request {request_id}: the engine had already given up on it"),
+            report::ignored_reply_sentence(request_id),
         ));
         None
     }
@@ -1107,10 +1105,7 @@ impl Engine {
                 self.on_failure(kind, Some(status), Some(&detail), headers, now)
             }
             Reply::Redirect { status, location } => {
-                let to = location.map_or(String::new(), |l| format!(" to {l}"));
-                let detail = format!(
-                    "redirect{to} refused: gatepost never follows redirects, so keys never go elsewhere"
-                );
+                let detail = report::redirect_refused_detail(location.as_deref());
                 self.finish(
                     Finish::ClientError(ApiError {
                         status: Some(status),
@@ -1121,7 +1116,7 @@ impl Engine {
             }
             Reply::ClientError(error) => self.finish(Finish::ClientError(error), now),
             Reply::Unexpected { status } => {
-                let detail = format!("unexpected HTTP status {status}");
+                let detail = report::unexpected_status_detail(status);
                 self.on_failure(kind, Some(status), Some(&detail), headers, now)
             }
             Reply::Untrusted { message } => {
@@ -1129,7 +1124,7 @@ impl Engine {
                 self.finish(
                     Finish::ClientError(ApiError {
                         status: None,
-                        details: vec![format!("TLS failure: {message}")],
+                        details: vec![report::tls_failure_detail(&message)],
                     }),
                     now,
                 );
@@ -1144,7 +1139,7 @@ impl Engine {
     /// the verdict is the one already known.
     fn on_details_reply(&mut self, status: u16, body: &str, now: u64) {
         if !(200..=299).contains(&status) {
-            self.details_unavailable(&format!("HTTP {status}"), now);
+            self.details_unavailable(&report::problem_phrase(Some(status), None), now);
             return;
         }
         let expected = self.state.evaluation_id.clone().unwrap_or_default();
@@ -1183,10 +1178,7 @@ impl Engine {
             EventKind::Debug {
                 code: "failure_details_unavailable".into(),
             },
-            format!(
-                "the rules' failure details are not available ({}); the verdict stands",
-                truncate(why, 200)
-            ),
+            report::details_unavailable_sentence(why),
         ));
         self.finish(Finish::Gate, now);
     }
@@ -1244,10 +1236,7 @@ impl Engine {
                             code: "unknown_gate_status".into(),
                             path: None,
                         },
-                        format!(
-                            "the server reported an unknown gate status {:?}; still polling",
-                            truncate(other, 60)
-                        ),
+                        report::unknown_gate_status_sentence(other),
                     ));
                 }
                 self.report_progress();
@@ -1312,7 +1301,7 @@ impl Engine {
                 _ => String::new(),
             };
         if !(200..=299).contains(&status) {
-            self.rules_unavailable(&format!("HTTP {status}"), now);
+            self.rules_unavailable(&report::problem_phrase(Some(status), None), now);
             return;
         }
         match parse_stored_rules_due_ms(body, &gate_id) {
@@ -1324,10 +1313,7 @@ impl Engine {
                     EventKind::Debug {
                         code: "stored_rules_read".into(),
                     },
-                    format!(
-                        "read the gate's stored rules: the longest can finish {} after the trigger; polling from then",
-                        seconds(due_ms)
-                    ),
+                    report::stored_rules_read_sentence(due_ms),
                 ));
                 self.schedule_after_rules_read(now);
             }
@@ -1342,11 +1328,7 @@ impl Engine {
             EventKind::Debug {
                 code: "stored_rules_unavailable".into(),
             },
-            format!(
-                "the gate's stored rules could not be read ({}); polling every {}",
-                truncate(why, 200),
-                seconds(self.state.policy.poll_interval_ms)
-            ),
+            report::stored_rules_unavailable_sentence(why, self.state.policy.poll_interval_ms),
         ));
         self.schedule_after_rules_read(now);
     }
@@ -1733,22 +1715,18 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
     .collect();
     let deadline = saved.started_at.saturating_add(current.policy.timeout_ms);
     let not_resumable = if saved.request().digest() != saved.request_digest {
-        Some("its request fields do not match its request digest (it was edited)".to_string())
+        Some(NotResumable::Edited)
     } else if saved.request_digest != current.request_digest {
-        let list: Vec<String> = request.iter().map(|d| d.to_string()).collect();
-        Some(format!(
-            "it belongs to another request ({})",
-            list.join("; ")
-        ))
+        Some(NotResumable::OtherRequest(&request))
     } else if now >= deadline {
-        Some(format!(
-            "its evaluation started {} ago, beyond this run's {} timeout",
-            seconds(now.saturating_sub(saved.started_at)),
-            seconds(current.policy.timeout_ms)
-        ))
+        Some(NotResumable::Expired {
+            age_ms: now.saturating_sub(saved.started_at),
+            timeout_ms: current.policy.timeout_ms,
+        })
     } else {
         None
-    };
+    }
+    .map(|why| report::not_resumable_reason(&why));
     SnapshotComparison {
         not_resumable,
         request,
@@ -2318,7 +2296,7 @@ pub fn is_uuid(id: &str) -> bool {
         })
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
     }
