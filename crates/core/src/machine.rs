@@ -248,12 +248,10 @@ struct Retries {
     last_problem: Option<String>,
 }
 
-/// Everything the engine knows, except the keys. This is what a snapshot holds.
+/// The evaluation request: what the trigger sends and where ([`Request`] is its fingerprinted
+/// view). It never changes while an evaluation runs; a resumed run must ask for the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct State {
-    schema_version: u32,
-    /// The fingerprint of the request ([`crate::request::Request::digest`]).
-    request_digest: String,
+struct EvaluationRequest {
     service: String,
     env: String,
     identifier: Option<String>,
@@ -261,17 +259,57 @@ struct State {
     primary_tag: Option<String>,
     monitors_query_variable: Option<String>,
     endpoint: Endpoint,
+    /// The configuration as sent (inline rules), if any.
     configuration: Option<Value>,
+}
+
+impl EvaluationRequest {
+    /// The request's fields as [`Request`] (for its digest and differences).
+    fn view(&self) -> Request<'_> {
+        Request {
+            api: &self.endpoint.base_url,
+            service: &self.service,
+            env: &self.env,
+            identifier: self.identifier.as_deref(),
+            version: self.version.as_deref(),
+            primary_tag: self.primary_tag.as_deref(),
+            monitors_query_variable: self.monitors_query_variable.as_deref(),
+            configuration: self.configuration.as_ref(),
+        }
+    }
+}
+
+/// The evaluation's times on the host's clock: when it started, when its stages end, and the
+/// latest `now` seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Clock {
+    started_at: u64,
+    /// The overall deadline: `started_at` plus the timeout.
+    deadline: u64,
+    /// The end of the trigger budget (at most `deadline`).
+    trigger_deadline: u64,
+    /// The latest `now` seen; time never goes backwards.
+    #[serde(rename = "clock")]
+    latest: u64,
+}
+
+/// Everything the engine knows, except the keys. This is what a snapshot holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    schema_version: u32,
+    /// The fingerprint of the request ([`crate::request::Request::digest`]).
+    request_digest: String,
+    /// What is asked, and where (flattened, as `policy`).
+    #[serde(flatten)]
+    request: EvaluationRequest,
     rules: Vec<RuleTiming>,
     /// The run's policy (flattened: a snapshot holds these fields at its top level, as always).
     #[serde(flatten)]
     policy: Policy,
     seed: u64,
-    started_at: u64,
-    deadline: u64,
-    trigger_deadline: u64,
-    /// The latest `now` seen; time never goes backwards.
-    clock: u64,
+    /// The evaluation's times (flattened, as `policy`).
+    #[serde(flatten)]
+    clock: Clock,
     evaluation_id: Option<String>,
     /// When the next request goes out (flattened, as `policy`).
     #[serde(flatten)]
@@ -603,14 +641,16 @@ impl Engine {
         let mut state = State {
             schema_version: SNAPSHOT_SCHEMA_VERSION,
             request_digest: String::new(),
-            service: options.service,
-            env: options.env,
-            identifier: options.identifier,
-            version: options.version,
-            primary_tag: options.primary_tag,
-            monitors_query_variable: options.monitors_query_variable,
-            endpoint,
-            configuration,
+            request: EvaluationRequest {
+                service: options.service,
+                env: options.env,
+                identifier: options.identifier,
+                version: options.version,
+                primary_tag: options.primary_tag,
+                monitors_query_variable: options.monitors_query_variable,
+                endpoint,
+                configuration,
+            },
             rules,
             policy: Policy {
                 fail_on_error: options.fail_on_error,
@@ -621,10 +661,12 @@ impl Engine {
                 max_body_bytes,
             },
             seed: options.seed,
-            started_at: now,
-            deadline,
-            trigger_deadline: (now + trigger_budget_ms).min(deadline),
-            clock: now,
+            clock: Clock {
+                started_at: now,
+                deadline,
+                trigger_deadline: (now + trigger_budget_ms).min(deadline),
+                latest: now,
+            },
             evaluation_id: attach,
             schedule: Schedule {
                 polling_since: None,
@@ -684,7 +726,7 @@ impl Engine {
     /// When the evaluation gives up: its start plus `timeout_ms`. A resumed evaluation keeps the
     /// deadline it started with.
     pub fn deadline(&self) -> u64 {
-        self.state.deadline
+        self.state.clock.deadline
     }
 
     /// The overall timeout this evaluation started with.
@@ -739,13 +781,14 @@ impl Engine {
         }
         let options = saved.options(api_key, app_key);
         // Checked as of the evaluation's start (the clock may since have run far ahead).
-        let fresh = Engine::build_checked(options, None, saved.started_at, false).map_err(|e| {
-            Error::with_problems(
-                ErrorCode::InvalidSnapshot,
-                format!("invalid snapshot: {}", e.message),
-                e.problems,
-            )
-        })?;
+        let fresh =
+            Engine::build_checked(options, None, saved.clock.started_at, false).map_err(|e| {
+                Error::with_problems(
+                    ErrorCode::InvalidSnapshot,
+                    format!("invalid snapshot: {}", e.message),
+                    e.problems,
+                )
+            })?;
         Ok(Engine::continue_from(saved, fresh, false, now))
     }
 
@@ -795,25 +838,23 @@ impl Engine {
     fn continue_from(mut state: State, fresh: Engine, from_options: bool, now: u64) -> Engine {
         let f = fresh.state;
         if from_options {
-            state.service = f.service;
-            state.env = f.env;
-            state.identifier = f.identifier;
-            state.version = f.version;
-            state.primary_tag = f.primary_tag;
-            state.monitors_query_variable = f.monitors_query_variable;
-            state.configuration = f.configuration;
+            state.request = f.request;
             state.rules = f.rules;
             state.request_digest = f.request_digest;
             state.policy = f.policy;
-            state.deadline = state.started_at.saturating_add(state.policy.timeout_ms);
-            state.trigger_deadline = state.trigger_deadline.min(state.deadline);
+            state.clock.deadline = state
+                .clock
+                .started_at
+                .saturating_add(state.policy.timeout_ms);
+            state.clock.trigger_deadline = state.clock.trigger_deadline.min(state.clock.deadline);
             if let Some(flight) = &mut state.in_flight {
-                flight.expires_at = flight.expires_at.min(state.deadline);
+                flight.expires_at = flight.expires_at.min(state.clock.deadline);
             }
+        } else {
+            state.request.endpoint = f.request.endpoint;
         }
-        state.endpoint = f.endpoint;
-        let now = now.max(state.clock).min(MAX_SAFE_INTEGER);
-        state.clock = now;
+        let now = now.max(state.clock.latest).min(MAX_SAFE_INTEGER);
+        state.clock.latest = now;
         let restart = match &state.outcome {
             Some(o) => o.cause == Cause::Cancelled || from_options,
             None => false,
@@ -825,9 +866,9 @@ impl Engine {
             state.schedule.next_send_at = now;
             state.retries.failures = 0;
             if state.stage() == Stage::Triggering {
-                state.trigger_deadline = now
+                state.clock.trigger_deadline = now
                     .saturating_add(state.policy.trigger_budget_ms)
-                    .min(state.deadline);
+                    .min(state.clock.deadline);
                 state.retries.trigger_not_found = 0;
             }
         }
@@ -959,8 +1000,8 @@ impl Engine {
 
     fn tick(&mut self, now: u64) -> u64 {
         // Time never goes backwards, and never beyond what a JavaScript number holds exactly.
-        self.state.clock = self.state.clock.max(now).min(MAX_SAFE_INTEGER);
-        self.state.clock
+        self.state.clock.latest = self.state.clock.latest.max(now).min(MAX_SAFE_INTEGER);
+        self.state.clock.latest
     }
 
     /// The in-flight request if `request_id` is it; otherwise the reply is late and ignored.
@@ -983,8 +1024,8 @@ impl Engine {
     /// The end of the current phase: the trigger budget, or the overall deadline.
     fn phase_limit(&self) -> u64 {
         match self.state.stage() {
-            Stage::Triggering => self.state.trigger_deadline,
-            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.deadline,
+            Stage::Triggering => self.state.clock.trigger_deadline,
+            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.clock.deadline,
         }
     }
 
@@ -995,7 +1036,7 @@ impl Engine {
             Stage::FetchingDetails => Finish::Gate,
             // The trigger budget ended before the overall deadline: the API never took the
             // evaluation. (A budget as long as the timeout ends as a timeout.)
-            Stage::Triggering if self.state.trigger_deadline < self.state.deadline => {
+            Stage::Triggering if self.state.clock.trigger_deadline < self.state.clock.deadline => {
                 Finish::ApiUnavailable
             }
             Stage::Triggering | Stage::Polling | Stage::Done => Finish::Timeout,
@@ -1025,24 +1066,24 @@ impl Engine {
                 (
                     RequestKind::Trigger,
                     "POST",
-                    s.endpoint.trigger_url(),
+                    s.request.endpoint.trigger_url(),
                     Some(trigger_body(s)),
                 )
             }
             (Stage::FetchingDetails, _) => (
                 RequestKind::Details,
                 "GET",
-                s.endpoint.rule_evaluations_url(id),
+                s.request.endpoint.rule_evaluations_url(id),
                 None,
             ),
             (_, StoredRules::Due { gate_id }) => (
                 RequestKind::Rules,
                 "GET",
-                s.endpoint.gate_rules_url(gate_id),
+                s.request.endpoint.gate_rules_url(gate_id),
                 None,
             ),
             (Stage::Polling | Stage::Done, _) => {
-                let url = s.endpoint.result_url(id);
+                let url = s.request.endpoint.result_url(id);
                 s.schedule.polls = s.schedule.polls.saturating_add(1);
                 s.schedule.last_poll_at = Some(now);
                 (RequestKind::Poll, "GET", url, None)
@@ -1194,7 +1235,7 @@ impl Engine {
             .map(|r| r.due_after_ms)
             .max()
             .map(|d| now.saturating_add(d));
-        let url = s.endpoint.evaluation_page(&evaluation_id);
+        let url = s.request.endpoint.evaluation_page(&evaluation_id);
         let message = report::started_sentence(&evaluation_id, url.as_deref());
         s.evaluation_id = Some(evaluation_id.clone());
         self.events.push(Event::new(
@@ -1218,7 +1259,7 @@ impl Engine {
                     r.gate_status.as_deref() == Some("fail")
                         || r.rules.iter().any(|x| x.status == "fail")
                 });
-                if failed && now < self.state.deadline {
+                if failed && now < self.state.clock.deadline {
                     // One more request, for what failed (the monitors, the resources): sent at
                     // once, bounded by the deadline, and never able to change the verdict.
                     self.state.details_due = true;
@@ -1256,7 +1297,7 @@ impl Engine {
     fn read_stored_rules(&mut self, now: u64) -> bool {
         let s = &self.state;
         if !s.schedule.stored_rules.is_unread()
-            || s.configuration.is_some()
+            || s.request.configuration.is_some()
             || s.schedule.rules_due_at.is_some()
         {
             return false;
@@ -1281,7 +1322,7 @@ impl Engine {
             .saturating_add(self.final_window());
         if s.schedule.final_poll
             || before_grid < now.saturating_add(MIN_RULES_READ_MS)
-            || room > s.deadline
+            || room > s.clock.deadline
         {
             self.state.schedule.stored_rules = StoredRules::Done;
             return false;
@@ -1422,7 +1463,7 @@ impl Engine {
         let window = self.final_window();
         let s = &mut self.state;
         if s.stage() != Stage::Triggering && !hard && at.saturating_add(window) > limit {
-            let final_at = limit.saturating_sub(window).max(s.clock);
+            let final_at = limit.saturating_sub(window).max(s.clock.latest);
             if s.schedule.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
                 s.schedule.next_send_at = limit;
@@ -1514,7 +1555,7 @@ impl Engine {
     fn finish(&mut self, finish: Finish, now: u64) {
         let s = &self.state;
         let result = s.last_result.clone().unwrap_or_default();
-        let elapsed_ms = now.saturating_sub(s.started_at);
+        let elapsed_ms = now.saturating_sub(s.clock.started_at);
         let enforced = || result.rules.iter().filter(|r| !r.dry_run);
         let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
@@ -1571,7 +1612,7 @@ impl Engine {
         let evaluation_url = result.evaluation_url.clone().or_else(|| {
             s.evaluation_id
                 .as_deref()
-                .and_then(|id| s.endpoint.evaluation_page(id))
+                .and_then(|id| s.request.endpoint.evaluation_page(id))
         });
         let outcome = Outcome {
             schema_version: OUTCOME_SCHEMA_VERSION,
@@ -1585,7 +1626,7 @@ impl Engine {
             gate_id: result.gate_id.clone(),
             gate_status: result.gate_status.clone(),
             dry_run: result.dry_run,
-            rules: with_configured_windows(result.rules.clone(), s.configuration.as_ref()),
+            rules: with_configured_windows(result.rules.clone(), s.request.configuration.as_ref()),
             would_fail: result.dry_run && would_fail,
             requests: s.requests,
             elapsed_ms,
@@ -1713,14 +1754,17 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         current,
     })
     .collect();
-    let deadline = saved.started_at.saturating_add(current.policy.timeout_ms);
+    let deadline = saved
+        .clock
+        .started_at
+        .saturating_add(current.policy.timeout_ms);
     let not_resumable = if saved.request().digest() != saved.request_digest {
         Some(NotResumable::Edited)
     } else if saved.request_digest != current.request_digest {
         Some(NotResumable::OtherRequest(&request))
     } else if now >= deadline {
         Some(NotResumable::Expired {
-            age_ms: now.saturating_sub(saved.started_at),
+            age_ms: now.saturating_sub(saved.clock.started_at),
             timeout_ms: current.policy.timeout_ms,
         })
     } else {
@@ -1812,33 +1856,24 @@ impl State {
 
     /// The request this state belongs to.
     fn request(&self) -> Request<'_> {
-        Request {
-            api: &self.endpoint.base_url,
-            service: &self.service,
-            env: &self.env,
-            identifier: self.identifier.as_deref(),
-            version: self.version.as_deref(),
-            primary_tag: self.primary_tag.as_deref(),
-            monitors_query_variable: self.monitors_query_variable.as_deref(),
-            configuration: self.configuration.as_ref(),
-        }
+        self.request.view()
     }
 
     /// Options that would start this state's request (without its configuration, which the
     /// state keeps as sent), so a snapshot gets the checks a fresh run's options get.
     fn options(&self, api_key: Option<String>, app_key: Option<String>) -> Options {
-        let (site, api_url) = match &self.endpoint.site {
+        let (site, api_url) = match &self.request.endpoint.site {
             Some(site) => (Some(site.clone()), None),
-            None => (None, Some(self.endpoint.base_url.clone())),
+            None => (None, Some(self.request.endpoint.base_url.clone())),
         };
         Options {
-            service: self.service.clone(),
-            env: self.env.clone(),
-            identifier: self.identifier.clone(),
-            version: self.version.clone(),
-            primary_tag: self.primary_tag.clone(),
+            service: self.request.service.clone(),
+            env: self.request.env.clone(),
+            identifier: self.request.identifier.clone(),
+            version: self.request.version.clone(),
+            primary_tag: self.request.primary_tag.clone(),
             config: None,
-            monitors_query_variable: self.monitors_query_variable.clone(),
+            monitors_query_variable: self.request.monitors_query_variable.clone(),
             site,
             api_url,
             allow_insecure_http: false,
@@ -1870,20 +1905,21 @@ impl State {
         // Counters saturate and clocks are clamped, so only what would change meaning is refused:
         // ids must survive a JavaScript number, and the start must be a real time.
         let ids = [
-            ("started_at", self.started_at),
+            ("started_at", self.clock.started_at),
             ("next_request_id", self.next_request_id),
         ];
         if let Some((name, value)) = ids.iter().find(|(_, v)| *v > limit) {
             return Some(format!("{name} {value} is out of range"));
         }
-        if self.deadline != self.started_at + self.policy.timeout_ms
-            || self.trigger_deadline > self.deadline
+        if self.clock.deadline != self.clock.started_at + self.policy.timeout_ms
+            || self.clock.trigger_deadline > self.clock.deadline
             || self.next_request_id == 0
         {
             return Some("its times or counters do not add up".to_string());
         }
         if let Some(flight) = &self.in_flight
-            && (flight.request_id >= self.next_request_id || flight.expires_at > self.deadline)
+            && (flight.request_id >= self.next_request_id
+                || flight.expires_at > self.clock.deadline)
         {
             return Some("the request in flight does not add up".to_string());
         }
@@ -1894,19 +1930,22 @@ impl State {
 /// The trigger request's body.
 fn trigger_body(s: &State) -> String {
     let mut attributes = serde_json::Map::new();
-    attributes.insert("service".into(), Value::from(s.service.clone()));
-    attributes.insert("env".into(), Value::from(s.env.clone()));
+    attributes.insert("service".into(), Value::from(s.request.service.clone()));
+    attributes.insert("env".into(), Value::from(s.request.env.clone()));
     for (name, value) in [
-        ("identifier", &s.identifier),
-        ("version", &s.version),
-        ("primary_tag", &s.primary_tag),
-        ("monitors_query_variable", &s.monitors_query_variable),
+        ("identifier", &s.request.identifier),
+        ("version", &s.request.version),
+        ("primary_tag", &s.request.primary_tag),
+        (
+            "monitors_query_variable",
+            &s.request.monitors_query_variable,
+        ),
     ] {
         if let Some(v) = value {
             attributes.insert(name.into(), Value::from(v.clone()));
         }
     }
-    if let Some(configuration) = &s.configuration {
+    if let Some(configuration) = &s.request.configuration {
         attributes.insert("configuration".into(), configuration.clone());
     }
     serde_json::json!({"data": {"type": "deployment_gates_evaluation_request", "attributes": attributes}}).to_string()
