@@ -128,71 +128,47 @@ impl Machine for Engine {
     }
 }
 
-impl Machine for gates::Run {
-    type Done = gates::Report;
-    fn next(&mut self, now: u64) -> Next<gates::Report> {
-        match self.poll(now) {
-            GatesAction::SendRequest {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            } => Next::Send(Request {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            }),
-            GatesAction::Wait { until, .. } => Next::Wait(until),
-            GatesAction::Done { report } => Next::Done(report),
+/// A gates run and an online check: each has its own action enum, with the same variants and
+/// fields, so one implementation serves both (`$action` names the enum, `$done` its report).
+macro_rules! report_machine {
+    ($machine:ty, $action:ident, $done:ty) => {
+        impl Machine for $machine {
+            type Done = $done;
+            fn next(&mut self, now: u64) -> Next<$done> {
+                match self.poll(now) {
+                    $action::SendRequest {
+                        request_id,
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout_ms,
+                        max_body_bytes,
+                    } => Next::Send(Request {
+                        request_id,
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout_ms,
+                        max_body_bytes,
+                    }),
+                    $action::Wait { until, .. } => Next::Wait(until),
+                    $action::Done { report } => Next::Done(report),
+                }
+            }
+            fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
+                self.handle(input, now)
+            }
+            fn events(&mut self) -> Vec<Event> {
+                self.drain_events()
+            }
         }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
+    };
 }
 
-impl Machine for online::Check {
-    type Done = online::OnlineReport;
-    fn next(&mut self, now: u64) -> Next<online::OnlineReport> {
-        match self.poll(now) {
-            OnlineAction::SendRequest {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            } => Next::Send(Request {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            }),
-            OnlineAction::Wait { until, .. } => Next::Wait(until),
-            OnlineAction::Done { report } => Next::Done(report),
-        }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
-}
+report_machine!(gates::Run, GatesAction, gates::Report);
+report_machine!(online::Check, OnlineAction, online::OnlineReport);
 
 /// Run a gates export, plan or apply, or a `validate --online` check, to its end (Ctrl-C
 /// cancels it).
