@@ -7,7 +7,6 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 fn world() -> PathBuf {
@@ -204,17 +203,10 @@ fn a_clean_config_exits_zero_and_skips_what_it_cannot_check() {
 #[test]
 fn a_failing_search_is_exit_one_after_the_retries() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(world()).unwrap();
-    let mut w: Value = serde_json::from_str(&text).unwrap();
+    let mut w = gatepost_testkit::example_world("validate-online.json");
     w["faults"] = json!({"monitor_search": [{"kind": "status", "status": 503, "times": 5}]});
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    let emu = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world: gatepost_emulator::World::from_path(&path).unwrap(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .unwrap();
+    let path = gatepost_testkit::write_json(dir.path(), "world.json", &w);
+    let emu = gatepost_testkit::serve_world(gatepost_emulator::World::from_path(&path).unwrap());
     let r = validate(&[
         "--online",
         "--config",
