@@ -109,29 +109,11 @@ pub enum Next<D> {
     Done(D),
 }
 
-impl Machine for Engine {
-    type Done = Outcome;
-    fn next(&mut self, now: u64) -> Next<Outcome> {
-        match self.poll(now) {
-            action @ Action::SendRequest { .. } => {
-                Next::Send(Request::from_action(action).expect("a send_request action"))
-            }
-            Action::Wait { until, .. } => Next::Wait(until),
-            Action::Done { outcome } => Next::Done(outcome),
-        }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
-}
-
-/// A gates run and an online check: each has its own action enum, with the same variants and
-/// fields, so one implementation serves both (`$action` names the enum, `$done` its report).
-macro_rules! report_machine {
-    ($machine:ty, $action:ident, $done:ty) => {
+/// The engine, a gates run and an online check: each has its own action enum, with the same
+/// `send_request` and `wait` variants, so one implementation serves all three (`$action` names the
+/// enum, `$field: $done` what its `done` variant carries).
+macro_rules! machine {
+    ($machine:ty, $action:ident, $field:ident: $done:ty) => {
         impl Machine for $machine {
             type Done = $done;
             fn next(&mut self, now: u64) -> Next<$done> {
@@ -154,7 +136,7 @@ macro_rules! report_machine {
                         max_body_bytes,
                     }),
                     $action::Wait { until, .. } => Next::Wait(until),
-                    $action::Done { report } => Next::Done(report),
+                    $action::Done { $field } => Next::Done($field),
                 }
             }
             fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
@@ -167,8 +149,9 @@ macro_rules! report_machine {
     };
 }
 
-report_machine!(gates::Run, GatesAction, gates::Report);
-report_machine!(online::Check, OnlineAction, online::OnlineReport);
+machine!(Engine, Action, outcome: Outcome);
+machine!(gates::Run, GatesAction, report: gates::Report);
+machine!(online::Check, OnlineAction, report: online::OnlineReport);
 
 /// Run a gates export, plan or apply, or a `validate --online` check, to its end (Ctrl-C
 /// cancels it).
