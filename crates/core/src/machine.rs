@@ -76,6 +76,18 @@ pub struct Validation {
     pub configuration: Option<Value>,
 }
 
+impl Validation {
+    /// The validation with every problem's and warning's hint in a host's spelling (the
+    /// JavaScript packages: `` `allowUnknownKeys` ``), as [`Error::spelled`] respells a thrown
+    /// error's hints; paths and messages are the config's own names and stay as they are.
+    pub fn spelled(mut self, spelling: options::Spelling) -> Self {
+        let spell = |problems: Vec<Problem>| problems.into_iter().map(|p| p.spelled(spelling));
+        self.problems = spell(self.problems).collect();
+        self.warnings = spell(self.warnings).collect();
+        self
+    }
+}
+
 /// Validate a config offline, strictly (a query that does not parse is a problem), exactly as
 /// `gate` would before sending it. Every problem and every warning, in file order; an unknown key
 /// is a problem unless `allow_unknown_keys` (then a warning, and the key is kept).
@@ -2375,6 +2387,35 @@ fn summarize(what: &str, problems: &[Problem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_validation_spelled_for_javascript_respells_its_hints_only() {
+        let config = ConfigInput::Value(serde_json::json!({
+            "rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod", "newKey": 1}}]
+        }));
+        let strict = validate(&config, None, false);
+        let hint = |v: &Validation| v.problems[0].hint.clone().unwrap_or_default();
+        assert!(hint(&strict).contains("`allow_unknown_keys`"), "{strict:?}");
+        let camel = strict.clone().spelled(options::Spelling::Camel);
+        assert!(hint(&camel).contains("`allowUnknownKeys`"), "{camel:?}");
+        assert!(!hint(&camel).contains("allow_unknown_keys"));
+        assert_eq!(camel.problems[0].path, strict.problems[0].path);
+        assert_eq!(camel.problems[0].message, strict.problems[0].message);
+        let lenient = validate(&config, None, true);
+        assert_eq!(
+            lenient
+                .clone()
+                .spelled(options::Spelling::Camel)
+                .warnings
+                .len(),
+            1
+        );
+        assert_eq!(
+            lenient.clone().spelled(options::Spelling::Snake),
+            lenient,
+            "core's own spelling is Python's"
+        );
+    }
 
     fn engine() -> Engine {
         let options = Options::from_host_value(serde_json::json!({
