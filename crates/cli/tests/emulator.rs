@@ -16,20 +16,9 @@ fn world(name: &str) -> std::path::PathBuf {
 
 /// `gate --emulator WORLD` for checkout/prod/v2 with a safety timeout.
 fn gate_emulated(world: &std::path::Path) -> Command {
-    let mut cmd = gatepost_with_keys();
-    cmd.args([
-        "gate",
-        "--service",
-        "checkout",
-        "--env",
-        "prod",
-        "--version",
-        "v2",
-        "--timeout",
-        "90",
-        "--emulator",
-    ])
-    .arg(world);
+    let mut cmd = checkout_gate();
+    cmd.args(["--version", "v2", "--timeout", "90", "--emulator"])
+        .arg(world);
     cmd
 }
 

@@ -26,13 +26,8 @@ mod tls {
     }
 
     fn gate_at(url: &str) -> std::process::Command {
-        let mut cmd = gatepost_with_keys();
+        let mut cmd = checkout_gate();
         cmd.args([
-            "gate",
-            "--service",
-            "checkout",
-            "--env",
-            "prod",
             "--version",
             "v2",
             "--timeout",

@@ -30,6 +30,14 @@ pub fn gatepost_with_keys() -> Command {
     cmd
 }
 
+/// `gate --service checkout --env prod` with the fake keys: the gate most tests evaluate (the
+/// example worlds' and the fake API's).
+pub fn checkout_gate() -> Command {
+    let mut cmd = gatepost_with_keys();
+    cmd.args(["gate", "--service", "checkout", "--env", "prod"]);
+    cmd
+}
+
 /// What a finished run printed.
 pub struct Run {
     pub code: i32,
