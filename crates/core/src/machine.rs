@@ -2008,19 +2008,9 @@ pub fn read_result_reply(evaluation_id: &str, status: u16, body: &str) -> Result
         };
     }
     let details = api_error(status, body).details;
-    let details = if details.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", details.join("; "))
-    };
     ResultReply::Refused {
-        message: crate::sanitize::line(&format!(
-            "the API answered {status} for evaluation {evaluation_id}{details}"
-        )),
-        note: (status == 404).then(|| {
-            "a 404 right after the trigger only means the evaluation has not started yet"
-                .to_string()
-        }),
+        message: report::refused_result_sentence(evaluation_id, status, &details),
+        note: (status == 404).then(report::not_started_yet_note),
     }
 }
 

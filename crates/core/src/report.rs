@@ -681,6 +681,28 @@ pub(crate) fn tls_failure_detail(message: &str) -> String {
     format!("TLS failure: {message}")
 }
 
+/// Why a result read (`gatepost status`) got no result: the status and the server's details, made
+/// inert for a terminal.
+pub(crate) fn refused_result_sentence(
+    evaluation_id: &str,
+    status: u16,
+    details: &[String],
+) -> String {
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", details.join("; "))
+    };
+    line(&format!(
+        "the API answered {status} for evaluation {evaluation_id}{details}"
+    ))
+}
+
+/// What a 404 to a result read means.
+pub(crate) fn not_started_yet_note() -> String {
+    "a 404 right after the trigger only means the evaluation has not started yet".to_string()
+}
+
 /// The `failure_details_unavailable` debug event's sentence.
 pub(crate) fn details_unavailable_sentence(why: &str) -> String {
     format!(
