@@ -109,90 +109,49 @@ pub enum Next<D> {
     Done(D),
 }
 
-impl Machine for Engine {
-    type Done = Outcome;
-    fn next(&mut self, now: u64) -> Next<Outcome> {
-        match self.poll(now) {
-            action @ Action::SendRequest { .. } => {
-                Next::Send(Request::from_action(action).expect("a send_request action"))
+/// The engine, a gates run and an online check: each has its own action enum, with the same
+/// `send_request` and `wait` variants, so one implementation serves all three (`$action` names the
+/// enum, `$field: $done` what its `done` variant carries).
+macro_rules! machine {
+    ($machine:ty, $action:ident, $field:ident: $done:ty) => {
+        impl Machine for $machine {
+            type Done = $done;
+            fn next(&mut self, now: u64) -> Next<$done> {
+                match self.poll(now) {
+                    $action::SendRequest {
+                        request_id,
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout_ms,
+                        max_body_bytes,
+                    } => Next::Send(Request {
+                        request_id,
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout_ms,
+                        max_body_bytes,
+                    }),
+                    $action::Wait { until, .. } => Next::Wait(until),
+                    $action::Done { $field } => Next::Done($field),
+                }
             }
-            Action::Wait { until, .. } => Next::Wait(until),
-            Action::Done { outcome } => Next::Done(outcome),
+            fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
+                self.handle(input, now)
+            }
+            fn events(&mut self) -> Vec<Event> {
+                self.drain_events()
+            }
         }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
+    };
 }
 
-impl Machine for gates::Run {
-    type Done = gates::Report;
-    fn next(&mut self, now: u64) -> Next<gates::Report> {
-        match self.poll(now) {
-            GatesAction::SendRequest {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            } => Next::Send(Request {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            }),
-            GatesAction::Wait { until, .. } => Next::Wait(until),
-            GatesAction::Done { report } => Next::Done(report),
-        }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
-}
-
-impl Machine for online::Check {
-    type Done = online::OnlineReport;
-    fn next(&mut self, now: u64) -> Next<online::OnlineReport> {
-        match self.poll(now) {
-            OnlineAction::SendRequest {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            } => Next::Send(Request {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            }),
-            OnlineAction::Wait { until, .. } => Next::Wait(until),
-            OnlineAction::Done { report } => Next::Done(report),
-        }
-    }
-    fn feed(&mut self, input: Input, now: u64) -> Result<(), gatepost_core::Error> {
-        self.handle(input, now)
-    }
-    fn events(&mut self) -> Vec<Event> {
-        self.drain_events()
-    }
-}
+machine!(Engine, Action, outcome: Outcome);
+machine!(gates::Run, GatesAction, report: gates::Report);
+machine!(online::Check, OnlineAction, report: online::OnlineReport);
 
 /// Run a gates export, plan or apply, or a `validate --online` check, to its end (Ctrl-C
 /// cancels it).

@@ -21,32 +21,6 @@ pub struct Request {
     pub max_body_bytes: u64,
 }
 
-impl Request {
-    /// The request of an engine's `send_request` action (`None` for any other action).
-    pub fn from_action(action: gatepost_core::Action) -> Option<Request> {
-        match action {
-            gatepost_core::Action::SendRequest {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            } => Some(Request {
-                request_id,
-                method,
-                url,
-                headers,
-                body,
-                timeout_ms,
-                max_body_bytes,
-            }),
-            _ => None,
-        }
-    }
-}
-
 /// A configured client. Cheap to clone (ureq agents share their pool).
 #[derive(Clone)]
 pub struct Client {

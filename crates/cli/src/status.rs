@@ -2,7 +2,8 @@
 
 use crate::EXIT_USAGE;
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::http::{Client, Request};
+use crate::driver::{Machine, Next};
+use crate::http::Client;
 use crate::output::now_ms;
 use crate::shared::{base_url, flag_problem, resolve_keys, site};
 use gatepost_core::machine::ResultReply;
@@ -75,7 +76,9 @@ pub fn status(args: &StatusArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let request = Request::from_action(engine.poll(now)).expect("attach polls at once");
+    let Next::Send(request) = engine.next(now) else {
+        unreachable!("attach polls at once")
+    };
     let input = client.perform(&request);
     // A failure after the request: the sentence on stderr, and with --output json the same as a
     // document on stdout.

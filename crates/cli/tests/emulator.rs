@@ -5,44 +5,28 @@
 
 mod common;
 use common::*;
+use gatepost_testkit::{Served, example_world, example_world_path, http, write_json};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn world(name: &str) -> std::path::PathBuf {
-    repo_root().join("examples/worlds").join(name)
+    example_world_path(name)
 }
 
 /// `gate --emulator WORLD` for checkout/prod/v2 with a safety timeout.
 fn gate_emulated(world: &std::path::Path) -> Command {
-    let mut cmd = gatepost_with_keys();
-    cmd.args([
-        "gate",
-        "--service",
-        "checkout",
-        "--env",
-        "prod",
-        "--version",
-        "v2",
-        "--timeout",
-        "90",
-        "--emulator",
-    ])
-    .arg(world);
+    let mut cmd = checkout_gate();
+    cmd.args(["--version", "v2", "--timeout", "90", "--emulator"])
+        .arg(world);
     cmd
 }
 
 /// The healthy world with `faults` replaced, written to a temporary file.
 fn healthy_with_faults(dir: &tempfile::TempDir, faults: serde_json::Value) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
-    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut w = example_world("healthy.json");
     w["faults"] = faults;
-    if let Some(obj) = w.as_object_mut() {
-        obj.remove("$schema");
-    }
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    path
+    write_json(dir.path(), "world.json", &w)
 }
 
 #[test]
@@ -68,15 +52,12 @@ fn with_no_keys_set_the_worlds_own_api_and_app_keys_are_used() {
     // A world that accepts one API key and a different application key: with no keys in the
     // environment, `--emulator` uses the first of each list (not the API key for both).
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
-    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut w = example_world("healthy.json");
     let obj = w.as_object_mut().unwrap();
-    obj.remove("$schema");
     obj.remove("open");
     obj.insert("api_keys".into(), serde_json::json!(["world-api-key"]));
     obj.insert("app_keys".into(), serde_json::json!(["world-app-key"]));
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
+    let path = write_json(dir.path(), "world.json", &w);
     let r = run(gatepost()
         .args([
             "gate",
@@ -200,49 +181,19 @@ fn a_hung_result_connection_does_not_outlive_the_timeout() {
     assert!(start.elapsed() < Duration::from_secs(11), "{r}");
 }
 
-/// A `gatepost emulator` child and the URL from its first stdout line.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `gatepost emulator` on a free port with `world` at `time_scale`, and the URL it announced.
 fn serve(world: &std::path::Path, time_scale: &str) -> Served {
-    let mut child = gatepost()
-        .args([
-            "emulator",
-            "--port",
-            "0",
-            "--time-scale",
-            time_scale,
-            "--world",
-        ])
-        .arg(world)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim_end()
-        .strip_prefix("gatepost emulator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-    assert!(
-        url["http://127.0.0.1:".len()..].parse::<u16>().is_ok(),
-        "{first}"
-    );
-    Served { child, url }
+    let mut cmd = gatepost();
+    cmd.args([
+        "emulator",
+        "--port",
+        "0",
+        "--time-scale",
+        time_scale,
+        "--world",
+    ])
+    .arg(world);
+    Served::spawn(cmd, "http")
 }
 
 #[test]
@@ -354,12 +305,9 @@ fn healthy_with(
     key: &str,
     value: serde_json::Value,
 ) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
-    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut w = example_world("healthy.json");
     w[key] = value;
-    let path = dir.path().join("world-keys.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    path
+    write_json(dir.path(), "world-keys.json", &w)
 }
 
 #[test]
@@ -488,8 +436,7 @@ fn preconfigured_world(
     duration: u64,
     faults: serde_json::Value,
 ) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(world("healthy.json")).unwrap();
-    let mut w: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut w = example_world("healthy.json");
     let gate = &mut w["gates"][0];
     gate["rules"] = serde_json::json!([{
         "name": "Checkout monitors",
@@ -501,12 +448,7 @@ fn preconfigured_world(
         .map(|e| serde_json::json!({"endpoint": e, "limit": COUNTING_LIMIT, "period_seconds": 86400}))
         .collect::<Vec<_>>());
     w["faults"] = faults;
-    if let Some(obj) = w.as_object_mut() {
-        obj.remove("$schema");
-    }
-    let path = dir.path().join("preconfigured.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    path
+    write_json(dir.path(), "preconfigured.json", &w)
 }
 
 const COUNTING_LIMIT: u64 = 1_000_000_000;
@@ -514,24 +456,12 @@ const COUNTING_LIMIT: u64 = 1_000_000_000;
 /// How many requests the emulator at `url` has answered on the endpoint of `path` (`GET`), from
 /// the `X-RateLimit-Remaining` of [`COUNTING_LIMIT`]; the probe itself is not counted.
 fn requests_answered(url: &str, path: &str) -> u64 {
-    use std::io::{Read, Write};
-    let authority = url.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(authority).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let remaining: u64 = response
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("x-ratelimit-remaining")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no X-RateLimit-Remaining in {response}"));
+    let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
+    let reply = http::send(addr, "GET", path, &[], None).unwrap();
+    let remaining: u64 = reply
+        .header("x-ratelimit-remaining")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no X-RateLimit-Remaining in {reply:?}"));
     COUNTING_LIMIT - remaining - 1
 }
 

@@ -14,20 +14,9 @@ fn gate(api: &FakeApi) -> Command {
 }
 
 fn gate_with_timeout(api: &FakeApi, timeout: &str) -> Command {
-    let mut cmd = gatepost_with_keys();
-    cmd.args([
-        "gate",
-        "--timeout",
-        timeout,
-        "--service",
-        "checkout",
-        "--env",
-        "prod",
-        "--poll-interval",
-        "1",
-        "--api-url",
-    ])
-    .arg(api.url());
+    let mut cmd = checkout_gate();
+    cmd.args(["--timeout", timeout, "--poll-interval", "1", "--api-url"])
+        .arg(api.url());
     cmd
 }
 

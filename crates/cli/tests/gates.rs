@@ -6,24 +6,15 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The healthy example world (one gate, checkout/prod, two rules), with `faults`, served in this
 /// process for the whole test (its gates persist across commands).
 fn emulator(dir: &Path, faults: Value) -> gatepost_emulator::RunningEmulator {
-    let text = std::fs::read_to_string(repo_root().join("examples/worlds/healthy.json")).unwrap();
-    let mut w: Value = serde_json::from_str(&text).unwrap();
+    let mut w = gatepost_testkit::example_world("healthy.json");
     w["faults"] = faults;
-    let path = dir.join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world: gatepost_emulator::World::from_path(&path).unwrap(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        time_scale: 1.0,
-        ..Default::default()
-    })
-    .unwrap()
+    let path = gatepost_testkit::write_json(dir, "world.json", &w);
+    gatepost_testkit::serve_world(gatepost_emulator::World::from_path(&path).unwrap())
 }
 
 fn gates(url: &str, args: &[&str]) -> Run {

@@ -9,66 +9,25 @@ use common::*;
 #[cfg(feature = "emulator")]
 mod tls {
     use crate::common::*;
-    use std::io::{BufRead, BufReader};
-    use std::process::{Child, Stdio};
-
-    struct Served {
-        child: Child,
-        url: String,
-    }
-
-    impl Drop for Served {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    use gatepost_testkit::Served;
 
     /// A self-signed certificate for 127.0.0.1 and localhost, and `gatepost emulator` serving HTTPS
     /// with it.
     fn serve_tls(dir: &tempfile::TempDir) -> (Served, std::path::PathBuf) {
-        let certified = rcgen::generate_simple_self_signed(vec![
-            "127.0.0.1".to_string(),
-            "localhost".to_string(),
-        ])
-        .unwrap();
-        let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-        let world = repo_root().join("examples/worlds/healthy.json");
-        let mut child = gatepost()
-            .args(["emulator", "--port", "0", "--time-scale", "60", "--world"])
-            .arg(&world)
+        let certificate = gatepost_testkit::self_signed(dir.path());
+        let mut cmd = gatepost();
+        cmd.args(["emulator", "--port", "0", "--time-scale", "60", "--world"])
+            .arg(gatepost_testkit::example_world_path("healthy.json"))
             .arg("--tls-cert")
-            .arg(&cert)
+            .arg(&certificate.cert)
             .arg("--tls-key")
-            .arg(&key)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim_end()
-            .strip_prefix("gatepost emulator listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_string();
-        assert!(url.starts_with("https://127.0.0.1:"), "{first}");
-        (Served { child, url }, cert)
+            .arg(&certificate.key);
+        (Served::spawn(cmd, "https"), certificate.cert)
     }
 
     fn gate_at(url: &str) -> std::process::Command {
-        let mut cmd = gatepost_with_keys();
+        let mut cmd = checkout_gate();
         cmd.args([
-            "gate",
-            "--service",
-            "checkout",
-            "--env",
-            "prod",
             "--version",
             "v2",
             "--timeout",

@@ -9,7 +9,6 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 fn world() -> PathBuf {
@@ -248,16 +247,10 @@ fn fdd_config() -> PathBuf {
 /// A copy of the example world with `faults`, served by an emulator this test starts.
 fn emulator_with_faults(faults: Value) -> (tempfile::TempDir, gatepost_emulator::RunningEmulator) {
     let dir = tempfile::tempdir().unwrap();
-    let mut w: Value = serde_json::from_str(&std::fs::read_to_string(world()).unwrap()).unwrap();
+    let mut w = gatepost_testkit::example_world("validate-online.json");
     w["faults"] = faults;
-    let path = dir.path().join("world.json");
-    std::fs::write(&path, w.to_string()).unwrap();
-    let emu = gatepost_emulator::start(gatepost_emulator::EmulatorOptions {
-        world: gatepost_emulator::World::from_path(&path).unwrap(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .unwrap();
+    let path = gatepost_testkit::write_json(dir.path(), "world.json", &w);
+    let emu = gatepost_testkit::serve_world(gatepost_emulator::World::from_path(&path).unwrap());
     (dir, emu)
 }
 

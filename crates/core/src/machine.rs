@@ -35,7 +35,7 @@ use crate::outcome::{
     ApiError, Cause, FailedMonitor, Narrative, OUTCOME_SCHEMA_VERSION, Outcome, RuleFailures,
     RuleResult, RuleWindow, Verdict,
 };
-use crate::report;
+use crate::report::{self, NotResumable};
 use crate::request::{Difference, Request};
 use crate::site::{self, Endpoint};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,18 @@ pub struct Validation {
     pub warnings: Vec<Problem>,
     /// The `configuration` that would be sent (snake_case), when valid.
     pub configuration: Option<Value>,
+}
+
+impl Validation {
+    /// The validation with every problem's and warning's hint in a host's spelling (the
+    /// JavaScript packages: `` `allowUnknownKeys` ``), as [`Error::spelled`] respells a thrown
+    /// error's hints; paths and messages are the config's own names and stay as they are.
+    pub fn spelled(mut self, spelling: options::Spelling) -> Self {
+        let spell = |problems: Vec<Problem>| problems.into_iter().map(|p| p.spelled(spelling));
+        self.problems = spell(self.problems).collect();
+        self.warnings = spell(self.warnings).collect();
+        self
+    }
 }
 
 /// Validate a config offline, strictly (a query that does not parse is a problem), exactly as
@@ -249,12 +261,10 @@ struct Retries {
     last_problem: Option<String>,
 }
 
-/// Everything the engine knows, except the keys. This is what a snapshot holds.
+/// The evaluation request: what the trigger sends and where ([`Request`] is its fingerprinted
+/// view). It never changes while an evaluation runs; a resumed run must ask for the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct State {
-    schema_version: u32,
-    /// The fingerprint of the request ([`crate::request::Request::digest`]).
-    request_digest: String,
+struct EvaluationRequest {
     service: String,
     env: String,
     identifier: Option<String>,
@@ -262,17 +272,57 @@ struct State {
     primary_tag: Option<String>,
     monitors_query_variable: Option<String>,
     endpoint: Endpoint,
+    /// The configuration as sent (inline rules), if any.
     configuration: Option<Value>,
+}
+
+impl EvaluationRequest {
+    /// The request's fields as [`Request`] (for its digest and differences).
+    fn view(&self) -> Request<'_> {
+        Request {
+            api: &self.endpoint.base_url,
+            service: &self.service,
+            env: &self.env,
+            identifier: self.identifier.as_deref(),
+            version: self.version.as_deref(),
+            primary_tag: self.primary_tag.as_deref(),
+            monitors_query_variable: self.monitors_query_variable.as_deref(),
+            configuration: self.configuration.as_ref(),
+        }
+    }
+}
+
+/// The evaluation's times on the host's clock: when it started, when its stages end, and the
+/// latest `now` seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Clock {
+    started_at: u64,
+    /// The overall deadline: `started_at` plus the timeout.
+    deadline: u64,
+    /// The end of the trigger budget (at most `deadline`).
+    trigger_deadline: u64,
+    /// The latest `now` seen; time never goes backwards.
+    #[serde(rename = "clock")]
+    latest: u64,
+}
+
+/// Everything the engine knows, except the keys. This is what a snapshot holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct State {
+    schema_version: u32,
+    /// The fingerprint of the request ([`crate::request::Request::digest`]).
+    request_digest: String,
+    /// What is asked, and where (flattened, as `policy`).
+    #[serde(flatten)]
+    request: EvaluationRequest,
     rules: Vec<RuleTiming>,
     /// The run's policy (flattened: a snapshot holds these fields at its top level, as always).
     #[serde(flatten)]
     policy: Policy,
     seed: u64,
-    started_at: u64,
-    deadline: u64,
-    trigger_deadline: u64,
-    /// The latest `now` seen; time never goes backwards.
-    clock: u64,
+    /// The evaluation's times (flattened, as `policy`).
+    #[serde(flatten)]
+    clock: Clock,
     evaluation_id: Option<String>,
     /// When the next request goes out (flattened, as `policy`).
     #[serde(flatten)]
@@ -430,7 +480,7 @@ fn classify_transport(kind: TransportErrorKind, message: &str) -> Reply {
     let error = if message.is_empty() {
         kind.as_str().to_string()
     } else {
-        format!("{}: {}", kind.as_str(), truncate(message, 200))
+        report::transport_problem(kind, message)
     };
     Reply::TransportFailed { error }
 }
@@ -580,13 +630,12 @@ impl Engine {
                     )
                 })?;
                 for warning in parsed.warnings {
-                    let message = format!("config: {warning}");
                     events.push(Event::new(
                         EventKind::Warning {
                             code: "config".into(),
                             path: Some(warning.path.clone()),
                         },
-                        message,
+                        report::config_warning_sentence(&warning),
                     ));
                 }
                 let rules = parsed
@@ -605,14 +654,16 @@ impl Engine {
         let mut state = State {
             schema_version: SNAPSHOT_SCHEMA_VERSION,
             request_digest: String::new(),
-            service: options.service,
-            env: options.env,
-            identifier: options.identifier,
-            version: options.version,
-            primary_tag: options.primary_tag,
-            monitors_query_variable: options.monitors_query_variable,
-            endpoint,
-            configuration,
+            request: EvaluationRequest {
+                service: options.service,
+                env: options.env,
+                identifier: options.identifier,
+                version: options.version,
+                primary_tag: options.primary_tag,
+                monitors_query_variable: options.monitors_query_variable,
+                endpoint,
+                configuration,
+            },
             rules,
             policy: Policy {
                 fail_on_error: options.fail_on_error,
@@ -623,10 +674,12 @@ impl Engine {
                 max_body_bytes,
             },
             seed: options.seed,
-            started_at: now,
-            deadline,
-            trigger_deadline: (now + trigger_budget_ms).min(deadline),
-            clock: now,
+            clock: Clock {
+                started_at: now,
+                deadline,
+                trigger_deadline: (now + trigger_budget_ms).min(deadline),
+                latest: now,
+            },
             evaluation_id: attach,
             schedule: Schedule {
                 polling_since: None,
@@ -686,7 +739,7 @@ impl Engine {
     /// When the evaluation gives up: its start plus `timeout_ms`. A resumed evaluation keeps the
     /// deadline it started with.
     pub fn deadline(&self) -> u64 {
-        self.state.deadline
+        self.state.clock.deadline
     }
 
     /// The overall timeout this evaluation started with.
@@ -741,13 +794,14 @@ impl Engine {
         }
         let options = saved.options(api_key, app_key);
         // Checked as of the evaluation's start (the clock may since have run far ahead).
-        let fresh = Engine::build_checked(options, None, saved.started_at, false).map_err(|e| {
-            Error::with_problems(
-                ErrorCode::InvalidSnapshot,
-                format!("invalid snapshot: {}", e.message),
-                e.problems,
-            )
-        })?;
+        let fresh =
+            Engine::build_checked(options, None, saved.clock.started_at, false).map_err(|e| {
+                Error::with_problems(
+                    ErrorCode::InvalidSnapshot,
+                    format!("invalid snapshot: {}", e.message),
+                    e.problems,
+                )
+            })?;
         Ok(Engine::continue_from(saved, fresh, false, now))
     }
 
@@ -774,19 +828,18 @@ impl Engine {
                     code: "snapshot_not_resumed".into(),
                     path: None,
                 },
-                format!("not resuming the snapshot: {why}; starting a new evaluation"),
+                report::snapshot_not_resumed_sentence(&why),
             ));
             return Ok(fresh);
         }
         let mut engine = Engine::continue_from(saved, fresh, true, now);
         if !comparison.policy.is_empty() {
-            let changes: Vec<String> = comparison.policy.iter().map(|d| d.to_string()).collect();
             engine.events.push(Event::new(
                 EventKind::Warning {
                     code: "policy_changed".into(),
                     path: None,
                 },
-                format!("resuming with this run's policy: {}", changes.join("; ")),
+                report::policy_changed_sentence(&comparison.policy),
             ));
         }
         Ok(engine)
@@ -798,25 +851,23 @@ impl Engine {
     fn continue_from(mut state: State, fresh: Engine, from_options: bool, now: u64) -> Engine {
         let f = fresh.state;
         if from_options {
-            state.service = f.service;
-            state.env = f.env;
-            state.identifier = f.identifier;
-            state.version = f.version;
-            state.primary_tag = f.primary_tag;
-            state.monitors_query_variable = f.monitors_query_variable;
-            state.configuration = f.configuration;
+            state.request = f.request;
             state.rules = f.rules;
             state.request_digest = f.request_digest;
             state.policy = f.policy;
-            state.deadline = state.started_at.saturating_add(state.policy.timeout_ms);
-            state.trigger_deadline = state.trigger_deadline.min(state.deadline);
+            state.clock.deadline = state
+                .clock
+                .started_at
+                .saturating_add(state.policy.timeout_ms);
+            state.clock.trigger_deadline = state.clock.trigger_deadline.min(state.clock.deadline);
             if let Some(flight) = &mut state.in_flight {
-                flight.expires_at = flight.expires_at.min(state.deadline);
+                flight.expires_at = flight.expires_at.min(state.clock.deadline);
             }
+        } else {
+            state.request.endpoint = f.request.endpoint;
         }
-        state.endpoint = f.endpoint;
-        let now = now.max(state.clock).min(MAX_SAFE_INTEGER);
-        state.clock = now;
+        let now = now.max(state.clock.latest).min(MAX_SAFE_INTEGER);
+        state.clock.latest = now;
         let restart = match &state.outcome {
             Some(o) => o.cause == Cause::Cancelled || from_options,
             None => false,
@@ -828,9 +879,9 @@ impl Engine {
             state.schedule.next_send_at = now;
             state.retries.failures = 0;
             if state.stage() == Stage::Triggering {
-                state.trigger_deadline = now
+                state.clock.trigger_deadline = now
                     .saturating_add(state.policy.trigger_budget_ms)
-                    .min(state.deadline);
+                    .min(state.clock.deadline);
                 state.retries.trigger_not_found = 0;
             }
         }
@@ -909,7 +960,7 @@ impl Engine {
                 };
                 match flight.kind {
                     RequestKind::Details => {
-                        let error = format!("{}: {}", kind.as_str(), truncate(&message, 200));
+                        let error = report::transport_problem(kind, &message);
                         self.details_unavailable(&error, now);
                     }
                     // Even a TLS failure: the next poll meets it and decides.
@@ -962,8 +1013,8 @@ impl Engine {
 
     fn tick(&mut self, now: u64) -> u64 {
         // Time never goes backwards, and never beyond what a JavaScript number holds exactly.
-        self.state.clock = self.state.clock.max(now).min(MAX_SAFE_INTEGER);
-        self.state.clock
+        self.state.clock.latest = self.state.clock.latest.max(now).min(MAX_SAFE_INTEGER);
+        self.state.clock.latest
     }
 
     /// The in-flight request if `request_id` is it; otherwise the reply is late and ignored.
@@ -978,7 +1029,7 @@ impl Engine {
         }
         self.events.push(Event::new(
             EventKind::Ignored { request_id },
-            format!("ignored a late reply to request {request_id}: the engine had already given up on it"),
+            report::ignored_reply_sentence(request_id),
         ));
         None
     }
@@ -986,8 +1037,8 @@ impl Engine {
     /// The end of the current phase: the trigger budget, or the overall deadline.
     fn phase_limit(&self) -> u64 {
         match self.state.stage() {
-            Stage::Triggering => self.state.trigger_deadline,
-            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.deadline,
+            Stage::Triggering => self.state.clock.trigger_deadline,
+            Stage::Polling | Stage::FetchingDetails | Stage::Done => self.state.clock.deadline,
         }
     }
 
@@ -998,7 +1049,7 @@ impl Engine {
             Stage::FetchingDetails => Finish::Gate,
             // The trigger budget ended before the overall deadline: the API never took the
             // evaluation. (A budget as long as the timeout ends as a timeout.)
-            Stage::Triggering if self.state.trigger_deadline < self.state.deadline => {
+            Stage::Triggering if self.state.clock.trigger_deadline < self.state.clock.deadline => {
                 Finish::ApiUnavailable
             }
             Stage::Triggering | Stage::Polling | Stage::Done => Finish::Timeout,
@@ -1028,24 +1079,24 @@ impl Engine {
                 (
                     RequestKind::Trigger,
                     "POST",
-                    s.endpoint.trigger_url(),
+                    s.request.endpoint.trigger_url(),
                     Some(trigger_body(s)),
                 )
             }
             (Stage::FetchingDetails, _) => (
                 RequestKind::Details,
                 "GET",
-                s.endpoint.rule_evaluations_url(id),
+                s.request.endpoint.rule_evaluations_url(id),
                 None,
             ),
             (_, StoredRules::Due { gate_id }) => (
                 RequestKind::Rules,
                 "GET",
-                s.endpoint.gate_rules_url(gate_id),
+                s.request.endpoint.gate_rules_url(gate_id),
                 None,
             ),
             (Stage::Polling | Stage::Done, _) => {
-                let url = s.endpoint.result_url(id);
+                let url = s.request.endpoint.result_url(id);
                 s.schedule.polls = s.schedule.polls.saturating_add(1);
                 s.schedule.last_poll_at = Some(now);
                 (RequestKind::Poll, "GET", url, None)
@@ -1108,10 +1159,7 @@ impl Engine {
                 self.on_failure(kind, Some(status), Some(&detail), headers, now)
             }
             Reply::Redirect { status, location } => {
-                let to = location.map_or(String::new(), |l| format!(" to {l}"));
-                let detail = format!(
-                    "redirect{to} refused: gatepost never follows redirects, so keys never go elsewhere"
-                );
+                let detail = report::redirect_refused_detail(location.as_deref());
                 self.finish(
                     Finish::ClientError(ApiError {
                         status: Some(status),
@@ -1122,7 +1170,7 @@ impl Engine {
             }
             Reply::ClientError(error) => self.finish(Finish::ClientError(error), now),
             Reply::Unexpected { status } => {
-                let detail = format!("unexpected HTTP status {status}");
+                let detail = report::unexpected_status_detail(status);
                 self.on_failure(kind, Some(status), Some(&detail), headers, now)
             }
             Reply::Untrusted { message } => {
@@ -1130,7 +1178,7 @@ impl Engine {
                 self.finish(
                     Finish::ClientError(ApiError {
                         status: None,
-                        details: vec![format!("TLS failure: {message}")],
+                        details: vec![report::tls_failure_detail(&message)],
                     }),
                     now,
                 );
@@ -1145,7 +1193,7 @@ impl Engine {
     /// the verdict is the one already known.
     fn on_details_reply(&mut self, status: u16, body: &str, now: u64) {
         if !(200..=299).contains(&status) {
-            self.details_unavailable(&format!("HTTP {status}"), now);
+            self.details_unavailable(&report::problem_phrase(Some(status), None), now);
             return;
         }
         let expected = self.state.evaluation_id.clone().unwrap_or_default();
@@ -1184,10 +1232,7 @@ impl Engine {
             EventKind::Debug {
                 code: "failure_details_unavailable".into(),
             },
-            format!(
-                "the rules' failure details are not available ({}); the verdict stands",
-                truncate(why, 200)
-            ),
+            report::details_unavailable_sentence(why),
         ));
         self.finish(Finish::Gate, now);
     }
@@ -1203,7 +1248,7 @@ impl Engine {
             .map(|r| r.due_after_ms)
             .max()
             .map(|d| now.saturating_add(d));
-        let url = s.endpoint.evaluation_page(&evaluation_id);
+        let url = s.request.endpoint.evaluation_page(&evaluation_id);
         let message = report::started_sentence(&evaluation_id, url.as_deref());
         s.evaluation_id = Some(evaluation_id.clone());
         self.events.push(Event::new(
@@ -1227,7 +1272,7 @@ impl Engine {
                     r.gate_status.as_deref() == Some("fail")
                         || r.rules.iter().any(|x| x.status == "fail")
                 });
-                if failed && now < self.state.deadline {
+                if failed && now < self.state.clock.deadline {
                     // One more request, for what failed (the monitors, the resources): sent at
                     // once, bounded by the deadline, and never able to change the verdict.
                     self.state.details_due = true;
@@ -1245,10 +1290,7 @@ impl Engine {
                             code: "unknown_gate_status".into(),
                             path: None,
                         },
-                        format!(
-                            "the server reported an unknown gate status {:?}; still polling",
-                            truncate(other, 60)
-                        ),
+                        report::unknown_gate_status_sentence(other),
                     ));
                 }
                 self.report_progress();
@@ -1268,7 +1310,7 @@ impl Engine {
     fn read_stored_rules(&mut self, now: u64) -> bool {
         let s = &self.state;
         if !s.schedule.stored_rules.is_unread()
-            || s.configuration.is_some()
+            || s.request.configuration.is_some()
             || s.schedule.rules_due_at.is_some()
         {
             return false;
@@ -1293,7 +1335,7 @@ impl Engine {
             .saturating_add(self.final_window());
         if s.schedule.final_poll
             || before_grid < now.saturating_add(MIN_RULES_READ_MS)
-            || room > s.deadline
+            || room > s.clock.deadline
         {
             self.state.schedule.stored_rules = StoredRules::Done;
             return false;
@@ -1313,7 +1355,7 @@ impl Engine {
                 _ => String::new(),
             };
         if !(200..=299).contains(&status) {
-            self.rules_unavailable(&format!("HTTP {status}"), now);
+            self.rules_unavailable(&report::problem_phrase(Some(status), None), now);
             return;
         }
         match parse_stored_rules_due_ms(body, &gate_id) {
@@ -1325,10 +1367,7 @@ impl Engine {
                     EventKind::Debug {
                         code: "stored_rules_read".into(),
                     },
-                    format!(
-                        "read the gate's stored rules: the longest can finish {} after the trigger; polling from then",
-                        seconds(due_ms)
-                    ),
+                    report::stored_rules_read_sentence(due_ms),
                 ));
                 self.schedule_after_rules_read(now);
             }
@@ -1343,11 +1382,7 @@ impl Engine {
             EventKind::Debug {
                 code: "stored_rules_unavailable".into(),
             },
-            format!(
-                "the gate's stored rules could not be read ({}); polling every {}",
-                truncate(why, 200),
-                seconds(self.state.policy.poll_interval_ms)
-            ),
+            report::stored_rules_unavailable_sentence(why, self.state.policy.poll_interval_ms),
         ));
         self.schedule_after_rules_read(now);
     }
@@ -1450,7 +1485,7 @@ impl Engine {
         let window = self.final_window();
         let s = &mut self.state;
         if s.stage() != Stage::Triggering && !hard && at.saturating_add(window) > limit {
-            let final_at = limit.saturating_sub(window).max(s.clock);
+            let final_at = limit.saturating_sub(window).max(s.clock.latest);
             if s.schedule.final_poll || final_at >= limit {
                 // The last poll that fits has been made.
                 s.schedule.next_send_at = limit;
@@ -1542,7 +1577,7 @@ impl Engine {
     fn finish(&mut self, finish: Finish, now: u64) {
         let s = &self.state;
         let result = s.last_result.clone().unwrap_or_default();
-        let elapsed_ms = now.saturating_sub(s.started_at);
+        let elapsed_ms = now.saturating_sub(s.clock.started_at);
         let enforced = || result.rules.iter().filter(|r| !r.dry_run);
         let failed = enforced().filter(|r| r.status == "fail").count();
         let would_fail = failed > 0 || result.gate_status.as_deref() == Some("fail");
@@ -1599,7 +1634,7 @@ impl Engine {
         let evaluation_url = result.evaluation_url.clone().or_else(|| {
             s.evaluation_id
                 .as_deref()
-                .and_then(|id| s.endpoint.evaluation_page(id))
+                .and_then(|id| s.request.endpoint.evaluation_page(id))
         });
         let outcome = Outcome {
             schema_version: OUTCOME_SCHEMA_VERSION,
@@ -1613,7 +1648,7 @@ impl Engine {
             gate_id: result.gate_id.clone(),
             gate_status: result.gate_status.clone(),
             dry_run: result.dry_run,
-            rules: with_configured_windows(result.rules.clone(), s.configuration.as_ref()),
+            rules: with_configured_windows(result.rules.clone(), s.request.configuration.as_ref()),
             would_fail: result.dry_run && would_fail,
             requests: s.requests,
             elapsed_ms,
@@ -1741,24 +1776,23 @@ fn compare_states(saved: &State, current: &State, now: u64) -> SnapshotCompariso
         current,
     })
     .collect();
-    let deadline = saved.started_at.saturating_add(current.policy.timeout_ms);
+    let deadline = saved
+        .clock
+        .started_at
+        .saturating_add(current.policy.timeout_ms);
     let not_resumable = if saved.request().digest() != saved.request_digest {
-        Some("its request fields do not match its request digest (it was edited)".to_string())
+        Some(NotResumable::Edited)
     } else if saved.request_digest != current.request_digest {
-        let list: Vec<String> = request.iter().map(|d| d.to_string()).collect();
-        Some(format!(
-            "it belongs to another request ({})",
-            list.join("; ")
-        ))
+        Some(NotResumable::OtherRequest(&request))
     } else if now >= deadline {
-        Some(format!(
-            "its evaluation started {} ago, beyond this run's {} timeout",
-            seconds(now.saturating_sub(saved.started_at)),
-            seconds(current.policy.timeout_ms)
-        ))
+        Some(NotResumable::Expired {
+            age_ms: now.saturating_sub(saved.clock.started_at),
+            timeout_ms: current.policy.timeout_ms,
+        })
     } else {
         None
-    };
+    }
+    .map(|why| report::not_resumable_reason(&why));
     SnapshotComparison {
         not_resumable,
         request,
@@ -1844,33 +1878,24 @@ impl State {
 
     /// The request this state belongs to.
     fn request(&self) -> Request<'_> {
-        Request {
-            api: &self.endpoint.base_url,
-            service: &self.service,
-            env: &self.env,
-            identifier: self.identifier.as_deref(),
-            version: self.version.as_deref(),
-            primary_tag: self.primary_tag.as_deref(),
-            monitors_query_variable: self.monitors_query_variable.as_deref(),
-            configuration: self.configuration.as_ref(),
-        }
+        self.request.view()
     }
 
     /// Options that would start this state's request (without its configuration, which the
     /// state keeps as sent), so a snapshot gets the checks a fresh run's options get.
     fn options(&self, api_key: Option<String>, app_key: Option<String>) -> Options {
-        let (site, api_url) = match &self.endpoint.site {
+        let (site, api_url) = match &self.request.endpoint.site {
             Some(site) => (Some(site.clone()), None),
-            None => (None, Some(self.endpoint.base_url.clone())),
+            None => (None, Some(self.request.endpoint.base_url.clone())),
         };
         Options {
-            service: self.service.clone(),
-            env: self.env.clone(),
-            identifier: self.identifier.clone(),
-            version: self.version.clone(),
-            primary_tag: self.primary_tag.clone(),
+            service: self.request.service.clone(),
+            env: self.request.env.clone(),
+            identifier: self.request.identifier.clone(),
+            version: self.request.version.clone(),
+            primary_tag: self.request.primary_tag.clone(),
             config: None,
-            monitors_query_variable: self.monitors_query_variable.clone(),
+            monitors_query_variable: self.request.monitors_query_variable.clone(),
             site,
             api_url,
             allow_insecure_http: false,
@@ -1902,20 +1927,21 @@ impl State {
         // Counters saturate and clocks are clamped, so only what would change meaning is refused:
         // ids must survive a JavaScript number, and the start must be a real time.
         let ids = [
-            ("started_at", self.started_at),
+            ("started_at", self.clock.started_at),
             ("next_request_id", self.next_request_id),
         ];
         if let Some((name, value)) = ids.iter().find(|(_, v)| *v > limit) {
             return Some(format!("{name} {value} is out of range"));
         }
-        if self.deadline != self.started_at + self.policy.timeout_ms
-            || self.trigger_deadline > self.deadline
+        if self.clock.deadline != self.clock.started_at + self.policy.timeout_ms
+            || self.clock.trigger_deadline > self.clock.deadline
             || self.next_request_id == 0
         {
             return Some("its times or counters do not add up".to_string());
         }
         if let Some(flight) = &self.in_flight
-            && (flight.request_id >= self.next_request_id || flight.expires_at > self.deadline)
+            && (flight.request_id >= self.next_request_id
+                || flight.expires_at > self.clock.deadline)
         {
             return Some("the request in flight does not add up".to_string());
         }
@@ -1926,19 +1952,22 @@ impl State {
 /// The trigger request's body.
 fn trigger_body(s: &State) -> String {
     let mut attributes = serde_json::Map::new();
-    attributes.insert("service".into(), Value::from(s.service.clone()));
-    attributes.insert("env".into(), Value::from(s.env.clone()));
+    attributes.insert("service".into(), Value::from(s.request.service.clone()));
+    attributes.insert("env".into(), Value::from(s.request.env.clone()));
     for (name, value) in [
-        ("identifier", &s.identifier),
-        ("version", &s.version),
-        ("primary_tag", &s.primary_tag),
-        ("monitors_query_variable", &s.monitors_query_variable),
+        ("identifier", &s.request.identifier),
+        ("version", &s.request.version),
+        ("primary_tag", &s.request.primary_tag),
+        (
+            "monitors_query_variable",
+            &s.request.monitors_query_variable,
+        ),
     ] {
         if let Some(v) = value {
             attributes.insert(name.into(), Value::from(v.clone()));
         }
     }
-    if let Some(configuration) = &s.configuration {
+    if let Some(configuration) = &s.request.configuration {
         attributes.insert("configuration".into(), configuration.clone());
     }
     serde_json::json!({"data": {"type": "deployment_gates_evaluation_request", "attributes": attributes}}).to_string()
@@ -1989,19 +2018,9 @@ pub fn read_result_reply(evaluation_id: &str, status: u16, body: &str) -> Result
         };
     }
     let details = api_error(status, body).details;
-    let details = if details.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", details.join("; "))
-    };
     ResultReply::Refused {
-        message: crate::sanitize::line(&format!(
-            "the API answered {status} for evaluation {evaluation_id}{details}"
-        )),
-        note: (status == 404).then(|| {
-            "a 404 right after the trigger only means the evaluation has not started yet"
-                .to_string()
-        }),
+        message: report::refused_result_sentence(evaluation_id, status, &details),
+        note: (status == 404).then(report::not_started_yet_note),
     }
 }
 
@@ -2328,7 +2347,7 @@ pub fn is_uuid(id: &str) -> bool {
         })
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_string();
     }
@@ -2368,6 +2387,35 @@ fn summarize(what: &str, problems: &[Problem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_validation_spelled_for_javascript_respells_its_hints_only() {
+        let config = ConfigInput::Value(serde_json::json!({
+            "rules": [{"type": "monitor", "name": "m", "options": {"query": "env:prod", "newKey": 1}}]
+        }));
+        let strict = validate(&config, None, false);
+        let hint = |v: &Validation| v.problems[0].hint.clone().unwrap_or_default();
+        assert!(hint(&strict).contains("`allow_unknown_keys`"), "{strict:?}");
+        let camel = strict.clone().spelled(options::Spelling::Camel);
+        assert!(hint(&camel).contains("`allowUnknownKeys`"), "{camel:?}");
+        assert!(!hint(&camel).contains("allow_unknown_keys"));
+        assert_eq!(camel.problems[0].path, strict.problems[0].path);
+        assert_eq!(camel.problems[0].message, strict.problems[0].message);
+        let lenient = validate(&config, None, true);
+        assert_eq!(
+            lenient
+                .clone()
+                .spelled(options::Spelling::Camel)
+                .warnings
+                .len(),
+            1
+        );
+        assert_eq!(
+            lenient.clone().spelled(options::Spelling::Snake),
+            lenient,
+            "core's own spelling is Python's"
+        );
+    }
 
     fn engine() -> Engine {
         let options = Options::from_host_value(serde_json::json!({

@@ -7,10 +7,12 @@
 //! (fail-open) or when nothing was evaluated (skipped).
 
 use crate::event::Phase;
-use crate::machine::seconds;
+use crate::io::TransportErrorKind;
+use crate::machine::{seconds, truncate};
 use crate::outcome::{
     ApiError, Cause, FailedMonitor, Outcome, RuleFailures, RuleResult, RuleWindow,
 };
+use crate::request::Difference;
 use crate::sanitize::{self, LinkPolicy, line};
 
 /// How text output may be decorated.
@@ -606,6 +608,134 @@ pub(crate) fn ending_sentence(ending: &Ending<'_>, fail_open: bool) -> String {
             None => "cancelled before an evaluation was started".to_string(),
         },
     }
+}
+
+/// A config warning's event sentence (`warning` event, code `config`).
+pub(crate) fn config_warning_sentence(warning: &dyn std::fmt::Display) -> String {
+    format!("config: {warning}")
+}
+
+/// Why a snapshot is not resumed, as the engine found it (`machine::compare_snapshot`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NotResumable<'a> {
+    /// Its request fields do not match its request digest.
+    Edited,
+    /// It belongs to another request; these fields differ.
+    OtherRequest(&'a [Difference]),
+    /// Its evaluation started `age_ms` ago, beyond this run's timeout.
+    Expired { age_ms: u64, timeout_ms: u64 },
+}
+
+/// The reason a snapshot is not resumed (`SnapshotComparison::not_resumable`).
+pub(crate) fn not_resumable_reason(why: &NotResumable<'_>) -> String {
+    match why {
+        NotResumable::Edited => {
+            "its request fields do not match its request digest (it was edited)".to_string()
+        }
+        NotResumable::OtherRequest(differences) => {
+            let list: Vec<String> = differences.iter().map(|d| d.to_string()).collect();
+            format!("it belongs to another request ({})", list.join("; "))
+        }
+        NotResumable::Expired { age_ms, timeout_ms } => format!(
+            "its evaluation started {} ago, beyond this run's {} timeout",
+            seconds(*age_ms),
+            seconds(*timeout_ms)
+        ),
+    }
+}
+
+/// The `snapshot_not_resumed` warning's sentence, from [`not_resumable_reason`].
+pub(crate) fn snapshot_not_resumed_sentence(why: &str) -> String {
+    format!("not resuming the snapshot: {why}; starting a new evaluation")
+}
+
+/// The `policy_changed` warning's sentence: each policy option that differs from the snapshot's.
+pub(crate) fn policy_changed_sentence(changes: &[Difference]) -> String {
+    let changes: Vec<String> = changes.iter().map(|d| d.to_string()).collect();
+    format!("resuming with this run's policy: {}", changes.join("; "))
+}
+
+/// The `ignored` event's sentence: a reply to a request the engine no longer waits for.
+pub(crate) fn ignored_reply_sentence(request_id: u64) -> String {
+    format!("ignored a late reply to request {request_id}: the engine had already given up on it")
+}
+
+/// A transport failure as a problem: its kind and the host's message.
+pub(crate) fn transport_problem(kind: TransportErrorKind, message: &str) -> String {
+    format!("{}: {}", kind.as_str(), truncate(message, 200))
+}
+
+/// The detail of a refused redirect (the outcome's error), with its `Location` when given.
+pub(crate) fn redirect_refused_detail(location: Option<&str>) -> String {
+    let to = location.map_or(String::new(), |l| format!(" to {l}"));
+    format!("redirect{to} refused: gatepost never follows redirects, so keys never go elsewhere")
+}
+
+/// The detail of an HTTP status outside 200-599.
+pub(crate) fn unexpected_status_detail(status: u16) -> String {
+    format!("unexpected HTTP status {status}")
+}
+
+/// The detail of a TLS failure (the outcome's error).
+pub(crate) fn tls_failure_detail(message: &str) -> String {
+    format!("TLS failure: {message}")
+}
+
+/// Why a result read (`gatepost status`) got no result: the status and the server's details, made
+/// inert for a terminal.
+pub(crate) fn refused_result_sentence(
+    evaluation_id: &str,
+    status: u16,
+    details: &[String],
+) -> String {
+    let details = if details.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", details.join("; "))
+    };
+    line(&format!(
+        "the API answered {status} for evaluation {evaluation_id}{details}"
+    ))
+}
+
+/// What a 404 to a result read means.
+pub(crate) fn not_started_yet_note() -> String {
+    "a 404 right after the trigger only means the evaluation has not started yet".to_string()
+}
+
+/// The `failure_details_unavailable` debug event's sentence.
+pub(crate) fn details_unavailable_sentence(why: &str) -> String {
+    format!(
+        "the rules' failure details are not available ({}); the verdict stands",
+        truncate(why, 200)
+    )
+}
+
+/// The `unknown_gate_status` warning's sentence.
+pub(crate) fn unknown_gate_status_sentence(status: &str) -> String {
+    format!(
+        "the server reported an unknown gate status {:?}; still polling",
+        truncate(status, 60)
+    )
+}
+
+/// The `stored_rules_read` debug event's sentence: the longest stored rule can finish `due_ms`
+/// after the trigger.
+pub(crate) fn stored_rules_read_sentence(due_ms: u64) -> String {
+    format!(
+        "read the gate's stored rules: the longest can finish {} after the trigger; polling from then",
+        seconds(due_ms)
+    )
+}
+
+/// The `stored_rules_unavailable` debug event's sentence; the grid goes on every
+/// `poll_interval_ms`.
+pub(crate) fn stored_rules_unavailable_sentence(why: &str, poll_interval_ms: u64) -> String {
+    format!(
+        "the gate's stored rules could not be read ({}); polling every {}",
+        truncate(why, 200),
+        seconds(poll_interval_ms)
+    )
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ const LINKS: &str = "http://127.0.0.1:9999";
 mod api_schemas;
 
 fn world(value: Value) -> World {
-    World::from_json(&value.to_string()).expect("valid world")
+    gatepost_testkit::world(&value)
 }
 
 fn request(config: Value, version: Option<&str>, primary_tag: Option<&str>) -> EvaluationRequest {
@@ -537,7 +537,7 @@ fn fdd_is_not_available_for_database_services() {
 
 #[test]
 fn the_example_worlds_tell_their_stories() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/worlds");
+    let root = gatepost_testkit::repo_root().join("examples/worlds");
     let load = |name: &str| World::from_path(&root.join(name)).expect(name);
     let gate_request = |w: &World| {
         let gate = &w.gates[0];
@@ -588,7 +588,7 @@ fn the_example_worlds_tell_their_stories() {
 /// property that lets the server compute results lazily instead of storing them.
 #[test]
 fn final_results_never_change() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/worlds");
+    let root = gatepost_testkit::repo_root().join("examples/worlds");
     for name in ["healthy", "alerting", "faulty-version", "dry-run", "flaky"] {
         let w = World::from_path(&root.join(format!("{name}.json"))).unwrap();
         let gate = &w.gates[0];

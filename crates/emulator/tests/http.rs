@@ -3,9 +3,10 @@
 //! trigger), so nothing waits on the clock; time-dependent semantics are in `evaluation.rs`.
 
 use gatepost_emulator::{ENDPOINT_COUNT, EmulatorOptions, RunningEmulator, World, start};
+use gatepost_testkit::http::{self, Reply};
+use gatepost_testkit::serve_world;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 #[path = "../../core/tests/support/api_schemas.rs"]
@@ -13,24 +14,6 @@ mod api_schemas;
 
 const API_KEY: &str = "fake-api-key-0123456789abcdef";
 const APP_KEY: &str = "fake-app-key-fedcba9876543210";
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// One HTTP/1.1 request with `Connection: close`; `Err` when the connection breaks. Every API
 /// exchange is held to the published contract (`schemas/api/`): the response body always, the
@@ -61,51 +44,7 @@ fn send_unchecked(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> std::io::Result<Reply> {
-    let mut stream = TcpStream::connect(emulator.addr())?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        emulator.addr(),
-        body.len()
-    );
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_reply(&raw)
-}
-
-fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
-    let text = String::from_utf8_lossy(raw).to_string();
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("no HTTP response: {text:?}"),
-        ));
-    };
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    })
+    http::send(emulator.addr(), method, path, headers, body)
 }
 
 fn call(emulator: &RunningEmulator, method: &str, path: &str, body: Option<&Value>) -> Reply {
@@ -124,8 +63,7 @@ fn emulator(mut world: Value) -> RunningEmulator {
     if world.get("api_keys").is_none() {
         world["open"] = json!(true);
     }
-    let world = World::from_json(&world.to_string()).unwrap();
-    start(EmulatorOptions::new(world)).unwrap()
+    serve_world(gatepost_testkit::world(&world))
 }
 
 fn monitors() -> Value {
@@ -1195,29 +1133,22 @@ fn links_use_the_host_header_when_serving_every_interface() {
     options.bind = "0.0.0.0:0".parse().unwrap();
     let emu = start(options).unwrap();
     assert!(emu.base_url().starts_with("http://127.0.0.1:"));
-    let mut stream = TcpStream::connect(("127.0.0.1", emu.addr().port())).unwrap();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], emu.addr().port()));
     let body = inline("service:search").to_string();
-    write!(
-        stream,
+    let request = format!(
         "POST /api/v2/deployments/gates/evaluation HTTP/1.1\r\nHost: emulator.ci:8127\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let id = parse_reply(&raw).unwrap().json()["data"]["id"]
+    );
+    let (raw, _) = http::exchange(loopback, request.as_bytes());
+    let id = http::parse_reply(raw.as_bytes()).unwrap().json()["data"]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", emu.addr().port())).unwrap();
-    write!(
-        stream,
+    let request = format!(
         "GET /api/v2/deployments/gates/evaluation/{id} HTTP/1.1\r\nHost: emulator.ci:8127\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let attrs = parse_reply(&raw).unwrap().json()["data"]["attributes"].clone();
+    );
+    let (raw, _) = http::exchange(loopback, request.as_bytes());
+    let attrs = http::parse_reply(raw.as_bytes()).unwrap().json()["data"]["attributes"].clone();
     assert_eq!(
         attrs["evaluation_url"],
         format!("http://emulator.ci:8127/evaluations/{id}").as_str()
@@ -1536,10 +1467,9 @@ fn monitor_search_matches_pages_and_reports_states() {
 
 #[test]
 fn monitor_search_needs_the_worlds_keys() {
-    let world =
-        World::from_json(&json!({"api_keys": [API_KEY], "monitors": monitors()}).to_string())
-            .unwrap();
-    let emu = start(EmulatorOptions::new(world)).unwrap();
+    let emu = serve_world(gatepost_testkit::world(
+        &json!({"api_keys": [API_KEY], "monitors": monitors()}),
+    ));
     let denied = send(
         &emu,
         "GET",

@@ -4,8 +4,8 @@
 
 use base64::Engine as _;
 use gatepost_emulator::{EmulatorOptions, Limits, RunningEmulator, TlsFiles, World, start};
+use gatepost_testkit::http::{self, header_of as header, status_of as status};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ const APP_KEY: &str = "svc-app-key-0b7e44c6d1f8";
 const SHORT: Duration = Duration::from_millis(300);
 
 fn world(value: Value) -> World {
-    World::from_json(&value.to_string()).unwrap()
+    gatepost_testkit::world(&value)
 }
 
 fn serve(value: Value, limits: Limits, cors: &[&str]) -> RunningEmulator {
@@ -42,16 +42,7 @@ fn short_limits() -> Limits {
 
 /// Write `request`, then read until the server closes: what it answered, and how long that took.
 fn exchange(emu: &RunningEmulator, request: &[u8]) -> (String, Duration) {
-    let mut stream = TcpStream::connect(emu.addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let started = Instant::now();
-    stream.write_all(request).unwrap();
-    let mut raw = Vec::new();
-    // A reset after the answer still counts: what was read is the answer.
-    let _ = stream.read_to_end(&mut raw);
-    (String::from_utf8_lossy(&raw).to_string(), started.elapsed())
+    http::exchange(emu.addr(), request)
 }
 
 fn get(emu: &RunningEmulator, path: &str, headers: &[(&str, &str)]) -> String {
@@ -61,22 +52,6 @@ fn get(emu: &RunningEmulator, path: &str, headers: &[(&str, &str)]) -> String {
     }
     request.push_str("\r\n");
     exchange(emu, request.as_bytes()).0
-}
-
-fn status(reply: &str) -> u16 {
-    reply
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-fn header<'a>(reply: &'a str, name: &str) -> Option<&'a str> {
-    let head = reply.split("\r\n\r\n").next()?;
-    head.lines().skip(1).find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 #[test]

@@ -9,13 +9,13 @@ use tokio_rustls::rustls;
 
 #[test]
 fn serves_https_with_the_given_certificate() {
-    let dir = std::env::temp_dir().join(format!("gatepost-emulator-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let temp = gatepost_testkit::temp_dir();
+    let dir = temp.path();
+    let gatepost_testkit::SelfSigned {
+        certified: cert,
+        cert: cert_path,
+        key: key_path,
+    } = gatepost_testkit::self_signed(dir);
 
     let mut options = EmulatorOptions::new(World::from_json(r#"{"open": true}"#).unwrap());
     options.tls = Some(TlsFiles {
@@ -56,5 +56,4 @@ fn serves_https_with_the_given_certificate() {
     });
     let err = start(bad).unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@ use gatepost_emulator::world;
 use std::path::PathBuf;
 
 fn committed_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/world.schema.json")
+    gatepost_testkit::repo_root().join("schemas/world.schema.json")
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn schema_describes_the_parts_world_authors_use() {
 
 #[test]
 fn every_example_world_loads() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/worlds");
+    let dir = gatepost_testkit::repo_root().join("examples/worlds");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -259,12 +259,14 @@ pub fn validate(
         Value::String(text) => ConfigInput::Text(text),
         other => ConfigInput::Value(integral_numbers(other)),
     };
-    serde_json::to_value(gatepost_core::validate(
+    // Hints name options as JavaScript users write them (`allowUnknownKeys`), as thrown errors do.
+    let validation = gatepost_core::validate(
         &config,
         version.as_deref(),
         allow_unknown_keys.unwrap_or(false),
-    ))
-    .map_err(internal)
+    )
+    .spelled(gatepost_core::options::Spelling::Camel);
+    serde_json::to_value(validation).map_err(internal)
 }
 
 /// The outcome as text for terminals and CI logs (`color` adds ANSI colours).

@@ -35,22 +35,20 @@ class Source:
 
     A root that is a ``oneOf`` of objects tagged by a ``type`` constant becomes one TypedDict per
     variant, named after the tag (``send_request`` → ``SendRequest``) plus ``variant_suffix``,
-    and a ``Union`` alias named ``name``. With ``flat``, the alias is replaced by one TypedDict
-    holding every variant's keys (the tag and the keys all variants require are required; the
-    rest are optional), which is how ``Event`` has always been typed in Python.
+    and a ``Union`` alias named ``name``, so a type checker narrows it on ``x["type"]``. Keys the
+    root itself declares (an event's ``message``) are added to every variant.
     """
 
     file: str
     name: str
     variant_suffix: str = ""
-    flat: bool = False
 
 
 SOURCES = [
     Source("outcome.schema.json", "OutcomeDocument"),
     Source("action.schema.json", "Action"),
     Source("input.schema.json", "Input"),
-    Source("event.schema.json", "Event", variant_suffix="Event", flat=True),
+    Source("event.schema.json", "Event", variant_suffix="Event"),
     Source("validation.schema.json", "ValidationDocument"),
 ]
 
@@ -175,38 +173,9 @@ class Generator:
             merged["properties"] = {**variant["properties"], **shared}
             merged["required"] = list(variant.get("required", [])) + shared_required
             decls.append(self.typeddict(camel(tag) + source.variant_suffix, merged))
-        if source.flat:
-            self.module.add_typeddict(self.flatten(source.name, schema.get("description"), decls))
-        else:
-            for decl in decls:
-                self.module.add_typeddict(decl)
-            self.module.add_union(source.name, [d.name for d in decls], schema.get("description"))
-
-    def flatten(self, name: str, doc: str | None, decls: list[TypedDictDecl]) -> TypedDictDecl:
-        """One TypedDict with every variant's keys; required only where every variant requires."""
-        order: list[str] = []
-        annotations: dict[str, list[str]] = {}
-        required: dict[str, int] = {}
-        docs: dict[str, str | None] = {}
         for decl in decls:
-            for f in decl.fields:
-                if f.name not in annotations:
-                    order.append(f.name)
-                    annotations[f.name] = []
-                    docs[f.name] = f.doc
-                annotations[f.name].append(f.annotation)
-                required[f.name] = required.get(f.name, 0) + (1 if f.required else 0)
-        fields = []
-        for key in order:
-            parts = annotations[key]
-            if all(p.startswith("Literal[") for p in parts):
-                values = [v for p in parts for v in p[len("Literal[") : -1].split(", ")]
-                annotation = f"Literal[{', '.join(dict.fromkeys(values))}]"
-            else:
-                annotation = union([q for p in parts for q in p.split(" | ")])
-            fields.append(Field(key, annotation, required[key] == len(decls), docs[key]))
-        fields.sort(key=lambda f: (not f.required, order.index(f.name)))
-        return TypedDictDecl(name, doc, fields)
+            self.module.add_typeddict(decl)
+        self.module.add_union(source.name, [d.name for d in decls], schema.get("description"))
 
     def typeddict(self, name: str, schema: dict[str, Any]) -> TypedDictDecl:
         """A TypedDict for an object schema, its required keys first, each in schema order."""

@@ -139,11 +139,14 @@ pub fn validate_config(
             format!("invalid config: expected a JSON text or an object ({e})"),
         ))
     })?;
-    Ok(to_json(&gatepost_core::validate(
+    // Hints name options as JavaScript users write them (`allowUnknownKeys`), as thrown errors do.
+    let validation = gatepost_core::validate(
         &config,
         version.as_deref(),
         allow_unknown_keys.unwrap_or(false),
-    )))
+    )
+    .spelled(gatepost_core::options::Spelling::Camel);
+    Ok(to_json(&validation))
 }
 
 /// The monitors (and groups) a monitor rule with this query selects: core's

@@ -4,21 +4,13 @@
 
 pub mod fake;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Recognisable fake keys: every test asserts they never appear in stdout or stderr.
 pub const API_KEY: &str = "FAKEAPIKEY0123456789abcdef0123456";
 pub const APP_KEY: &str = "FAKEAPPKEY0123456789abcdef0123456789abcd";
 
-/// The repository root (for the example worlds and schemas).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/cli sits two levels below the root")
-        .to_path_buf()
-}
+pub use gatepost_testkit::repo_root;
 
 /// A `gatepost` command with a clean environment: no keys, no CI variables, no colour, except
 /// what the test adds.
@@ -35,6 +27,14 @@ pub fn gatepost() -> Command {
 pub fn gatepost_with_keys() -> Command {
     let mut cmd = gatepost();
     cmd.env("DD_API_KEY", API_KEY).env("DD_APP_KEY", APP_KEY);
+    cmd
+}
+
+/// `gate --service checkout --env prod` with the fake keys: the gate most tests evaluate (the
+/// example worlds' and the fake API's).
+pub fn checkout_gate() -> Command {
+    let mut cmd = gatepost_with_keys();
+    cmd.args(["gate", "--service", "checkout", "--env", "prod"]);
     cmd
 }
 

@@ -363,6 +363,20 @@ export function driverSuite({ backend, gatepost }) {
     assert.equal(good.configuration.rules[0].type, 'monitor');
   });
 
+  test(`validation results' hints name options as JavaScript spells them, as thrown errors do ${on}`, () => {
+    const config = { rules: [{ type: 'monitor', name: 'm', options: { query: 'env:prod', newKey: 1 } }] };
+    const strict = validate(config);
+    assert.equal(strict.valid, false);
+    const [problem] = strict.problems;
+    assert.equal(problem.path, 'rules[0].options.newKey');
+    assert.match(problem.hint, /`allowUnknownKeys`/);
+    assert.doesNotMatch(JSON.stringify(strict), /allow_unknown_keys`/);
+    const lenient = validate(config, { allowUnknownKeys: true });
+    assert.equal(lenient.valid, true);
+    assert.equal(lenient.warnings.length, 1);
+    assert.doesNotMatch(lenient.warnings[0].hint ?? '', /allow_unknown_keys/);
+  });
+
   test(`renderText and renderMarkdown render an outcome as the CLI does ${on}`, async () => {
     const outcome = await evaluate({ ...base(), service: 'fail' });
     const text = renderText(outcome);

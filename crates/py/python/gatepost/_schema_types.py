@@ -15,19 +15,25 @@ __all__ = [
     "ApiErrorDocument",
     "Cancel",
     "Cause",
+    "DebugEvent",
     "Done",
     "Event",
     "FailedMonitorDocument",
+    "FinishedEvent",
+    "IgnoredEvent",
     "Input",
     "NarrativeDocument",
     "OutcomeDocument",
     "Phase",
     "ProblemDocument",
+    "ProgressEvent",
     "Response",
+    "RetryingEvent",
     "RuleFailuresDocument",
     "RuleResultDocument",
     "RuleWindowDocument",
     "SendRequest",
+    "StartedEvent",
     "Timeout",
     "TransportError",
     "TransportErrorKind",
@@ -35,6 +41,7 @@ __all__ = [
     "Verdict",
     "Wait",
     "WaitReason",
+    "WarningEvent",
 ]
 
 
@@ -281,29 +288,88 @@ class Cancel(TypedDict):
     type: Literal["cancel"]
 
 
-class _EventRequired(TypedDict):
-    type: Literal["started", "progress", "retrying", "warning", "debug", "ignored", "finished"]
+class _StartedEventRequired(TypedDict):
+    type: Literal["started"]
+    evaluation_id: str
     #: The log line for people, rendered by core.
     message: str
 
 
-class Event(_EventRequired, total=False):
-    """An event and its log line."""
+class StartedEvent(_StartedEventRequired, total=False):
+    """The server accepted the evaluation. The id is printed by every host: with it the
+    evaluation can be resumed (`gatepost wait ID`).
+    """
 
-    evaluation_id: str
     evaluation_url: str | None
+
+
+class ProgressEvent(TypedDict):
+    """The evaluation is in progress: `completed` of `total` rules have a result."""
+
+    type: Literal["progress"]
     completed: int
     total: int
+    #: The log line for people, rendered by core.
+    message: str
+
+
+class _RetryingEventRequired(TypedDict):
+    type: Literal["retrying"]
     phase: Phase
     attempt: int
     delay_ms: int
+    #: The log line for people, rendered by core.
+    message: str
+
+
+class RetryingEvent(_RetryingEventRequired, total=False):
+    """A request failed and will be retried after `delay_ms`."""
+
     error: str | None
     status: int | None
+
+
+class _WarningEventRequired(TypedDict):
+    type: Literal["warning"]
     code: str
+    #: The log line for people, rendered by core.
+    message: str
+
+
+class WarningEvent(_WarningEventRequired, total=False):
+    """Something the user should know that does not stop the evaluation."""
+
     path: str | None
+
+
+class DebugEvent(TypedDict):
+    """Detail for troubleshooting only (hosts show it when asked to be verbose), e.g. failure
+    details that could not be fetched.
+    """
+
+    type: Literal["debug"]
+    code: str
+    #: The log line for people, rendered by core.
+    message: str
+
+
+class IgnoredEvent(TypedDict):
+    """A response arrived for a request the engine had already given up on; it was ignored."""
+
+    type: Literal["ignored"]
     request_id: int
+    #: The log line for people, rendered by core.
+    message: str
+
+
+class FinishedEvent(TypedDict):
+    """The evaluation is over."""
+
+    type: Literal["finished"]
     verdict: Verdict
     cause: Cause
+    #: The log line for people, rendered by core.
+    message: str
 
 
 class _ProblemDocumentRequired(TypedDict):
@@ -342,3 +408,15 @@ Action = Union[SendRequest, Wait, Done]
 
 #: Something that happened, fed to [`Engine::handle`](crate::Engine::handle).
 Input = Union[Response, TransportError, Timeout, Cancel]
+
+
+#: An event and its log line.
+Event = Union[
+    StartedEvent,
+    ProgressEvent,
+    RetryingEvent,
+    WarningEvent,
+    DebugEvent,
+    IgnoredEvent,
+    FinishedEvent,
+]
