@@ -27,16 +27,13 @@ shared httpx client is.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import base64
-import contextlib
 import os
 import ssl
-import threading
 import time
-from collections.abc import AsyncGenerator
 from urllib.parse import unquote, urlsplit
 
+from gatepost._per_loop import PerLoop
 from gatepost._transport import Body, _classify, describe, shared_ssl_context, transport_error
 from gatepost.types import Input, SendRequest, TransportErrorKind
 
@@ -471,7 +468,6 @@ class _Pool:
         self.reaper: asyncio.TimerHandle | None = None
         #: Admits as many requests as the pool may have connections.
         self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
-        self.closer: AsyncGenerator[None, None] | None = None
         self.closed = False
 
     def take(self, key: tuple[str, ...]) -> _Connection | None:
@@ -546,75 +542,20 @@ class _Pool:
                 self.drop(conn, graceful=True)
         self.idle.clear()
 
+    async def aclose(self) -> None:
+        """Close every connection on the loop, which can still run their closing."""
+        self.close_all()
+        await asyncio.sleep(0)
 
-_pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
-_lock = threading.Lock()
-_atexit_registered = False
-
-
-async def _close_at_shutdown(pool: _Pool) -> AsyncGenerator[None, None]:
-    """Wait at ``yield`` until the loop shuts its async generators down, then close the pool.
-
-    The same hook as the shared httpx client's (see ``gatepost._transport_async``).
-    """
-    try:
-        yield
-    finally:
-        with _lock:
-            for loop, known in list(_pools.items()):
-                if known is pool:
-                    del _pools[loop]
-        pool.close_all()
+    def abandon(self) -> None:
+        """The loop cannot run anything: close what closes without it."""
+        self.close_all()
 
 
-def _abandon(pool: _Pool) -> None:
-    """Finish the pool's closing generator without awaiting (its loop cannot run anything)."""
-    pool.closed = True
-    if pool.closer is not None:
-        closing = pool.closer.aclose()
-        with contextlib.suppress(StopIteration, RuntimeError):
-            closing.send(None)
-        closing.close()
-
-
-async def _pool() -> _Pool:
-    global _atexit_registered
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is not None:
-        return pool
-    with _lock:
-        # Loops closed without shutting down leave their pool behind: drop those now.
-        closed = [(lp, known) for lp, known in _pools.items() if lp.is_closed()]
-        for lp, _ in closed:
-            del _pools[lp]
-        pool = _pools.get(loop)
-        created = pool is None
-        if pool is None:
-            pool = _pools[loop] = _Pool(loop)
-        if not _atexit_registered:
-            atexit.register(_close_at_exit)
-            _atexit_registered = True
-    for _, known in closed:
-        _abandon(known)
-    if created:
-        pool.closer = _close_at_shutdown(pool)
-        # The first step registers the generator with this loop's shutdown, and stops at yield.
-        await pool.closer.asend(None)
-    return pool
-
-
-def _close_at_exit() -> None:
-    """At interpreter exit: close the pools of loops that never shut down, where possible."""
-    with _lock:
-        entries = list(_pools.items())
-        _pools.clear()
-    for loop, pool in entries:
-        if not loop.is_closed() and not loop.is_running():
-            with contextlib.suppress(Exception):
-                pool.close_all()
-                loop.run_until_complete(asyncio.sleep(0))
-        _abandon(pool)
+#: The pool of each event loop that has one (``gatepost._per_loop``: closed with its loop).
+_registry: PerLoop[_Pool] = PerLoop(_Pool)
+_pools = _registry.resources
+_close_at_exit = _registry.close_at_exit
 
 
 # ------------------------------------------------------------------------------------------
@@ -628,7 +569,7 @@ async def perform(action: SendRequest) -> Input:
         target = _Target(action["url"], proxy_for(action["url"], os.environ))
     except _Failure as failure:
         return transport_error(action, failure.kind, failure.message)
-    pool = await _pool()
+    pool = await _registry.get()
     async with pool.gate:
         conn = pool.take(target.key)
         reused = conn is not None

@@ -18,14 +18,12 @@ or at interpreter exit; the built-in transport's pool has the same lifecycle.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import os
 import sys
-import threading
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from gatepost._per_loop import PerLoop
 from gatepost._transport import transport_error
 from gatepost.types import Input, SendRequest
 
@@ -56,108 +54,37 @@ def _httpx_installed() -> bool:
 
 
 class _Shared:
-    """The client gatepost created for one event loop, and the generator that closes it."""
+    """The client gatepost created for one event loop, and its clients through proxies."""
 
-    __slots__ = ("abandoned", "client", "closer", "gate", "proxied")
+    __slots__ = ("client", "gate", "proxied")
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        from gatepost._transport_httpx import MAX_CONNECTIONS
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        from gatepost._transport_httpx import MAX_CONNECTIONS, new_async_client
 
-        self.client = client
+        self.client = new_async_client()
         #: Clients for requests that go through a proxy, by proxy URL (created on first use).
         self.proxied: dict[str, httpx.AsyncClient] = {}
         #: Admits as many requests as the pool has connections; see ``MAX_CONNECTIONS``.
         self.gate = asyncio.Semaphore(MAX_CONNECTIONS)
-        self.closer: AsyncGenerator[None, None] | None = None
-        #: Set when the loop can no longer run the closing (closed without shutting down).
-        self.abandoned = False
+
+    async def aclose(self) -> None:
+        for client in [self.client, *self.proxied.values()]:
+            await client.aclose()
+
+    def abandon(self) -> None:
+        """Nothing closes without the loop: the clients' sockets go with the process."""
 
 
-#: The shared client of each event loop that has one. Entries leave when their loop shuts down,
-#: when their loop is found closed, and at exit: a loop is never kept alive by this table.
-_shared: dict[asyncio.AbstractEventLoop, _Shared] = {}
-_lock = threading.Lock()
-_atexit_registered = False
-
-
-async def _close_at_shutdown(entry: _Shared) -> AsyncGenerator[None, None]:
-    """Wait at ``yield`` until the loop shuts its async generators down, then close the client.
-
-    An async generator started on a loop is registered with that loop's
-    ``shutdown_asyncgens()``, the one shutdown step every runner performs (``asyncio.run``,
-    ``asyncio.Runner``, pytest-asyncio, anyio) while the loop can still run the closing.
-    """
-    try:
-        yield
-    finally:
-        with _lock:
-            for loop, known in list(_shared.items()):
-                if known is entry:
-                    del _shared[loop]
-        if not entry.abandoned:
-            for client in [entry.client, *entry.proxied.values()]:
-                await client.aclose()
-
-
-def _abandon(entry: _Shared) -> None:
-    """Finish the entry's closing generator without awaiting (its loop cannot run anything)."""
-    entry.abandoned = True
-    if entry.closer is not None:
-        closing = entry.closer.aclose()
-        with contextlib.suppress(StopIteration, RuntimeError):
-            closing.send(None)
-        closing.close()
+#: The shared client of each event loop that has one (``gatepost._per_loop``: closed with its
+#: loop, abandoned when its loop is found closed, and at exit).
+_registry: PerLoop[_Shared] = PerLoop(_Shared)
+_shared = _registry.resources
+_close_at_exit = _registry.close_at_exit
 
 
 async def shared_client() -> httpx.AsyncClient:
     """The running loop's shared ``httpx.AsyncClient``, created on first use."""
-    return (await _shared_entry()).client
-
-
-async def _shared_entry() -> _Shared:
-    global _atexit_registered
-    loop = asyncio.get_running_loop()
-    entry = _shared.get(loop)
-    if entry is not None:
-        return entry
-    from gatepost._transport_httpx import new_async_client
-
-    with _lock:
-        # Loops closed without shutting down (loop.close() alone) leave their entry behind:
-        # drop those now, so that no number of short-lived loops adds up to a leak.
-        closed = [(lp, known) for lp, known in _shared.items() if lp.is_closed()]
-        for lp, _ in closed:
-            del _shared[lp]
-        entry = _shared.get(loop)
-        if entry is None:
-            entry = _Shared(new_async_client())
-            _shared[loop] = entry
-            created = True
-        else:
-            created = False
-        if not _atexit_registered:
-            atexit.register(_close_at_exit)
-            _atexit_registered = True
-    for _, known in closed:
-        _abandon(known)
-    if created:
-        entry.closer = _close_at_shutdown(entry)
-        # The first step registers the generator with this loop's shutdown, and stops at yield.
-        await entry.closer.asend(None)
-    return entry
-
-
-def _close_at_exit() -> None:
-    """At interpreter exit: close the clients of loops that never shut down, where possible."""
-    with _lock:
-        entries = list(_shared.items())
-        _shared.clear()
-    for loop, entry in entries:
-        _abandon(entry)
-        if not loop.is_closed() and not loop.is_running():
-            for client in [entry.client, *entry.proxied.values()]:
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(client.aclose())
+    return (await _registry.get()).client
 
 
 # ------------------------------------------------------------------------------------------
@@ -199,7 +126,7 @@ async def _on_shared_client(action: SendRequest) -> Input:
     from gatepost._core import proxy_for
     from gatepost._transport_httpx import perform_async
 
-    entry = await _shared_entry()
+    entry = await _registry.get()
     client = entry.client
     proxy = proxy_for(action["url"], os.environ)
     if proxy is not None:
