@@ -30,6 +30,24 @@ pub fn delay_ms(attempt: u32, seed: u64, draw: u64) -> u64 {
     jittered.min(MAX_DELAY_MS)
 }
 
+/// How long to wait before retry number `failures`: the server's hint when it gives one (`true`
+/// beside it), else the jittered backoff, which takes the next of `draws`.
+pub fn retry_delay_ms(
+    headers: &[(String, String)],
+    failures: u32,
+    seed: u64,
+    draws: &mut u64,
+) -> (u64, bool) {
+    match server_hint_ms(headers) {
+        Some(ms) => (ms, true),
+        None => {
+            let ms = delay_ms(failures, seed, *draws);
+            *draws = draws.saturating_add(1);
+            (ms, false)
+        }
+    }
+}
+
 /// A uniform number in [0, 1) from the `draw`-th output of SplitMix64 seeded with `seed`.
 pub fn unit_interval(seed: u64, draw: u64) -> f64 {
     let mut z = seed.wrapping_add(draw.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -1527,15 +1527,8 @@ impl Engine {
         let s = &mut self.state;
         s.retries.failures = s.retries.failures.saturating_add(1);
         let attempt = s.retries.failures;
-        let hint = backoff::server_hint_ms(headers);
-        let delay = match hint {
-            Some(ms) => ms,
-            None => {
-                let d = backoff::delay_ms(attempt, s.seed, s.retries.draws);
-                s.retries.draws = s.retries.draws.saturating_add(1);
-                d
-            }
-        };
+        let (delay, hinted) =
+            backoff::retry_delay_ms(headers, attempt, s.seed, &mut s.retries.draws);
         let problem = report::problem_phrase(status, error);
         s.retries.last_problem = Some(truncate(&problem, 300));
         let phase = match kind {
@@ -1543,14 +1536,14 @@ impl Engine {
             RequestKind::Poll | RequestKind::Details | RequestKind::Rules => Phase::Poll,
         };
         let at = now.saturating_add(delay);
-        self.set_next_send(at, WaitReason::RetryBackoff, hint.is_some());
+        self.set_next_send(at, WaitReason::RetryBackoff, hinted);
         let limit = self.phase_limit();
         if self.state.schedule.next_send_at >= limit {
             // No retry fits before the end of the phase.
-            let finish = match (hint, self.out_of_time()) {
-                (Some(wait_ms), out) if at > limit => Finish::RetryPastDeadline {
+            let finish = match (hinted, self.out_of_time()) {
+                (true, out) if at > limit => Finish::RetryPastDeadline {
                     status,
-                    wait_ms,
+                    wait_ms: delay,
                     past_ms: at - limit,
                     timeout: matches!(out, Finish::Timeout),
                 },
@@ -1568,7 +1561,12 @@ impl Engine {
                 error: error.map(|e| truncate(e, 200)),
                 delay_ms,
             },
-            report::retrying_sentence(phase, &problem, delay_ms, attempt.saturating_add(1)),
+            report::retrying_sentence(
+                report::phase_request(phase),
+                &problem,
+                delay_ms,
+                attempt.saturating_add(1),
+            ),
         ));
     }
 

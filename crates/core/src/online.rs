@@ -1263,11 +1263,7 @@ impl Exchange for Check {
         now: u64,
     ) {
         self.failures = self.failures.saturating_add(1);
-        let problem = match (status, error.is_empty()) {
-            (Some(code), false) => format!("HTTP {code}: {error}"),
-            (Some(code), true) => format!("HTTP {code}"),
-            (None, _) => error.to_string(),
-        };
+        let problem = crate::report::problem_phrase(status, Some(error));
         if self.failures > self.max_retries {
             let message = format!(
                 "{} failed after {} attempt(s): {problem}",
@@ -1276,14 +1272,8 @@ impl Exchange for Check {
             );
             return self.finish(Some(message));
         }
-        let delay = match backoff::server_hint_ms(headers) {
-            Some(ms) => ms,
-            None => {
-                let d = backoff::delay_ms(self.failures, self.seed, self.draws);
-                self.draws += 1;
-                d
-            }
-        };
+        let (delay, _) =
+            backoff::retry_delay_ms(headers, self.failures, self.seed, &mut self.draws);
         if now.saturating_add(delay) >= self.deadline {
             let message = format!(
                 "{} failed ({problem}) and the check's timeout leaves no time to retry",
@@ -1292,11 +1282,11 @@ impl Exchange for Check {
             return self.finish(Some(message));
         }
         self.next_send_at = now.saturating_add(delay);
-        let message = format!(
-            "{} failed ({problem}); retrying in {} (attempt {})",
-            self.describe_step(),
-            seconds(delay),
-            self.failures + 1
+        let message = crate::report::retrying_sentence(
+            &self.describe_step(),
+            &problem,
+            delay,
+            self.failures + 1,
         );
         self.events.push(Event::new(
             EventKind::Warning {

@@ -436,18 +436,23 @@ pub(crate) fn problem_phrase(status: Option<u16>, error: Option<&str>) -> String
     }
 }
 
-/// The `retrying` event's sentence; `next_attempt` is the attempt the retry will be (1-based,
-/// counting the first try), so it is one more than the event's `attempt` (failures so far).
+/// What failed, as the evaluation's retry sentences name it.
+pub(crate) fn phase_request(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Trigger => "trigger request",
+        Phase::Poll => "poll",
+    }
+}
+
+/// The `retrying` event's sentence (an evaluation's, a gates run's, an online check's); `what`
+/// names the request, `next_attempt` is the attempt the retry will be (1-based, counting the
+/// first try), so it is one more than the failures so far.
 pub(crate) fn retrying_sentence(
-    phase: Phase,
+    what: &str,
     problem: &str,
     delay_ms: u64,
     next_attempt: u32,
 ) -> String {
-    let what = match phase {
-        Phase::Trigger => "trigger request",
-        Phase::Poll => "poll",
-    };
     format!(
         "{what} failed ({problem}); retrying in {} (attempt {next_attempt})",
         seconds(delay_ms)
